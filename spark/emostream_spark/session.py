@@ -1,0 +1,68 @@
+"""SparkSession construction shared by the job and the tests (jars come from install.sh)."""
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+from typing import Iterable, List, Mapping, Optional
+
+from pyspark.sql import SparkSession
+
+CONNECTOR_JARS = (
+    "spark-sql-kafka-0-10_2.13", "spark-avro_2.13", "kafka-clients",
+    "spark-token-provider-kafka-0-10_2.13", "commons-pool2",
+)
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("EMOSTREAM_CACHE") or Path.home() / ".cache" / "emostream")
+
+
+def connector_jars(jars: Optional[str] = None) -> List[str]:
+    """Comma-separated EMOSTREAM_SPARK_JARS (written by install.sh), else every jar in
+    <cache>/spark-jars-<pyspark version>. Raises when the connectors are missing: nothing is
+    downloaded at run time (run spark/install.sh)."""
+    import pyspark
+
+    raw = jars if jars is not None else os.environ.get("EMOSTREAM_SPARK_JARS", "")
+    paths = [p for p in (x.strip() for x in raw.split(",")) if p]
+    if not paths:
+        d = cache_dir() / f"spark-jars-{pyspark.__version__}"
+        paths = sorted(glob.glob(str(d / "*.jar")))
+    missing = [a for a in CONNECTOR_JARS if not any(Path(p).name.startswith(a + "-") for p in paths)]
+    if missing:
+        raise FileNotFoundError(
+            f"Spark connector jars missing ({', '.join(missing)}); run spark/install.sh "
+            f"(looked at EMOSTREAM_SPARK_JARS and {cache_dir()}/spark-jars-{pyspark.__version__})")
+    for p in paths:
+        if not Path(p).is_file():
+            raise FileNotFoundError(f"jar not found: {p}")
+    return paths
+
+
+def build_session(app_name: str, master: Optional[str] = "local[2]", *, jars: Optional[Iterable[str]] = None,
+                  shuffle_partitions: int = 4, driver_memory: str = "768m",
+                  conf: Optional[Mapping[str, str]] = None) -> SparkSession:
+    """A SparkSession with the connector jars on spark.jars. master=None leaves it to
+    spark-submit (--master); driver memory only applies when this call starts the JVM."""
+    jar_list = list(jars) if jars is not None else connector_jars()
+    b = SparkSession.builder.appName(app_name)
+    if master:
+        b = b.master(master)
+    settings = {
+        "spark.jars": ",".join(jar_list),
+        "spark.driver.memory": driver_memory,
+        "spark.sql.shuffle.partitions": str(shuffle_partitions),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        # Small state: the default HDFS-backed state store is fine; keep fewer versions around.
+        "spark.sql.streaming.minBatchesToRetain": "20",
+        "spark.sql.adaptive.enabled": "false",
+    }
+    settings.update(conf or {})
+    for k, v in settings.items():
+        b = b.config(k, v)
+    spark = b.getOrCreate()
+    spark.sparkContext.setLogLevel(os.environ.get("EMOSTREAM_SPARK_LOG_LEVEL", "WARN"))
+    return spark

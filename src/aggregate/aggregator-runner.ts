@@ -1,0 +1,165 @@
+import type { Logger } from 'pino';
+import type { AvroSerde } from '../codec/serde.js';
+import type { EmojiCatalog } from '../domain/catalog.js';
+import type { Clock } from '../domain/clock.js';
+import { isEmoError } from '../domain/errors.js';
+import type { Reaction, WindowAggregate } from '../domain/types.js';
+import type { Log, LogConsumer, LogRecord, ProducerRecord, TopicPartition, TransactionalProducer } from '../log/port.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { WindowAggregator, type AggregatorSnapshot, type WindowRules } from './window-aggregator.js';
+
+/**
+ * Where a partition's open windows are saved with each transaction, so a restarted or new owner
+ * resumes exactly (Kafka Streams' changelog). Embedded mode needs none: its log dies with it.
+ */
+export interface WindowStateStore {
+  load(tp: TopicPartition): Promise<AggregatorSnapshot | null>;
+  record(tp: TopicPartition, snapshot: AggregatorSnapshot): ProducerRecord;
+}
+
+export interface AggregatorRunnerOptions {
+  log: Log;
+  serdes: { reaction: AvroSerde<Reaction>; aggregate: AvroSerde<WindowAggregate> };
+  catalog: EmojiCatalog;
+  rules: WindowRules;
+  reactionsTopic: string;
+  aggregatesTopic: string;
+  groupId: string;
+  transactionalId: string;
+  clock: Clock;
+  metrics: Metrics;
+  logger: Logger;
+  punctuateMs: number;
+  stateStore?: WindowStateStore;
+  maxPollRecords?: number;
+  commitIntervalMs?: number;
+}
+
+export function aggregateKey(a: { matchId: string; windowStart: number }): string {
+  return `${a.matchId}|${a.windowStart}`;
+}
+
+/** Consume reactions -> per-partition windows -> aggregates, committed with input offsets in one transaction. */
+export class AggregatorRunner {
+  readonly #tasks = new Map<string, { tp: TopicPartition; agg: WindowAggregator; offset: number; dirty: boolean }>();
+  readonly #consumer: LogConsumer;
+  readonly #producer: TransactionalProducer;
+  #loop: Promise<void> | undefined;
+  #closing = false;
+  #lastCommit = 0;
+
+  constructor(private readonly o: AggregatorRunnerOptions) {
+    this.#consumer = o.log.consumer({ groupId: o.groupId, topics: [o.reactionsTopic] });
+    this.#producer = o.log.transactionalProducer({ transactionalId: o.transactionalId });
+    this.#consumer.onAssignment(async ({ assigned, revoked }) => {
+      for (const tp of revoked) this.#tasks.delete(key(tp));
+      for (const tp of assigned) {
+        const agg = this.#newAggregator();
+        const snapshot = await o.stateStore?.load(tp);
+        if (snapshot) agg.restore(snapshot);
+        this.#tasks.set(key(tp), { tp, agg, offset: -1, dirty: false });
+      }
+    });
+  }
+
+  #newAggregator(): WindowAggregator {
+    const { metrics } = this.o;
+    return new WindowAggregator(this.o.catalog, this.o.rules, (reason) => metrics.reactionsDropped.inc({ reason }));
+  }
+
+  start(): void {
+    this.#loop ??= this.#run().catch((err) => {
+      this.o.logger.fatal({ err }, 'aggregator loop stopped');
+      throw err;
+    });
+  }
+
+  async #run(): Promise<void> {
+    const max = this.o.maxPollRecords ?? 5000;
+    const commitEvery = this.o.commitIntervalMs ?? 100;
+    while (!this.#closing) {
+      const batch = await this.#consumer.poll(max, this.o.punctuateMs);
+      for (const rec of batch) await this.#process(rec);
+      // Wall-clock closing only once caught up: while a backlog replays, stream time decides.
+      if (batch.length < max) {
+        const now = this.o.clock.now();
+        for (const t of this.#tasks.values()) {
+          t.agg.punctuate(now);
+          t.agg.evictIdle(now, 10 * 60_000);
+        }
+      }
+      const due = this.o.clock.now() - this.#lastCommit >= commitEvery;
+      if (this.#hasOutput() || (due && this.#anyDirty())) await this.#commit();
+    }
+    if (this.#anyDirty() || this.#hasOutput()) await this.#commit();
+  }
+
+  async #process(rec: LogRecord): Promise<void> {
+    const task = this.#tasks.get(key(rec));
+    if (!task) return; // partition revoked mid-batch: its new owner re-reads it
+    task.offset = rec.offset + 1;
+    task.dirty = true;
+    let reaction: Reaction;
+    try {
+      reaction = await this.#decode(rec.value);
+    } catch (err) {
+      // A poison record must not stop the stream: count it, log it, skip it.
+      this.o.metrics.recordsUndecodable.inc({ topic: rec.topic });
+      this.o.logger.warn({ err, partition: rec.partition, offset: rec.offset }, 'skipping undecodable reaction');
+      return;
+    }
+    task.agg.process(reaction);
+    this.o.metrics.reactionsAggregated.inc();
+  }
+
+  #decode(value: Buffer): Reaction | Promise<Reaction> {
+    try {
+      return this.o.serdes.reaction.decodeKnown(value);
+    } catch (err) {
+      if (isEmoError(err, 'UNKNOWN_SCHEMA')) return this.o.serdes.reaction.decode(value);
+      throw err;
+    }
+  }
+
+  #hasOutput(): boolean {
+    for (const t of this.#tasks.values()) if (t.agg.pendingOutput > 0) return true;
+    return false;
+  }
+
+  #anyDirty(): boolean {
+    for (const t of this.#tasks.values()) if (t.dirty) return true;
+    return false;
+  }
+
+  async #commit(): Promise<void> {
+    const records: ProducerRecord[] = [];
+    const offsets = [];
+    let emitted = 0;
+    let open = 0;
+    for (const t of this.#tasks.values()) {
+      const out = t.agg.takeOutput();
+      emitted += out.length;
+      for (const a of out) records.push({ topic: this.o.aggregatesTopic, key: aggregateKey(a), value: this.o.serdes.aggregate.encode(a) });
+      open += t.agg.openWindows;
+      if (!t.dirty && out.length === 0) continue;
+      if (this.o.stateStore) records.push(this.o.stateStore.record(t.tp, t.agg.snapshot()));
+      if (t.offset >= 0) offsets.push({ ...t.tp, offset: t.offset });
+      t.dirty = false;
+    }
+    if (records.length > 0 || offsets.length > 0) await this.#producer.commitTransaction(records, this.#consumer, offsets);
+    this.#lastCommit = this.o.clock.now();
+    this.o.metrics.windowsEmitted.inc(emitted);
+    this.o.metrics.openWindows.set(open);
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    await this.#loop?.catch(() => {});
+    await this.#consumer.close();
+    await this.#producer.close();
+  }
+}
+
+function key(tp: TopicPartition): string {
+  return `${tp.topic}/${tp.partition}`;
+}

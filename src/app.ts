@@ -1,0 +1,112 @@
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import fastifyStatic from '@fastify/static';
+import fastifyWebsocket from '@fastify/websocket';
+import type { Logger } from 'pino';
+import type { AvroSerde } from './codec/serde.js';
+import type { Config } from './config/config.js';
+import type { EmojiCatalog } from './domain/catalog.js';
+import type { Clock } from './domain/clock.js';
+import { repoRoot } from './domain/schemas-dir.js';
+import type { Reaction } from './domain/types.js';
+import type { FanoutBus } from './fanout/bus.js';
+import { liveRoute } from './fanout/live-route.js';
+import { Rooms } from './fanout/rooms.js';
+import { installErrorHandling } from './http/error-handler.js';
+import { healthRoutes, type ReadinessCheck } from './http/health-routes.js';
+import { ingestRoutes } from './ingest/routes.js';
+import { UserRateLimiter } from './ingest/user-rate-limiter.js';
+import type { LogProducer } from './log/port.js';
+import type { Metrics } from './metrics/metrics.js';
+
+export interface AppOptions {
+  config: Config;
+  catalog: EmojiCatalog;
+  clock: Clock;
+  metrics: Metrics;
+  logger: Logger;
+  /** Present where this process takes reactions in (roles all, api). */
+  ingest?: { producer: LogProducer; serde: AvroSerde<Reaction> };
+  /** Present where this process serves WebSockets (roles all, fanout). */
+  fanout?: { bus: FanoutBus; nodeId: string };
+  checks?: ReadinessCheck[];
+  /** Serve the pages (viewer, overlay, dashboard). */
+  pages?: boolean;
+}
+
+/** Builds the HTTP app for whichever stages this process runs; never listens (main does). */
+export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
+  const { config } = o;
+  const app = Fastify({
+    loggerInstance: o.logger as FastifyBaseLogger,
+    bodyLimit: config.ingest.bodyLimitBytes,
+    // Behind a proxy set TRUST_PROXY so per-IP limits see the client, not the proxy.
+    trustProxy: process.env.TRUST_PROXY === '1',
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    // Per-request access logs would cost more than the request at this rate; metrics count them.
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+  installErrorHandling(app, o.metrics);
+  await app.register(healthRoutes, { metrics: o.metrics, checks: o.checks ?? [] });
+
+  if (o.ingest) {
+    const limiter = new UserRateLimiter({ ratePerSec: config.ingest.userRatePerSec, burst: config.ingest.userBurst }, o.clock);
+    await app.register(ingestRoutes, {
+      catalog: o.catalog,
+      clock: o.clock,
+      limiter,
+      producer: o.ingest.producer,
+      serde: o.ingest.serde,
+      metrics: o.metrics,
+      topic: config.log.reactionsTopic,
+      pastMs: config.ingest.pastMs,
+      futureMs: config.ingest.futureMs,
+      retryAfterSec: config.ingest.retryAfterSec,
+      maxBatch: config.ingest.maxBatch,
+      bodyLimitBytes: config.ingest.bodyLimitBytes,
+    });
+  } else {
+    await app.register(async (a) => {
+      const body = { emojis: o.catalog.entries.map((e) => ({ emoji: e.emoji, name: e.name, valence: e.valence })) };
+      a.get('/v1/emojis', async () => body);
+    });
+  }
+
+  if (o.fanout) {
+    const rooms = new Rooms(o.fanout.bus, {
+      nodeId: o.fanout.nodeId,
+      maxBufferedBytes: config.fanout.maxBufferedBytes,
+      presenceIntervalMs: 2000,
+      metrics: o.metrics,
+      logger: o.logger,
+    });
+    app.addHook('onClose', async () => rooms.close());
+    await app.register(fastifyWebsocket, { options: { maxPayload: config.fanout.maxClientFrameBytes } });
+    await app.register(liveRoute, {
+      bus: o.fanout.bus,
+      rooms,
+      metrics: o.metrics,
+      maxConnections: config.fanout.maxConnections,
+      maxConnectionsPerIp: config.fanout.maxConnectionsPerIp,
+      allowedOrigins: config.fanout.allowedOrigins,
+      pingIntervalMs: config.fanout.pingIntervalMs,
+    });
+  }
+
+  if (o.pages !== false) await registerPages(app);
+  return app;
+}
+
+async function registerPages(app: FastifyInstance): Promise<void> {
+  const root = repoRoot();
+  const publicDir = path.join(root, 'src/web/public');
+  const bundleDir = path.join(root, 'dist/web');
+  await app.register(fastifyStatic, { root: publicDir, prefix: '/', index: ['index.html'], wildcard: false });
+  if (existsSync(bundleDir)) {
+    await app.register(fastifyStatic, { root: bundleDir, prefix: '/assets/', decorateReply: false, wildcard: true });
+  }
+  for (const page of ['overlay', 'dashboard']) {
+    app.get(`/${page}`, (_req, reply) => reply.sendFile(`${page}.html`));
+  }
+}

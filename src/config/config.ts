@@ -1,0 +1,147 @@
+import { emoError } from '../domain/errors.js';
+import { loadAggregationDefaults, type AggregationRules } from './aggregation.js';
+
+export const ROLES = ['all', 'api', 'aggregator', 'publisher', 'fanout'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface Config {
+  role: Role;
+  host: string;
+  port: number;
+  logLevel: string;
+  aggregation: AggregationRules;
+  ingest: {
+    /** Sustained reactions per second per user, and the burst a user may spend at once. */
+    userRatePerSec: number;
+    userBurst: number;
+    maxBatch: number;
+    bodyLimitBytes: number;
+    /** Accepted event-time skew: ts in [now - pastMs, now + futureMs]. */
+    pastMs: number;
+    futureMs: number;
+    retryAfterSec: number;
+  };
+  log: {
+    partitions: number;
+    /** Records the in-memory log retains per topic before producers get 503 (backpressure). */
+    capacity: number;
+    reactionsTopic: string;
+    aggregatesTopic: string;
+  };
+  fanout: {
+    historySize: number;
+    maxConnections: number;
+    maxConnectionsPerIp: number;
+    /** Bytes queued on one socket before that client is declared slow and skipped. */
+    maxBufferedBytes: number;
+    maxClientFrameBytes: number;
+    pingIntervalMs: number;
+    allowedOrigins: string[];
+  };
+  /** Wall-clock close check period for quiet matches. */
+  punctuateMs: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+class ConfigReader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      this.problems.push(`${name}=${JSON.stringify(raw)} must be an integer in [${min}, ${max}]`);
+      return fallback;
+    }
+    return n;
+  }
+
+  str(name: string, fallback: string, pattern?: RegExp): string {
+    const raw = this.env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (pattern && !pattern.test(raw)) {
+      this.problems.push(`${name}=${JSON.stringify(raw)} must match ${pattern}`);
+      return fallback;
+    }
+    return raw;
+  }
+
+  oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
+    const raw = this.env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (!(allowed as readonly string[]).includes(raw)) {
+      this.problems.push(`${name}=${JSON.stringify(raw)} must be one of ${allowed.join(', ')}`);
+      return fallback;
+    }
+    return raw as T;
+  }
+
+  list(name: string, fallback: string[]): string[] {
+    const raw = this.env[name];
+    if (raw === undefined || raw === '') return fallback;
+    return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  }
+}
+
+/** Reads and validates the whole configuration once; every bad value is reported, not just the first. */
+export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config> = {}): Config {
+  const r = new ConfigReader(env);
+  const agg = loadAggregationDefaults();
+  const topic = /^[A-Za-z0-9._-]{1,200}$/;
+  const config: Config = {
+    role: r.oneOf('ROLE', 'all', ROLES),
+    host: r.str('HOST', '127.0.0.1'),
+    port: r.int('PORT', 8080, 0, 65535),
+    logLevel: r.oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    aggregation: {
+      windowMs: r.int('WINDOW_MS', agg.windowMs, 100, 3_600_000),
+      graceMs: r.int('GRACE_MS', agg.graceMs, 0, 600_000),
+      unitScale: r.int('UNIT_SCALE', agg.unitScale, 1, 1_000_000_000),
+      topN: r.int('TOP_N', agg.topN, 1, 1000),
+    },
+    ingest: {
+      userRatePerSec: r.int('USER_RATE_PER_SEC', 20, 1, 1_000_000),
+      userBurst: r.int('USER_BURST', 200, 1, 10_000_000),
+      maxBatch: r.int('MAX_BATCH', 500, 1, 10_000),
+      bodyLimitBytes: r.int('BODY_LIMIT_BYTES', 256 * 1024, 1024, 16 * 1024 * 1024),
+      pastMs: r.int('TS_PAST_MS', 60_000, 0, 86_400_000),
+      futureMs: r.int('TS_FUTURE_MS', 5_000, 0, 3_600_000),
+      retryAfterSec: r.int('RETRY_AFTER_SEC', 1, 1, 3600),
+    },
+    log: {
+      partitions: r.int('LOG_PARTITIONS', 12, 1, 10_000),
+      capacity: r.int('LOG_CAPACITY', 1_000_000, 1, 1_000_000_000),
+      reactionsTopic: r.str('REACTIONS_TOPIC', 'emostream.reactions', topic),
+      aggregatesTopic: r.str('AGGREGATES_TOPIC', 'emostream.aggregates', topic),
+    },
+    fanout: {
+      historySize: r.int('HISTORY_SIZE', 300, 1, 1_000_000),
+      maxConnections: r.int('WS_MAX_CONNECTIONS', 60_000, 1, 10_000_000),
+      maxConnectionsPerIp: r.int('WS_MAX_CONNECTIONS_PER_IP', 60_000, 1, 10_000_000),
+      maxBufferedBytes: r.int('WS_MAX_BUFFERED_BYTES', 256 * 1024, 1024, 1024 * 1024 * 1024),
+      maxClientFrameBytes: r.int('WS_MAX_CLIENT_FRAME_BYTES', 4096, 64, 1024 * 1024),
+      pingIntervalMs: r.int('WS_PING_INTERVAL_MS', 30_000, 100, 3_600_000),
+      allowedOrigins: r.list('WS_ALLOWED_ORIGINS', []),
+    },
+    punctuateMs: r.int('PUNCTUATE_MS', 250, 10, 60_000),
+  };
+  if (r.problems.length > 0) {
+    throw emoError('CONFIG', `invalid configuration:\n  - ${r.problems.join('\n  - ')}`);
+  }
+  return merge(config, overrides);
+}
+
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
+
+function merge<T>(base: T, over: DeepPartial<T>): T {
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over as Record<string, unknown>)) {
+    if (v === undefined) continue;
+    const b = out[k];
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' ? merge(b, v as DeepPartial<typeof b>) : v;
+  }
+  return out as T;
+}

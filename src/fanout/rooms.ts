@@ -1,0 +1,140 @@
+import type { Logger } from 'pino';
+import type { WebSocket } from 'ws';
+import type { LiveUpdate } from '../domain/types.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { FanoutBus, UpdateListener } from './bus.js';
+import { updateMessage, type ServerMessage } from './wire.js';
+
+export interface Viewer {
+  socket: WebSocket;
+  /** Highest seq this client has been sent. */
+  lastSeq: number;
+  epoch: string;
+  /** Until the snapshot/replay is sent, live updates wait here so none is missed or reordered. */
+  pending: LiveUpdate[] | null;
+  /** Set once an update was skipped for this (slow) client; it is told with a gap message. */
+  lagging: boolean;
+}
+
+interface Room {
+  viewers: Set<Viewer>;
+  listener: UpdateListener;
+  /** Cluster-wide viewer count (presence), refreshed on joins, leaves and a timer. */
+  total: number;
+  subscribed: Promise<void>;
+}
+
+/**
+ * A room per match on this node. The bus channel is subscribed when the first viewer joins and
+ * dropped when the last leaves. One serialisation per update per room; a slow socket is skipped,
+ * never waited for.
+ */
+export class Rooms {
+  readonly #rooms = new Map<string, Room>();
+  readonly #presenceTimer: NodeJS.Timeout;
+
+  constructor(
+    private readonly bus: FanoutBus,
+    private readonly o: { nodeId: string; maxBufferedBytes: number; presenceIntervalMs: number; metrics: Metrics; logger: Logger },
+  ) {
+    this.#presenceTimer = setInterval(() => void this.#refreshAll(), o.presenceIntervalMs);
+    this.#presenceTimer.unref();
+  }
+
+  get size(): number {
+    return this.#rooms.size;
+  }
+
+  viewersOn(matchId: string): number {
+    return this.#rooms.get(matchId)?.viewers.size ?? 0;
+  }
+
+  async join(matchId: string, viewer: Viewer): Promise<void> {
+    let room = this.#rooms.get(matchId);
+    if (!room) {
+      const r: Room = { viewers: new Set(), listener: (u) => this.#broadcast(r, u), total: 0, subscribed: Promise.resolve() };
+      r.subscribed = this.bus.subscribe(matchId, r.listener);
+      this.#rooms.set(matchId, r);
+      room = r;
+    }
+    room.viewers.add(viewer);
+    await room.subscribed;
+    await this.#refresh(matchId, room);
+  }
+
+  async leave(matchId: string, viewer: Viewer): Promise<void> {
+    const room = this.#rooms.get(matchId);
+    if (!room || !room.viewers.delete(viewer)) return;
+    if (room.viewers.size === 0) {
+      this.#rooms.delete(matchId);
+      await Promise.all([this.bus.unsubscribe(matchId, room.listener), this.bus.setPresence(this.o.nodeId, matchId, 0)]);
+    } else {
+      await this.#refresh(matchId, room);
+    }
+  }
+
+  totalViewers(matchId: string): number {
+    const room = this.#rooms.get(matchId);
+    return room ? Math.max(room.total, room.viewers.size) : 0;
+  }
+
+  async #refresh(matchId: string, room: Room): Promise<void> {
+    try {
+      await this.bus.setPresence(this.o.nodeId, matchId, room.viewers.size);
+      room.total = await this.bus.viewers(matchId);
+    } catch (err) {
+      this.o.logger.warn({ err, matchId }, 'presence update failed');
+    }
+  }
+
+  async #refreshAll(): Promise<void> {
+    for (const [matchId, room] of this.#rooms) await this.#refresh(matchId, room);
+  }
+
+  #broadcast(room: Room, u: LiveUpdate): void {
+    let wire: string | undefined;
+    for (const v of room.viewers) {
+      if (v.pending) {
+        v.pending.push(u);
+        continue;
+      }
+      if (u.seq <= v.lastSeq && u.epoch === v.epoch) continue;
+      wire ??= updateMessage('update', u, this.totalViewers(u.matchId));
+      this.sendUpdate(v, u, wire);
+    }
+  }
+
+  /** Sends unless the socket's queue is past the bound; a skipped client is told once it drains. */
+  sendUpdate(v: Viewer, u: LiveUpdate, wire: string): void {
+    const { socket } = v;
+    if (socket.readyState !== socket.OPEN) return;
+    if (socket.bufferedAmount > this.o.maxBufferedBytes) {
+      v.lagging = true;
+      this.o.metrics.wsMessagesDropped.inc();
+      return;
+    }
+    if (v.lagging) {
+      // It missed updates after lastSeq: say so; the SDK resumes from lastSeq out of history.
+      send(socket, { type: 'gap', matchId: u.matchId, epoch: v.epoch, since: v.lastSeq, reason: 'slow-consumer' });
+      v.lagging = false;
+      return;
+    }
+    socket.send(wire);
+    v.lastSeq = u.seq;
+    v.epoch = u.epoch;
+    this.o.metrics.wsMessagesSent.inc();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#presenceTimer);
+    for (const [matchId, room] of this.#rooms) {
+      await this.bus.unsubscribe(matchId, room.listener).catch(() => {});
+      await this.bus.setPresence(this.o.nodeId, matchId, 0).catch(() => {});
+    }
+    this.#rooms.clear();
+  }
+}
+
+export function send(socket: WebSocket, msg: ServerMessage): void {
+  if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(msg));
+}

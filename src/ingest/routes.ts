@@ -1,0 +1,32 @@
+import type { FastifyInstance } from 'fastify';
+import type { EmojiCatalog } from '../domain/catalog.js';
+import { acceptReactions, type AcceptDeps } from './accept.js';
+import { Accepted, batchBody, ReactionBody, type BatchBody } from './schemas.js';
+
+export interface IngestRoutesOptions extends AcceptDeps {
+  catalog: EmojiCatalog;
+  maxBatch: number;
+  bodyLimitBytes: number;
+}
+
+export async function ingestRoutes(app: FastifyInstance, o: IngestRoutesOptions): Promise<void> {
+  // A single reaction is under 300 bytes; the batch limit scales with the item cap.
+  const singleLimit = Math.min(o.bodyLimitBytes, 4096);
+
+  app.post<{ Body: ReactionBody }>(
+    '/v1/reactions',
+    { bodyLimit: singleLimit, schema: { body: ReactionBody, response: { 202: Accepted } } },
+    async (req, reply) => reply.code(202).send({ accepted: await acceptReactions(o, [req.body], false) }),
+  );
+
+  app.post<{ Body: BatchBody }>(
+    '/v1/reactions/batch',
+    { bodyLimit: o.bodyLimitBytes, schema: { body: batchBody(o.maxBatch), response: { 202: Accepted } } },
+    async (req, reply) => reply.code(202).send({ accepted: await acceptReactions(o, req.body.reactions, true) }),
+  );
+
+  const catalogBody = {
+    emojis: o.catalog.entries.map((e) => ({ emoji: e.emoji, name: e.name, valence: e.valence })),
+  };
+  app.get('/v1/emojis', async (_req, reply) => reply.header('cache-control', 'public, max-age=300').send(catalogBody));
+}

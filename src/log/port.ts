@@ -1,0 +1,71 @@
+/**
+ * The log port: what the pipeline needs of Kafka, and what the in-memory log provides in embedded
+ * mode. Offsets follow Kafka's convention: a committed offset is the next record to read.
+ */
+export interface ProducerRecord {
+  topic: string;
+  key: string;
+  value: Buffer;
+}
+
+export interface LogRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  key: string | null;
+  value: Buffer;
+  timestamp: number;
+}
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+export interface TopicPartitionOffset extends TopicPartition {
+  offset: number;
+}
+
+export interface AssignmentChange {
+  assigned: TopicPartition[];
+  revoked: TopicPartition[];
+}
+
+export interface LogProducer {
+  /**
+   * Resolves once the log holds every record (durably, per the adapter's ack mode). Rejects with
+   * EMO_ERR_BACKPRESSURE when the log cannot take more now, EMO_ERR_LOG_UNAVAILABLE when it is down;
+   * a rejected send stored none of the records the caller must retry.
+   */
+  send(records: ProducerRecord[]): Promise<void>;
+  ready(): boolean;
+  close(): Promise<void>;
+}
+
+export interface LogConsumer {
+  /** Records from the assigned partitions, in offset order per partition; [] after timeoutMs with none. */
+  poll(maxRecords: number, timeoutMs: number): Promise<LogRecord[]>;
+  commit(offsets: TopicPartitionOffset[]): Promise<void>;
+  /** Called before records of a newly assigned partition are returned and after a revoked one's last. */
+  onAssignment(listener: (change: AssignmentChange) => void | Promise<void>): void;
+  close(): Promise<void>;
+}
+
+/** Consume-transform-produce: outputs and input offsets become visible together or not at all. */
+export interface TransactionalProducer {
+  commitTransaction(records: ProducerRecord[], consumer: LogConsumer, offsets: TopicPartitionOffset[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface TopicSpec {
+  name: string;
+  partitions: number;
+}
+
+export interface Log {
+  ensureTopics(topics: TopicSpec[]): Promise<void>;
+  producer(): LogProducer;
+  consumer(opts: { groupId: string; topics: string[] }): LogConsumer;
+  transactionalProducer(opts: { transactionalId: string }): TransactionalProducer;
+  close(): Promise<void>;
+}

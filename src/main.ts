@@ -1,0 +1,47 @@
+import { pino } from 'pino';
+import { loadConfig } from './config/config.js';
+import { isEmoError } from './domain/errors.js';
+import { startEmbedded, type Pipeline } from './roles/embedded.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = pino({ level: config.logLevel, name: `emostream-${config.role}` });
+  let pipeline: Pipeline;
+  switch (config.role) {
+    case 'all':
+      pipeline = await startEmbedded(config, { logger });
+      break;
+    default:
+      throw new Error(`role ${config.role} needs the distributed adapters (see README: Distributed mode)`);
+  }
+  const address = await pipeline.app.listen({ host: config.host, port: config.port });
+  const url = address.replace('[::1]', 'localhost');
+  logger.info({ role: config.role, url }, 'EmoStream is up');
+  process.stdout.write(`\nEmoStream (${config.role}) on ${url}  — open it in a browser; Ctrl-C stops.\n\n`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      logger.error('shutdown took over 10 s; exiting');
+      process.exit(1);
+    }, 10_000);
+    force.unref();
+    pipeline.close().then(
+      () => process.exit(0),
+      (err) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`${isEmoError(err) ? `${err.code}: ` : ''}${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,32 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** One registry per process (not prom-client's global), so tests can build many apps side by side. */
+export function createMetrics(opts: { defaults?: boolean } = {}) {
+  const registry = new Registry();
+  if (opts.defaults) collectDefaultMetrics({ register: registry });
+  const m = {
+    registry,
+    reactionsAccepted: new Counter({ name: 'emostream_reactions_accepted_total', help: 'Reactions acknowledged to clients', registers: [registry] }),
+    requestsRejected: new Counter({ name: 'emostream_requests_rejected_total', help: 'Requests rejected, by error code', labelNames: ['code'], registers: [registry] }),
+    produceLatency: new Histogram({
+      name: 'emostream_produce_seconds',
+      help: 'Time for the log to acknowledge a request\'s reactions',
+      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers: [registry],
+    }),
+    reactionsAggregated: new Counter({ name: 'emostream_aggregator_reactions_total', help: 'Reactions counted into windows', registers: [registry] }),
+    reactionsDropped: new Counter({ name: 'emostream_aggregator_dropped_total', help: 'Reactions the aggregator dropped, by reason', labelNames: ['reason'], registers: [registry] }),
+    windowsEmitted: new Counter({ name: 'emostream_windows_emitted_total', help: 'Closed windows written to the aggregates log', registers: [registry] }),
+    openWindows: new Gauge({ name: 'emostream_open_windows', help: 'Windows currently open in this aggregator', registers: [registry] }),
+    updatesPublished: new Counter({ name: 'emostream_updates_published_total', help: 'Window updates published to the fan-out bus', registers: [registry] }),
+    updatesDuplicate: new Counter({ name: 'emostream_updates_duplicate_total', help: 'Aggregates skipped as already published (dedupe by matchId, windowStart)', registers: [registry] }),
+    wsConnections: new Gauge({ name: 'emostream_ws_connections', help: 'Open WebSocket connections on this node', registers: [registry] }),
+    wsRejected: new Counter({ name: 'emostream_ws_rejected_total', help: 'WebSocket connections refused or closed by policy', labelNames: ['reason'], registers: [registry] }),
+    wsMessagesSent: new Counter({ name: 'emostream_ws_messages_sent_total', help: 'Messages sent to WebSocket clients', registers: [registry] }),
+    wsMessagesDropped: new Counter({ name: 'emostream_ws_messages_dropped_total', help: 'Updates not sent to a slow client', registers: [registry] }),
+    recordsUndecodable: new Counter({ name: 'emostream_records_undecodable_total', help: 'Log records skipped because they could not be decoded', labelNames: ['topic'], registers: [registry] }),
+  };
+  return m;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
