@@ -48,6 +48,8 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
   });
   installErrorHandling(app, o.metrics);
+  // The API speaks JSON only: anything else is a 415, not a string that fails the schema.
+  app.removeContentTypeParser('text/plain');
   await app.register(healthRoutes, { metrics: o.metrics, checks: o.checks ?? [] });
 
   if (o.ingest) {

@@ -5,19 +5,22 @@ Pipeline (see build_pipeline):
   kafka rows (value: binary)            decode_reactions   -> matchId, userId, emoji, ts
   -> only catalog emojis                filter_catalog
   -> watermark(ts, graceMs), tumbling window(windowMs) per matchId, one count column per emoji
-                                        aggregate_windows  -> aggregate.avsc fields
-  -> key 'matchId|windowStartMs', value = 0x00 + id(4, BE) + Avro
-                                        encode_aggregates
+                                        window_counts      -> matchId, windowStart, windowEnd, _c0.._cN
+  -> key 'matchId|windowStartMs', value = 0x00 + id(4, BE) + Avro of aggregate.avsc
+                                        encode_from_counts
+  (aggregates_from_counts gives the same record as Spark columns, for tests and inspection)
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+import json
+from typing import List, Optional, Sequence
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.avro.functions import from_avro, to_avro
 
 from .config import AggregationConfig, CatalogEmoji, Schemas
+from .avro_binary import encode_long, encode_string
 from .confluent import HEADER_SIZE, header
 
 AGGREGATE_COLUMNS = ["matchId", "windowStart", "windowEnd", "counts", "units", "total", "sentiment"]
@@ -70,89 +73,64 @@ def _count_col(i: int) -> str:
     return f"_c{i}"
 
 
-def aggregate_windows(reactions: DataFrame, catalog: Sequence[CatalogEmoji], rules: AggregationConfig,
-                      *, watermark: bool = True) -> DataFrame:
-    """Reactions (matchId, emoji, ts: timestamp) -> one row per (matchId, window) with the
-    aggregate.avsc fields: matchId, windowStart, windowEnd (timestamps, ms precision), counts,
-    units, total, sentiment.
+def _counts(n: int) -> List[Column]:
+    return [F.col(_count_col(i)) for i in range(n)]
 
-    Windows are tumbling, epoch-aligned (windowStart = floor(ts / windowMs) * windowMs).
-    With watermark=True (needed for streaming append mode) the event-time watermark is
-    max(ts) - graceMs; on a batch DataFrame Spark ignores it.
+
+def window_counts(reactions: DataFrame, catalog: Sequence[CatalogEmoji], rules: AggregationConfig,
+                  *, watermark: bool = True) -> DataFrame:
+    """The one stateful step. Reactions (matchId, emoji, ts: timestamp) -> one row per
+    (matchId, window): matchId, windowStart, windowEnd (timestamps), _c0.._c{n-1} (count of
+    catalog emoji i, 0 when absent).
+
+    Windows are tumbling and epoch-aligned: windowStart = floor(ts / windowMs) * windowMs.
+    With watermark=True (required for streaming append mode) the event-time watermark is
+    max(ts) - graceMs and a window is emitted once its end <= watermark; on a batch DataFrame
+    Spark ignores the watermark and every window is emitted.
     """
-    df = reactions
-    if watermark:
-        df = df.withWatermark("ts", f"{rules.grace_ms} milliseconds")
-    n = len(catalog)
+    df = reactions.withWatermark("ts", f"{rules.grace_ms} milliseconds") if watermark else reactions
     emoji = F.col("emoji")
     aggs = [F.count(F.when(emoji == F.lit(e.emoji), F.lit(1))).alias(_count_col(i)) for i, e in enumerate(catalog)]
-    grouped = df.groupBy(F.col("matchId"), F.window(F.col("ts"), f"{rules.window_ms} milliseconds").alias("w")).agg(*aggs)
-    return grouped.select(
-        F.col("matchId"),
-        F.col("w.start").alias("windowStart"),
-        F.col("w.end").alias("windowEnd"),
-        *[F.col(_count_col(i)) for i in range(n)],
-    ).select(
-        F.col("matchId"), F.col("windowStart"), F.col("windowEnd"),
-        counts_expr(catalog).alias("counts"),
-        units_expr(catalog, rules).alias("units"),
-        total_expr(n).alias("total"),
-        sentiment_expr(catalog).alias("sentiment"),
+    return (
+        df.groupBy(F.col("matchId"), F.window(F.col("ts"), f"{rules.window_ms} milliseconds").alias("w"))
+        .agg(*aggs)
+        .select(F.col("matchId"), F.col("w.start").alias("windowStart"), F.col("w.end").alias("windowEnd"),
+                *_counts(len(catalog)))
     )
-
-
-def _counts(n: int):
-    return [F.col(_count_col(i)) for i in range(n)]
 
 
 def total_expr(n: int) -> Column:
     c = _counts(n)
-    total = c[0]
+    total = c[0].cast("long")
     for x in c[1:]:
         total = total + x
-    return total.cast("long")
-
-
-def counts_expr(catalog: Sequence[CatalogEmoji]) -> Column:
-    """map emoji -> count for count > 0, entries in catalog order (as the TS aggregator builds it)."""
-    c = _counts(len(catalog))
-    kv = []
-    for i, e in enumerate(catalog):
-        kv += [F.lit(e.emoji), c[i]]
-    return F.map_filter(F.create_map(*kv), lambda k, v: v > 0)
+    return total
 
 
 def rank_expr(i: int, n: int) -> Column:
     """Position of emoji i when sorting by count desc, catalog index asc:
-    #{j : c_j > c_i or (c_j == c_i and j < i)}."""
+    #{j : c_j > c_i or (c_j == c_i and j < i)}. A permutation of 0..n-1."""
     c = _counts(n)
-    terms = [F.when(c[j] >= c[i] if j < i else c[j] > c[i], F.lit(1)).otherwise(F.lit(0))
-             for j in range(n) if j != i]
     r = F.lit(0)
-    for t in terms:
-        r = r + t
+    for j in range(n):
+        if j != i:
+            r = r + F.when(c[j] >= c[i] if j < i else c[j] > c[i], F.lit(1)).otherwise(F.lit(0))
     return r
 
 
-def units_expr(catalog: Sequence[CatalogEmoji], rules: AggregationConfig) -> Column:
-    """map emoji -> ceil(count / unitScale) for the top-N emojis with count > 0, entries in rank
-    order (count desc, catalog index asc), as the TS aggregator inserts them."""
-    n = len(catalog)
-    c = _counts(n)
+def in_top_expr(i: int, n: int, rules: AggregationConfig) -> Column:
+    return (F.col(_count_col(i)) > 0) & (rank_expr(i, n) < F.lit(rules.top_n))
+
+
+def units_value_expr(i: int, rules: AggregationConfig) -> Column:
+    """ceil(count / unitScale) in exact integer arithmetic: (count + scale - 1) div scale."""
     scale = rules.unit_scale
-    entries = []
-    for i, e in enumerate(catalog):
-        rank = rank_expr(i, n)
-        in_top = (c[i] > 0) & (rank < rules.top_n)
-        # exact integer ceil: (c + scale - 1) div scale
-        units = F.expr(f"({_count_col(i)} + {scale - 1}L) div {scale}L")
-        entries.append(F.when(in_top, F.struct(rank.alias("rank"), F.lit(e.emoji).alias("key"), units.alias("value"))))
-    arr = F.array_sort(F.filter(F.array(*entries), lambda x: x.isNotNull()))
-    return F.map_from_entries(F.transform(arr, lambda x: F.struct(x["key"].alias("key"), x["value"].alias("value"))))
+    return F.expr(f"({_count_col(i)} + {scale - 1}L) div {scale}L")
 
 
 def sentiment_expr(catalog: Sequence[CatalogEmoji]) -> Column:
-    """sum(count * valenceCenti) / (100 * total): ONE IEEE double division of two exact integers."""
+    """sum(count * valenceCenti) / (100 * total): ONE IEEE double division of two exact integers
+    (both far below 2^53), so it equals JavaScript's `sentimentCenti / (100 * total)` bit for bit."""
     n = len(catalog)
     c = _counts(n)
     num = F.lit(0).cast("long")
@@ -163,25 +141,153 @@ def sentiment_expr(catalog: Sequence[CatalogEmoji]) -> Column:
     return num.cast("double") / den.cast("double")
 
 
+def counts_map_expr(catalog: Sequence[CatalogEmoji]) -> Column:
+    """map emoji -> count for count > 0, entries in catalog order."""
+    c = _counts(len(catalog))
+    kv = []
+    for i, e in enumerate(catalog):
+        kv += [F.lit(e.emoji), c[i]]
+    return F.map_filter(F.create_map(*kv), lambda k, v: v > 0)
+
+
+def units_map_expr(catalog: Sequence[CatalogEmoji], rules: AggregationConfig) -> Column:
+    """map emoji -> ceil(count / unitScale) for the top-N emojis with count > 0, entries in rank
+    order (count desc, catalog index asc)."""
+    n = len(catalog)
+    entries = [
+        F.when(in_top_expr(i, n, rules),
+               F.struct(rank_expr(i, n).alias("rank"), F.lit(e.emoji).alias("key"), units_value_expr(i, rules).alias("value")))
+        for i, e in enumerate(catalog)
+    ]
+    arr = F.array_sort(F.filter(F.array(*entries), lambda x: x.isNotNull()))
+    return F.map_from_entries(F.transform(arr, lambda x: F.struct(x["key"].alias("key"), x["value"].alias("value"))))
+
+
+def aggregates_from_counts(counts: DataFrame, catalog: Sequence[CatalogEmoji], rules: AggregationConfig) -> DataFrame:
+    """window_counts rows -> the aggregate.avsc fields as Spark types (windowStart/windowEnd are
+    timestamps). Map entry order: counts in catalog order, units in rank order (Spark keeps a
+    map's insertion order; the Kafka encoder below writes the same order)."""
+    n = len(catalog)
+    return counts.select(
+        F.col("matchId"), F.col("windowStart"), F.col("windowEnd"),
+        counts_map_expr(catalog).alias("counts"),
+        units_map_expr(catalog, rules).alias("units"),
+        total_expr(n).alias("total"),
+        sentiment_expr(catalog).alias("sentiment"),
+    )
+
+
+def aggregate_windows(reactions: DataFrame, catalog: Sequence[CatalogEmoji], rules: AggregationConfig,
+                      *, watermark: bool = True) -> DataFrame:
+    """Reactions -> aggregate.avsc rows (see window_counts and aggregates_from_counts)."""
+    return aggregates_from_counts(window_counts(reactions, catalog, rules, watermark=watermark), catalog, rules)
+
+
 # ---- output ----------------------------------------------------------------------------------
+#
+# The Avro value is composed field by field rather than with to_avro(struct, aggregate.avsc):
+# Spark's Avro serializer copies a MapType into a java.util.HashMap, so the map entries come out
+# in hash order, while avsc (TypeScript) writes a JS object's insertion order. Byte-for-byte
+# equality with the TypeScript aggregator needs the entry order under our control. Primitives
+# still go through to_avro (zigzag varints, little-endian doubles); map keys are constant
+# literals encoded in Python; an Avro record is the concatenation of its fields.
+
+EXPECTED_AGGREGATE_FIELDS = [
+    ("matchId", "string"), ("windowStart", "long"), ("windowEnd", "long"),
+    ("counts", "map<long>"), ("units", "map<long>"), ("total", "long"), ("sentiment", "double"),
+]
+
+
+def _avro_type_name(t) -> str:
+    if isinstance(t, str):
+        return t
+    if isinstance(t, dict):
+        if t.get("type") == "map":
+            return f"map<{_avro_type_name(t.get('values'))}>"
+        return _avro_type_name(t.get("type"))
+    return json.dumps(t)
+
+
+def check_aggregate_schema(aggregate_avsc: str) -> None:
+    """The value encoder is written for aggregate.avsc's exact field list; fail loudly if the
+    schema changes shape instead of writing bytes that no longer match it."""
+    fields = [(f["name"], _avro_type_name(f["type"])) for f in json.loads(aggregate_avsc)["fields"]]
+    if fields != EXPECTED_AGGREGATE_FIELDS:
+        raise ValueError(f"aggregate.avsc fields {fields} differ from what the Spark encoder writes "
+                         f"{EXPECTED_AGGREGATE_FIELDS}; update transform.encode_from_counts")
+
+
+_EMPTY = bytearray()
+
+
+def _avro_long(col: Column) -> Column:
+    return to_avro(col.cast("long"), '"long"')
+
+
+def _map_bytes(count: Column, entries_in_order: Column) -> Column:
+    """One Avro map block: count, entries, 0 - or just 0 for an empty map."""
+    return F.when(count > 0, F.concat(_avro_long(count), entries_in_order, F.lit(bytearray(encode_long(0))))) \
+        .otherwise(F.lit(bytearray(encode_long(0))))
+
+
+def counts_map_bytes(catalog: Sequence[CatalogEmoji]) -> Column:
+    n = len(catalog)
+    c = _counts(n)
+    present = F.lit(0)
+    parts = []
+    for i, e in enumerate(catalog):
+        present = present + F.when(c[i] > 0, F.lit(1)).otherwise(F.lit(0))
+        parts.append(F.when(c[i] > 0, F.concat(F.lit(bytearray(encode_string(e.emoji))), _avro_long(c[i])))
+                     .otherwise(F.lit(_EMPTY)))
+    return _map_bytes(present, F.concat(*parts))
+
+
+def units_map_bytes(catalog: Sequence[CatalogEmoji], rules: AggregationConfig) -> Column:
+    n = len(catalog)
+    c = _counts(n)
+    entries = []
+    present = F.lit(0)
+    for i, e in enumerate(catalog):
+        present = present + F.when(c[i] > 0, F.lit(1)).otherwise(F.lit(0))
+        entry = F.concat(F.lit(bytearray(encode_string(e.emoji))), _avro_long(units_value_expr(i, rules)))
+        entries.append(F.when(in_top_expr(i, n, rules), F.struct(rank_expr(i, n).alias("rank"), entry.alias("b"))))
+    ordered = F.array_sort(F.filter(F.array(*entries), lambda x: x.isNotNull()))
+    joined = F.aggregate(ordered, F.lit(_EMPTY), lambda acc, x: F.concat(acc, x["b"]))
+    return _map_bytes(F.least(present, F.lit(rules.top_n)), joined)
+
+
+def aggregate_avro_bytes(catalog: Sequence[CatalogEmoji], rules: AggregationConfig) -> Column:
+    """Avro binary of aggregate.avsc from window_counts columns (no Confluent header)."""
+    n = len(catalog)
+    return F.concat(
+        to_avro(F.col("matchId"), '"string"'),
+        _avro_long(F.unix_millis(F.col("windowStart"))),
+        _avro_long(F.unix_millis(F.col("windowEnd"))),
+        counts_map_bytes(catalog),
+        units_map_bytes(catalog, rules),
+        _avro_long(total_expr(n)),
+        to_avro(sentiment_expr(catalog), '"double"'),
+    )
+
 
 def aggregate_key(match_id: Column, window_start: Column) -> Column:
-    """'matchId|windowStart' with windowStart as decimal epoch ms (UTF-8 string)."""
+    """'matchId|windowStart' with windowStart as decimal epoch ms (a string: UTF-8 on Kafka)."""
     return F.concat(match_id, F.lit("|"), F.unix_millis(window_start).cast("string"))
 
 
-def encode_aggregates(aggregates: DataFrame, aggregate_avsc: str, schema_id: int) -> DataFrame:
-    """aggregate rows -> Kafka rows (key: string, value: binary in Confluent framing)."""
-    record = F.struct(*[F.col(c) for c in AGGREGATE_COLUMNS])
-    value = F.concat(F.lit(bytearray(header(schema_id))), to_avro(record, aggregate_avsc))
-    return aggregates.select(
+def encode_from_counts(counts: DataFrame, catalog: Sequence[CatalogEmoji], rules: AggregationConfig,
+                       schema_id: int) -> DataFrame:
+    """window_counts rows -> Kafka rows: key (string), value = 0x00 + schema id (4 bytes, big
+    endian) + Avro binary of aggregate.avsc."""
+    value = F.concat(F.lit(bytearray(header(schema_id))), aggregate_avro_bytes(catalog, rules))
+    return counts.select(
         aggregate_key(F.col("matchId"), F.col("windowStart")).alias("key"),
         value.alias("value"),
     )
 
 
 def decode_aggregates(kafka_df: DataFrame, aggregate_avsc: str, value_col: str = "value") -> DataFrame:
-    """Inverse of encode_aggregates' value (for tests and tooling)."""
+    """Decodes encode_from_counts' value with from_avro(aggregate.avsc) (for tests and tooling)."""
     body = strip_confluent_header(value_col)
     return kafka_df.where(is_confluent_framed(F.col(value_col))).select(
         from_avro(body, aggregate_avsc).alias("a")).select("a.*")
@@ -191,6 +297,7 @@ def build_pipeline(kafka_df: DataFrame, schemas: Schemas, aggregate_schema_id: i
                    rules: Optional[AggregationConfig] = None) -> DataFrame:
     """Kafka source rows (value: binary) -> Kafka sink rows (key, value). Batch or streaming."""
     rules = rules or schemas.aggregation
+    check_aggregate_schema(schemas.aggregate_avsc)
     reactions = filter_catalog(decode_reactions(kafka_df, schemas.reaction_avsc), schemas.catalog)
-    aggregates = aggregate_windows(reactions, schemas.catalog, rules)
-    return encode_aggregates(aggregates, schemas.aggregate_avsc, aggregate_schema_id)
+    counts = window_counts(reactions, schemas.catalog, rules)
+    return encode_from_counts(counts, schemas.catalog, rules, aggregate_schema_id)

@@ -104,7 +104,7 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
     },
     ingest: {
       userRatePerSec: r.int('USER_RATE_PER_SEC', 20, 1, 1_000_000),
-      userBurst: r.int('USER_BURST', 200, 1, 10_000_000),
+      userBurst: r.int('USER_BURST', 500, 1, 10_000_000),
       maxBatch: r.int('MAX_BATCH', 500, 1, 10_000),
       bodyLimitBytes: r.int('BODY_LIMIT_BYTES', 256 * 1024, 1024, 16 * 1024 * 1024),
       pastMs: r.int('TS_PAST_MS', 60_000, 0, 86_400_000),
@@ -128,6 +128,9 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
     },
     punctuateMs: r.int('PUNCTUATE_MS', 250, 10, 60_000),
   };
+  if (config.ingest.userBurst < config.ingest.maxBatch) {
+    r.problems.push(`USER_BURST (${config.ingest.userBurst}) must be at least MAX_BATCH (${config.ingest.maxBatch}), or a full batch from one user could never be accepted`);
+  }
   if (r.problems.length > 0) {
     throw emoError('CONFIG', `invalid configuration:\n  - ${r.problems.join('\n  - ')}`);
   }

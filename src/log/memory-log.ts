@@ -89,12 +89,10 @@ export class MemoryLog implements Log {
     const topic = this.#topics.get(name);
     if (!topic) return;
     const groups = [...this.#groups.values()].filter((g) => g.has(`${name}/0`));
+    // With no group reading the topic nothing is consumed: it fills up to capacity, then refuses.
+    if (groups.length === 0) return;
     topic.partitions.forEach((p, i) => {
-      const key = `${name}/${i}`;
-      // With no group reading the topic it behaves like retention: keep the newest `capacity` records.
-      const upTo = groups.length === 0
-        ? p.base + p.records.length - Math.floor(this.opts.capacity / topic.partitions.length)
-        : Math.min(...groups.map((g) => g.get(key) ?? 0));
+      const upTo = Math.min(...groups.map((g) => g.get(`${name}/${i}`) ?? 0));
       const drop = Math.min(Math.max(0, upTo - p.base), p.records.length);
       if (drop > 0) {
         p.records.splice(0, drop);

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs (idempotent, cached) and runs the Spark job's unit tests. Extra args go to pytest.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+eval "$("$HERE/install.sh")"
+cd "$HERE"
+export PYTHONPATH="$HERE${PYTHONPATH:+:$PYTHONPATH}"
+export PYSPARK_PYTHON="$EMOSTREAM_SPARK_PYTHON" PYSPARK_DRIVER_PYTHON="$EMOSTREAM_SPARK_PYTHON"
+exec "$EMOSTREAM_SPARK_PYTHON" -m pytest -q -p no:cacheprovider tests "$@"

@@ -1,0 +1,107 @@
+import { LiveSubscription, type SubscriptionEvents } from './live-subscription.js';
+import { ReactionSender } from './reaction-sender.js';
+import type { LiveMessage, WebSocketCtor } from './types.js';
+
+export interface EmoStreamClientOptions {
+  /** http(s)://host:port of an API node (and of a fan-out node unless wsUrl is given). */
+  baseUrl: string;
+  wsUrl?: string;
+  userId: string;
+  batchSize?: number;
+  flushMs?: number;
+  maxQueue?: number;
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+  reconnectBaseMs?: number;
+  reconnectMaxMs?: number;
+  pingIntervalMs?: number;
+  /** Defaults to globalThis.fetch / globalThis.WebSocket; pass `ws`'s WebSocket on Node 20. */
+  fetch?: typeof fetch;
+  WebSocket?: WebSocketCtor;
+  random?: () => number;
+  clock?: () => number;
+  headers?: Record<string, string>;
+}
+
+const defaults = {
+  batchSize: 100,
+  flushMs: 250,
+  maxQueue: 50_000,
+  retryBaseMs: 200,
+  retryMaxMs: 10_000,
+  reconnectBaseMs: 250,
+  reconnectMaxMs: 10_000,
+  pingIntervalMs: 20_000,
+};
+
+/** The EmoStream client: batched reactions in, live window updates out. Works in browsers and Node. */
+export class EmoStreamClient {
+  readonly sender: ReactionSender;
+  readonly #o: Required<Omit<EmoStreamClientOptions, 'headers' | 'wsUrl' | 'WebSocket'>> & {
+    wsUrl: string;
+    WebSocket: WebSocketCtor | undefined;
+  };
+  readonly #subs = new Set<LiveSubscription>();
+
+  constructor(opts: EmoStreamClientOptions) {
+    const base = opts.baseUrl.replace(/\/$/, '');
+    this.#o = {
+      ...defaults,
+      fetch: globalThis.fetch?.bind(globalThis),
+      random: Math.random,
+      clock: Date.now,
+      ...stripUndefined(opts),
+      userId: opts.userId,
+      baseUrl: base,
+      wsUrl: (opts.wsUrl ?? base).replace(/^http/, 'ws').replace(/\/$/, ''),
+      WebSocket: opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketCtor }).WebSocket,
+    };
+    this.sender = new ReactionSender({
+      baseUrl: base,
+      fetch: this.#o.fetch,
+      batchSize: this.#o.batchSize,
+      flushMs: this.#o.flushMs,
+      maxQueue: this.#o.maxQueue,
+      retryBaseMs: this.#o.retryBaseMs,
+      retryMaxMs: this.#o.retryMaxMs,
+      random: this.#o.random,
+      ...(opts.headers ? { headers: opts.headers } : {}),
+    });
+  }
+
+  /** Queues a reaction (sent batched). Returns false when the queue is full: nothing is dropped silently. */
+  react(matchId: string, emoji: string, ts: number = this.#o.clock()): boolean {
+    return this.sender.enqueue({ matchId, userId: this.#o.userId, emoji, ts });
+  }
+
+  flush(timeoutMs?: number): Promise<void> {
+    return this.sender.flush(timeoutMs);
+  }
+
+  subscribe(matchId: string, onUpdate: (msg: LiveMessage) => void, on: Partial<SubscriptionEvents> = {}): LiveSubscription {
+    if (!this.#o.WebSocket) throw new TypeError('No WebSocket implementation: pass options.WebSocket (e.g. the `ws` package on Node 20)');
+    const sub = new LiveSubscription({
+      wsUrl: this.#o.wsUrl,
+      matchId,
+      WebSocket: this.#o.WebSocket,
+      reconnectBaseMs: this.#o.reconnectBaseMs,
+      reconnectMaxMs: this.#o.reconnectMaxMs,
+      random: this.#o.random,
+      pingIntervalMs: this.#o.pingIntervalMs,
+    });
+    sub.on('update', onUpdate);
+    for (const [ev, fn] of Object.entries(on)) sub.on(ev as keyof SubscriptionEvents, fn as never);
+    this.#subs.add(sub);
+    sub.on('state', (s) => s === 'closed' && this.#subs.delete(sub));
+    return sub.open();
+  }
+
+  async close(timeoutMs = 5000): Promise<void> {
+    for (const s of this.#subs) s.close();
+    await this.sender.close(timeoutMs);
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,5 @@
+export { EmoStreamClient, type EmoStreamClientOptions } from './client.js';
+export { LiveSubscription, type SubscriptionEvents } from './live-subscription.js';
+export { ReactionSender, type SenderEvents } from './reaction-sender.js';
+export { fullJitter } from './backoff.js';
+export type { ConnectionState, GapMessage, LiveMessage, ReactionInput, ApiErrorBody } from './types.js';

@@ -1,0 +1,160 @@
+import { EventEmitter } from 'eventemitter3';
+import { fullJitter } from './backoff.js';
+import type { ConnectionState, GapMessage, LiveMessage, WebSocketCtor, WebSocketLike } from './types.js';
+
+export interface SubscriptionOptions {
+  wsUrl: string;
+  matchId: string;
+  WebSocket: WebSocketCtor;
+  reconnectBaseMs: number;
+  reconnectMaxMs: number;
+  random: () => number;
+  /** Application-level ping, so a dead TCP path is noticed even where the browser hides pings. */
+  pingIntervalMs: number;
+}
+
+export interface SubscriptionEvents {
+  update: (msg: LiveMessage) => void;
+  state: (state: ConnectionState, info?: { code?: number; reason?: string; delayMs?: number }) => void;
+  gap: (msg: GapMessage) => void;
+  error: (err: unknown) => void;
+}
+
+/** Close codes after which reconnecting unchanged cannot help. */
+const FATAL_CLOSE = new Set([4400]);
+
+/**
+ * One match's live feed. Reconnects with full-jitter backoff and resumes with since/epoch, so
+ * updates missed while away are replayed; duplicates (seq already seen in this epoch) are dropped.
+ */
+export class LiveSubscription extends EventEmitter<SubscriptionEvents> {
+  #socket: WebSocketLike | undefined;
+  #state: ConnectionState = 'disconnected';
+  #attempt = 0;
+  #lastSeq = -1;
+  #epoch = '';
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #ping: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
+
+  constructor(private readonly o: SubscriptionOptions) {
+    super();
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  get lastSeq(): number {
+    return this.#lastSeq;
+  }
+
+  get epoch(): string {
+    return this.#epoch;
+  }
+
+  open(): this {
+    this.#connect();
+    return this;
+  }
+
+  #setState(s: ConnectionState, info?: { code?: number; reason?: string; delayMs?: number }): void {
+    if (this.#state === s) return;
+    this.#state = s;
+    this.emit('state', s, info);
+  }
+
+  #url(): string {
+    const q = new URLSearchParams({ matchId: this.o.matchId });
+    if (this.#epoch && this.#lastSeq >= 0) {
+      q.set('since', String(this.#lastSeq));
+      q.set('epoch', this.#epoch);
+    }
+    return `${this.o.wsUrl}/v1/live?${q}`;
+  }
+
+  #connect(): void {
+    if (this.#closed) return;
+    this.#setState('connecting');
+    let socket: WebSocketLike;
+    try {
+      socket = new this.o.WebSocket(this.#url());
+    } catch (err) {
+      this.emit('error', err);
+      this.#scheduleReconnect(1006, 'constructor failed');
+      return;
+    }
+    this.#socket = socket;
+    socket.onopen = () => {
+      this.#attempt = 0;
+      this.#setState('connected');
+      this.#ping = setInterval(() => {
+        if (socket.readyState === 1) socket.send('{"type":"ping"}');
+      }, this.o.pingIntervalMs);
+    };
+    socket.onmessage = (ev) => this.#onMessage(ev.data);
+    socket.onerror = (err) => this.emit('error', err);
+    socket.onclose = (ev) => {
+      if (this.#ping) clearInterval(this.#ping);
+      if (this.#socket !== socket) return;
+      this.#socket = undefined;
+      if (this.#closed) return this.#setState('closed');
+      if (FATAL_CLOSE.has(ev.code)) {
+        this.#closed = true;
+        return this.#setState('closed', { code: ev.code, reason: ev.reason });
+      }
+      this.#scheduleReconnect(ev.code, ev.reason);
+    };
+  }
+
+  #scheduleReconnect(code: number, reason: string): void {
+    const delayMs = fullJitter(this.#attempt++, this.o.reconnectBaseMs, this.o.reconnectMaxMs, this.o.random);
+    this.#setState('disconnected', { code, reason, delayMs });
+    this.#timer = setTimeout(() => this.#connect(), delayMs);
+  }
+
+  #onMessage(data: unknown): void {
+    let msg: LiveMessage | GapMessage | { type: string };
+    try {
+      msg = JSON.parse(typeof data === 'string' ? data : String(data)) as typeof msg;
+    } catch (err) {
+      this.emit('error', err);
+      return;
+    }
+    if (msg.type === 'snapshot' || msg.type === 'update') {
+      const m = msg as LiveMessage;
+      if (m.epoch !== this.#epoch) {
+        this.#epoch = m.epoch;
+        this.#lastSeq = -1;
+      }
+      if (m.seq <= this.#lastSeq) return;
+      this.#lastSeq = m.seq;
+      this.emit('update', m);
+    } else if (msg.type === 'gap') {
+      const g = msg as GapMessage;
+      this.emit('gap', g);
+      // A slow-consumer gap means this socket skipped updates: resume from history on a new one.
+      if (g.reason === 'slow-consumer') this.reconnect();
+    }
+  }
+
+  /** Drops the current socket and resumes at once (since/epoch). */
+  reconnect(): void {
+    const s = this.#socket;
+    this.#socket = undefined;
+    if (this.#ping) clearInterval(this.#ping);
+    s?.close(1000, 'resume');
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#connect();
+  }
+
+  close(): void {
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    if (this.#ping) clearInterval(this.#ping);
+    const s = this.#socket;
+    this.#socket = undefined;
+    s?.close(1000, 'client closed');
+    this.#setState('closed');
+  }
+}

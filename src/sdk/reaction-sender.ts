@@ -1,0 +1,143 @@
+import { EventEmitter } from 'eventemitter3';
+import { fullJitter, retryAfterMs } from './backoff.js';
+import type { ApiErrorBody, ReactionInput } from './types.js';
+
+export interface SenderOptions {
+  baseUrl: string;
+  fetch: typeof fetch;
+  /** Send when this many reactions wait... */
+  batchSize: number;
+  /** ...or this long after the first of them. */
+  flushMs: number;
+  /** Reactions held at most; react() refuses beyond it rather than dropping silently. */
+  maxQueue: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  random: () => number;
+  headers?: Record<string, string>;
+}
+
+export interface SenderEvents {
+  /** A batch the server took. */
+  sent: (accepted: number) => void;
+  /** A batch the server will never take (a 4xx other than 429): dropped, with the reason. */
+  rejected: (error: ApiErrorBody, reactions: ReactionInput[]) => void;
+  /** A retryable failure; the batch stays queued and is sent again after `delayMs`. */
+  retry: (info: { status: number | 'network'; delayMs: number; attempt: number }) => void;
+}
+
+/**
+ * Batches reactions onto POST /v1/reactions/batch. A batch leaves the queue only when the server
+ * acknowledged it (202) or refused it for good (4xx); 429/503/network errors keep it at the head and
+ * retry with full-jitter backoff, never sooner than Retry-After.
+ */
+export class ReactionSender extends EventEmitter<SenderEvents> {
+  readonly #queue: ReactionInput[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #inflight: Promise<void> | undefined;
+  #attempt = 0;
+  #retryAt = 0;
+  #closed = false;
+
+  constructor(private readonly o: SenderOptions) {
+    super();
+  }
+
+  get pending(): number {
+    return this.#queue.length;
+  }
+
+  /** Queues one reaction; false (nothing queued) when the queue is full: the caller decides. */
+  enqueue(r: ReactionInput): boolean {
+    if (this.#closed || this.#queue.length >= this.o.maxQueue) return false;
+    this.#queue.push(r);
+    if (this.#queue.length >= this.o.batchSize) this.#kick(0);
+    else this.#kick(this.o.flushMs);
+    return true;
+  }
+
+  #kick(delayMs: number): void {
+    if (this.#inflight) return;
+    const wait = Math.max(delayMs, this.#retryAt - Date.now());
+    if (this.#timer && wait > 0) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#drain();
+    }, wait);
+  }
+
+  #drain(): Promise<void> {
+    this.#inflight ??= this.#sendLoop().finally(() => {
+      this.#inflight = undefined;
+      if (this.#queue.length > 0 && !this.#closed) this.#kick(this.#queue.length >= this.o.batchSize ? 0 : this.o.flushMs);
+    });
+    return this.#inflight;
+  }
+
+  async #sendLoop(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const wait = this.#retryAt - Date.now();
+      if (wait > 0) return this.#kick(wait);
+      const batch = this.#queue.slice(0, this.o.batchSize);
+      const outcome = await this.#post(batch);
+      if (outcome === 'retry') return;
+      this.#queue.splice(0, batch.length);
+      if (this.#queue.length < this.o.batchSize) return;
+    }
+  }
+
+  async #post(batch: ReactionInput[]): Promise<'done' | 'retry'> {
+    let status: number | 'network' = 'network';
+    let retryAfter: number | undefined;
+    try {
+      const res = await this.o.fetch(`${this.o.baseUrl}/v1/reactions/batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...this.o.headers },
+        body: JSON.stringify({ reactions: batch }),
+      });
+      status = res.status;
+      if (res.status === 202) {
+        const body = (await res.json()) as { accepted: number };
+        this.#attempt = 0;
+        this.emit('sent', body.accepted);
+        return 'done';
+      }
+      retryAfter = retryAfterMs(res.headers.get('retry-after'));
+      if (res.status !== 429 && res.status < 500) {
+        const body = (await res.json().catch(() => ({}))) as ApiErrorBody;
+        this.#attempt = 0;
+        this.emit('rejected', body, batch);
+        return 'done';
+      }
+      await res.body?.cancel().catch(() => {});
+    } catch {
+      status = 'network';
+    }
+    const delayMs = Math.max(retryAfter ?? 0, fullJitter(this.#attempt, this.o.retryBaseMs, this.o.retryMaxMs, this.o.random));
+    this.#attempt++;
+    this.#retryAt = Date.now() + delayMs;
+    this.emit('retry', { status, delayMs, attempt: this.#attempt });
+    this.#kick(delayMs);
+    return 'retry';
+  }
+
+  /** Sends everything queued now; resolves when the queue is empty or `timeoutMs` passed. */
+  async flush(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#queue.length > 0 && Date.now() < deadline) {
+      if (this.#timer && this.#retryAt <= Date.now()) {
+        clearTimeout(this.#timer);
+        this.#timer = undefined;
+      }
+      if (!this.#timer) await this.#drain();
+      else await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, this.#retryAt - Date.now()))));
+    }
+  }
+
+  async close(timeoutMs = 5000): Promise<void> {
+    await this.flush(timeoutMs);
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+  }
+}

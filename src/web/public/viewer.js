@@ -1,0 +1,62 @@
+// Viewer page: emoji buttons send through the SDK (batched); the live window arrives over WebSocket.
+import { EmoStreamClient } from '/assets/emostream-sdk.js';
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const userId = localStorage.getItem('emostream-user') ?? `web-${crypto.randomUUID().slice(0, 12)}`;
+localStorage.setItem('emostream-user', userId);
+
+const client = new EmoStreamClient({ baseUrl: location.origin, userId });
+let sent = 0;
+let retries = 0;
+client.sender.on('sent', (n) => { sent += n; $('sent').textContent = sent; $('queued').textContent = client.sender.pending; });
+client.sender.on('retry', () => { retries++; $('retries').textContent = retries; });
+
+let matchId = params.get('matchId') ?? 'demo-match';
+let sub;
+$('match').value = matchId;
+
+function join(id) {
+  matchId = id;
+  sub?.close();
+  history.replaceState(null, '', `?matchId=${encodeURIComponent(id)}`);
+  $('overlay-link').href = `/overlay?matchId=${encodeURIComponent(id)}`;
+  $('dashboard-link').href = `/dashboard?matchId=${encodeURIComponent(id)}`;
+  sub = client.subscribe(id, render, {
+    state: (s) => { $('state').textContent = s; $('state').dataset.state = s; },
+  });
+}
+
+function render(u) {
+  $('total').textContent = u.total;
+  $('sentiment').textContent = u.sentiment.toFixed(2);
+  $('viewers').textContent = u.viewers;
+  $('seq').textContent = u.seq;
+  $('window').textContent = `${new Date(u.windowStart).toLocaleTimeString()} (+${(u.windowEnd - u.windowStart) / 1000}s)`;
+  const top = Object.entries(u.counts).sort((a, b) => b[1] - a[1]).slice(0, 8);
+  const max = top[0]?.[1] ?? 1;
+  $('top').replaceChildren(...top.map(([emoji, n]) => {
+    const li = document.createElement('li');
+    li.dataset.emoji = emoji;
+    li.innerHTML = `<span style="font-size:1.5rem"></span><div class="bar"></div><span></span>`;
+    li.children[0].textContent = emoji;
+    li.children[1].style.width = `${Math.max(4, (100 * n) / max)}%`;
+    li.children[2].textContent = `${n} (${u.units[emoji] ?? 0}u)`;
+    return li;
+  }));
+}
+
+const res = await fetch('/v1/emojis');
+const { emojis } = await res.json();
+$('buttons').replaceChildren(...emojis.map((e) => {
+  const b = document.createElement('button');
+  b.textContent = e.emoji;
+  b.title = e.name;
+  b.addEventListener('click', () => {
+    if (!client.react(matchId, e.emoji)) $('queued').textContent = 'full';
+    $('queued').textContent = client.sender.pending;
+  });
+  return b;
+}));
+$('match-form').addEventListener('submit', (ev) => { ev.preventDefault(); join($('match').value.trim()); });
+join(matchId);

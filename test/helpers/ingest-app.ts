@@ -1,0 +1,24 @@
+import { buildApp } from '../../src/app.js';
+import { MemorySchemaRegistry } from '../../src/codec/registry.js';
+import { createSerdes } from '../../src/codec/serde.js';
+import type { Config, DeepPartial } from '../../src/config/config.js';
+import { ManualClock } from '../../src/domain/clock.js';
+import { MemoryLog } from '../../src/log/memory-log.js';
+import type { LogProducer } from '../../src/log/port.js';
+import { createMetrics } from '../../src/metrics/metrics.js';
+import { catalog, silentLogger, testConfig } from './fixtures.js';
+
+export const NOW = 1_800_000_000_000;
+
+/** The real app on the memory log; `producer` can wrap the log's to inject failures. */
+export async function ingestApp(opts: { config?: DeepPartial<Config>; wrap?: (p: LogProducer) => LogProducer; capacity?: number } = {}) {
+  const config = testConfig(opts.config);
+  const clock = new ManualClock(NOW);
+  const log = new MemoryLog({ capacity: opts.capacity ?? 1000, retryAfterSec: config.ingest.retryAfterSec });
+  await log.ensureTopics([{ name: config.log.reactionsTopic, partitions: 4 }]);
+  const serdes = await createSerdes(new MemorySchemaRegistry(), config.log);
+  const producer = opts.wrap ? opts.wrap(log.producer()) : log.producer();
+  const metrics = createMetrics();
+  const app = await buildApp({ config, catalog, clock, metrics, logger: silentLogger, ingest: { producer, serde: serdes.reaction }, pages: false });
+  return { app, log, clock, serdes, metrics, config };
+}

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+// Tiers by file name: *.test.ts need nothing running; *.int.test.ts talk to the real Kafka, Redis
+// and Spark that scripts/infra starts; *.browser.test.ts drive Debian's Chromium.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    exclude: ['**/node_modules/**', 'test/**/*.int.test.ts', 'test/**/*.browser.test.ts'],
+    testTimeout: 20_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    reporters: process.env.CI ? ['default'] : ['default'],
+  },
+});
