@@ -11,9 +11,12 @@ export PYTHONPATH="$HERE${PYTHONPATH:+:$PYTHONPATH}"
 export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$EMOSTREAM_SPARK_PYTHON}"
 export PYSPARK_DRIVER_PYTHON="${PYSPARK_DRIVER_PYTHON:-$EMOSTREAM_SPARK_PYTHON}"
 if [ "${SPARK_SUBMIT:-0}" = 1 ]; then
+  # spark-submit decides master/jars/memory: SPARK_MASTER (default local[2]) and SPARK_SUBMIT_OPTS_EXTRA
+  # (extra spark-submit options, word-split). The job gets "--master none" so it keeps them.
   SUBMIT=$(dirname "$EMOSTREAM_SPARK_PYTHON")/spark-submit
-  # The job's --master defaults to local[2]; pass "--master none" to let spark-submit decide.
-  exec "$SUBMIT" --jars "$EMOSTREAM_SPARK_JARS" --driver-memory "${SPARK_DRIVER_MEMORY:-768m}" \
-    "$HERE/emostream_spark/job.py" "$@"
+  # shellcheck disable=SC2086
+  exec "$SUBMIT" --master "${SPARK_MASTER:-local[2]}" --jars "$EMOSTREAM_SPARK_JARS" \
+    --driver-memory "${SPARK_DRIVER_MEMORY:-768m}" ${SPARK_SUBMIT_OPTS_EXTRA:-} \
+    "$HERE/main.py" --master none "$@"
 fi
 exec "$EMOSTREAM_SPARK_PYTHON" -m emostream_spark.job "$@"

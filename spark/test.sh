@@ -6,4 +6,7 @@ eval "$("$HERE/install.sh")"
 cd "$HERE"
 export PYTHONPATH="$HERE${PYTHONPATH:+:$PYTHONPATH}"
 export PYSPARK_PYTHON="$EMOSTREAM_SPARK_PYTHON" PYSPARK_DRIVER_PYTHON="$EMOSTREAM_SPARK_PYTHON"
-exec "$EMOSTREAM_SPARK_PYTHON" -m pytest -q -p no:cacheprovider tests "$@"
+# Default target: tests/ (unless a path or node id is given).
+target=tests
+for a in "$@"; do case "$a" in -*) ;; *) target= ;; esac; done
+exec "$EMOSTREAM_SPARK_PYTHON" -m pytest -q -p no:cacheprovider $target "$@"

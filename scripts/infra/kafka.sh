@@ -63,7 +63,7 @@ valid_port "$KAFKA_CONTROLLER_PORT" KAFKA_CONTROLLER_PORT
 
 cmd_install() {
   if [[ -f "$LIBS_DIR/.complete" ]]; then
-    log "Kafka $KAFKA_VERSION jars cached in $LIBS_DIR"
+    [[ "${1:-}" == quiet ]] || log "Kafka $KAFKA_VERSION jars cached in $LIBS_DIR"
     return 0
   fi
   require_cmd mvn "install Maven (apt-get install -y maven)"
@@ -83,7 +83,7 @@ cmd_install() {
   touch "$tmp/.complete"
   rm -rf "$LIBS_DIR"; mkdir -p "$(dirname "$LIBS_DIR")"
   mv "$tmp" "$LIBS_DIR"
-  log "cached $(ls "$LIBS_DIR" | wc -l) jars in $LIBS_DIR ($(( ($(now_ms) - t0) / 1000 ))s)"
+  log "cached $(find "$LIBS_DIR" -name '*.jar' | wc -l) jars in $LIBS_DIR ($(( ($(now_ms) - t0) / 1000 ))s)"
 }
 
 # run a tool class on the Kafka classpath, quick-start JVM flags, warnings to stderr
@@ -198,7 +198,7 @@ cmd_start() {
     log "process $pid alive but port $KAFKA_PORT not open yet; waiting"
   else
     local java; java="$(find_java)"
-    cmd_install
+    cmd_install quiet
     assert_port_free "$KAFKA_PORT" KAFKA_PORT
     assert_port_free "$KAFKA_CONTROLLER_PORT" KAFKA_CONTROLLER_PORT
     write_config
@@ -229,7 +229,7 @@ cmd_start() {
     fi
     sleep 0.25
   done
-  log "ready on $BOOTSTRAP (pid $pid) after $(( ($(now_ms) - t0) ))ms"
+  log "ready on $BOOTSTRAP (pid $pid) after $(( $(now_ms) - t0 ))ms"
 }
 
 cmd_stop() {
@@ -259,7 +259,8 @@ cmd_topics() {
 
 cmd_smoke() {
   cmd_status >/dev/null || die "kafka is not running"
-  local topic="emostream-smoke-$$-$RANDOM" msg="hello-$(date +%s%N)" got
+  local topic="emostream-smoke-$$-$RANDOM" msg got
+  msg="hello-$(date +%s%N)"
   cmd_topics --create --topic "$topic" --partitions 1 --replication-factor 1 >/dev/null
   printf '%s\n' "$msg" | run_class org.apache.kafka.tools.ConsoleProducer \
     --bootstrap-server "$BOOTSTRAP" --topic "$topic" --command-property acks=all

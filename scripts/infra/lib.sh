@@ -125,7 +125,10 @@ spawn() {
   local pf; pf="$(pid_file "$name")"
   rm -f "$pf"
   # bash -c writes its own pid, then execs CMD, so the pid is the service's pid.
-  setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$pf" "$@" </dev/null >>"$logfile" 2>&1 &
+  # fd 9 is our lock (take_lock): the service must not inherit it, or it would hold
+  # the lock for its whole life.
+  # shellcheck disable=SC2016  # $$/$0/$@ belong to the inner bash
+  setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$pf" "$@" </dev/null >>"$logfile" 2>&1 9>&- &
   local i
   for ((i = 0; i < 50; i++)); do [[ -s "$pf" ]] && break; sleep 0.05; done
   [[ -s "$pf" ]] || die "failed to launch $name (no pid file)"
@@ -151,7 +154,7 @@ Choose another port via the env var, or stop that process."
 # log_tail FILE [N]: print the last lines of a log to stderr (for failures)
 log_tail() {
   local f="$1" n="${2:-40}"
-  if [[ -f "$f" ]]; then
+  if [[ -s "$f" ]]; then
     printf -- '----- last %s lines of %s -----\n' "$n" "$f" >&2
     tail -n "$n" "$f" >&2
     printf -- '----- end of %s -----\n' "$f" >&2
@@ -159,7 +162,8 @@ log_tail() {
 }
 
 valid_port() {
-  [[ "$1" =~ ^[0-9]+$ ]] && ((10#$1 >= 1 && 10#$1 <= 65535)) || die "invalid port '$1' for $2"
+  if [[ "$1" =~ ^[0-9]+$ ]] && ((10#$1 >= 1 && 10#$1 <= 65535)); then return 0; fi
+  die "invalid port '$1' for $2"
 }
 
 # sha8 FILE...: short content hash (not path-dependent) used to key caches

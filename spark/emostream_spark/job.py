@@ -155,7 +155,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     from .session import build_session, connector_jars
     master = None if args.master in ("none", "") else args.master
-    spark = build_session("emostream-aggregator", master, jars=connector_jars(args.jars),
+    # Under spark-submit (--master none) the jars come from spark-submit --jars unless --jars is given.
+    jars = connector_jars(args.jars) if (master or args.jars) else None
+    spark = build_session("emostream-aggregator", master, jars=jars,
                           shuffle_partitions=args.shuffle_partitions, driver_memory=args.driver_memory,
                           conf=_kv(args.conf))
     query = start_query(spark, args, schemas, schema_id)

@@ -43,23 +43,27 @@ def connector_jars(jars: Optional[str] = None) -> List[str]:
 def build_session(app_name: str, master: Optional[str] = "local[2]", *, jars: Optional[Iterable[str]] = None,
                   shuffle_partitions: int = 4, driver_memory: str = "768m",
                   conf: Optional[Mapping[str, str]] = None) -> SparkSession:
-    """A SparkSession with the connector jars on spark.jars. master=None leaves it to
-    spark-submit (--master); driver memory only applies when this call starts the JVM."""
-    jar_list = list(jars) if jars is not None else connector_jars()
+    """A SparkSession with the connector jars on spark.jars.
+
+    master=None leaves master (and, when jars is also None, the jars) to spark-submit's
+    --master/--jars; driver memory only applies when this call starts the JVM."""
     b = SparkSession.builder.appName(app_name)
+    settings = {}
     if master:
         b = b.master(master)
-    settings = {
-        "spark.jars": ",".join(jar_list),
-        "spark.driver.memory": driver_memory,
+        settings["spark.driver.memory"] = driver_memory
+    if jars is not None or master:
+        settings["spark.jars"] = ",".join(list(jars) if jars is not None else connector_jars())
+    settings.update({
         "spark.sql.shuffle.partitions": str(shuffle_partitions),
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         # Small state: the default HDFS-backed state store is fine; keep fewer versions around.
         "spark.sql.streaming.minBatchesToRetain": "20",
+        # AQE does not apply to stateful streaming anyway; off keeps batch tests' plans small.
         "spark.sql.adaptive.enabled": "false",
-    }
+    })
     settings.update(conf or {})
     for k, v in settings.items():
         b = b.config(k, v)

@@ -107,19 +107,17 @@ def total_expr(n: int) -> Column:
     return total
 
 
-def rank_expr(i: int, n: int) -> Column:
-    """Position of emoji i when sorting by count desc, catalog index asc:
-    #{j : c_j > c_i or (c_j == c_i and j < i)}. A permutation of 0..n-1."""
+def _top_entries(catalog: Sequence[CatalogEmoji], rules: AggregationConfig, payload) -> Column:
+    """Array of the top-N catalog entries with count > 0, in rank order: count desc, then
+    catalog index asc. Sorting structs (-count, index, payload) compares -count first and the
+    (unique) index second, so the payload never takes part in the order. payload(i, e) gives
+    the per-entry value carried along."""
+    n = len(catalog)
     c = _counts(n)
-    r = F.lit(0)
-    for j in range(n):
-        if j != i:
-            r = r + F.when(c[j] >= c[i] if j < i else c[j] > c[i], F.lit(1)).otherwise(F.lit(0))
-    return r
-
-
-def in_top_expr(i: int, n: int, rules: AggregationConfig) -> Column:
-    return (F.col(_count_col(i)) > 0) & (rank_expr(i, n) < F.lit(rules.top_n))
+    items = [F.struct((-c[i]).alias("negCount"), F.lit(i).alias("idx"), payload(i, e).alias("p"))
+             for i, e in enumerate(catalog)]
+    ranked = F.slice(F.array_sort(F.array(*items)), 1, min(rules.top_n, n))
+    return F.filter(ranked, lambda x: x["negCount"] < 0)
 
 
 def units_value_expr(i: int, rules: AggregationConfig) -> Column:
@@ -153,14 +151,9 @@ def counts_map_expr(catalog: Sequence[CatalogEmoji]) -> Column:
 def units_map_expr(catalog: Sequence[CatalogEmoji], rules: AggregationConfig) -> Column:
     """map emoji -> ceil(count / unitScale) for the top-N emojis with count > 0, entries in rank
     order (count desc, catalog index asc)."""
-    n = len(catalog)
-    entries = [
-        F.when(in_top_expr(i, n, rules),
-               F.struct(rank_expr(i, n).alias("rank"), F.lit(e.emoji).alias("key"), units_value_expr(i, rules).alias("value")))
-        for i, e in enumerate(catalog)
-    ]
-    arr = F.array_sort(F.filter(F.array(*entries), lambda x: x.isNotNull()))
-    return F.map_from_entries(F.transform(arr, lambda x: F.struct(x["key"].alias("key"), x["value"].alias("value"))))
+    top = _top_entries(catalog, rules, lambda i, e: F.struct(F.lit(e.emoji).alias("key"),
+                                                              units_value_expr(i, rules).alias("value")))
+    return F.map_from_entries(F.transform(top, lambda x: x["p"]))
 
 
 def aggregates_from_counts(counts: DataFrame, catalog: Sequence[CatalogEmoji], rules: AggregationConfig) -> DataFrame:
@@ -220,8 +213,19 @@ def check_aggregate_schema(aggregate_avsc: str) -> None:
 _EMPTY = bytearray()
 
 
+# The coalesce()s never change a value (nulls are filtered out before the aggregation and total
+# is > 0); they make the columns non-nullable so the Avro serializer accepts the non-union types
+# without a warning per call.
 def _avro_long(col: Column) -> Column:
-    return to_avro(col.cast("long"), '"long"')
+    return to_avro(F.coalesce(col.cast("long"), F.lit(0).cast("long")), '"long"')
+
+
+def _avro_string(col: Column) -> Column:
+    return to_avro(F.coalesce(col, F.lit("")), '"string"')
+
+
+def _avro_double(col: Column) -> Column:
+    return to_avro(F.coalesce(col.cast("double"), F.lit(0.0)), '"double"')
 
 
 def _map_bytes(count: Column, entries_in_order: Column) -> Column:
@@ -243,30 +247,23 @@ def counts_map_bytes(catalog: Sequence[CatalogEmoji]) -> Column:
 
 
 def units_map_bytes(catalog: Sequence[CatalogEmoji], rules: AggregationConfig) -> Column:
-    n = len(catalog)
-    c = _counts(n)
-    entries = []
-    present = F.lit(0)
-    for i, e in enumerate(catalog):
-        present = present + F.when(c[i] > 0, F.lit(1)).otherwise(F.lit(0))
-        entry = F.concat(F.lit(bytearray(encode_string(e.emoji))), _avro_long(units_value_expr(i, rules)))
-        entries.append(F.when(in_top_expr(i, n, rules), F.struct(rank_expr(i, n).alias("rank"), entry.alias("b"))))
-    ordered = F.array_sort(F.filter(F.array(*entries), lambda x: x.isNotNull()))
-    joined = F.aggregate(ordered, F.lit(_EMPTY), lambda acc, x: F.concat(acc, x["b"]))
-    return _map_bytes(F.least(present, F.lit(rules.top_n)), joined)
+    top = _top_entries(catalog, rules, lambda i, e: F.concat(F.lit(bytearray(encode_string(e.emoji))),
+                                                              _avro_long(units_value_expr(i, rules))))
+    joined = F.aggregate(top, F.lit(_EMPTY), lambda acc, x: F.concat(acc, x["p"]))
+    return _map_bytes(F.size(top), joined)
 
 
 def aggregate_avro_bytes(catalog: Sequence[CatalogEmoji], rules: AggregationConfig) -> Column:
     """Avro binary of aggregate.avsc from window_counts columns (no Confluent header)."""
     n = len(catalog)
     return F.concat(
-        to_avro(F.col("matchId"), '"string"'),
+        _avro_string(F.col("matchId")),
         _avro_long(F.unix_millis(F.col("windowStart"))),
         _avro_long(F.unix_millis(F.col("windowEnd"))),
         counts_map_bytes(catalog),
         units_map_bytes(catalog, rules),
         _avro_long(total_expr(n)),
-        to_avro(sentiment_expr(catalog), '"double"'),
+        _avro_double(sentiment_expr(catalog)),
     )
 
 

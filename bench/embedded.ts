@@ -1,0 +1,83 @@
+// npm run bench:embedded — accepted reactions/s on POST /v1/reactions and /v1/reactions/batch
+// (autocannon in this process, the server in another), beside a bare node:http server measured in
+// the same run, and the aggregator's decode + window + emit rate on one core.
+import path from 'node:path';
+import autocannon from 'autocannon';
+import { WindowAggregator } from '../src/aggregate/window-aggregator.js';
+import { MemorySchemaRegistry } from '../src/codec/registry.js';
+import { createSerdes } from '../src/codec/serde.js';
+import { EmojiCatalog } from '../src/domain/catalog.js';
+import { repoRoot } from '../src/domain/schemas-dir.js';
+import { report, startChild, stopChild, type Row } from './lib.js';
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const root = repoRoot();
+
+async function cannon(url: string, body: string, perRequest: number): Promise<{ rps: number; reactionsPerSec: number; p50: number; p99: number; non2xx: number; errors: number }> {
+  const r = await autocannon({ url, method: 'POST', body, headers: { 'content-type': 'application/json' }, connections, duration: seconds, pipelining: 1 });
+  const ok = r.requests.total - r.non2xx;
+  return {
+    rps: Math.round(r.requests.average),
+    reactionsPerSec: Math.round((ok * perRequest) / seconds),
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    non2xx: r.non2xx,
+    errors: r.errors,
+  };
+}
+
+async function http(): Promise<Row[]> {
+  const server = await startChild(
+    process.execPath,
+    [path.join(root, 'dist/src/main.js')],
+    // Limits high enough that the benchmark measures the path, not the per-user limiter.
+    { PORT: '0', LOG_LEVEL: 'warn', USER_RATE_PER_SEC: '1000000', USER_BURST: '10000000', LOG_CAPACITY: '50000000' },
+    /on http:\/\/127\.0\.0\.1:(\d+)/,
+  );
+  const bare = await startChild(process.execPath, [path.join(root, 'bench/bare-http-server.mjs')], { PORT: '0' }, /listening on (\d+)/);
+  const port = Number(server.match[1]);
+  const barePort = Number(bare.match[1]);
+  const one = JSON.stringify({ matchId: 'bench-match', userId: 'bench-user', emoji: '🔥' });
+  const batch = JSON.stringify({ reactions: Array.from({ length: 100 }, (_, i) => ({ matchId: `bench-${i % 4}`, userId: `u${i}`, emoji: i % 3 ? '🔥' : '😂' })) });
+  try {
+    const bareOne = await cannon(`http://127.0.0.1:${barePort}/`, one, 1);
+    const single = await cannon(`http://127.0.0.1:${port}/v1/reactions`, one, 1);
+    const batched = await cannon(`http://127.0.0.1:${port}/v1/reactions/batch`, batch, 100);
+    return [
+      { case: 'bare node:http 202 (baseline)', ...bareOne, ratio: 1 },
+      { case: 'POST /v1/reactions', ...single, ratio: +(single.rps / bareOne.rps).toFixed(3) },
+      { case: 'POST /v1/reactions/batch (100/req)', ...batched, ratio: +(batched.rps / bareOne.rps).toFixed(3) },
+    ];
+  } finally {
+    await stopChild(server);
+    await stopChild(bare);
+  }
+}
+
+async function aggregator(): Promise<Row[]> {
+  const catalog = EmojiCatalog.load();
+  const serdes = await createSerdes(new MemorySchemaRegistry(), { reactionsTopic: 'r', aggregatesTopic: 'a' });
+  const n = Number(process.env.BENCH_AGG_REACTIONS ?? 2_000_000);
+  const matches = 50;
+  const t0 = 1_800_000_000_000;
+  // 2 M reactions over 100 s of event time: 50 windows per match, each closed by stream time.
+  const encoded = Array.from({ length: n }, (_, i) =>
+    serdes.reaction.encode({ matchId: `m${i % matches}`, userId: `u${i % 10_000}`, emoji: catalog.entries[i % catalog.size]!.emoji, ts: t0 + Math.floor((i / n) * 100_000), receivedAt: t0 }),
+  );
+  const agg = new WindowAggregator(catalog, { windowMs: 2000, graceMs: 500, unitScale: 1000, topN: 8 });
+  let windows = 0;
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) {
+    agg.process(serdes.reaction.decodeKnown(encoded[i]!));
+    if ((i & 4095) === 0) windows += agg.takeOutput().map((a) => serdes.aggregate.encode(a)).length;
+  }
+  agg.punctuate(Number.MAX_SAFE_INTEGER);
+  windows += agg.takeOutput().map((a) => serdes.aggregate.encode(a)).length;
+  const secs = Number(process.hrtime.bigint() - start) / 1e9;
+  return [{ case: 'aggregator decode+window+emit (1 core)', reactions: n, windows, seconds: +secs.toFixed(2), reactionsPerSec: Math.round(n / secs) }];
+}
+
+const httpRows = await http();
+const aggRows = await aggregator();
+report('embedded', [...httpRows, ...aggRows], { seconds, connections });

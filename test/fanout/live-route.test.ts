@@ -1,0 +1,148 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { WebSocket } from 'ws';
+import { buildApp } from '../../src/app.js';
+import type { Config, DeepPartial } from '../../src/config/config.js';
+import { systemClock } from '../../src/domain/clock.js';
+import { MemoryBus } from '../../src/fanout/memory-bus.js';
+import { createMetrics } from '../../src/metrics/metrics.js';
+import { catalog, silentLogger, testConfig } from '../helpers/fixtures.js';
+import { agg } from './bus-suite.js';
+
+let app: FastifyInstance | undefined;
+const open: WebSocket[] = [];
+afterEach(async () => {
+  for (const s of open.splice(0)) {
+    s.on("error", () => {});
+    if (s.readyState !== s.CONNECTING) s.terminate();
+  }
+  await app?.close();
+  app = undefined;
+});
+
+async function fanoutNode(config: DeepPartial<Config> = {}, historySize = 100) {
+  const bus = new MemoryBus({ historySize });
+  const metrics = createMetrics();
+  app = await buildApp({ config: testConfig(config), catalog, clock: systemClock, metrics, logger: silentLogger, fanout: { bus, nodeId: 'n1' }, pages: false });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const url = `ws://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  return { bus, metrics, url };
+}
+
+function connect(url: string, headers: Record<string, string> = {}) {
+  const ws = new WebSocket(url, { headers });
+  ws.on('error', () => {}); // refusals are asserted through 'unexpected-response'
+  open.push(ws);
+  const messages: Array<Record<string, unknown>> = [];
+  ws.on('message', (d) => messages.push(JSON.parse(d.toString())));
+  const opened = new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  const refused = new Promise<number>((resolve) => ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+  return { ws, messages, opened, closed, refused };
+}
+
+describe('GET /v1/live', () => {
+  it('sends the latest snapshot on join, then updates, with the viewer count', async () => {
+    const { bus, url } = await fanoutNode();
+    await bus.publish(agg('m', 1, 3));
+    const c = connect(`${url}/v1/live?matchId=m`);
+    await vi.waitFor(() => expect(c.messages).toHaveLength(1));
+    expect(c.messages[0]).toMatchObject({ type: 'snapshot', matchId: 'm', seq: 1, total: 3, viewers: 1 });
+    await bus.publish(agg('m', 2, 4));
+    await bus.publish(agg('other', 2, 4));
+    await vi.waitFor(() => expect(c.messages).toHaveLength(2));
+    expect(c.messages[1]).toMatchObject({ type: 'update', seq: 2, prevSeq: 1, total: 4 });
+  });
+
+  it('replays missed updates for since/epoch, and says gap + snapshot when the history is gone', async () => {
+    const { bus, url } = await fanoutNode({}, 3);
+    for (const s of [1, 2, 3]) await bus.publish(agg('m', s));
+    const epoch = await bus.epoch();
+    const c = connect(`${url}/v1/live?matchId=m&since=1&epoch=${epoch}`);
+    await vi.waitFor(() => expect(c.messages).toHaveLength(2));
+    expect(c.messages.map((m) => [m.type, m.seq])).toEqual([
+      ['update', 2],
+      ['update', 3],
+    ]);
+    for (const s of [4, 5, 6]) await bus.publish(agg('m', s));
+    const old = connect(`${url}/v1/live?matchId=m&since=1&epoch=${epoch}`);
+    await vi.waitFor(() => expect(old.messages).toHaveLength(2));
+    expect(old.messages[0]).toMatchObject({ type: 'gap', reason: 'history-trimmed', since: 1, epoch });
+    expect(old.messages[1]).toMatchObject({ type: 'snapshot', seq: 6 });
+    const stale = connect(`${url}/v1/live?matchId=m&since=5&epoch=gone`);
+    await vi.waitFor(() => expect(stale.messages).toHaveLength(2));
+    expect(stale.messages.map((m) => [m.type, m.reason ?? m.seq])).toEqual([
+      ['gap', 'epoch-changed'],
+      ['snapshot', 6],
+    ]);
+  });
+
+  it('refuses a bad query before the upgrade with a 400', async () => {
+    const { url } = await fanoutNode();
+    expect(await connect(`${url}/v1/live`).refused).toBe(400);
+    expect(await connect(`${url}/v1/live?matchId=bad%20id`).refused).toBe(400);
+    expect(await connect(`${url}/v1/live?matchId=m&since=abc&epoch=x`).refused).toBe(400);
+  });
+
+  it('enforces the Origin allowlist (403) and the per-IP and per-node connection limits', async () => {
+    const { url, metrics } = await fanoutNode({ fanout: { allowedOrigins: ['https://ok.example'], maxConnectionsPerIp: 2, maxConnections: 3 } });
+    expect(await connect(`${url}/v1/live?matchId=m`, { origin: 'https://evil.example' }).refused).toBe(403);
+    const a = connect(`${url}/v1/live?matchId=m`, { origin: 'https://ok.example' });
+    const b = connect(`${url}/v1/live?matchId=m`);
+    await Promise.all([a.opened, b.opened]);
+    expect(await connect(`${url}/v1/live?matchId=m`).refused).toBe(429);
+    expect(await metrics.registry.getSingleMetricAsString('emostream_ws_rejected_total')).toMatch(/reason="ip-limit"} 1/);
+  });
+
+  it('closes a connection that sends a malformed frame with 4402, and answers pings', async () => {
+    const { url } = await fanoutNode();
+    const c = connect(`${url}/v1/live?matchId=m`);
+    await c.opened;
+    c.ws.send('{"type":"ping"}');
+    await vi.waitFor(() => expect(c.messages).toContainEqual({ type: 'pong' }));
+    c.ws.send('not json');
+    expect((await c.closed).code).toBe(4402);
+  });
+
+  it('closes a client frame over the size limit with 1009', async () => {
+    const { url } = await fanoutNode({ fanout: { maxClientFrameBytes: 128 } });
+    const c = connect(`${url}/v1/live?matchId=m`);
+    await c.opened;
+    c.ws.send(JSON.stringify({ type: 'ping', pad: 'x'.repeat(500) }));
+    expect((await c.closed).code).toBe(1009);
+  });
+
+  it('skips a slow client without delaying others, then tells it with a slow-consumer gap', async () => {
+    const { bus, url, metrics } = await fanoutNode({ fanout: { maxBufferedBytes: 64 * 1024 } });
+    const fast = connect(`${url}/v1/live?matchId=m`);
+    const slow = connect(`${url}/v1/live?matchId=m`);
+    await Promise.all([fast.opened, slow.opened]);
+    await vi.waitFor(async () => expect(await bus.viewers('m')).toBe(2));
+    // Stop reading on the slow client: its server-side socket buffer grows past the bound.
+    (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    const big = { '🔥': 1 } as Record<string, number>;
+    const N = 6000;
+    for (let s = 1; s <= N; s++) {
+      await bus.publish({ ...agg('m', s), counts: { ...big, pad: 'x'.repeat(2000) as unknown as number } });
+      // Let sockets flush between updates, as windows closing every 2 s would.
+      if (s % 10 === 0) await new Promise((r) => setTimeout(r, 1));
+    }
+    await vi.waitFor(() => expect(fast.messages).toHaveLength(N), { timeout: 15_000 });
+    expect(fast.messages.map((m) => m.seq)).toEqual(Array.from({ length: N }, (_, i) => i + 1));
+    const dropped = await metrics.registry.getSingleMetricAsString('emostream_ws_messages_dropped_total');
+    expect(Number(dropped.trim().split(' ').at(-1))).toBeGreaterThan(0);
+    (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    await vi.waitFor(() => expect(slow.messages.length).toBeGreaterThan(0));
+    await bus.publish(agg('m', N + 1));
+    await vi.waitFor(() => expect(slow.messages.some((m) => m.type === 'gap')).toBe(true), { timeout: 10_000 });
+    const gap = slow.messages.find((m) => m.type === 'gap')!;
+    expect(gap).toMatchObject({ reason: 'slow-consumer', matchId: 'm' });
+    // Everything it did get came in order, up to the point it fell behind.
+    const seqs = slow.messages.filter((m) => m.type === 'update').map((m) => m.seq as number);
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+    expect(gap.since).toBe(seqs.at(-1));
+  });
+});

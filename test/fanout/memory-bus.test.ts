@@ -1,0 +1,7 @@
+import { MemoryBus } from '../../src/fanout/memory-bus.js';
+import { busContract } from './bus-suite.js';
+
+busContract('memory', {
+  create: async ({ historySize }) => new MemoryBus({ historySize }),
+  settle: async () => {},
+});

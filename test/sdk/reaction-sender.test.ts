@@ -1,0 +1,105 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { emoError } from '../../src/domain/errors.js';
+import { EmoStreamClient, fullJitter } from '../../src/sdk/index.js';
+import { retryAfterMs } from '../../src/sdk/backoff.js';
+import { ingestApp, NOW } from '../helpers/ingest-app.js';
+
+let app: FastifyInstance | undefined;
+afterEach(async () => {
+  await app?.close();
+  app = undefined;
+});
+
+async function listen(a: FastifyInstance): Promise<string> {
+  await a.listen({ host: '127.0.0.1', port: 0 });
+  return `http://127.0.0.1:${(a.server.address() as { port: number }).port}`;
+}
+
+describe('backoff', () => {
+  it('full jitter stays in [0, min(max, base * 2^attempt))', () => {
+    expect(fullJitter(0, 100, 5000, () => 0.999)).toBe(99);
+    expect(fullJitter(3, 100, 5000, () => 0.5)).toBe(400);
+    expect(fullJitter(20, 100, 5000, () => 0.999)).toBe(4995);
+    expect(fullJitter(5, 100, 5000, () => 0)).toBe(0);
+  });
+
+  it('reads Retry-After in seconds or as a date', () => {
+    expect(retryAfterMs('3')).toBe(3000);
+    expect(retryAfterMs(null)).toBeUndefined();
+    expect(retryAfterMs(new Date(10_000).toUTCString(), 4000)).toBe(6000);
+  });
+});
+
+describe('ReactionSender over a real server', () => {
+  it('batches, survives 503s honouring Retry-After, and delivers every reaction exactly once', async () => {
+    let failures = 2;
+    const t = await ingestApp({
+      capacity: 10_000,
+      wrap: (p) => ({
+        ...p,
+        send: async (records) => {
+          if (failures-- > 0) throw emoError('BACKPRESSURE', undefined, { retryAfterSec: 1 });
+          return p.send(records);
+        },
+      }),
+    });
+    app = t.app;
+    const client = new EmoStreamClient({ baseUrl: await listen(app), userId: 'u1', batchSize: 100, flushMs: 20, clock: () => NOW });
+    const retries: Array<{ status: number | 'network'; delayMs: number }> = [];
+    const sentBatches: number[] = [];
+    client.sender.on('retry', (r) => retries.push(r));
+    client.sender.on('sent', (n) => sentBatches.push(n));
+    const started = Date.now();
+    for (let i = 0; i < 250; i++) expect(client.react(`m${i % 3}`, '🔥')).toBe(true);
+    await client.flush(15_000);
+    expect(client.sender.pending).toBe(0);
+    expect(retries.map((r) => r.status)).toEqual([503, 503]);
+    for (const r of retries) expect(r.delayMs).toBeGreaterThanOrEqual(1000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+    expect(sentBatches).toEqual([100, 100, 50]);
+    expect(t.log.retained(t.config.log.reactionsTopic)).toBe(250);
+    await client.close();
+  });
+
+  it('keeps reactions through a network outage and sends them once the server is back', async () => {
+    const t = await ingestApp({ capacity: 10_000 });
+    app = t.app;
+    const url = await listen(app);
+    const port = Number(new URL(url).port);
+    await app.close(); // server gone: connection refused
+    const client = new EmoStreamClient({ baseUrl: url, userId: 'u1', flushMs: 5, retryBaseMs: 20, retryMaxMs: 100, clock: () => NOW });
+    const statuses: Array<number | 'network'> = [];
+    client.sender.on('retry', (r) => statuses.push(r.status));
+    for (let i = 0; i < 10; i++) client.react('m', '😂');
+    await new Promise((r) => setTimeout(r, 150));
+    expect(statuses[0]).toBe('network');
+    expect(client.sender.pending).toBe(10);
+    const again = await ingestApp({ capacity: 10_000 });
+    app = again.app;
+    await app.listen({ host: '127.0.0.1', port });
+    await client.flush(5000);
+    expect(client.sender.pending).toBe(0);
+    expect(again.log.retained(again.config.log.reactionsTopic)).toBe(10);
+    await client.close();
+  });
+
+  it('reports a batch the server refuses for good (400) instead of retrying it forever', async () => {
+    const t = await ingestApp();
+    app = t.app;
+    const client = new EmoStreamClient({ baseUrl: await listen(app), userId: 'u1', flushMs: 5, clock: () => NOW });
+    const rejected: Array<{ code: string; index?: number; n: number }> = [];
+    client.sender.on('rejected', (e, batch) => rejected.push({ code: e.code, index: e.index, n: batch.length }));
+    client.react('m', '🔥');
+    client.react('m', 'not-an-emoji');
+    await client.flush(5000);
+    expect(rejected).toEqual([{ code: 'EMO_ERR_UNKNOWN_EMOJI', index: 1, n: 2 }]);
+    await client.close();
+  });
+
+  it('refuses new reactions when its queue is full rather than dropping any', () => {
+    const client = new EmoStreamClient({ baseUrl: 'http://127.0.0.1:1', userId: 'u', maxQueue: 3, flushMs: 60_000, batchSize: 100 });
+    expect([1, 2, 3, 4].map(() => client.react('m', '🔥'))).toEqual([true, true, true, false]);
+    expect(client.sender.pending).toBe(3);
+  });
+});
