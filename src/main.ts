@@ -1,23 +1,23 @@
 import { pino } from 'pino';
 import { loadConfig } from './config/config.js';
 import { isEmoError } from './domain/errors.js';
-import { startEmbedded, type Pipeline } from './roles/embedded.js';
+import { startRole } from './roles/start.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = pino({ level: config.logLevel, name: `emostream-${config.role}` });
-  let pipeline: Pipeline;
-  switch (config.role) {
-    case 'all':
-      pipeline = await startEmbedded(config, { logger });
-      break;
-    default:
-      throw new Error(`role ${config.role} needs the distributed adapters (see README: Distributed mode)`);
-  }
+  // A stage whose loop dies cannot heal itself: exit non-zero and let the supervisor restart us.
+  const pipeline = await startRole(config, {
+    logger,
+    onFatal: () => {
+      process.exitCode = 1;
+      process.kill(process.pid, 'SIGTERM');
+    },
+  });
   const address = await pipeline.app.listen({ host: config.host, port: config.port });
   const url = address.replace('[::1]', 'localhost');
   logger.info({ role: config.role, url }, 'EmoStream is up');
-  process.stdout.write(`\nEmoStream (${config.role}) on ${url}  — open it in a browser; Ctrl-C stops.\n\n`);
+  process.stdout.write(`\nEmoStream (${config.role}; log=${config.adapters.log}, bus=${config.adapters.bus}) on ${url}  — open it in a browser; Ctrl-C stops.\n\n`);
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
     }, 10_000);
     force.unref();
     pipeline.close().then(
-      () => process.exit(0),
+      () => process.exit(process.exitCode ?? 0),
       (err) => {
         logger.error({ err }, 'shutdown failed');
         process.exit(1);

@@ -23,8 +23,6 @@ from .config import AggregationConfig, CatalogEmoji, Schemas
 from .avro_binary import encode_long, encode_string
 from .confluent import HEADER_SIZE, header
 
-AGGREGATE_COLUMNS = ["matchId", "windowStart", "windowEnd", "counts", "units", "total", "sentiment"]
-
 
 # ---- input -----------------------------------------------------------------------------------
 

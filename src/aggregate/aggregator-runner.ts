@@ -33,6 +33,8 @@ export interface AggregatorRunnerOptions {
   stateStore?: WindowStateStore;
   maxPollRecords?: number;
   commitIntervalMs?: number;
+  /** Called if the loop dies (the process should exit and be restarted). */
+  onFatal?: (err: unknown) => void;
 }
 
 export function aggregateKey(a: { matchId: string; windowStart: number }): string {
@@ -42,15 +44,20 @@ export function aggregateKey(a: { matchId: string; windowStart: number }): strin
 /** Consume reactions -> per-partition windows -> aggregates, committed with input offsets in one transaction. */
 export class AggregatorRunner {
   readonly #tasks = new Map<string, { tp: TopicPartition; agg: WindowAggregator; offset: number; dirty: boolean }>();
-  readonly #consumer: LogConsumer;
-  readonly #producer: TransactionalProducer;
+  #consumer!: LogConsumer;
+  #producer!: TransactionalProducer;
   #loop: Promise<void> | undefined;
   #closing = false;
   #lastCommit = 0;
 
-  constructor(private readonly o: AggregatorRunnerOptions) {
-    this.#consumer = o.log.consumer({ groupId: o.groupId, topics: [o.reactionsTopic] });
-    this.#producer = o.log.transactionalProducer({ transactionalId: o.transactionalId });
+  constructor(private readonly o: AggregatorRunnerOptions) {}
+
+  /** Connects, joins the group and starts the loop; resolves once it runs. */
+  async start(): Promise<void> {
+    if (this.#loop) return;
+    const o = this.o;
+    this.#producer = await o.log.transactionalProducer({ transactionalId: o.transactionalId });
+    this.#consumer = await o.log.consumer({ groupId: o.groupId, topics: [o.reactionsTopic] });
     this.#consumer.onAssignment(async ({ assigned, revoked }) => {
       for (const tp of revoked) this.#tasks.delete(key(tp));
       for (const tp of assigned) {
@@ -60,18 +67,15 @@ export class AggregatorRunner {
         this.#tasks.set(key(tp), { tp, agg, offset: -1, dirty: false });
       }
     });
+    this.#loop = this.#run().catch((err) => {
+      this.o.logger.fatal({ err }, 'aggregator loop stopped');
+      this.o.onFatal?.(err);
+    });
   }
 
   #newAggregator(): WindowAggregator {
     const { metrics } = this.o;
     return new WindowAggregator(this.o.catalog, this.o.rules, (reason) => metrics.reactionsDropped.inc({ reason }));
-  }
-
-  start(): void {
-    this.#loop ??= this.#run().catch((err) => {
-      this.o.logger.fatal({ err }, 'aggregator loop stopped');
-      throw err;
-    });
   }
 
   async #run(): Promise<void> {
@@ -155,9 +159,9 @@ export class AggregatorRunner {
 
   async close(): Promise<void> {
     this.#closing = true;
-    await this.#loop?.catch(() => {});
-    await this.#consumer.close();
-    await this.#producer.close();
+    await this.#loop;
+    await this.#consumer?.close();
+    await this.#producer?.close();
   }
 }
 

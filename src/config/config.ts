@@ -1,4 +1,5 @@
 import { emoError } from '../domain/errors.js';
+import type { KafkaOptions } from '../log/kafka/kafka-config.js';
 import { loadAggregationDefaults, type AggregationRules } from './aggregation.js';
 
 export const ROLES = ['all', 'api', 'aggregator', 'publisher', 'fanout'] as const;
@@ -40,6 +41,14 @@ export interface Config {
   };
   /** Wall-clock close check period for quiet matches. */
   punctuateMs: number;
+  /** Which adapter backs each port: memory (embedded) or the real service. */
+  adapters: { log: 'memory' | 'kafka'; registry: 'memory' | 'confluent'; bus: 'memory' | 'redis' };
+  kafka: KafkaOptions;
+  /** Confluent-compatible schema registry (Apicurio serves it at /apis/ccompat/v7). */
+  registryUrl: string;
+  redis: { url: string; keyPrefix: string; presenceTtlSec: number };
+  /** This process's name in groups, transactional ids and presence. */
+  instanceId: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -127,6 +136,31 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
       allowedOrigins: r.list('WS_ALLOWED_ORIGINS', []),
     },
     punctuateMs: r.int('PUNCTUATE_MS', 250, 10, 60_000),
+    adapters: {
+      log: r.oneOf('LOG_ADAPTER', 'memory', ['memory', 'kafka']),
+      registry: r.oneOf('REGISTRY_ADAPTER', 'memory', ['memory', 'confluent']),
+      bus: r.oneOf('BUS_ADAPTER', 'memory', ['memory', 'redis']),
+    },
+    kafka: {
+      brokers: r.str('KAFKA_BROKERS', '127.0.0.1:19092', /^[^,\s]+:\d+(,[^,\s]+:\d+)*$/),
+      clientId: r.str('KAFKA_CLIENT_ID', 'emostream', /^[A-Za-z0-9._-]+$/),
+      ackMode: r.oneOf('KAFKA_ACK_MODE', 'durable', ['durable', 'queued']),
+      compression: r.oneOf('KAFKA_COMPRESSION', 'lz4', ['lz4', 'zstd', 'none']),
+      lingerMs: r.int('KAFKA_LINGER_MS', 5, 0, 60_000),
+      batchSize: r.int('KAFKA_BATCH_SIZE', 10_000, 1, 1_000_000),
+      maxInFlight: r.int('KAFKA_MAX_IN_FLIGHT', 100_000, 1, 10_000_000),
+      messageTimeoutMs: r.int('KAFKA_MESSAGE_TIMEOUT_MS', 30_000, 1000, 3_600_000),
+      reactionsPartitions: r.int('KAFKA_REACTIONS_PARTITIONS', 12, 1, 10_000),
+      replicationFactor: r.int('KAFKA_REPLICATION_FACTOR', 1, 1, 10),
+      retryAfterSec: r.int('RETRY_AFTER_SEC', 1, 1, 3600),
+    },
+    registryUrl: r.str('SCHEMA_REGISTRY_URL', 'http://127.0.0.1:18081/apis/ccompat/v7', /^https?:\/\/\S+$/),
+    redis: {
+      url: r.str('REDIS_URL', 'redis://127.0.0.1:16379', /^rediss?:\/\/\S+$/),
+      keyPrefix: r.str('REDIS_KEY_PREFIX', 'emo:', /^[A-Za-z0-9:_.-]*$/),
+      presenceTtlSec: r.int('PRESENCE_TTL_SEC', 10, 2, 3600),
+    },
+    instanceId: r.str('INSTANCE_ID', `${process.pid}`, /^[A-Za-z0-9._-]{1,64}$/),
   };
   if (config.ingest.userBurst < config.ingest.maxBatch) {
     r.problems.push(`USER_BURST (${config.ingest.userBurst}) must be at least MAX_BATCH (${config.ingest.maxBatch}), or a full batch from one user could never be accepted`);

@@ -7,6 +7,7 @@ import type {
   LogProducer,
   LogRecord,
   ProducerRecord,
+  TopicPartition,
   TopicPartitionOffset,
   TopicSpec,
   TransactionalProducer,
@@ -78,7 +79,7 @@ export class MemoryLog implements Log {
     const now = Date.now();
     for (const r of records) {
       const topic = this.#topic(r.topic);
-      const partition = partitionFor(r.key, topic.partitions.length);
+      const partition = r.partition ?? partitionFor(r.key, topic.partitions.length);
       const p = topic.partitions[partition]!;
       p.records.push({ topic: r.topic, partition, offset: p.base + p.records.length, key: r.key, value: r.value, timestamp: now });
     }
@@ -157,15 +158,15 @@ export class MemoryLog implements Log {
     }
   }
 
-  producer(): LogProducer {
+  async producer(): Promise<LogProducer> {
     return new MemoryProducer(this);
   }
 
-  consumer(opts: { groupId: string; topics: string[] }): LogConsumer {
+  async consumer(opts: { groupId: string; topics: string[] }): Promise<LogConsumer> {
     return new MemoryConsumer(this, opts.groupId, opts.topics);
   }
 
-  transactionalProducer(): TransactionalProducer {
+  async transactionalProducer(): Promise<TransactionalProducer> {
     return {
       commitTransaction: async (records, consumer, offsets) => {
         // Synchronous append + commit: nothing can observe one without the other.
@@ -258,6 +259,10 @@ class MemoryConsumer implements LogConsumer {
 
   async commit(offsets: TopicPartitionOffset[]): Promise<void> {
     this.log.commit(this.groupId, offsets);
+  }
+
+  async rewind(partitions: TopicPartition[]): Promise<void> {
+    for (const tp of partitions) this.#positions.set(`${tp.topic}/${tp.partition}`, this.log.committed(this.groupId, tp.topic, tp.partition));
   }
 
   async close(): Promise<void> {

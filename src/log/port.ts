@@ -6,6 +6,8 @@ export interface ProducerRecord {
   topic: string;
   key: string;
   value: Buffer;
+  /** Explicit partition (a changelog co-partitioned with its source); otherwise by key. */
+  partition?: number;
 }
 
 export interface LogRecord {
@@ -48,6 +50,8 @@ export interface LogConsumer {
   commit(offsets: TopicPartitionOffset[]): Promise<void>;
   /** Called before records of a newly assigned partition are returned and after a revoked one's last. */
   onAssignment(listener: (change: AssignmentChange) => void | Promise<void>): void;
+  /** Moves back to the committed offsets (after an aborted transaction). */
+  rewind(partitions: TopicPartition[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -64,8 +68,8 @@ export interface TopicSpec {
 
 export interface Log {
   ensureTopics(topics: TopicSpec[]): Promise<void>;
-  producer(): LogProducer;
-  consumer(opts: { groupId: string; topics: string[] }): LogConsumer;
-  transactionalProducer(opts: { transactionalId: string }): TransactionalProducer;
+  producer(): Promise<LogProducer>;
+  consumer(opts: { groupId: string; topics: string[] }): Promise<LogConsumer>;
+  transactionalProducer(opts: { transactionalId: string }): Promise<TransactionalProducer>;
   close(): Promise<void>;
 }

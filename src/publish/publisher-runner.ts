@@ -16,6 +16,7 @@ export interface PublisherRunnerOptions {
   metrics: Metrics;
   logger: Logger;
   pollTimeoutMs?: number;
+  onFatal?: (err: unknown) => void;
 }
 
 /**
@@ -24,18 +25,18 @@ export interface PublisherRunnerOptions {
  * restart, or a duplicate from Spark's at-least-once sink, reaches no client twice.
  */
 export class PublisherRunner {
-  readonly #consumer: LogConsumer;
+  #consumer!: LogConsumer;
   #loop: Promise<void> | undefined;
   #closing = false;
 
-  constructor(private readonly o: PublisherRunnerOptions) {
-    this.#consumer = o.log.consumer({ groupId: o.groupId, topics: [o.aggregatesTopic] });
-  }
+  constructor(private readonly o: PublisherRunnerOptions) {}
 
-  start(): void {
-    this.#loop ??= this.#run().catch((err) => {
+  async start(): Promise<void> {
+    if (this.#loop) return;
+    this.#consumer = await this.o.log.consumer({ groupId: this.o.groupId, topics: [this.o.aggregatesTopic] });
+    this.#loop = this.#run().catch((err) => {
       this.o.logger.fatal({ err }, 'publisher loop stopped');
-      throw err;
+      this.o.onFatal?.(err);
     });
   }
 
@@ -64,7 +65,7 @@ export class PublisherRunner {
 
   async close(): Promise<void> {
     this.#closing = true;
-    await this.#loop?.catch(() => {});
-    await this.#consumer.close();
+    await this.#loop;
+    await this.#consumer?.close();
   }
 }

@@ -17,7 +17,7 @@ export async function ingestApp(opts: { config?: DeepPartial<Config>; wrap?: (p:
   const log = new MemoryLog({ capacity: opts.capacity ?? 1000, retryAfterSec: config.ingest.retryAfterSec });
   await log.ensureTopics([{ name: config.log.reactionsTopic, partitions: 4 }]);
   const serdes = await createSerdes(new MemorySchemaRegistry(), config.log);
-  const producer = opts.wrap ? opts.wrap(log.producer()) : log.producer();
+  const producer = opts.wrap ? opts.wrap(await log.producer()) : await log.producer();
   const metrics = createMetrics();
   const app = await buildApp({ config, catalog, clock, metrics, logger: silentLogger, ingest: { producer, serde: serdes.reaction }, pages: false });
   return { app, log, clock, serdes, metrics, config };

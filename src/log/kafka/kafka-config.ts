@@ -1,0 +1,18 @@
+export type AckMode = 'durable' | 'queued';
+
+export interface KafkaOptions {
+  brokers: string;
+  clientId: string;
+  /** durable: 202 after the broker acknowledged (acks=all); queued: 202 once in librdkafka's queue. */
+  ackMode: AckMode;
+  compression: 'lz4' | 'zstd' | 'none';
+  lingerMs: number;
+  batchSize: number;
+  /** Reactions produced but not yet acknowledged, past which new sends get 503 (backpressure). */
+  maxInFlight: number;
+  messageTimeoutMs: number;
+  reactionsPartitions: number;
+  /** 1 on the single-node dev cluster; 3 with min.insync.replicas=2 on a real one (see README). */
+  replicationFactor: number;
+  retryAfterSec: number;
+}

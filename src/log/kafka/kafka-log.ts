@@ -1,0 +1,68 @@
+import type { Logger } from 'pino';
+import type { Log, LogConsumer, LogProducer, TopicSpec, TransactionalProducer } from '../port.js';
+import type { KafkaOptions } from './kafka-config.js';
+import { KafkaLogConsumer } from './kafka-consumer.js';
+import { KafkaProducer } from './kafka-producer.js';
+import { KafkaTransactionalProducer } from './kafka-transactions.js';
+import { call, errCode, rdkafka } from './rdkafka.js';
+
+export interface KafkaTopicSpec extends TopicSpec {
+  config?: Record<string, string>;
+}
+
+const TOPIC_ALREADY_EXISTS = 36;
+
+/** The Kafka side of the log port; every client it hands out is closed with it. */
+export class KafkaLog implements Log {
+  readonly #closers: Array<() => Promise<void>> = [];
+
+  constructor(
+    readonly o: KafkaOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  async ensureTopics(topics: KafkaTopicSpec[]): Promise<void> {
+    const Kafka = rdkafka();
+    const admin = Kafka.AdminClient.create({ 'bootstrap.servers': this.o.brokers, 'client.id': `${this.o.clientId}-admin` });
+    try {
+      for (const t of topics) {
+        try {
+          await call((cb) =>
+            admin.createTopic(
+              { topic: t.name, num_partitions: t.partitions, replication_factor: this.o.replicationFactor, config: { 'min.insync.replicas': String(Math.min(2, this.o.replicationFactor)), ...t.config } },
+              15_000,
+              (err) => cb(err),
+            ),
+          );
+          this.logger.info({ topic: t.name, partitions: t.partitions }, 'topic created');
+        } catch (err) {
+          if (errCode(err) !== TOPIC_ALREADY_EXISTS) throw err;
+        }
+      }
+    } finally {
+      admin.disconnect();
+    }
+  }
+
+  async producer(onDeliveryError?: (err: unknown) => void): Promise<LogProducer & KafkaProducer> {
+    const p = await KafkaProducer.connect(this.o, this.logger.child({ client: 'producer' }), onDeliveryError);
+    this.#closers.push(() => p.close());
+    return p;
+  }
+
+  async consumer(opts: { groupId: string; topics: string[]; sessionTimeoutMs?: number }): Promise<LogConsumer> {
+    const c = await KafkaLogConsumer.connect(this.o, { ...opts, logger: this.logger.child({ client: 'consumer', group: opts.groupId }) });
+    this.#closers.push(() => c.close());
+    return c;
+  }
+
+  async transactionalProducer({ transactionalId }: { transactionalId: string }): Promise<TransactionalProducer> {
+    const p = await KafkaTransactionalProducer.connect(this.o, transactionalId, this.logger.child({ client: 'tx', transactionalId }));
+    this.#closers.push(() => p.close());
+    return p;
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.#closers.splice(0).reverse()) await c().catch(() => {});
+  }
+}

@@ -1,0 +1,135 @@
+import type { Logger } from 'pino';
+import { emoError } from '../../domain/errors.js';
+import type { LogProducer, ProducerRecord } from '../port.js';
+import type { KafkaOptions } from './kafka-config.js';
+import { call, rdkafka, type RdKafka } from './rdkafka.js';
+
+interface Pending {
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+export function producerConfig(o: KafkaOptions, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    'bootstrap.servers': o.brokers,
+    'client.id': o.clientId,
+    // Idempotence implies acks=all, retries and ordering per partition: no duplicates from retries.
+    'enable.idempotence': true,
+    acks: 'all',
+    'compression.codec': o.compression,
+    'linger.ms': o.lingerMs,
+    'batch.num.messages': o.batchSize,
+    // librdkafka's own queue is larger than our in-flight bound, so it never refuses mid-batch.
+    'queue.buffering.max.messages': Math.min(10_000_000, o.maxInFlight * 2),
+    'queue.buffering.max.kbytes': 1_048_576,
+    'message.timeout.ms': o.messageTimeoutMs,
+    'socket.keepalive.enable': true,
+    'statistics.interval.ms': 1000,
+    dr_cb: true,
+    ...extra,
+  };
+}
+
+/**
+ * LogProducer over librdkafka. `durable` resolves on the broker's acknowledgement (acks=all),
+ * `queued` once librdkafka holds the record. A send that would pass `maxInFlight` unacknowledged
+ * records, or that comes while every broker is down, is refused whole with a retryable 503 error
+ * before anything is queued: no partial batches, no silent drops.
+ */
+export class KafkaProducer implements LogProducer {
+  readonly #producer: RdKafka.Producer;
+  #inFlight = 0;
+  #brokersUp = false;
+  #connected = false;
+  #closed = false;
+
+  private constructor(
+    private readonly o: KafkaOptions,
+    private readonly logger: Logger,
+    private readonly onDeliveryError: (err: unknown) => void,
+  ) {
+    const Kafka = rdkafka();
+    this.#producer = new Kafka.Producer(producerConfig(o) as RdKafka.ProducerGlobalConfig, {});
+    this.#producer.on('delivery-report', (err, report) => {
+      this.#inFlight--;
+      const pending = report.opaque as Pending | undefined;
+      if (err) {
+        this.onDeliveryError(err);
+        this.logger.warn({ err, topic: report.topic }, 'delivery failed');
+        pending?.reject(err);
+      } else {
+        pending?.resolve();
+      }
+    });
+    this.#producer.on('event.stats', (stats) => {
+      try {
+        const brokers = Object.values((JSON.parse(stats.message) as { brokers?: Record<string, { state: string; nodeid: number }> }).brokers ?? {});
+        this.#brokersUp = brokers.some((b) => b.nodeid >= 0 && b.state === 'UP');
+      } catch {
+        // stats are advisory; a malformed one changes nothing
+      }
+    });
+    this.#producer.on('event.error', (err) => {
+      // -187: all brokers down. Until the stats say otherwise, refuse fast instead of queueing.
+      if (Number((err as { code?: number }).code) === -187) this.#brokersUp = false;
+      this.logger.warn({ err }, 'kafka producer error');
+    });
+  }
+
+  static async connect(o: KafkaOptions, logger: Logger, onDeliveryError: (err: unknown) => void = () => {}): Promise<KafkaProducer> {
+    const p = new KafkaProducer(o, logger, onDeliveryError);
+    await call((cb) => p.#producer.connect({ timeout: 10_000 }, (err) => cb(err)));
+    p.#producer.setPollInterval(5);
+    p.#connected = true;
+    p.#brokersUp = true;
+    return p;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  ready(): boolean {
+    return this.#connected && !this.#closed && this.#brokersUp;
+  }
+
+  async send(records: ProducerRecord[]): Promise<void> {
+    if (this.#closed) throw emoError('LOG_UNAVAILABLE', 'producer is closed', { retryAfterSec: this.o.retryAfterSec });
+    if (!this.#brokersUp) throw emoError('LOG_UNAVAILABLE', 'no Kafka broker is reachable', { retryAfterSec: this.o.retryAfterSec });
+    if (this.#inFlight + records.length > this.o.maxInFlight) {
+      throw emoError('BACKPRESSURE', undefined, { retryAfterSec: this.o.retryAfterSec });
+    }
+    const durable = this.o.ackMode === 'durable';
+    const acks: Promise<void>[] = [];
+    try {
+      for (const r of records) {
+        let pending: Pending | undefined;
+        if (durable) acks.push(new Promise<void>((resolve, reject) => (pending = { resolve, reject })));
+        this.#producer.produce(r.topic, r.partition ?? null, r.value, r.key, Date.now(), pending);
+        this.#inFlight++;
+      }
+    } catch (cause) {
+      // Only if librdkafka's queue filled despite the bound above; the client retries the batch.
+      for (const a of acks) a.catch(() => {});
+      throw emoError('BACKPRESSURE', undefined, { cause, retryAfterSec: this.o.retryAfterSec });
+    }
+    if (durable) {
+      try {
+        await Promise.all(acks);
+      } catch (cause) {
+        throw emoError('LOG_UNAVAILABLE', 'Kafka did not acknowledge the reactions', { cause, retryAfterSec: this.o.retryAfterSec });
+      }
+    }
+  }
+
+  async flush(timeoutMs = 10_000): Promise<void> {
+    await call((cb) => this.#producer.flush(timeoutMs, (err) => cb(err)));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.flush().catch((err) => this.logger.warn({ err }, 'flush on close failed'));
+    await call((cb) => this.#producer.disconnect((err) => cb(err))).catch(() => {});
+  }
+}

@@ -1,0 +1,84 @@
+import type { Logger } from 'pino';
+import type { WindowStateStore } from '../../aggregate/aggregator-runner.js';
+import type { AggregatorSnapshot } from '../../aggregate/window-aggregator.js';
+import type { ProducerRecord, TopicPartition } from '../port.js';
+import type { KafkaOptions } from './kafka-config.js';
+import { call, rdkafka, type RdKafka } from './rdkafka.js';
+
+/**
+ * The aggregator's changelog: a compacted topic co-partitioned with the reactions topic. Each
+ * transaction writes the snapshot of every partition it touched, so on (re)assignment the new owner
+ * reads the latest committed snapshot and resumes from the committed offset: exact, no re-count.
+ */
+export class KafkaWindowStateStore implements WindowStateStore {
+  #reader: RdKafka.KafkaConsumer | undefined;
+
+  constructor(
+    private readonly o: KafkaOptions,
+    private readonly topic: string,
+    private readonly logger: Logger,
+  ) {}
+
+  record(tp: TopicPartition, snapshot: AggregatorSnapshot): ProducerRecord {
+    return { topic: this.topic, partition: tp.partition, key: `${tp.topic}/${tp.partition}`, value: Buffer.from(JSON.stringify(snapshot)) };
+  }
+
+  async #connectReader(): Promise<RdKafka.KafkaConsumer> {
+    if (this.#reader) return this.#reader;
+    const Kafka = rdkafka();
+    const reader = new Kafka.KafkaConsumer(
+      {
+        'bootstrap.servers': this.o.brokers,
+        'client.id': `${this.o.clientId}-state-reader`,
+        // No group: the reader assigns partitions itself and never commits.
+        'group.id': `${this.o.clientId}-state-reader-unused`,
+        'enable.auto.commit': false,
+        'isolation.level': 'read_committed',
+        'enable.partition.eof': true,
+      } as RdKafka.ConsumerGlobalConfig,
+      { 'auto.offset.reset': 'earliest' },
+    );
+    await call((cb) => reader.connect({ timeout: 10_000 }, (err) => cb(err)));
+    this.#reader = reader;
+    return reader;
+  }
+
+  async load(tp: TopicPartition): Promise<AggregatorSnapshot | null> {
+    const reader = await this.#connectReader();
+    const key = `${tp.topic}/${tp.partition}`;
+    const wm = await call<{ highOffset: number; lowOffset: number }>((cb) => reader.queryWatermarkOffsets(this.topic, tp.partition, 10_000, (err, w) => cb(err, w)));
+    if (wm.highOffset <= wm.lowOffset) return null;
+    reader.assign([{ topic: this.topic, partition: tp.partition, offset: wm.lowOffset }]);
+    let latest: AggregatorSnapshot | null = null;
+    try {
+      reader.setDefaultConsumeTimeout(200);
+      const deadline = Date.now() + 60_000;
+      let eof = false;
+      const onEof = (e: { partition: number }) => {
+        if (e.partition === tp.partition) eof = true;
+      };
+      reader.on('partition.eof', onEof);
+      try {
+        while (!eof) {
+          if (Date.now() > deadline) throw new Error(`changelog ${this.topic}/${tp.partition} did not reach its end in 60 s`);
+          const msgs = await call<RdKafka.Message[]>((cb) => reader.consume(1000, (err, m) => cb(err, m)));
+          for (const m of msgs ?? []) {
+            if (m.key?.toString() === key && m.value) latest = JSON.parse(m.value.toString()) as AggregatorSnapshot;
+          }
+        }
+      } finally {
+        reader.off('partition.eof', onEof);
+      }
+    } finally {
+      reader.unassign();
+    }
+    this.logger.debug({ tp, restored: latest !== null }, 'window state loaded');
+    return latest;
+  }
+
+  async close(): Promise<void> {
+    const r = this.#reader;
+    this.#reader = undefined;
+    if (r) await call((cb) => r.disconnect((err) => cb(err))).catch(() => {});
+  }
+}

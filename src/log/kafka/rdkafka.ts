@@ -1,0 +1,29 @@
+// The one place node-rdkafka is imported: a CommonJS native addon, loaded lazily so embedded mode
+// never needs it built.
+import { createRequire } from 'node:module';
+import type * as RdKafka from 'node-rdkafka';
+import { emoError } from '../../domain/errors.js';
+
+export type { RdKafka };
+
+let cached: typeof RdKafka | undefined;
+
+export function rdkafka(): typeof RdKafka {
+  if (!cached) {
+    try {
+      cached = createRequire(import.meta.url)('node-rdkafka') as typeof RdKafka;
+    } catch (cause) {
+      throw emoError('CONFIG', 'node-rdkafka is not installed or not built (npm ci builds it; see README: Kafka)', { cause });
+    }
+  }
+  return cached;
+}
+
+/** node-rdkafka callbacks -> promises. */
+export function call<T = void>(fn: (cb: (err: RdKafka.LibrdKafkaError | null | undefined, value?: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value as T))));
+}
+
+export function errCode(err: unknown): number | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err ? Number((err as { code: unknown }).code) : undefined;
+}

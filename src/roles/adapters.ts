@@ -1,0 +1,54 @@
+import type { Logger } from 'pino';
+import { ConfluentSchemaRegistry } from '../codec/confluent-registry.js';
+import { MemorySchemaRegistry, type SchemaRegistry } from '../codec/registry.js';
+import type { Config } from '../config/config.js';
+import { emoError } from '../domain/errors.js';
+import type { FanoutBus } from '../fanout/bus.js';
+import { MemoryBus } from '../fanout/memory-bus.js';
+import { KafkaLog } from '../log/kafka/kafka-log.js';
+import { KafkaWindowStateStore } from '../log/kafka/kafka-state-store.js';
+import { MemoryLog } from '../log/memory-log.js';
+import type { Log, TopicSpec } from '../log/port.js';
+import type { WindowStateStore } from '../aggregate/aggregator-runner.js';
+
+/** Picks each port's adapter from the configuration: memory (embedded) or the real service. */
+export function createLog(config: Config, logger: Logger): Log {
+  if (config.adapters.log === 'kafka') return new KafkaLog(config.kafka, logger.child({ adapter: 'kafka' }));
+  return new MemoryLog({ capacity: config.log.capacity, retryAfterSec: config.ingest.retryAfterSec, defaultPartitions: config.log.partitions });
+}
+
+export function createRegistry(config: Config): SchemaRegistry {
+  return config.adapters.registry === 'confluent' ? new ConfluentSchemaRegistry(config.registryUrl) : new MemorySchemaRegistry();
+}
+
+export async function createBus(config: Config, logger: Logger): Promise<FanoutBus> {
+  if (config.adapters.bus === 'redis') {
+    const { RedisBus } = await import('../fanout/redis-bus.js');
+    return RedisBus.connect({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, historySize: config.fanout.historySize, presenceTtlSec: config.redis.presenceTtlSec, logger });
+  }
+  return new MemoryBus({ historySize: config.fanout.historySize, onListenerError: (err) => logger.error({ err }, 'listener failed') });
+}
+
+export function stateTopic(config: Config): string {
+  return `${config.log.reactionsTopic}.aggregator-state`;
+}
+
+export function createStateStore(config: Config, log: Log, logger: Logger): WindowStateStore | undefined {
+  // The memory log lives and dies with the process: nothing to restore from.
+  if (!(log instanceof KafkaLog)) return undefined;
+  return new KafkaWindowStateStore(config.kafka, stateTopic(config), logger);
+}
+
+/** Reactions keyed by match; aggregates on one partition so per-match order holds for the publisher's dedupe. */
+export function topicsFor(config: Config): Array<TopicSpec & { config?: Record<string, string> }> {
+  const partitions = config.adapters.log === 'kafka' ? config.kafka.reactionsPartitions : config.log.partitions;
+  return [
+    { name: config.log.reactionsTopic, partitions, config: { 'retention.ms': String(24 * 3600_000) } },
+    { name: config.log.aggregatesTopic, partitions: 1, config: { 'retention.ms': String(7 * 24 * 3600_000) } },
+    { name: stateTopic(config), partitions, config: { 'cleanup.policy': 'compact', 'segment.ms': String(600_000), 'min.cleanable.dirty.ratio': '0.1' } },
+  ];
+}
+
+export function assertNever(x: never): never {
+  throw emoError('CONFIG', `unexpected ${String(x)}`);
+}

@@ -1,0 +1,117 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { AggregatorRunner } from '../aggregate/aggregator-runner.js';
+import { buildApp } from '../app.js';
+import { createSerdes } from '../codec/serde.js';
+import type { Config, Role } from '../config/config.js';
+import { EmojiCatalog } from '../domain/catalog.js';
+import { systemClock, type Clock } from '../domain/clock.js';
+import type { FanoutBus } from '../fanout/bus.js';
+import type { ReadinessCheck } from '../http/health-routes.js';
+import { createMetrics, type Metrics } from '../metrics/metrics.js';
+import { PublisherRunner } from '../publish/publisher-runner.js';
+import { createBus, createLog, createRegistry, createStateStore, topicsFor } from './adapters.js';
+
+export interface Pipeline {
+  app: FastifyInstance;
+  metrics: Metrics;
+  close(): Promise<void>;
+}
+
+const STAGES: Record<Role, { ingest: boolean; aggregator: boolean; publisher: boolean; fanout: boolean }> = {
+  all: { ingest: true, aggregator: true, publisher: true, fanout: true },
+  api: { ingest: true, aggregator: false, publisher: false, fanout: false },
+  aggregator: { ingest: false, aggregator: true, publisher: false, fanout: false },
+  publisher: { ingest: false, aggregator: false, publisher: true, fanout: false },
+  fanout: { ingest: false, aggregator: false, publisher: false, fanout: true },
+};
+
+/**
+ * Starts the stages of `config.role` on the adapters the config names. Role `all` on the default
+ * (memory) adapters is the embedded pipeline; every role serves /healthz, /readyz and /metrics.
+ */
+export async function startRole(config: Config, deps: { logger: Logger; clock?: Clock; catalog?: EmojiCatalog; onFatal?: (err: unknown) => void }): Promise<Pipeline> {
+  const { logger } = deps;
+  const stages = STAGES[config.role];
+  const clock = deps.clock ?? systemClock;
+  const catalog = deps.catalog ?? EmojiCatalog.load();
+  const metrics = createMetrics({ defaults: true });
+  // Closed last-opened first: the HTTP app, then the stages in flow order, then the adapters.
+  const closers: Array<() => Promise<void>> = [];
+  const close = async () => {
+    for (const c of closers.splice(0).reverse()) await c().catch((err) => logger.error({ err }, 'close failed'));
+  };
+  try {
+    const needsLog = stages.ingest || stages.aggregator || stages.publisher;
+    const log = needsLog ? createLog(config, logger) : undefined;
+    if (log) closers.push(() => log.close());
+    const registry = createRegistry(config);
+    closers.push(() => registry.close());
+    if (log && (stages.ingest || stages.aggregator)) await log.ensureTopics(topicsFor(config));
+    const serdes = needsLog ? await createSerdes(registry, config.log) : undefined;
+    const bus: FanoutBus | undefined = stages.publisher || stages.fanout ? await createBus(config, logger) : undefined;
+    if (bus) closers.push(() => bus.close());
+    const checks: ReadinessCheck[] = [];
+
+    let ingest: { producer: Awaited<ReturnType<NonNullable<typeof log>['producer']>>; serde: NonNullable<typeof serdes>['reaction'] } | undefined;
+    if (stages.ingest && log && serdes) {
+      const producer = await log.producer();
+      closers.push(() => producer.close());
+      checks.push({ name: 'log', ready: () => producer.ready() });
+      ingest = { producer, serde: serdes.reaction };
+    }
+    const app = await buildApp({
+      config,
+      catalog,
+      clock,
+      metrics,
+      logger,
+      ...(ingest ? { ingest } : {}),
+      ...(stages.fanout && bus ? { fanout: { bus, nodeId: `${config.role}-${config.instanceId}-${randomUUID().slice(0, 6)}` } } : {}),
+      checks,
+      pages: stages.ingest || stages.fanout,
+    });
+    if (stages.aggregator && log && serdes) {
+      const aggregator = new AggregatorRunner({
+        log,
+        serdes,
+        catalog,
+        rules: config.aggregation,
+        reactionsTopic: config.log.reactionsTopic,
+        aggregatesTopic: config.log.aggregatesTopic,
+        groupId: 'emostream-aggregator',
+        transactionalId: `emostream-aggregator-${config.instanceId}`,
+        clock,
+        metrics,
+        logger: logger.child({ stage: 'aggregator' }),
+        punctuateMs: config.punctuateMs,
+        stateStore: createStateStore(config, log, logger.child({ stage: 'aggregator-state' })),
+        ...(deps.onFatal ? { onFatal: deps.onFatal } : {}),
+      });
+      await aggregator.start();
+      closers.push(() => aggregator.close());
+    }
+    if (stages.publisher && log && serdes && bus) {
+      const publisher = new PublisherRunner({
+        log,
+        bus,
+        serde: serdes.aggregate,
+        aggregatesTopic: config.log.aggregatesTopic,
+        groupId: 'emostream-publisher',
+        windowMs: config.aggregation.windowMs,
+        metrics,
+        logger: logger.child({ stage: 'publisher' }),
+        ...(deps.onFatal ? { onFatal: deps.onFatal } : {}),
+      });
+      await publisher.start();
+      closers.push(() => publisher.close());
+    }
+    // Registered last, so it closes first: no request arrives at a closed stage.
+    closers.push(() => app.close());
+    return { app, metrics, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
