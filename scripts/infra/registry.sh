@@ -161,6 +161,7 @@ cmd_start() {
   if pid="$(running_pid registry "$MARKER")"; then
     if healthy; then
       log "already running (pid $pid) on $BASE_URL"
+      set_compatibility
       return 0
     fi
     log "process $pid alive but not healthy yet; waiting"
@@ -225,6 +226,17 @@ cmd_start() {
     sleep 0.25
   done
   log "ready: $CCOMPAT_URL (pid $pid) after $(( $(now_ms) - t0 ))ms"
+  set_compatibility
+}
+
+# Confluent's default is BACKWARD (Apicurio's is NONE); clients such as
+# @kafkajs/confluent-schema-registry expect the subject level to match theirs.
+set_compatibility() {
+  local level="${REGISTRY_COMPATIBILITY:-BACKWARD}" out
+  out="$(curl -fsS -X PUT -H 'Content-Type: application/vnd.schemaregistry.v1+json' \
+    --data "{\"compatibility\":\"$level\"}" "$CCOMPAT_URL/config")" \
+    || die "could not set the registry's global compatibility to $level"
+  log "global compatibility: $out"
 }
 
 cmd_stop() {

@@ -9,7 +9,6 @@ import json
 import os
 import time
 
-import pytest
 from pyspark.sql import functions as F
 
 from emostream_spark import avro_binary as A

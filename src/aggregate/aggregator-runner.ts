@@ -84,10 +84,11 @@ export class AggregatorRunner {
     while (!this.#closing) {
       const batch = await this.#consumer.poll(max, this.o.punctuateMs);
       for (const rec of batch) await this.#process(rec);
-      // Wall-clock closing only once caught up: while a backlog replays, stream time decides.
+      // Wall-clock closing only for partitions read to their end: while a backlog replays, stream time decides.
       if (batch.length < max) {
         const now = this.o.clock.now();
         for (const t of this.#tasks.values()) {
+          if (!this.#consumer.caughtUp(t.tp)) continue;
           t.agg.punctuate(now);
           t.agg.evictIdle(now, 10 * 60_000);
         }
@@ -151,10 +152,31 @@ export class AggregatorRunner {
       if (t.offset >= 0) offsets.push({ ...t.tp, offset: t.offset });
       t.dirty = false;
     }
-    if (records.length > 0 || offsets.length > 0) await this.#producer.commitTransaction(records, this.#consumer, offsets);
+    if (records.length > 0 || offsets.length > 0) {
+      try {
+        await this.#producer.commitTransaction(records, this.#consumer, offsets);
+      } catch (err) {
+        // Aborted: nothing of it is visible. Rebuild every task from its last committed state and
+        // read again from the committed offsets, so the retry counts each reaction exactly once.
+        this.o.logger.warn({ err }, 'transaction aborted; rewinding to the last commit');
+        await this.#rewind();
+        return;
+      }
+    }
     this.#lastCommit = Date.now();
     this.o.metrics.windowsEmitted.inc(emitted);
     this.o.metrics.openWindows.set(open);
+  }
+
+  async #rewind(): Promise<void> {
+    const tps = [...this.#tasks.values()].map((t) => t.tp);
+    for (const t of this.#tasks.values()) {
+      const agg = this.#newAggregator();
+      const snapshot = await this.o.stateStore?.load(t.tp);
+      if (snapshot) agg.restore(snapshot);
+      Object.assign(t, { agg, offset: -1, dirty: false });
+    }
+    await this.#consumer.rewind(tps);
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,4 @@
-import { SchemaRegistry as ConfluentClient, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { COMPATIBILITY, SchemaRegistry as ConfluentClient, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { emoError } from '../domain/errors.js';
 import type { SchemaRegistry } from './registry.js';
 
@@ -15,8 +15,8 @@ export class ConfluentSchemaRegistry implements SchemaRegistry {
 
   async register(subject: string, schema: object): Promise<number> {
     try {
-      // The subject's compatibility level is the registry operator's call, not checked here.
-      const { id } = await this.#client.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject, compatibility: undefined });
+      // BACKWARD, Confluent's default: a new reader schema must read data written with the last one.
+      const { id } = await this.#client.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject, compatibility: COMPATIBILITY.BACKWARD });
       return id;
     } catch (cause) {
       throw emoError('REGISTRY', `cannot register ${subject}: ${(cause as Error).message}`, { cause });

@@ -126,6 +126,11 @@ export class MemoryLog implements Log {
     return p.records.slice(start, start + max);
   }
 
+  endOffset(topic: string, partition: number): number {
+    const p = this.#topic(topic).partitions[partition];
+    return p ? p.base + p.records.length : 0;
+  }
+
   partitionCount(topic: string): number {
     return this.#topic(topic).partitions.length;
   }
@@ -259,6 +264,10 @@ class MemoryConsumer implements LogConsumer {
 
   async commit(offsets: TopicPartitionOffset[]): Promise<void> {
     this.log.commit(this.groupId, offsets);
+  }
+
+  caughtUp(tp: TopicPartition): boolean {
+    return (this.#positions.get(`${tp.topic}/${tp.partition}`) ?? 0) >= this.log.endOffset(tp.topic, tp.partition);
   }
 
   async rewind(partitions: TopicPartition[]): Promise<void> {

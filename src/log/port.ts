@@ -50,6 +50,11 @@ export interface LogConsumer {
   commit(offsets: TopicPartitionOffset[]): Promise<void>;
   /** Called before records of a newly assigned partition are returned and after a revoked one's last. */
   onAssignment(listener: (change: AssignmentChange) => void | Promise<void>): void;
+  /**
+   * True when this consumer has read everything the partition holds now (its position is at the
+   * high watermark): the only state in which the wall clock may close a quiet window.
+   */
+  caughtUp(tp: TopicPartition): boolean;
   /** Moves back to the committed offsets (after an aborted transaction). */
   rewind(partitions: TopicPartition[]): Promise<void>;
   close(): Promise<void>;

@@ -91,6 +91,18 @@ export class KafkaLogConsumer implements LogConsumer {
     if (offsets.length > 0) this.raw.commitSync(offsets);
   }
 
+  caughtUp(tp: TopicPartition): boolean {
+    try {
+      // Both figures are local: the high watermark from the last fetch response, our position.
+      const high = this.raw.getWatermarkOffsets(tp.topic, tp.partition).highOffset;
+      const [pos] = this.raw.position([tp]);
+      const position = pos && pos.offset >= 0 ? pos.offset : -1;
+      return high >= 0 && position >= high;
+    } catch {
+      return false;
+    }
+  }
+
   async rewind(partitions: TopicPartition[]): Promise<void> {
     if (partitions.length === 0) return;
     const committed = await call<RdKafka.TopicPartitionOffset[]>((cb) => this.raw.committed(partitions, 10_000, (err, tps) => cb(err, tps)));

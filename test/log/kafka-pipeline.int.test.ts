@@ -1,0 +1,77 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { readSchemaId } from '../../src/codec/confluent-frame.js';
+import { ConfluentSchemaRegistry } from '../../src/codec/confluent-registry.js';
+import { createSerdes } from '../../src/codec/serde.js';
+import type { WindowAggregate } from '../../src/domain/types.js';
+import { startRole, type Pipeline } from '../../src/roles/start.js';
+import { silentLogger } from '../helpers/fixtures.js';
+import { consumeUntil, createTopics, diffAggregates, expectedAggregates, kafkaConfig, produceReactions } from '../helpers/kafka.js';
+
+const running: Pipeline[] = [];
+afterAll(async () => {
+  for (const p of running.splice(0)) await p.close();
+});
+
+async function registryIdOf(url: string, subject: string): Promise<number> {
+  const res = await fetch(`${url}/subjects/${encodeURIComponent(subject)}/versions/latest`);
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { id: number }).id;
+}
+
+describe('ingest API on real Kafka with the schema registry', () => {
+  it('lands accepted reactions Avro-encoded in Confluent framing with the registry\'s schema id, keyed by match', async () => {
+    const config = kafkaConfig({ role: 'api' });
+    const api = await startRole(config, { logger: silentLogger });
+    running.push(api);
+    const now = Date.now();
+    const body = { reactions: Array.from({ length: 20 }, (_, i) => ({ matchId: `m${i % 3}`, userId: `u${i}`, emoji: i % 2 ? '🔥' : '😂', ts: now - i })) };
+    const res = await api.app.inject({ method: 'POST', url: '/v1/reactions/batch', payload: body });
+    expect(res.statusCode).toBe(202);
+    expect(res.json()).toEqual({ accepted: 20 });
+    expect((await api.app.inject({ method: 'POST', url: '/v1/reactions', payload: { matchId: 'm9', userId: 'solo', emoji: '🎉' } })).statusCode).toBe(202);
+
+    const records = await consumeUntil(config, config.log.reactionsTopic, (r) => r.length >= 21, 60_000);
+    expect(records).toHaveLength(21);
+    const id = await registryIdOf(config.registryUrl, `${config.log.reactionsTopic}-value`);
+    const serdes = await createSerdes(new ConfluentSchemaRegistry(config.registryUrl), config.log);
+    expect(serdes.reaction.schemaId).toBe(id);
+    for (const r of records) {
+      expect(r.value[0]).toBe(0);
+      expect(readSchemaId(r.value)).toBe(id);
+      const decoded = await serdes.reaction.decode(r.value);
+      expect(r.key).toBe(decoded.matchId);
+    }
+    const users = new Set(await Promise.all(records.map(async (r) => (await serdes.reaction.decode(r.value)).userId)));
+    expect(users).toEqual(new Set([...body.reactions.map((x) => x.userId), 'solo']));
+    const ready = await api.app.inject('/readyz');
+    expect(ready.json()).toEqual({ status: 'ready', failing: [] });
+  });
+});
+
+describe('TypeScript aggregator on real Kafka', () => {
+  it('writes exact window aggregates for 100k reactions over several matches, each window once', async () => {
+    const config = kafkaConfig({ role: 'aggregator', aggregation: { graceMs: 1500 } });
+    await createTopics(config);
+    const aggregator = await startRole(config, { logger: silentLogger });
+    running.push(aggregator);
+    const serdes = await createSerdes(new ConfluentSchemaRegistry(config.registryUrl), config.log);
+    const sent = await produceReactions(config, serdes.reaction, 100_000, { matches: 7, perSecond: 25_000 });
+    const expected = expectedAggregates(config, sent);
+    expect(expected.size).toBeGreaterThanOrEqual(7 * 2);
+
+    const decoded: WindowAggregate[] = [];
+    let total = 0;
+    const records = await consumeUntil(config, config.log.aggregatesTopic, (rs) => {
+      while (decoded.length < rs.length) {
+        const a = serdes.aggregate.decodeKnown(rs[decoded.length]!.value);
+        decoded.push(a);
+        total += a.total;
+      }
+      return total >= sent.length;
+    });
+    expect(diffAggregates(expected, decoded)).toEqual([]);
+    for (const r of records) expect(r.key).toBe(`${serdes.aggregate.decodeKnown(r.value).matchId}|${serdes.aggregate.decodeKnown(r.value).windowStart}`);
+    const metrics = (await aggregator.app.inject('/metrics')).body;
+    expect(metrics).not.toMatch(/emostream_aggregator_dropped_total\{reason="late"\} [1-9]/);
+  });
+});
