@@ -108,6 +108,11 @@ async function registerPages(app: FastifyInstance): Promise<void> {
   if (existsSync(bundleDir)) {
     await app.register(fastifyStatic, { root: bundleDir, prefix: '/assets/', decorateReply: false, wildcard: true });
   }
+  // The dashboard's charting library, served from the installed package: no CDN, no download.
+  const uplotDir = path.join(root, 'node_modules/uplot/dist');
+  if (existsSync(uplotDir)) {
+    await app.register(fastifyStatic, { root: uplotDir, prefix: '/vendor/uplot/', decorateReply: false, wildcard: true });
+  }
   for (const page of ['overlay', 'dashboard']) {
     app.get(`/${page}`, (_req, reply) => reply.sendFile(`${page}.html`));
   }

@@ -87,8 +87,8 @@ export class AggregatorRunner {
       // Wall-clock closing only for partitions read to their end: while a backlog replays, stream time decides.
       if (batch.length < max) {
         const now = this.o.clock.now();
-        for (const t of this.#tasks.values()) {
-          if (!this.#consumer.caughtUp(t.tp)) continue;
+        for (const t of [...this.#tasks.values()]) {
+          if (!t.agg.hasDue(now) || !(await this.#consumer.caughtUp(t.tp))) continue;
           t.agg.punctuate(now);
           t.agg.evictIdle(now, 10 * 60_000);
         }

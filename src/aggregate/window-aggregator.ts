@@ -82,6 +82,11 @@ export class WindowAggregator {
     }
   }
 
+  /** Whether punctuate(now) would close anything: lets the runner skip the caught-up check. */
+  hasDue(now: number): boolean {
+    return now >= this.#nextCloseAt;
+  }
+
   /** Wall-clock close for quiet matches; the runner calls it only when its input is caught up. */
   punctuate(now: number): void {
     if (now >= this.#nextCloseAt) this.#closeUpTo(now);

@@ -266,7 +266,7 @@ class MemoryConsumer implements LogConsumer {
     this.log.commit(this.groupId, offsets);
   }
 
-  caughtUp(tp: TopicPartition): boolean {
+  async caughtUp(tp: TopicPartition): Promise<boolean> {
     return (this.#positions.get(`${tp.topic}/${tp.partition}`) ?? 0) >= this.log.endOffset(tp.topic, tp.partition);
   }
 

@@ -54,7 +54,7 @@ export interface LogConsumer {
    * True when this consumer has read everything the partition holds now (its position is at the
    * high watermark): the only state in which the wall clock may close a quiet window.
    */
-  caughtUp(tp: TopicPartition): boolean;
+  caughtUp(tp: TopicPartition): Promise<boolean>;
   /** Moves back to the committed offsets (after an aborted transaction). */
   rewind(partitions: TopicPartition[]): Promise<void>;
   close(): Promise<void>;

@@ -99,7 +99,7 @@ export function expectedAggregates(config: Config, reactions: Reaction[]): Map<s
     const key = `${r.matchId}|${start}`;
     let c = counts.get(key);
     if (!c) counts.set(key, (c = { matchId: r.matchId, start, byIndex: new Array(catalog.size).fill(0) }));
-    c.byIndex[catalog.get(r.emoji)!.index]++;
+    c.byIndex[catalog.get(r.emoji)!.index]! += 1;
   }
   const out = new Map<string, WindowAggregate>();
   for (const [key, c] of counts) out.set(key, compressWindow(catalog, config.aggregation, c.matchId, c.start, c.start + config.aggregation.windowMs, c.byIndex));

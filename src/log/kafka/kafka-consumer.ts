@@ -11,6 +11,10 @@ export class KafkaLogConsumer implements LogConsumer {
   readonly raw: RdKafka.KafkaConsumer;
   readonly #listeners: Array<(c: AssignmentChange) => void | Promise<void>> = [];
   #pending: Promise<void> = Promise.resolve();
+  /** Bumped by every rebalance: a batch that spans one may hold records fetched for the old assignment. */
+  #generation = 0;
+  /** Next offset to read per partition, from what poll() returned; cleared on every (re)assignment. */
+  readonly #next = new Map<string, number>();
   #closed = false;
 
   private constructor(
@@ -36,6 +40,8 @@ export class KafkaLogConsumer implements LogConsumer {
         'socket.keepalive.enable': true,
         rebalance_cb(this: RdKafka.KafkaConsumer, err: RdKafka.LibrdKafkaError, assignment: RdKafka.Assignment[]) {
           const tps = assignment.map((a) => ({ topic: a.topic, partition: a.partition }));
+          self.#generation++;
+          self.#next.clear();
           if (err.code === Kafka.CODES.ERRORS.ERR__ASSIGN_PARTITIONS) {
             this.assign(assignment);
             self.#notify({ assigned: tps, revoked: [] });
@@ -73,10 +79,19 @@ export class KafkaLogConsumer implements LogConsumer {
   async poll(maxRecords: number, timeoutMs: number): Promise<LogRecord[]> {
     if (this.#closed) return [];
     await this.#pending;
+    const generation = this.#generation;
     this.raw.setDefaultConsumeTimeout(timeoutMs);
     const messages = await call<RdKafka.Message[]>((cb) => this.raw.consume(maxRecords, (err, msgs) => cb(err, msgs)));
     // A rebalance inside consume() may have queued listeners (state loading) for these partitions.
     await this.#pending;
+    if (generation !== this.#generation) {
+      // Records fetched before the revocation may sit in this batch beside the new assignment's:
+      // counting them would count them twice once the committed offsets are read again. Drop the
+      // batch and restart every assigned partition at its committed offset.
+      await this.rewind(this.raw.assignments().map((a) => ({ topic: a.topic, partition: a.partition })));
+      return [];
+    }
+    for (const m of messages ?? []) this.#next.set(`${m.topic}/${m.partition}`, m.offset + 1);
     return (messages ?? []).map((m) => ({
       topic: m.topic,
       partition: m.partition,
@@ -91,14 +106,20 @@ export class KafkaLogConsumer implements LogConsumer {
     if (offsets.length > 0) this.raw.commitSync(offsets);
   }
 
-  caughtUp(tp: TopicPartition): boolean {
+  async caughtUp(tp: TopicPartition): Promise<boolean> {
+    const key = `${tp.topic}/${tp.partition}`;
     try {
-      // Both figures are local: the high watermark from the last fetch response, our position.
-      const high = this.raw.getWatermarkOffsets(tp.topic, tp.partition).highOffset;
-      const [pos] = this.raw.position([tp]);
-      const position = pos && pos.offset >= 0 ? pos.offset : -1;
-      return high >= 0 && position >= high;
-    } catch {
+      // Asked of the broker, not librdkafka's cache: a wrong "yes" would close windows early.
+      const wm = await call<RdKafka.WatermarkOffsets>((cb) => this.raw.queryWatermarkOffsets(tp.topic, tp.partition, 2000, (err, w) => cb(err, w)));
+      let next = this.#next.get(key);
+      if (next === undefined) {
+        // Nothing read since the assignment: we stand at the committed offset.
+        const [c] = await call<RdKafka.TopicPartitionOffset[]>((cb) => this.raw.committed([tp], 5000, (err, tps) => cb(err, tps)));
+        next = c && c.offset >= 0 ? c.offset : wm.lowOffset;
+      }
+      return next >= wm.highOffset;
+    } catch (err) {
+      this.logger.debug({ err, tp }, 'caught-up check failed');
       return false;
     }
   }
@@ -106,11 +127,20 @@ export class KafkaLogConsumer implements LogConsumer {
   async rewind(partitions: TopicPartition[]): Promise<void> {
     if (partitions.length === 0) return;
     const committed = await call<RdKafka.TopicPartitionOffset[]>((cb) => this.raw.committed(partitions, 10_000, (err, tps) => cb(err, tps)));
-    for (const tp of committed) {
-      // No commit yet (negative offset): start of the partition, as auto.offset.reset=earliest.
-      const offset = tp.offset >= 0 ? tp.offset : 0;
-      await call((cb) => this.raw.seek({ topic: tp.topic, partition: tp.partition, offset }, 10_000, (err) => cb(err)));
-    }
+    const byKey = new Map(committed.map((tp) => [`${tp.topic}/${tp.partition}`, tp.offset]));
+    // Re-assigning with explicit offsets (rather than seek) works whatever state the fetcher is in.
+    // No commit yet (negative offset): the start of the partition, as auto.offset.reset=earliest.
+    const keep = new Set(partitions.map((p) => `${p.topic}/${p.partition}`));
+    const assignment = this.raw.assignments().map((a) => {
+      const k = `${a.topic}/${a.partition}`;
+      const off = byKey.get(k);
+      if (keep.has(k)) return { topic: a.topic, partition: a.partition, offset: off !== undefined && off >= 0 ? off : -2 };
+      // Partitions not rewound keep their place.
+      const [pos] = this.raw.position([{ topic: a.topic, partition: a.partition }]);
+      return pos && pos.offset >= 0 ? { topic: a.topic, partition: a.partition, offset: pos.offset } : { topic: a.topic, partition: a.partition };
+    });
+    for (const p of partitions) this.#next.delete(`${p.topic}/${p.partition}`);
+    this.raw.assign(assignment);
   }
 
   async close(): Promise<void> {

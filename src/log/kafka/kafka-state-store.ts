@@ -52,7 +52,7 @@ export class KafkaWindowStateStore implements WindowStateStore {
     let latest: AggregatorSnapshot | null = null;
     try {
       reader.setDefaultConsumeTimeout(200);
-      const deadline = Date.now() + 60_000;
+      const deadline = Date.now() + 120_000;
       let eof = false;
       const onEof = (e: { partition: number }) => {
         if (e.partition === tp.partition) eof = true;
@@ -60,7 +60,7 @@ export class KafkaWindowStateStore implements WindowStateStore {
       reader.on('partition.eof', onEof);
       try {
         while (!eof) {
-          if (Date.now() > deadline) throw new Error(`changelog ${this.topic}/${tp.partition} did not reach its end in 60 s`);
+          if (Date.now() > deadline) throw new Error(`changelog ${this.topic}/${tp.partition} did not reach its end in 120 s`);
           const msgs = await call<RdKafka.Message[]>((cb) => reader.consume(1000, (err, m) => cb(err, m)));
           for (const m of msgs ?? []) {
             if (m.key?.toString() === key && m.value) latest = JSON.parse(m.value.toString()) as AggregatorSnapshot;

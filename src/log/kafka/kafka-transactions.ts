@@ -19,10 +19,15 @@ export class KafkaTransactionalProducer implements TransactionalProducer {
     private readonly logger: Logger,
   ) {}
 
+  /*
+   * transaction.timeout.ms is short (10 s) because a member killed mid-transaction and never
+   * restarted under its id leaves the transaction open until the coordinator aborts it: until then
+   * read_committed readers (the state loader of whoever takes its partitions, the publisher) wait.
+   */
   static async connect(o: KafkaOptions, transactionalId: string, logger: Logger): Promise<KafkaTransactionalProducer> {
     const Kafka = rdkafka();
     const producer = new Kafka.Producer(
-      producerConfig(o, { 'transactional.id': transactionalId, 'transaction.timeout.ms': 60_000, 'statistics.interval.ms': 0, dr_cb: false, 'linger.ms': 0 }) as RdKafka.ProducerGlobalConfig,
+      producerConfig(o, { 'transactional.id': transactionalId, 'transaction.timeout.ms': 10_000, 'statistics.interval.ms': 0, dr_cb: false, 'linger.ms': 0 }) as RdKafka.ProducerGlobalConfig,
       {},
     );
     producer.on('event.error', (err) => logger.warn({ err }, 'kafka transactional producer error'));

@@ -1,0 +1,65 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+
+export interface RoleProcess {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+  /** kill -9: no shutdown hooks, no flush, an open transaction left behind. */
+  kill9(): Promise<void>;
+  stop(): Promise<void>;
+  metric(name: string): Promise<number>;
+}
+
+/** Runs `src/main.ts` as its own process (one role), as a deployment would, and waits for its URL. */
+export async function startRoleProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<RoleProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main.ts')], {
+    cwd: root,
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  live.add(child);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => (live.delete(child), resolve())));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`role did not start in ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    const check = () => {
+      const m = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    };
+    child.stdout!.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`role exited with ${code} before starting:\n${out}`));
+    });
+  });
+  return {
+    child,
+    url,
+    output: () => out,
+    async kill9() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+    async metric(name: string) {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      const m = new RegExp(`^${name.replace(/[{}"=]/g, (c) => `\\${c}`)} (\\d+(?:\\.\\d+)?)`, 'm').exec(text);
+      return m ? Number(m[1]) : 0;
+    },
+  };
+}
