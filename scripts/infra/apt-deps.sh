@@ -21,7 +21,7 @@ if [[ "${APT_DEPS_SKIP:-0}" == "1" ]]; then
   exit 0
 fi
 
-PACKAGES=(redis-server libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev chromium "$@")
+PACKAGES=(redis-server libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev chromium fonts-noto-color-emoji "$@")
 
 installed() {
   dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'

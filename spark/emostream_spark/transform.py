@@ -270,15 +270,36 @@ def aggregate_key(match_id: Column, window_start: Column) -> Column:
     return F.concat(match_id, F.lit("|"), F.unix_millis(window_start).cast("string"))
 
 
+# Columns build_pipeline(order_columns=True) adds so a micro-batch can be written in order.
+ORDER_COLUMNS = ("_windowStartMs", "_matchId")
+
+
 def encode_from_counts(counts: DataFrame, catalog: Sequence[CatalogEmoji], rules: AggregationConfig,
-                       schema_id: int) -> DataFrame:
+                       schema_id: int, *, order_columns: bool = False) -> DataFrame:
     """window_counts rows -> Kafka rows: key (string), value = 0x00 + schema id (4 bytes, big
-    endian) + Avro binary of aggregate.avsc."""
+    endian) + Avro binary of aggregate.avsc. With order_columns=True also _windowStartMs (long)
+    and _matchId, the sort key of sink_order (drop them before writing)."""
     value = F.concat(F.lit(bytearray(header(schema_id))), aggregate_avro_bytes(catalog, rules))
-    return counts.select(
-        aggregate_key(F.col("matchId"), F.col("windowStart")).alias("key"),
-        value.alias("value"),
-    )
+    cols = [aggregate_key(F.col("matchId"), F.col("windowStart")).alias("key"), value.alias("value")]
+    if order_columns:
+        cols += [F.unix_millis(F.col("windowStart")).alias(ORDER_COLUMNS[0]), F.col("matchId").alias(ORDER_COLUMNS[1])]
+    return counts.select(*cols)
+
+
+def sink_order(batch: DataFrame) -> DataFrame:
+    """One micro-batch of build_pipeline(order_columns=True) -> key, value in ONE partition,
+    sorted by (windowStart, matchId).
+
+    Why: the main publisher keeps, per match, only aggregates whose seq (windowStart / windowMs)
+    is above the last one it published, so each match's windows must reach the (single-partition)
+    aggregates topic in windowStart order. One micro-batch can close several windows of the same
+    match (a backlog, a jump of the watermark); Spark evicts them from the state store per shuffle
+    partition, in state-store order, and the Kafka sink writes every partition from its own task,
+    concurrently. So the order within a batch is arbitrary. One partition (repartition(1): a
+    shuffle of the few aggregates only, the stateful stage keeps its parallelism) sorted by
+    windowStart makes it ascending; across batches it already is (a window is emitted only after
+    every earlier window of its match was). The values are untouched."""
+    return batch.repartition(1).sortWithinPartitions(*ORDER_COLUMNS).select("key", "value")
 
 
 def decode_aggregates(kafka_df: DataFrame, aggregate_avsc: str, value_col: str = "value") -> DataFrame:
@@ -289,10 +310,11 @@ def decode_aggregates(kafka_df: DataFrame, aggregate_avsc: str, value_col: str =
 
 
 def build_pipeline(kafka_df: DataFrame, schemas: Schemas, aggregate_schema_id: int,
-                   rules: Optional[AggregationConfig] = None) -> DataFrame:
-    """Kafka source rows (value: binary) -> Kafka sink rows (key, value). Batch or streaming."""
+                   rules: Optional[AggregationConfig] = None, *, order_columns: bool = False) -> DataFrame:
+    """Kafka source rows (value: binary) -> Kafka sink rows (key, value). Batch or streaming.
+    order_columns=True adds the sort key that sink_order uses (see encode_from_counts)."""
     rules = rules or schemas.aggregation
     check_aggregate_schema(schemas.aggregate_avsc)
     reactions = filter_catalog(decode_reactions(kafka_df, schemas.reaction_avsc), schemas.catalog)
     counts = window_counts(reactions, schemas.catalog, rules)
-    return encode_from_counts(counts, schemas.catalog, rules, aggregate_schema_id)
+    return encode_from_counts(counts, schemas.catalog, rules, aggregate_schema_id, order_columns=order_columns)

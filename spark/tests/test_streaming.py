@@ -88,3 +88,75 @@ def test_streaming_append_mode_with_watermark(spark, schemas, catalog, rules, tm
         "00:00:00.000", "00:00:01.500", "00:00:01.999", "00:00:02.000", "00:00:04.100"]
     dropped = [sum(o.get("numRowsDroppedByWatermark", 0) for o in p["stateOperators"]) for p in data_batches]
     assert dropped == [0, 0, 0, 0, 1]
+
+
+def test_sink_writes_each_batch_in_window_order(spark, schemas, catalog, rules, tmp_path):
+    """One micro-batch that closes several windows of the same match (here: 4 windows x 3
+    matches, closed together by the watermark jump of one batch) is spread over the shuffle
+    partitions, and the Kafka sink would write each partition from its own task, so the order on
+    the topic would be arbitrary. The job's foreachBatch writer (job.kafka_batch_writer) writes
+    transform.sink_order(batch): one partition, sorted by (windowStart, matchId). This drives the
+    job's own pipeline through foreachBatch and checks that order and that the values are the
+    reference bytes (sorting never changes a value)."""
+    from helpers import reference_aggregates
+
+    fire, laughing, crying, football = emojis(catalog, "fire", "laughing", "crying", "football")
+    src = tmp_path / "in"
+    src.mkdir()
+    base = 1_700_000_000_000
+    rows = []
+    # b0: 3 matches x windows [0,2000) .. [6000,8000) of base, written newest match/window first so
+    # no accidental order helps; plus one m3 record at +8600: wm after b0 = base + 8100.
+    for w in (3, 1, 0, 2):
+        for m in ("m3", "m1", "m2"):
+            for j, e in enumerate((fire, laughing, crying, football, fire)):
+                rows.append((m, e, base + w * 2000 + 100 * j + (7 if m == "m2" else 0)))
+    rows.append(("m3", fire, base + 8600))
+    batches = [rows, [("flush", fire, base + 30_000)]]
+    now = time.time() - 100
+    for k, b in enumerate(batches):
+        write_batch(src, f"b{k}", kafka_values(b, schema_id=3), now + k)
+
+    captured = []  # (batch id, partitions of the raw batch, partitions after sink_order, rows in write order)
+
+    def capture(batch_df, batch_id):
+        ordered = T.sink_order(batch_df)
+        captured.append((batch_id, batch_df.rdd.getNumPartitions(), ordered.rdd.getNumPartitions(),
+                         [(r.key, bytes(r.value)) for r in ordered.collect()]))
+
+    kafka_like = (spark.readStream.schema("value string").option("maxFilesPerTrigger", 1).json(str(src))
+                  .select(F.unbase64("value").alias("value")))
+    out = T.build_pipeline(kafka_like, schemas, SCHEMA_ID, rules, order_columns=True)
+    query = (out.writeStream.foreachBatch(capture).outputMode("append")
+             .option("checkpointLocation", str(tmp_path / "ckpt")).trigger(availableNow=True).start())
+    try:
+        assert query.awaitTermination(90), "streaming query did not finish"
+        assert query.exception() is None
+    finally:
+        if query.isActive:
+            query.stop()
+
+    # b1 closes the 12 windows ending <= base + 8100 together; the final no-data batch (flush's
+    # watermark) closes m3|8000.
+    multi = [c for c in captured if len(c[3]) > 1]
+    assert len(multi) == 1, [(c[0], [k for k, _ in c[3]]) for c in captured]
+    _, raw_parts, ordered_parts, written = multi[0]
+    assert raw_parts > 1  # the hazard: the closed windows come from several partitions
+    assert ordered_parts == 1
+    keys = [k for k, _ in written]
+
+    def sort_key(k):
+        m, _, start = k.rpartition("|")
+        return int(start), m
+
+    assert keys == sorted(keys, key=sort_key)
+    assert len(keys) == 12 and len(set(keys)) == 12
+    exp = reference_aggregates(rows, catalog, rules.window_ms, rules.unit_scale, rules.top_n)
+    want = {f"{m}|{s}": frame(SCHEMA_ID, A.encode_aggregate(rec)) for (m, s), rec in exp.items()
+            if s + rules.window_ms <= base + 8100}
+    assert dict(written) == want
+    # the whole output, batch after batch: every match's windows in windowStart order, each once
+    everything = [k for c in sorted(captured) for k, _ in c[3]]
+    for m in ("m1", "m2", "m3"):
+        starts = [int(k.rpartition("|")[2]) for k in everything if k.startswith(m + "|")]
+        assert starts == [base + w * 2000 for w in range(4 if m != "m3" else 5)]

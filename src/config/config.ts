@@ -150,6 +150,7 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
       batchSize: r.int('KAFKA_BATCH_SIZE', 10_000, 1, 1_000_000),
       maxInFlight: r.int('KAFKA_MAX_IN_FLIGHT', 100_000, 1, 10_000_000),
       messageTimeoutMs: r.int('KAFKA_MESSAGE_TIMEOUT_MS', 30_000, 1000, 3_600_000),
+      ackTimeoutMs: r.int('KAFKA_ACK_TIMEOUT_MS', 5_000, 100, 3_600_000),
       reactionsPartitions: r.int('KAFKA_REACTIONS_PARTITIONS', 12, 1, 10_000),
       replicationFactor: r.int('KAFKA_REPLICATION_FACTOR', 1, 1, 10),
       retryAfterSec: r.int('RETRY_AFTER_SEC', 1, 1, 3600),

@@ -80,7 +80,8 @@ export async function startRole(config: Config, deps: { logger: Logger; clock?: 
         rules: config.aggregation,
         reactionsTopic: config.log.reactionsTopic,
         aggregatesTopic: config.log.aggregatesTopic,
-        groupId: 'emostream-aggregator',
+        // One group per pipeline (its reactions topic): separate pipelines on one cluster never rebalance each other.
+        groupId: `emostream-aggregator.${config.log.reactionsTopic}`,
         transactionalId: `emostream-aggregator-${config.instanceId}`,
         clock,
         metrics,
@@ -98,7 +99,7 @@ export async function startRole(config: Config, deps: { logger: Logger; clock?: 
         bus,
         serde: serdes.aggregate,
         aggregatesTopic: config.log.aggregatesTopic,
-        groupId: 'emostream-publisher',
+        groupId: `emostream-publisher.${config.log.aggregatesTopic}`,
         windowMs: config.aggregation.windowMs,
         metrics,
         logger: logger.child({ stage: 'publisher' }),

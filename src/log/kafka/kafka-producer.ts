@@ -114,10 +114,19 @@ export class KafkaProducer implements LogProducer {
       throw emoError('BACKPRESSURE', undefined, { cause, retryAfterSec: this.o.retryAfterSec });
     }
     if (durable) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no acknowledgement within ${this.o.ackTimeoutMs} ms`)), this.o.ackTimeoutMs);
+      });
       try {
-        await Promise.all(acks);
+        await Promise.race([Promise.all(acks), timeout]);
       } catch (cause) {
+        // Not acknowledged (yet): the client retries. The records may still land later, so a retry
+        // can duplicate a reaction but never lose one: at-least-once from client to log.
+        for (const a of acks) a.catch(() => {});
         throw emoError('LOG_UNAVAILABLE', 'Kafka did not acknowledge the reactions', { cause, retryAfterSec: this.o.retryAfterSec });
+      } finally {
+        clearTimeout(timer);
       }
     }
   }

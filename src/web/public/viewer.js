@@ -9,8 +9,12 @@ localStorage.setItem('emostream-user', userId);
 const client = new EmoStreamClient({ baseUrl: location.origin, userId });
 let sent = 0;
 let retries = 0;
-client.sender.on('sent', (n) => { sent += n; $('sent').textContent = sent; $('queued').textContent = client.sender.pending; });
+client.sender.on('sent', (n) => { sent += n; $('sent').textContent = sent; });
+setInterval(() => { $('queued').textContent = client.sender.pending; }, 250);
 client.sender.on('retry', () => { retries++; $('retries').textContent = retries; });
+let rejected = 0;
+client.sender.on('rejected', (_err, batch) => { rejected += batch.length; $('rejected').textContent = rejected; $('rejected-wrap').hidden = false; });
+let session = 0; // reactions counted in the windows closed since this page joined the match
 
 let matchId = params.get('matchId') ?? 'demo-match';
 let sub;
@@ -19,6 +23,8 @@ $('match').value = matchId;
 function join(id) {
   matchId = id;
   sub?.close();
+  session = 0;
+  $('session').textContent = '0';
   history.replaceState(null, '', `?matchId=${encodeURIComponent(id)}`);
   $('overlay-link').href = `/overlay?matchId=${encodeURIComponent(id)}`;
   $('dashboard-link').href = `/dashboard?matchId=${encodeURIComponent(id)}`;
@@ -28,6 +34,10 @@ function join(id) {
 }
 
 function render(u) {
+  if (u.type === 'update') {
+    session += u.total;
+    $('session').textContent = session;
+  }
   $('total').textContent = u.total;
   $('sentiment').textContent = u.sentiment.toFixed(2);
   $('viewers').textContent = u.viewers;
@@ -38,7 +48,7 @@ function render(u) {
   $('top').replaceChildren(...top.map(([emoji, n]) => {
     const li = document.createElement('li');
     li.dataset.emoji = emoji;
-    li.innerHTML = `<span style="font-size:1.5rem"></span><div class="bar"></div><span></span>`;
+    li.innerHTML = `<span class="emoji"></span><div class="bar"></div><span class="num"></span>`;
     li.children[0].textContent = emoji;
     li.children[1].style.width = `${Math.max(4, (100 * n) / max)}%`;
     li.children[2].textContent = `${n} (${u.units[emoji] ?? 0}u)`;
@@ -52,9 +62,14 @@ $('buttons').replaceChildren(...emojis.map((e) => {
   const b = document.createElement('button');
   b.textContent = e.emoji;
   b.title = e.name;
+  b.dataset.emoji = e.emoji;
+  b.setAttribute('aria-label', e.name);
   b.addEventListener('click', () => {
-    if (!client.react(matchId, e.emoji)) $('queued').textContent = 'full';
-    $('queued').textContent = client.sender.pending;
+    const ok = client.react(matchId, e.emoji);
+    $('queued').textContent = ok ? client.sender.pending : 'full';
+    b.classList.remove('flash');
+    void b.offsetWidth; // restart the animation
+    b.classList.add('flash');
   });
   return b;
 }));

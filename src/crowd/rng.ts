@@ -1,0 +1,18 @@
+/** A small seeded PRNG (mulberry32): the same seed gives the same crowd, so runs and tests repeat. */
+export type Random = () => number;
+
+export function seededRandom(seed: number): Random {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Exponentially distributed delay with the given mean (a Poisson process's inter-arrival time). */
+export function exponential(random: Random, mean: number): number {
+  return -Math.log(1 - random()) * mean;
+}

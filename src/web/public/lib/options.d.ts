@@ -1,0 +1,16 @@
+export interface OverlayOptions {
+  matchId: string;
+  position: 'bottom-right' | 'bottom-left' | 'top-right' | 'top-left' | 'full';
+  theme: 'dark' | 'light';
+  bg: string;
+  maxSprites: number;
+  spritesPerUnit: number;
+  size: number;
+  sentiment: boolean;
+  burst: boolean;
+}
+export const POSITIONS: string[];
+export const THEMES: string[];
+export function overlayOptions(search: string | URLSearchParams): OverlayOptions;
+export function overlayQuery(o: Partial<OverlayOptions> & { matchId: string }): string;
+export function embedSnippet(origin: string, o: Partial<OverlayOptions> & { matchId: string }, width?: number, height?: number): string;

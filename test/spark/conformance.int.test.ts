@@ -1,0 +1,179 @@
+// Conformance: the TypeScript aggregator and the Spark job read the SAME reactions topic (real
+// Kafka, real registry, real Spark in a child process) and must write the same windows: same
+// counts, units, total, sentiment, and the same Avro bytes after the Confluent header. Nothing is
+// skipped: if Spark, Kafka or the registry cannot start, the test fails.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import avro from 'avsc';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HEADER_SIZE, readSchemaId } from '../../src/codec/confluent-frame.js';
+import { ConfluentSchemaRegistry } from '../../src/codec/confluent-registry.js';
+import { createSerdes, loadAvsc, type Serdes } from '../../src/codec/serde.js';
+import type { Config } from '../../src/config/config.js';
+import type { Reaction, WindowAggregate } from '../../src/domain/types.js';
+import { KafkaLog } from '../../src/log/kafka/kafka-log.js';
+import { startRole, type Pipeline } from '../../src/roles/start.js';
+import { silentLogger } from '../helpers/fixtures.js';
+import { consumeUntil, createTopics, diffAggregates, expectedAggregates, kafkaConfig, produceReactions, type ConsumedRecord } from '../helpers/kafka.js';
+import { ensureSparkInstalled, sparkProgress, startSparkJob, type SparkJob } from './spark-job.js';
+
+const REACTIONS = Number(process.env.EMO_CONFORMANCE_REACTIONS ?? 60_000);
+const PER_SECOND = 12_000; // ~5 s of event time: 3-4 windows of 2 s per match
+const MATCHES = 8;
+const GRACE_MS = 1000; // both sides; generous so a CPU hiccup on a shared 2-core box drops nothing
+const FLUSH_MATCH = 'conformance-flush';
+
+const running: Pipeline[] = [];
+let spark: SparkJob | undefined;
+let tmp: string | undefined;
+
+beforeAll(() => {
+  // First install may fetch pip packages and Maven jars; cached afterwards (~0.3 s).
+  ensureSparkInstalled();
+});
+
+afterAll(async () => {
+  await spark?.stop();
+  for (const p of running.splice(0)) await p.close();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+async function produceFlush(config: Config, serdes: Serdes, ts: number): Promise<void> {
+  const log = new KafkaLog(config.kafka, silentLogger);
+  try {
+    const producer = await log.producer();
+    const r: Reaction = { matchId: FLUSH_MATCH, userId: 'flush', emoji: '🔥', ts, receivedAt: ts };
+    await producer.send([{ topic: config.log.reactionsTopic, key: r.matchId, value: serdes.reaction.encode(r) }]);
+  } finally {
+    await log.close();
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Every match's windows in ascending windowStart order: the publisher drops anything else. */
+function orderProblems(keys: string[]): string[] {
+  const last = new Map<string, number>();
+  const problems: string[] = [];
+  for (const k of keys) {
+    const i = k.lastIndexOf('|');
+    const m = k.slice(0, i);
+    const start = Number(k.slice(i + 1));
+    if (start <= (last.get(m) ?? -Infinity)) problems.push(`${k} after ${m}|${last.get(m)}`);
+    last.set(m, Math.max(start, last.get(m) ?? -Infinity));
+  }
+  return problems;
+}
+
+describe('Spark job vs TypeScript aggregator on the same reactions topic', () => {
+  it(`writes identical window aggregates (bytes included) for ${REACTIONS} reactions over ${MATCHES} matches`, async () => {
+    const t0 = Date.now();
+    const configA = kafkaConfig({ role: 'aggregator', aggregation: { graceMs: GRACE_MS } });
+    const topicB = configA.log.aggregatesTopic.replace(/\.aggregates$/, '.spark-aggregates');
+    const configB: Config = { ...configA, log: { ...configA.log, aggregatesTopic: topicB } };
+    await createTopics(configA);
+    await createTopics(configB);
+    const { windowMs, graceMs } = configA.aggregation;
+    expect(graceMs).toBe(GRACE_MS);
+
+    tmp = mkdtempSync(path.join(tmpdir(), 'emostream-conformance-'));
+    spark = startSparkJob({
+      brokers: configA.kafka.brokers,
+      registryUrl: configA.registryUrl,
+      reactionsTopic: configA.log.reactionsTopic,
+      aggregatesTopic: topicB,
+      checkpoint: path.join(tmp, 'checkpoint'),
+      logFile: path.join(tmp, 'spark.log'),
+      master: 'local[2]',
+      driverMemory: '1g',
+      shufflePartitions: 2,
+      triggerSeconds: 1,
+      runSeconds: 300,
+      env: { WINDOW_MS: String(windowMs), GRACE_MS: String(graceMs), UNIT_SCALE: String(configA.aggregation.unitScale), TOP_N: String(configA.aggregation.topN) },
+    });
+    // Both aggregators up before the first reaction: Spark's session start (~15 s) overlaps the
+    // TS aggregator's group join.
+    const [aggregator] = await Promise.all([startRole(configA, { logger: silentLogger }), spark.waitForLine(/query started/, 120_000)]);
+    running.push(aggregator);
+    const tReady = Date.now();
+
+    const serdes = await createSerdes(new ConfluentSchemaRegistry(configA.registryUrl), configA.log);
+    const sent = await produceReactions(configA, serdes.reaction, REACTIONS, { matches: MATCHES, perSecond: PER_SECOND });
+    const lastTs = Math.max(...sent.map((r) => r.ts));
+    // Spark's watermark moves only with new data: one newer reaction, in its own match, at least
+    // windowMs + graceMs after the last real one (so every real window is closable), real time.
+    await sleep(Math.max(0, lastTs + windowMs + graceMs + 100 - Date.now()));
+    const flushTs = Date.now();
+    await produceFlush(configA, serdes, flushTs);
+    expect(flushTs - lastTs).toBeGreaterThanOrEqual(windowMs + graceMs);
+    const tProduced = Date.now();
+
+    const expected = expectedAggregates(configA, sent);
+    expect(expected.size).toBeGreaterThanOrEqual(MATCHES * 3);
+    const isFlush = (key: string) => key.startsWith(`${FLUSH_MATCH}|`);
+    const allSeen = (rs: ConsumedRecord[]) => {
+      const keys = new Set(rs.map((r) => r.key));
+      for (const k of expected.keys()) if (!keys.has(k)) return false;
+      return true;
+    };
+    const [recA, recB] = await Promise.all([consumeUntil(configA, configA.log.aggregatesTopic, allSeen, 90_000), consumeUntil(configB, topicB, allSeen, 90_000)]);
+    const tConsumed = Date.now();
+
+    // ---- Spark output: at-least-once, so dedupe by key; a duplicate must be byte-identical ----
+    const aggregateType = avro.Type.forSchema(loadAvsc('aggregate') as avro.Schema);
+    const sparkSubjectId = ((await (await fetch(`${configA.registryUrl}/subjects/${encodeURIComponent(`${topicB}-value`)}/versions/latest`)).json()) as { id: number }).id;
+    const bodyB = new Map<string, Buffer>();
+    const duplicates: string[] = [];
+    for (const r of recB) {
+      expect(r.value[0]).toBe(0);
+      expect(readSchemaId(r.value)).toBe(sparkSubjectId);
+      const body = r.value.subarray(HEADER_SIZE);
+      const prev = bodyB.get(r.key);
+      if (prev) {
+        duplicates.push(r.key);
+        expect(body.equals(prev), `Spark duplicate ${r.key} differs`).toBe(true);
+      } else bodyB.set(r.key, body);
+    }
+    const decodedB = [...bodyB].filter(([k]) => !isFlush(k)).map(([k, b]) => {
+      const a = aggregateType.fromBuffer(b) as WindowAggregate;
+      expect(k).toBe(`${a.matchId}|${a.windowStart}`);
+      return a;
+    });
+
+    // ---- TypeScript output: transactional, each window exactly once ----
+    const bodyA = new Map<string, Buffer>();
+    for (const r of recA) {
+      expect(bodyA.has(r.key), `TS duplicate ${r.key}`).toBe(false);
+      expect(readSchemaId(r.value)).toBe(serdes.aggregate.schemaId);
+      bodyA.set(r.key, r.value.subarray(HEADER_SIZE));
+    }
+    const decodedA = recA.filter((r) => !isFlush(r.key)).map((r) => serdes.aggregate.decodeKnown(r.value));
+
+    // Both equal the input's exact aggregates...
+    expect(diffAggregates(expected, decodedA)).toEqual([]);
+    expect(diffAggregates(expected, decodedB)).toEqual([]);
+    // ...and each other, window by window, down to the Avro bytes.
+    const keysA = [...bodyA.keys()].filter((k) => !isFlush(k)).sort();
+    const keysB = [...bodyB.keys()].filter((k) => !isFlush(k)).sort();
+    expect(keysB).toEqual(keysA);
+    const differing = keysA.filter((k) => !bodyA.get(k)!.equals(bodyB.get(k)!));
+    expect(differing).toEqual([]);
+    // The publisher keeps, per match, only seqs above the last one: both topics must be in order.
+    expect(orderProblems(recA.map((r) => r.key))).toEqual([]);
+    expect(orderProblems(recB.map((r) => r.key))).toEqual([]);
+
+    // Nothing dropped as late on either side.
+    const late = (await aggregator.metrics.reactionsDropped.get()).values.filter((v) => v.labels.reason === 'late').reduce((s, v) => s + v.value, 0);
+    expect(late).toBe(0);
+    const progress = sparkProgress(spark.lines);
+    expect(progress.reduce((s, p) => s + p.droppedLate, 0)).toBe(0);
+    expect(progress.reduce((s, p) => s + p.input, 0)).toBe(REACTIONS + 1);
+
+    console.log(
+      `[conformance] ${REACTIONS} reactions, ${expected.size} windows, ${MATCHES} matches; Spark duplicates: ${duplicates.length}; ` +
+        `setup+ready ${tReady - t0} ms, produce+flush ${tProduced - tReady} ms, outputs complete after ${tConsumed - tProduced} ms; ` +
+        `schema ids TS ${serdes.aggregate.schemaId} / Spark ${sparkSubjectId}`,
+    );
+  });
+});
