@@ -1,26 +1,9 @@
-/** The wire types a client sees; kept free of server imports so the SDK bundles for browsers alone. */
-export interface LiveMessage {
-  type: 'snapshot' | 'update';
-  matchId: string;
-  seq: number;
-  prevSeq: number;
-  epoch: string;
-  windowStart: number;
-  windowEnd: number;
-  counts: Record<string, number>;
-  units: Record<string, number>;
-  total: number;
-  sentiment: number;
-  viewers: number;
-}
+// Type-only imports: erased at build time, so the browser bundle pulls in no server code, and the
+// SDK's view of the wire cannot drift from what the fan-out sends.
+import type { ServerMessage } from '../fanout/wire.js';
 
-export interface GapMessage {
-  type: 'gap';
-  matchId: string;
-  epoch: string;
-  since: number;
-  reason: 'history-trimmed' | 'epoch-changed' | 'slow-consumer';
-}
+export type LiveMessage = Extract<ServerMessage, { type: 'snapshot' | 'update' }>;
+export type GapMessage = Extract<ServerMessage, { type: 'gap' }>;
 
 export type ConnectionState = 'connecting' | 'connected' | 'disconnected' | 'closed';
 

@@ -4,7 +4,7 @@ import { ConfluentSchemaRegistry } from '../../src/codec/confluent-registry.js';
 import { createSerdes } from '../../src/codec/serde.js';
 import { RedisBus } from '../../src/fanout/redis-bus.js';
 import { startRole, type Pipeline } from '../../src/roles/start.js';
-import { EmoStreamClient, type LiveMessage } from '../../src/sdk/index.js';
+import { EmoStreamClient, type LiveMessage, type LiveSubscription } from '../../src/sdk/index.js';
 import type { WebSocketCtor } from '../../src/sdk/types.js';
 import { silentLogger } from '../helpers/fixtures.js';
 import { createTopics, envFor, kafkaConfig, produceReactions } from '../helpers/kafka.js';
@@ -46,7 +46,7 @@ describe('fan-out cluster on Redis: publisher, three WebSocket nodes, clients sp
     // produceReactions names its matches match-0, match-1, ...
     const matches = ['match-0', 'match-1'];
     const got = new Map<number, LiveMessage[]>();
-    const subs = [];
+    const subs: LiveSubscription[] = [];
     for (let i = 0; i < 12; i++) {
       let first = true;
       const WebSocketImpl = balancedWebSocket(() => {
