@@ -22,6 +22,11 @@ interface Room {
   /** Cluster-wide viewer count (presence), refreshed on joins, leaves and a timer. */
   total: number;
   subscribed: Promise<void>;
+  /** Last update this room broadcast: the next one must link to it (prevSeq) or a gap is filled. */
+  lastSeq: number;
+  epoch: string;
+  /** Updates are handled one after another, so a gap fill cannot reorder them. */
+  chain: Promise<void>;
 }
 
 /**
@@ -52,7 +57,15 @@ export class Rooms {
   async join(matchId: string, viewer: Viewer): Promise<void> {
     let room = this.#rooms.get(matchId);
     if (!room) {
-      const r: Room = { viewers: new Set(), listener: (u) => this.#broadcast(r, u), total: 0, subscribed: Promise.resolve() };
+      const r: Room = {
+        viewers: new Set(),
+        listener: (u) => this.#receive(r, u),
+        total: 0,
+        subscribed: Promise.resolve(),
+        lastSeq: -1,
+        epoch: '',
+        chain: Promise.resolve(),
+      };
       r.subscribed = this.bus.subscribe(matchId, r.listener);
       this.#rooms.set(matchId, r);
       room = r;
@@ -91,7 +104,27 @@ export class Rooms {
     for (const [matchId, room] of this.#rooms) await this.#refresh(matchId, room);
   }
 
+  /**
+   * Pub/sub is fire-and-forget: while this node's bus connection was down, updates went by. An
+   * update whose prevSeq is past the last one seen here reveals that, and the history fills it in
+   * before the update is passed on, so the viewers of this node see no hole.
+   */
+  #receive(room: Room, u: LiveUpdate): void {
+    room.chain = room.chain
+      .then(async () => {
+        if (room.lastSeq >= 0 && u.epoch === room.epoch && u.prevSeq > room.lastSeq) {
+          const r = await this.bus.replay(u.matchId, room.lastSeq, u.epoch);
+          if (r.kind === 'replay') for (const missed of r.updates) if (missed.seq < u.seq) this.#broadcast(room, missed);
+        }
+        this.#broadcast(room, u);
+      })
+      .catch((err) => this.o.logger.warn({ err, matchId: u.matchId }, 'room delivery failed'));
+  }
+
   #broadcast(room: Room, u: LiveUpdate): void {
+    if (u.epoch === room.epoch && u.seq <= room.lastSeq) return;
+    room.lastSeq = u.seq;
+    room.epoch = u.epoch;
     let wire: string | undefined;
     for (const v of room.viewers) {
       if (v.pending) {

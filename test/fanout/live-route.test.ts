@@ -4,6 +4,7 @@ import { WebSocket } from 'ws';
 import { buildApp } from '../../src/app.js';
 import type { Config, DeepPartial } from '../../src/config/config.js';
 import { systemClock } from '../../src/domain/clock.js';
+import type { FanoutBus, UpdateListener } from '../../src/fanout/bus.js';
 import { MemoryBus } from '../../src/fanout/memory-bus.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import { catalog, silentLogger, testConfig } from '../helpers/fixtures.js';
@@ -144,5 +145,35 @@ describe('GET /v1/live', () => {
     const seqs = slow.messages.filter((m) => m.type === 'update').map((m) => m.seq as number);
     expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
     expect(gap.since).toBe(seqs.at(-1));
+  });
+});
+
+describe('a node whose bus channel lost updates', () => {
+  it('fills the hole from history before passing the next update on', async () => {
+    const inner = new MemoryBus({ historySize: 100 });
+    // A channel that drops seq 2 on the way to this node, as pub/sub does while a connection is down.
+    const filters = new Map<UpdateListener, UpdateListener>();
+    const lossy: FanoutBus = {
+      epoch: () => inner.epoch(),
+      publish: (a) => inner.publish(a),
+      latest: (m) => inner.latest(m),
+      replay: (m, since, epoch) => inner.replay(m, since, epoch),
+      setPresence: (n, m, v) => inner.setPresence(n, m, v),
+      viewers: (m) => inner.viewers(m),
+      close: () => inner.close(),
+      subscribe: (m, l) => {
+        const f: UpdateListener = (u) => u.seq !== 2 && l(u);
+        filters.set(l, f);
+        return inner.subscribe(m, f);
+      },
+      unsubscribe: (m, l) => inner.unsubscribe(m, filters.get(l) ?? l),
+    };
+    app = await buildApp({ config: testConfig(), catalog, clock: systemClock, metrics: createMetrics(), logger: silentLogger, fanout: { bus: lossy, nodeId: 'n1' }, pages: false });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const c = connect(`ws://127.0.0.1:${(app.server.address() as { port: number }).port}/v1/live?matchId=m`);
+    await c.opened;
+    await vi.waitFor(async () => expect(await inner.viewers('m')).toBe(1));
+    for (const s of [1, 2, 3]) await inner.publish(agg('m', s));
+    await vi.waitFor(() => expect(c.messages.map((m) => m.seq)).toEqual([1, 2, 3]));
   });
 });
