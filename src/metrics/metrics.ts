@@ -14,6 +14,7 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
       registers: [registry],
     }),
+    deliveryErrors: new Counter({ name: 'emostream_delivery_errors_total', help: 'Records the log did not take (librdkafka delivery reports), by error code', labelNames: ['code'], registers: [registry] }),
     reactionsAggregated: new Counter({ name: 'emostream_aggregator_reactions_total', help: 'Reactions counted into windows', registers: [registry] }),
     reactionsDropped: new Counter({ name: 'emostream_aggregator_dropped_total', help: 'Reactions the aggregator dropped, by reason', labelNames: ['reason'], registers: [registry] }),
     windowsEmitted: new Counter({ name: 'emostream_windows_emitted_total', help: 'Closed windows written to the aggregates log', registers: [registry] }),

@@ -10,10 +10,13 @@ import { KafkaWindowStateStore } from '../log/kafka/kafka-state-store.js';
 import { MemoryLog } from '../log/memory-log.js';
 import type { Log, TopicSpec } from '../log/port.js';
 import type { WindowStateStore } from '../aggregate/aggregator-runner.js';
+import type { Metrics } from '../metrics/metrics.js';
 
 /** Picks each port's adapter from the configuration: memory (embedded) or the real service. */
-export function createLog(config: Config, logger: Logger): Log {
-  if (config.adapters.log === 'kafka') return new KafkaLog(config.kafka, logger.child({ adapter: 'kafka' }));
+export function createLog(config: Config, logger: Logger, metrics: Metrics): Log {
+  if (config.adapters.log === 'kafka') {
+    return new KafkaLog(config.kafka, logger.child({ adapter: 'kafka' }), (err) => metrics.deliveryErrors.inc({ code: String((err as { code?: unknown }).code ?? 'unknown') }));
+  }
   return new MemoryLog({ capacity: config.log.capacity, retryAfterSec: config.ingest.retryAfterSec, defaultPartitions: config.log.partitions });
 }
 

@@ -44,7 +44,7 @@ export async function startRole(config: Config, deps: { logger: Logger; clock?: 
   };
   try {
     const needsLog = stages.ingest || stages.aggregator || stages.publisher;
-    const log = needsLog ? createLog(config, logger) : undefined;
+    const log = needsLog ? createLog(config, logger, metrics) : undefined;
     if (log) closers.push(() => log.close());
     const registry = createRegistry(config);
     closers.push(() => registry.close());

@@ -19,6 +19,8 @@ export class KafkaLog implements Log {
   constructor(
     readonly o: KafkaOptions,
     private readonly logger: Logger,
+    /** Told of every record the broker did not take (after librdkafka's own retries). */
+    private readonly onDeliveryError: (err: unknown) => void = () => {},
   ) {}
 
   async ensureTopics(topics: KafkaTopicSpec[]): Promise<void> {
@@ -44,8 +46,8 @@ export class KafkaLog implements Log {
     }
   }
 
-  async producer(onDeliveryError?: (err: unknown) => void): Promise<LogProducer & KafkaProducer> {
-    const p = await KafkaProducer.connect(this.o, this.logger.child({ client: 'producer' }), onDeliveryError);
+  async producer(): Promise<LogProducer & KafkaProducer> {
+    const p = await KafkaProducer.connect(this.o, this.logger.child({ client: 'producer' }), this.onDeliveryError);
     this.#closers.push(() => p.close());
     return p;
   }
