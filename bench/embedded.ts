@@ -2,30 +2,16 @@
 // (autocannon in this process, the server in another), beside a bare node:http server measured in
 // the same run, and the aggregator's decode + window + emit rate on one core.
 import path from 'node:path';
-import autocannon from 'autocannon';
 import { WindowAggregator } from '../src/aggregate/window-aggregator.js';
 import { MemorySchemaRegistry } from '../src/codec/registry.js';
 import { createSerdes } from '../src/codec/serde.js';
 import { EmojiCatalog } from '../src/domain/catalog.js';
 import { repoRoot } from '../src/domain/schemas-dir.js';
-import { report, startChild, stopChild, type Row } from './lib.js';
+import { cannon, report, startChild, stopChild, type Row } from './lib.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const root = repoRoot();
-
-async function cannon(url: string, body: string, perRequest: number): Promise<{ rps: number; reactionsPerSec: number; p50: number; p99: number; non2xx: number; errors: number }> {
-  const r = await autocannon({ url, method: 'POST', body, headers: { 'content-type': 'application/json' }, connections, duration: seconds, pipelining: 1 });
-  const ok = r.requests.total - r.non2xx;
-  return {
-    rps: Math.round(r.requests.average),
-    reactionsPerSec: Math.round((ok * perRequest) / seconds),
-    p50: r.latency.p50,
-    p99: r.latency.p99,
-    non2xx: r.non2xx,
-    errors: r.errors,
-  };
-}
 
 async function http(): Promise<Row[]> {
   const server = await startChild(
@@ -41,9 +27,9 @@ async function http(): Promise<Row[]> {
   const one = JSON.stringify({ matchId: 'bench-match', userId: 'bench-user', emoji: '🔥' });
   const batch = JSON.stringify({ reactions: Array.from({ length: 100 }, (_, i) => ({ matchId: `bench-${i % 4}`, userId: `u${i}`, emoji: i % 3 ? '🔥' : '😂' })) });
   try {
-    const bareOne = await cannon(`http://127.0.0.1:${barePort}/`, one, 1);
-    const single = await cannon(`http://127.0.0.1:${port}/v1/reactions`, one, 1);
-    const batched = await cannon(`http://127.0.0.1:${port}/v1/reactions/batch`, batch, 100);
+    const bareOne = await cannon(`http://127.0.0.1:${barePort}/`, [one], 1, seconds, connections);
+    const single = await cannon(`http://127.0.0.1:${port}/v1/reactions`, [one], 1, seconds, connections);
+    const batched = await cannon(`http://127.0.0.1:${port}/v1/reactions/batch`, [batch], 100, seconds, connections);
     return [
       { case: 'bare node:http 202 (baseline)', ...bareOne, ratio: 1 },
       { case: 'POST /v1/reactions', ...single, ratio: +(single.rps / bareOne.rps).toFixed(3) },

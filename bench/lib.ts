@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import autocannon from 'autocannon';
 import { repoRoot } from '../src/domain/schemas-dir.js';
 
 /** Starts a child process and waits for a line on stdout matching `ready`. */
@@ -53,4 +54,43 @@ export function report(name: string, rows: Row[], extra: Record<string, unknown>
   console.table(rows);
   console.log(JSON.stringify(result));
   console.log(`\nwritten to ${path.relative(repoRoot(), file)}`);
+}
+
+export interface CannonResult {
+  rps: number;
+  reactionsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  non2xx: number;
+  errors: number;
+  /** Responses by status, e.g. "202:5000 503:12". */
+  codes: string;
+  accepted: number;
+}
+
+/** autocannon POSTing `bodies` in turn for `seconds`; accepted counts 2xx answers × reactions per request. */
+export async function cannon(url: string, bodies: string[], perRequest: number, seconds: number, connections: number): Promise<CannonResult> {
+  let k = 0;
+  const r = await autocannon({
+    url,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    connections,
+    duration: seconds,
+    pipelining: 1,
+    requests: [{ setupRequest: (req) => ({ ...req, body: bodies[k++ % bodies.length]! }) }],
+  });
+  const ok = r.requests.total - r.non2xx;
+  return {
+    rps: Math.round(r.requests.average),
+    reactionsPerSec: Math.round((ok * perRequest) / seconds),
+    p50Ms: r.latency.p50,
+    p99Ms: r.latency.p99,
+    non2xx: r.non2xx,
+    errors: r.errors,
+    codes: Object.entries((r as unknown as { statusCodeStats?: Record<string, { count: number }> }).statusCodeStats ?? {})
+      .map(([code, v]) => `${code}:${v.count}`)
+      .join(' '),
+    accepted: ok * perRequest,
+  };
 }

@@ -27,6 +27,9 @@ interface Room {
   epoch: string;
   /** Updates are handled one after another, so a gap fill cannot reorder them. */
   chain: Promise<void>;
+  /** A presence refresh in flight, and whether joins or leaves came in meanwhile. */
+  refreshing: Promise<void> | undefined;
+  refreshAgain: boolean;
 }
 
 /**
@@ -65,6 +68,8 @@ export class Rooms {
         lastSeq: -1,
         epoch: '',
         chain: Promise.resolve(),
+        refreshing: undefined,
+        refreshAgain: false,
       };
       r.subscribed = this.bus.subscribe(matchId, r.listener);
       this.#rooms.set(matchId, r);
@@ -91,7 +96,24 @@ export class Rooms {
     return room ? Math.max(room.total, room.viewers.size) : 0;
   }
 
-  async #refresh(matchId: string, room: Room): Promise<void> {
+  /** Coalesced: a thousand joins during one round trip cost two presence updates, not a thousand. */
+  #refresh(matchId: string, room: Room): Promise<void> {
+    if (room.refreshing) {
+      room.refreshAgain = true;
+      return room.refreshing;
+    }
+    room.refreshing = (async () => {
+      do {
+        room.refreshAgain = false;
+        await this.#refreshOnce(matchId, room);
+      } while (room.refreshAgain);
+    })().finally(() => {
+      room.refreshing = undefined;
+    });
+    return room.refreshing;
+  }
+
+  async #refreshOnce(matchId: string, room: Room): Promise<void> {
     try {
       await this.bus.setPresence(this.o.nodeId, matchId, room.viewers.size);
       room.total = await this.bus.viewers(matchId);
@@ -125,20 +147,21 @@ export class Rooms {
     if (u.epoch === room.epoch && u.seq <= room.lastSeq) return;
     room.lastSeq = u.seq;
     room.epoch = u.epoch;
-    let wire: string | undefined;
+    let wire: Buffer | undefined;
     for (const v of room.viewers) {
       if (v.pending) {
         v.pending.push(u);
         continue;
       }
       if (u.seq <= v.lastSeq && u.epoch === v.epoch) continue;
-      wire ??= updateMessage('update', u, this.totalViewers(u.matchId));
+      // Encoded once per update, not once per socket: the same bytes go to every viewer.
+      wire ??= Buffer.from(updateMessage('update', u, this.totalViewers(u.matchId)));
       this.sendUpdate(v, u, wire);
     }
   }
 
   /** Sends unless the socket's queue is past the bound; a skipped client is told once it drains. */
-  sendUpdate(v: Viewer, u: LiveUpdate, wire: string): void {
+  sendUpdate(v: Viewer, u: LiveUpdate, wire: string | Buffer): void {
     const { socket } = v;
     if (socket.readyState !== socket.OPEN) return;
     if (socket.bufferedAmount > this.o.maxBufferedBytes) {
@@ -152,7 +175,7 @@ export class Rooms {
       v.lagging = false;
       return;
     }
-    socket.send(wire);
+    socket.send(wire, { binary: false });
     v.lastSeq = u.seq;
     v.epoch = u.epoch;
     this.o.metrics.wsMessagesSent.inc();

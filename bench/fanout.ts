@@ -1,0 +1,350 @@
+// npm run bench:fanout — one fan-out node (ROLE=fanout, Redis bus) holding N WebSocket clients,
+// for N in BENCH_FANOUT_SIZES (1000,10000,50000). The clients live in other processes
+// (bench/fanout-load.ts, BENCH_FANOUT_PER_LOADER clients each, spread over 127.0.0.x local
+// addresses); this process publishes window updates with RedisBus.publish under its own key
+// prefix, so the path measured is Redis (publish script + pub/sub) -> node -> N sockets.
+//
+// Per N: connections held by the node, its RSS before and after (process_resident_memory_bytes on
+// /metrics) and per connection, the loaders' RSS per client, then BENCH_FANOUT_UPDATES updates:
+// for each, the time from publish to the first and to the last (all N) client receiving it, and
+// the per-client p50/p99; reported as p50/p99 over the updates, plus the node's CPU per update.
+//
+// One process holds at most `ulimit -n` sockets: when N is above that (less a margin), the clients
+// are spread evenly over ceil(N / BENCH_FANOUT_NODE_MAX) nodes, as a deployment would (fanout x3).
+//
+// Env: BENCH_FANOUT_SIZES, BENCH_FANOUT_UPDATES (10), BENCH_FANOUT_PER_LOADER (17000),
+// BENCH_FANOUT_NODE_MAX (ulimit -n - 1000, at most 50000),
+// BENCH_FANOUT_ADDRS_PER_LOADER (2), BENCH_FANOUT_CONCURRENCY (250 handshakes in flight per
+// loader), BENCH_FANOUT_PING_MS (the node's WS_PING_INTERVAL_MS, 30000), EMO_SKIP_INFRA_UP=1.
+// The npm script raises `ulimit -n` where the hard limit allows.
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { repoRoot } from '../src/domain/schemas-dir.js';
+import { RedisBus } from '../src/fanout/redis-bus.js';
+import { report, startChild, stopChild, type Row } from './lib.js';
+
+const root = repoRoot();
+const env = process.env;
+const SIZES = (env.BENCH_FANOUT_SIZES ?? '1000,10000,50000').split(',').map(Number).filter((n) => n > 0);
+const UPDATES = Number(env.BENCH_FANOUT_UPDATES ?? 10);
+const PER_LOADER = Number(env.BENCH_FANOUT_PER_LOADER ?? 17_000);
+const ADDRS_PER_LOADER = Number(env.BENCH_FANOUT_ADDRS_PER_LOADER ?? 2);
+const CONCURRENCY = Number(env.BENCH_FANOUT_CONCURRENCY ?? 250);
+const PING_MS = env.BENCH_FANOUT_PING_MS ?? '30000';
+const RUN = `bench-fanout-${process.pid}-${Date.now().toString(36)}`;
+const MATCH = 'bench-match';
+const WINDOW_MS = 2000;
+const clock = () => Number(process.hrtime.bigint()) / 1e6; // CLOCK_MONOTONIC, shared with the loaders
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const round = (x: number, d = 0) => +x.toFixed(d);
+const log = (msg: string) => console.error(`[bench:fanout] ${msg}`);
+
+function infra(): void {
+  if (env.EMO_SKIP_INFRA_UP !== '1') execFileSync('bash', [path.join(root, 'scripts/infra/up.sh'), 'redis'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const envFile = path.join(root, '.infra/env');
+  if (!existsSync(envFile)) throw new Error(`${envFile} missing: scripts/infra/up.sh did not start Redis`);
+  for (const line of readFileSync(envFile, 'utf8').split('\n')) {
+    const m = /^export ([A-Z_]+)=(.*)$/.exec(line.trim());
+    if (m && env[m[1]!] === undefined) env[m[1]!] = m[2]!.replace(/^["']|["']$/g, '');
+  }
+}
+
+function pct(xs: ArrayLike<number>, p: number): number {
+  const s = Float64Array.from(xs).sort();
+  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+async function metrics(url: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_]+)(?:\{[^}]*\})? ([0-9.eE+-]+)$/.exec(line);
+    if (m) out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
+  }
+  return out;
+}
+
+interface Loader {
+  child: ChildProcess;
+  next<T>(type: string): Promise<T>;
+}
+
+function startLoader(): Loader {
+  const child = fork(path.join(root, 'bench/fanout-load.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const waiting = new Map<string, Array<{ resolve: (m: unknown) => void; reject: (err: Error) => void }>>();
+  const queued = new Map<string, unknown[]>();
+  child.on('message', (m: { type: string }) => {
+    const w = waiting.get(m.type)?.shift();
+    if (w) w.resolve(m);
+    else queued.set(m.type, [...(queued.get(m.type) ?? []), m]);
+  });
+  child.once('exit', (code) => {
+    for (const [type, ws] of waiting) for (const w of ws.splice(0)) w.reject(new Error(`loader exited with ${code} while waiting for ${type}`));
+  });
+  return {
+    child,
+    next<T>(type: string): Promise<T> {
+      const q = queued.get(type);
+      if (q && q.length > 0) return Promise.resolve(q.shift() as T);
+      if (child.exitCode !== null) return Promise.reject(new Error(`loader exited with ${child.exitCode}`));
+      return new Promise<T>((resolve, reject) => {
+        waiting.set(type, [...(waiting.get(type) ?? []), { resolve: resolve as (m: unknown) => void, reject }]);
+      });
+    },
+  };
+}
+
+function aggregate(seq: number) {
+  const windowStart = seq * WINDOW_MS;
+  return {
+    matchId: MATCH,
+    windowStart,
+    windowEnd: windowStart + WINDOW_MS,
+    counts: { '🔥': 2500, '😂': 1000, '👏': 800, '😡': 120, '😢': 90, '😮': 60, '❤️': 40, '👎': 10 },
+    units: { '🔥': 3, '😂': 1, '👏': 1, '😡': 1, '😢': 1, '😮': 1, '❤️': 1, '👎': 1 },
+    total: 4620,
+    sentiment: 0.5123,
+    seq,
+  };
+}
+
+interface Node {
+  child: Awaited<ReturnType<typeof startChild>>;
+  url: string;
+  share: number;
+}
+
+async function startNode(prefix: string, maxConnections: number, id: string): Promise<Node> {
+  const child = await startChild(
+    process.execPath,
+    ['--import', 'tsx', path.join(root, 'src/main.ts')],
+    {
+      ROLE: 'fanout',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      BUS_ADAPTER: 'redis',
+      REDIS_URL: env.REDIS_URL ?? 'redis://127.0.0.1:16379',
+      REDIS_KEY_PREFIX: prefix,
+      WS_MAX_CONNECTIONS: String(maxConnections + 100),
+      WS_MAX_CONNECTIONS_PER_IP: String(maxConnections + 100),
+      WS_PING_INTERVAL_MS: PING_MS,
+      INSTANCE_ID: id,
+    },
+    /on http:\/\/127\.0\.0\.1:(\d+)/,
+    60_000,
+  );
+  return { child, url: `http://127.0.0.1:${child.match[1]}`, share: 0 };
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+/**
+ * N clients over ceil(N / NODE_MAX) nodes (one process holds at most `ulimit -n` sockets), each
+ * node's share over loaders of at most PER_LOADER clients.
+ */
+async function runSize(n: number, bus: RedisBus, prefix: string, nodeMax: number): Promise<{ row: Row; detail: Record<string, unknown> }> {
+  const nNodes = Math.ceil(n / nodeMax);
+  const nodes: Node[] = [];
+  const loaders: Loader[] = [];
+  try {
+    for (let i = 0; i < nNodes; i++) nodes.push(await startNode(prefix, nodeMax, `${RUN}-${n}-${i}`));
+    nodes.forEach((node, i) => (node.share = Math.floor(n / nNodes) + (i < n % nNodes ? 1 : 0)));
+    await sleep(1000);
+    const before = await Promise.all(nodes.map((x) => metrics(x.url)));
+    const plan: Array<{ node: Node; count: number }> = [];
+    for (const node of nodes) for (let left = node.share; left > 0; left -= PER_LOADER) plan.push({ node, count: Math.min(PER_LOADER, left) });
+    log(`N=${n}: ${nodes.length} node(s), ${plan.length} loader process(es); node RSS ${before.map((b) => round(b.process_resident_memory_bytes! / 2 ** 20)).join(', ')} MiB`);
+    const t0 = clock();
+    const connected = await Promise.all(
+      plan.map(({ node, count }, k) => {
+        const l = startLoader();
+        loaders.push(l);
+        // Local addresses 127.0.0.(10 + k*A ..): each source address has its own ephemeral ports.
+        const localAddresses = Array.from({ length: ADDRS_PER_LOADER }, (_, a) => `127.0.0.${10 + k * ADDRS_PER_LOADER + a}`);
+        l.child.send({ type: 'connect', url: `${node.url.replace('http', 'ws')}/v1/live?matchId=${MATCH}`, count, localAddresses, concurrency: CONCURRENCY });
+        return l.next<{ open: number; failed: number; errors: Record<string, number>; ms: number; cpuMs: number; rss: number }>('connected');
+      }),
+    );
+    const connectMs = clock() - t0;
+    const afterConnect = await Promise.all(nodes.map((x) => metrics(x.url)));
+    const open = sum(connected.map((c) => c.open));
+    const failed = sum(connected.map((c) => c.failed));
+    const errors: Record<string, number> = {};
+    for (const c of connected) for (const [k, v] of Object.entries(c.errors)) errors[k] = (errors[k] ?? 0) + v;
+    log(`N=${n}: ${open} open, ${failed} failed ${JSON.stringify(errors)} in ${round(connectMs / 1000, 1)} s`);
+
+    // Every viewer joined (presence writes settle), then one unmeasured update reaches them all.
+    let seq = 900_000_000 + (Math.floor(Date.now() / WINDOW_MS) % 1_000_000);
+    const warm = await broadcast(loaders, bus, ++seq, 60_000);
+    await sleep(1000);
+    const after = await Promise.all(nodes.map((x) => metrics(x.url)));
+    const held = after.map((m) => m.emostream_ws_connections ?? 0);
+    log(`N=${n}: warm-up update reached ${warm.received}/${open}; nodes hold ${held.join(', ')}`);
+    const loadersRss = sum(loaders.map(loaderRss));
+
+    const toAll: number[] = [];
+    const toFirst: number[] = [];
+    const clientP50: number[] = [];
+    const clientP99: number[] = [];
+    let missed = 0;
+    for (let u = 0; u < UPDATES; u++) {
+      await sleep(300 + Math.random() * 200);
+      const r = await broadcast(loaders, bus, ++seq, 30_000);
+      if (r.sample !== 'ok') throw new Error(`update ${seq}: a client received ${r.sample}`);
+      missed += open - r.received;
+      toAll.push(r.maxMs);
+      toFirst.push(r.minMs);
+      clientP50.push(r.p50Ms);
+      clientP99.push(r.p99Ms);
+    }
+    const end = await Promise.all(nodes.map((x) => metrics(x.url)));
+    const cpu = (m: Record<string, number>[]) => sum(m.map((x) => x.process_cpu_seconds_total ?? 0)) * 1000;
+    const rssBefore = sum(before.map((m) => m.process_resident_memory_bytes!));
+    const rssAfter = sum(after.map((m) => m.process_resident_memory_bytes!));
+    const totalHeld = sum(held);
+    const row: Row = {
+      clients: n,
+      nodes: nodes.length,
+      heldPerNode: held.join('/'),
+      failed,
+      connectSec: round(connectMs / 1000, 1),
+      nodeCpuMsPerConn: round((cpu(afterConnect) - cpu(before)) / Math.max(1, open), 2),
+      loaderCpuMsPerConn: round(sum(connected.map((c) => c.cpuMs)) / Math.max(1, open), 2),
+      nodeRssBeforeMiB: before.map((m) => round(m.process_resident_memory_bytes! / 2 ** 20)).join('/'),
+      nodeRssAfterMiB: after.map((m) => round(m.process_resident_memory_bytes! / 2 ** 20)).join('/'),
+      nodeKiBPerConn: round((rssAfter - rssBefore) / 1024 / Math.max(1, totalHeld), 1),
+      loaderKiBPerConn: round(loadersRss / 1024 / Math.max(1, open), 1),
+      updates: UPDATES,
+      toAllP50Ms: round(pct(toAll, 50), 1),
+      toAllP99Ms: round(pct(toAll, 99), 1),
+      toFirstP50Ms: round(pct(toFirst, 50), 1),
+      clientP50Ms: round(pct(clientP50, 50), 1),
+      clientP99Ms: round(pct(clientP99, 50), 1),
+      missed,
+      nodeCpuMsPerUpdate: round((cpu(end) - cpu(after)) / UPDATES, 1),
+      loaders: loaders.length,
+    };
+    return {
+      row,
+      detail: {
+        n,
+        errors,
+        toAllMs: toAll.map((x) => round(x, 1)),
+        toFirstMs: toFirst.map((x) => round(x, 1)),
+        heapUsedMiB: after.map((m) => round((m.nodejs_heap_size_used_bytes ?? 0) / 2 ** 20, 1)),
+        connectPerLoaderSec: connected.map((c) => round(c.ms / 1000, 1)),
+      },
+    };
+  } finally {
+    for (const l of loaders) l.child.send({ type: 'close' });
+    await Promise.all(loaders.map((l) => (l.child.exitCode === null ? new Promise((r) => l.child.once('exit', r)) : undefined)));
+    for (const node of nodes) await stopChild(node.child);
+  }
+}
+
+/** Deletes this run's keys (history, latest, epoch, presence), and only those. */
+async function dropKeys(url: string, prefix: string): Promise<void> {
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  try {
+    await r.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await r.del(...keys);
+    } while (cursor !== '0');
+  } catch (err) {
+    log(`redis cleanup failed: ${(err as Error).message}`);
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** A loader's current RSS, from /proc. */
+function loaderRss(l: Loader): number {
+  const status = readFileSync(`/proc/${l.child.pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+}
+
+/** Arms every loader for `seq`, publishes it, and waits until every client got it (or the timeout). */
+async function broadcast(loaders: Loader[], bus: RedisBus, seq: number, timeoutMs: number) {
+  await Promise.all(
+    loaders.map((l, k) => {
+      l.child.send({ type: 'arm', round: seq, seq });
+      return l.next<{ round: number }>('armed').then((m) => {
+        if (m.round !== seq) throw new Error(`loader ${k} armed for ${m.round}, not ${seq}`);
+      });
+    }),
+  );
+  const t0 = clock();
+  const published = await bus.publish(aggregate(seq));
+  if (!published) throw new Error(`seq ${seq} was not published (dedupe)`);
+  const timer = setTimeout(() => loaders.forEach((l) => l.child.send({ type: 'collect', round: seq })), timeoutMs);
+  const results = await Promise.all(loaders.map((l) => l.next<{ round: number; times: number[]; complete: boolean; sample: string }>('received')));
+  clearTimeout(timer);
+  const lat: number[] = [];
+  for (const r of results) for (const t of r.times) if (t === t) lat.push(t - t0);
+  return {
+    received: lat.length,
+    minMs: Math.min(...lat),
+    maxMs: Math.max(...lat),
+    p50Ms: pct(lat, 50),
+    p99Ms: pct(lat, 99),
+    sample: results[0]!.sample,
+  };
+}
+
+infra();
+const fdLimit = execFileSync('bash', ['-c', 'ulimit -n']).toString().trim();
+const portRange = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().replace(/\s+/g, '-');
+// One process holds at most `ulimit -n` descriptors (sockets): past that, more nodes and loaders.
+const NODE_MAX = Number(env.BENCH_FANOUT_NODE_MAX ?? Math.min(50_000, Number(fdLimit) - 1000));
+log(`sizes ${SIZES.join(', ')}; ulimit -n ${fdLimit} -> at most ${NODE_MAX} clients per node, ${PER_LOADER} per loader; ip_local_port_range ${portRange}`);
+if (PER_LOADER > Number(fdLimit) - 500) throw new Error(`BENCH_FANOUT_PER_LOADER=${PER_LOADER} is above ulimit -n ${fdLimit}`);
+const rows: Row[] = [];
+const details: Record<string, unknown>[] = [];
+let stoppedAt: string | undefined;
+const redisUrl = env.REDIS_URL ?? 'redis://127.0.0.1:16379';
+try {
+  for (const n of SIZES) {
+    // Each size on a fresh node and its own key prefix: no history or presence carried over.
+    const prefix = `${RUN}-${n}:`;
+    const nodeBus = await RedisBus.connect({ url: redisUrl, keyPrefix: prefix, historySize: 300, presenceTtlSec: 10, logger: pino({ level: 'silent' }) });
+    try {
+      const r = await runSize(n, nodeBus, prefix, NODE_MAX);
+      rows.push(r.row);
+      details.push(r.detail);
+      if (Number(r.row.failed) > 0) {
+        stoppedAt = `N=${n}: ${r.row.failed} clients could not connect (${JSON.stringify(r.detail.errors)})`;
+        break;
+      }
+    } catch (err) {
+      stoppedAt = `N=${n}: ${(err as Error).message}`;
+      log(stoppedAt);
+      break;
+    } finally {
+      await nodeBus.close();
+    }
+  }
+} finally {
+  await dropKeys(redisUrl, `${RUN}-`);
+}
+report('fanout', rows, {
+  run: RUN,
+  updates: UPDATES,
+  perLoader: PER_LOADER,
+  addrsPerLoader: ADDRS_PER_LOADER,
+  pingIntervalMs: Number(PING_MS),
+  ulimitN: fdLimit,
+  ipLocalPortRange: portRange,
+  loadavg: loadavg().map((x) => round(x, 2)),
+  ...(stoppedAt ? { stoppedAt } : {}),
+  details,
+  note: 'Fan-out node(s) (ROLE=fanout, Redis bus), loaders in other processes on the same 2 cores. toAll: publish (RedisBus.publish, Lua script + PUBLISH) -> the last of the N clients received it; toFirst: -> the first; clientP50/P99: per-client latency within an update (median over updates). Keys live under the run prefix in Redis (history trimmed to 300).',
+});
+process.exit(0);

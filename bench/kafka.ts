@@ -1,0 +1,462 @@
+// npm run bench:kafka — EmoStream against the real broker (scripts/infra/up.sh kafka registry), all
+// figures from one run so that their ratios mean something:
+//
+// 1. http: an `api` role process (Kafka log, Confluent registry, limiter out of the way) loaded
+//    with autocannon (in this process) on POST /v1/reactions/batch (100 per request) and
+//    POST /v1/reactions, with KAFKA_ACK_MODE=durable (202 after acks=all) and =queued (202 once
+//    librdkafka holds it), beside the same role on the in-memory log. After each Kafka process is
+//    stopped (its producer flushes), the reactions topic's end offsets are compared with what
+//    was acknowledged, so `queued` is shown to land too.
+// 2. producer: KafkaLog's producer alone, pre-encoded reactions as fast as possible, durable, with
+//    at most BENCH_PRODUCER_WINDOW records unacknowledged (sends of BENCH_PRODUCER_CHUNK), over
+//    linger.ms × compression; msgs/s, per-send ack latency and bytes on the broker's disk.
+// 3. aggregator: BENCH_AGG_REACTIONS (500k) reactions with real-time timestamps pre-produced to a
+//    fresh topic, then an `aggregator` role process started on it, timed until the totals of the
+//    windows on the aggregates topic (read_committed) sum to N.
+//
+// Env: BENCH_SECONDS (10 per HTTP case), BENCH_CONNECTIONS (50), BENCH_PRODUCER_MESSAGES (500k),
+// BENCH_PRODUCER_WINDOW (10000), BENCH_PRODUCER_CHUNK (1000), BENCH_LINGERS (0,5,50),
+// BENCH_COMPRESSIONS (lz4,zstd,none), BENCH_AGG_REACTIONS (500000), BENCH_MATCHES (50),
+// BENCH_PARTITIONS (12), BENCH_PARTS (http,producer,aggregator), EMO_SKIP_INFRA_UP=1.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { loadavg } from 'node:os';
+import path from 'node:path';
+import type * as RdKafka from 'node-rdkafka';
+import { ConfluentSchemaRegistry } from '../src/codec/confluent-registry.js';
+import { createSerdes, type AvroSerde } from '../src/codec/serde.js';
+import { loadConfig, type Config } from '../src/config/config.js';
+import { EmojiCatalog } from '../src/domain/catalog.js';
+import { repoRoot } from '../src/domain/schemas-dir.js';
+import type { Reaction, WindowAggregate } from '../src/domain/types.js';
+import type { KafkaOptions } from '../src/log/kafka/kafka-config.js';
+import { KafkaLog } from '../src/log/kafka/kafka-log.js';
+import { topicsFor } from '../src/roles/adapters.js';
+import { silentLogger } from '../test/helpers/fixtures.js';
+import { cannon as cannonWith, report, startChild, stopChild, type CannonResult, type Row } from './lib.js';
+
+const Kafka = createRequire(import.meta.url)('node-rdkafka') as typeof RdKafka;
+const root = repoRoot();
+const env = process.env;
+const num = (name: string, fallback: number) => Number(env[name] ?? fallback);
+const list = (name: string, fallback: string) => (env[name] ?? fallback).split(',').map((s) => s.trim()).filter(Boolean);
+
+const SECONDS = num('BENCH_SECONDS', 10);
+const CONNECTIONS = num('BENCH_CONNECTIONS', 50);
+const PRODUCER_MESSAGES = num('BENCH_PRODUCER_MESSAGES', 500_000);
+const PRODUCER_WINDOW = num('BENCH_PRODUCER_WINDOW', 10_000);
+const PRODUCER_CHUNK = num('BENCH_PRODUCER_CHUNK', 1000);
+const LINGERS = list('BENCH_LINGERS', '0,5,50').map(Number);
+const COMPRESSIONS = list('BENCH_COMPRESSIONS', 'lz4,zstd,none') as Array<KafkaOptions['compression']>;
+const AGG_N = num('BENCH_AGG_REACTIONS', 500_000);
+const MATCHES = num('BENCH_MATCHES', 50);
+const PARTITIONS = num('BENCH_PARTITIONS', 12);
+const PARTS = new Set(list('BENCH_PARTS', 'http,producer,aggregator'));
+const RUN = `bench-kafka-${process.pid}-${Date.now().toString(36)}`;
+const catalog = EmojiCatalog.load();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const round = (x: number, d = 0) => +x.toFixed(d);
+const now = () => performance.timeOrigin + performance.now();
+const createdTopics: string[] = [];
+const log = (msg: string) => console.error(`[bench:kafka] ${msg}`);
+
+const cannon = (url: string, bodies: string[], perRequest: number, seconds: number) => cannonWith(url, bodies, perRequest, seconds, CONNECTIONS);
+
+function infra(): void {
+  if (env.EMO_SKIP_INFRA_UP !== '1') execFileSync('bash', [path.join(root, 'scripts/infra/up.sh'), 'kafka', 'registry'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const envFile = path.join(root, '.infra/env');
+  if (!existsSync(envFile)) throw new Error(`${envFile} missing: scripts/infra/up.sh did not start the services`);
+  for (const line of readFileSync(envFile, 'utf8').split('\n')) {
+    const m = /^export ([A-Z_]+)=(.*)$/.exec(line.trim());
+    if (m && env[m[1]!] === undefined) env[m[1]!] = m[2]!.replace(/^["']|["']$/g, '');
+  }
+}
+
+/** This run's own topics: nobody else's tests see them (and they are deleted at the end). */
+function kafkaConfig(name: string, kafka: Partial<KafkaOptions> = {}): Config {
+  return loadConfig(
+    { ...env, LOG_ADAPTER: 'kafka', REGISTRY_ADAPTER: 'confluent' },
+    { port: 0, log: { reactionsTopic: `${RUN}-${name}.reactions`, aggregatesTopic: `${RUN}-${name}.aggregates` }, kafka: { reactionsPartitions: PARTITIONS, ...kafka } },
+  );
+}
+
+async function createTopics(config: Config): Promise<void> {
+  const kl = new KafkaLog(config.kafka, silentLogger);
+  const topics = topicsFor(config);
+  await kl.ensureTopics(topics);
+  await kl.close();
+  createdTopics.push(...topics.map((t) => t.name));
+}
+
+async function deleteTopics(brokers: string): Promise<void> {
+  if (createdTopics.length === 0) return;
+  const admin = Kafka.AdminClient.create({ 'bootstrap.servers': brokers, 'client.id': `${RUN}-cleanup` });
+  for (const t of createdTopics.splice(0)) await new Promise<void>((resolve) => admin.deleteTopic(t, 10_000, () => resolve()));
+  admin.disconnect();
+}
+
+/** Sum of the end offsets (high watermarks) of a topic's partitions: records the broker holds. */
+async function endOffsets(brokers: string, topic: string, partitions: number): Promise<number> {
+  const c = new Kafka.KafkaConsumer({ 'bootstrap.servers': brokers, 'group.id': `${RUN}-offsets` } as RdKafka.ConsumerGlobalConfig, {});
+  await new Promise<void>((resolve, reject) => c.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
+  let total = 0;
+  try {
+    for (let p = 0; p < partitions; p++) {
+      total += await new Promise<number>((resolve, reject) => c.queryWatermarkOffsets(topic, p, 10_000, (err, o) => (err ? reject(err) : resolve(o.highOffset))));
+    }
+  } finally {
+    await new Promise<void>((resolve) => c.disconnect(() => resolve()));
+  }
+  return total;
+}
+
+/** Bytes of a topic's log segments on the local broker's disk, when its data dir is known. */
+function diskBytes(topic: string): number | null {
+  const dir = env.BENCH_KAFKA_DATA_DIR ?? path.join(env.EMOSTREAM_INFRA_DIR ?? path.join(root, '.infra'), 'kafka/data');
+  if (!existsSync(dir)) return null;
+  let bytes = 0;
+  for (const d of readdirSync(dir)) {
+    if (!d.startsWith(`${topic}-`) || !/-\d+$/.test(d)) continue;
+    for (const f of readdirSync(path.join(dir, d))) if (f.endsWith('.log')) bytes += statSync(path.join(dir, d, f)).size;
+  }
+  return bytes;
+}
+
+function pct(xs: ArrayLike<number>, p: number): number {
+  const s = Float64Array.from(xs).sort();
+  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+function reaction(i: number, ts: number): Reaction {
+  // A skewed emoji mix (weight ~ 1/(k+1)), matches round-robin, users spread.
+  const k = Math.floor(catalog.size * ((i * 0.6180339887) % 1) ** 2);
+  return { matchId: `match-${i % MATCHES}`, userId: `u${i % 100_000}`, emoji: catalog.entries[k]!.emoji, ts, receivedAt: ts };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. HTTP -> log
+// ---------------------------------------------------------------------------------------------
+
+
+// Single reactions rotate over MATCHES matches (so over the partitions); a batch holds 100 of them.
+const singles = Array.from({ length: MATCHES }, (_, m) => JSON.stringify({ matchId: `match-${m}`, userId: `u${m}`, emoji: catalog.entries[m % catalog.size]!.emoji }));
+const batches = Array.from({ length: 10 }, (_, b) =>
+  JSON.stringify({ reactions: Array.from({ length: 100 }, (_, i) => ({ matchId: `match-${(b * 100 + i) % MATCHES}`, userId: `u${b * 100 + i}`, emoji: catalog.entries[(i * 7) % 4]!.emoji })) }),
+);
+
+async function apiProcess(extraEnv: Record<string, string>) {
+  return startChild(
+    process.execPath,
+    ['--import', 'tsx', path.join(root, 'src/main.ts')],
+    // Limits high enough that the benchmark measures the path, not the per-user limiter.
+    { ROLE: 'api', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', USER_RATE_PER_SEC: '1000000', USER_BURST: '10000000', INSTANCE_ID: `${RUN}-api`, ...extraEnv },
+    /on http:\/\/127\.0\.0\.1:(\d+)/,
+    60_000,
+  );
+}
+
+async function httpCases(): Promise<Row[]> {
+  const rows: Row[] = [];
+  const variants: Array<{ name: string; env: Record<string, string>; config?: Config }> = [
+    { name: 'memory', env: { LOG_ADAPTER: 'memory', REGISTRY_ADAPTER: 'memory', LOG_CAPACITY: '200000000' } },
+  ];
+  for (const mode of ['durable', 'queued'] as const) {
+    const config = kafkaConfig(`api-${mode}`, { ackMode: mode });
+    await createTopics(config);
+    variants.push({
+      name: `kafka ${mode}`,
+      config,
+      env: {
+        LOG_ADAPTER: 'kafka',
+        REGISTRY_ADAPTER: 'confluent',
+        KAFKA_ACK_MODE: mode,
+        KAFKA_BROKERS: config.kafka.brokers,
+        SCHEMA_REGISTRY_URL: config.registryUrl,
+        REACTIONS_TOPIC: config.log.reactionsTopic,
+        AGGREGATES_TOPIC: config.log.aggregatesTopic,
+        KAFKA_REACTIONS_PARTITIONS: String(PARTITIONS),
+      },
+    });
+  }
+  const base = new Map<string, CannonResult>();
+  for (const v of variants) {
+    log(`http: api on the ${v.name} log`);
+    const server = await apiProcess(v.env);
+    const url = `http://127.0.0.1:${server.match[1]}`;
+    let accepted = 0;
+    try {
+      accepted += (await cannon(`${url}/v1/reactions/batch`, batches, 100, 2)).accepted; // warm-up (JIT, connections)
+      const cases = [
+        ['POST /v1/reactions/batch (100/req)', await cannon(`${url}/v1/reactions/batch`, batches, 100, SECONDS)],
+        ['POST /v1/reactions', await cannon(`${url}/v1/reactions`, singles, 1, SECONDS)],
+      ] as const;
+      for (const [c, r] of cases) {
+        accepted += r.accepted;
+        if (v.name === 'memory') base.set(c, r);
+        const b = base.get(c);
+        const { accepted: _a, ...figures } = r;
+        rows.push({ part: 'http', case: c, log: v.name, ...figures, ratioToMemory: b ? round(r.reactionsPerSec / b.reactionsPerSec, 3) : 1 });
+      }
+    } finally {
+      await stopChild(server); // the producer flushes on SIGTERM
+    }
+    if (v.config) {
+      const inLog = await endOffsets(v.config.kafka.brokers, v.config.log.reactionsTopic, PARTITIONS);
+      // ≥ acked: autocannon stops counting at the deadline while its last requests still land.
+      for (const r of rows.filter((x) => x.log === v.name)) r.inLogVsAcked = `${inLog}/${accepted}`;
+    }
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. producer alone
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Sends `values` through KafkaLog's producer (durable: each send resolves on acks=all) in sends of
+ * `chunk` records with at most `window` records unacknowledged. `encode(i)` is called per record
+ * just before its send when values are produced live (real-time timestamps).
+ */
+async function produceWindowed(config: Config, topic: string, count: number, value: (i: number) => { key: string; value: Buffer }, window = PRODUCER_WINDOW, chunk = PRODUCER_CHUNK) {
+  const kl = new KafkaLog({ ...config.kafka, ackMode: 'durable' }, silentLogger);
+  const producer = await kl.producer();
+  const latencies: number[] = [];
+  const inflight = new Set<Promise<void>>();
+  let unacked = 0;
+  const t0 = now();
+  try {
+    for (let i = 0; i < count; i += chunk) {
+      while (unacked + chunk > window && inflight.size > 0) await Promise.race(inflight);
+      const n = Math.min(chunk, count - i);
+      const records = [];
+      for (let j = i; j < i + n; j++) {
+        const r = value(j);
+        records.push({ topic, key: r.key, value: r.value });
+      }
+      const sentAt = now();
+      unacked += n;
+      const p: Promise<void> = producer.send(records).then(() => {
+        latencies.push(now() - sentAt);
+        unacked -= n;
+        inflight.delete(p);
+      });
+      inflight.add(p);
+    }
+    await Promise.all(inflight);
+  } finally {
+    await kl.close();
+  }
+  const seconds = (now() - t0) / 1000;
+  return { seconds, msgsPerSec: count / seconds, ackP50Ms: pct(latencies, 50), ackP99Ms: pct(latencies, 99) };
+}
+
+async function producerCases(serde: AvroSerde<Reaction>): Promise<Row[]> {
+  const rows: Row[] = [];
+  const t = Date.now();
+  const encoded = Array.from({ length: PRODUCER_MESSAGES }, (_, i) => {
+    const r = reaction(i, t);
+    return { key: r.matchId, value: serde.encode(r) };
+  });
+  const avgValueBytes = encoded.reduce((s, e) => s + e.value.length, 0) / encoded.length;
+  const matrix: Array<[number, KafkaOptions['compression']]> = [];
+  for (const c of COMPRESSIONS) for (const l of LINGERS) matrix.push([l, c]);
+  let reference: number | undefined;
+  for (const [lingerMs, compression] of matrix) {
+    const config = kafkaConfig(`producer-l${lingerMs}-${compression}`, { lingerMs, compression });
+    const topic = config.log.reactionsTopic;
+    const kl = new KafkaLog(config.kafka, silentLogger);
+    await kl.ensureTopics([{ name: topic, partitions: PARTITIONS }]);
+    await kl.close();
+    createdTopics.push(topic);
+    log(`producer: linger.ms=${lingerMs} compression=${compression}`);
+    const r = await produceWindowed(config, topic, PRODUCER_MESSAGES, (i) => encoded[i]!);
+    await sleep(300); // let the broker roll its writes to disk before counting bytes
+    const disk = diskBytes(topic);
+    reference ??= r.msgsPerSec;
+    rows.push({
+      part: 'producer',
+      case: `durable, window ${PRODUCER_WINDOW}, sends of ${PRODUCER_CHUNK}`,
+      lingerMs,
+      compression,
+      messages: PRODUCER_MESSAGES,
+      seconds: round(r.seconds, 2),
+      msgsPerSec: Math.round(r.msgsPerSec),
+      ackP50Ms: round(r.ackP50Ms, 1),
+      ackP99Ms: round(r.ackP99Ms, 1),
+      diskBytesPerMsg: disk === null ? 'n/a' : round(disk / PRODUCER_MESSAGES, 1),
+      ratio: round(r.msgsPerSec / reference, 3),
+    });
+  }
+  rows.forEach((r) => (r.avgValueBytes = round(avgValueBytes, 1)));
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. aggregator end to end through Kafka
+// ---------------------------------------------------------------------------------------------
+
+/** Reads the aggregates topic (read_committed) from the start; resolves when the totals sum to `n`. */
+function watchAggregates(config: Config, serde: AvroSerde<WindowAggregate>, n: number) {
+  const consumer = new Kafka.KafkaConsumer(
+    { 'bootstrap.servers': config.kafka.brokers, 'group.id': `${RUN}-watch`, 'enable.auto.commit': false, 'isolation.level': 'read_committed', 'fetch.wait.max.ms': 20 } as RdKafka.ConsumerGlobalConfig,
+    { 'auto.offset.reset': 'earliest' },
+  );
+  const state = { sum: 0, windows: 0, duplicates: 0, doneAt: 0, firstAt: 0 };
+  const keys = new Set<string>();
+  let stopped = false;
+  let connected!: () => void;
+  const ready = new Promise<void>((r) => (connected = r));
+  const loop = (async () => {
+    await new Promise<void>((resolve, reject) => consumer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
+    consumer.subscribe([config.log.aggregatesTopic]);
+    consumer.setDefaultConsumeTimeout(20);
+    connected();
+    while (!stopped) {
+      const msgs = await new Promise<RdKafka.Message[]>((resolve, reject) => consumer.consume(1000, (err, m) => (err ? reject(err) : resolve(m))));
+      for (const m of msgs) {
+        const a = await serde.decode(m.value!);
+        const key = `${a.matchId}|${a.windowStart}`;
+        if (keys.has(key)) {
+          state.duplicates++;
+          continue;
+        }
+        keys.add(key);
+        state.windows++;
+        state.sum += a.total;
+        state.firstAt ||= now();
+        if (state.sum >= n && !state.doneAt) state.doneAt = now();
+      }
+    }
+    await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
+  })();
+  return {
+    state,
+    ready,
+    async until(timeoutMs: number): Promise<number> {
+      const deadline = Date.now() + timeoutMs;
+      while (!state.doneAt) {
+        if (Date.now() > deadline) throw new Error(`aggregates sum to ${state.sum} of ${n} after ${timeoutMs} ms (${state.windows} windows)`);
+        await sleep(10);
+      }
+      return state.doneAt;
+    },
+    async stop() {
+      stopped = true;
+      await loop;
+    },
+  };
+}
+
+async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  let total = 0;
+  for (const line of text.split('\n')) if (line.startsWith(name) && (line[name.length] === ' ' || line[name.length] === '{')) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return total;
+}
+
+async function aggregatorCase(): Promise<Row[]> {
+  const config = kafkaConfig('agg');
+  await createTopics(config);
+  const serdes = await createSerdes(new ConfluentSchemaRegistry(config.registryUrl), config.log);
+  log(`aggregator: producing ${AGG_N} reactions (real-time ts) to ${config.log.reactionsTopic}`);
+  // Encoded per send, stamped with the wall clock: the input spans the production time.
+  const prod = await produceWindowed(config, config.log.reactionsTopic, AGG_N, (i) => {
+    const r = reaction(i, Date.now());
+    return { key: r.matchId, value: serdes.reaction.encode(r) };
+  });
+  const inLog = await endOffsets(config.kafka.brokers, config.log.reactionsTopic, PARTITIONS);
+  if (inLog !== AGG_N) throw new Error(`reactions topic holds ${inLog}, expected ${AGG_N}`);
+  const w = watchAggregates(config, serdes.aggregate, AGG_N);
+  await w.ready;
+  const rows: Row[] = [];
+  log('aggregator: starting the aggregator role process on the backlog');
+  const spawnAt = now();
+  const agg = await startChild(
+    process.execPath,
+    ['--import', 'tsx', path.join(root, 'src/main.ts')],
+    {
+      ROLE: 'aggregator',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      LOG_ADAPTER: 'kafka',
+      REGISTRY_ADAPTER: 'confluent',
+      KAFKA_BROKERS: config.kafka.brokers,
+      SCHEMA_REGISTRY_URL: config.registryUrl,
+      REACTIONS_TOPIC: config.log.reactionsTopic,
+      AGGREGATES_TOPIC: config.log.aggregatesTopic,
+      KAFKA_REACTIONS_PARTITIONS: String(PARTITIONS),
+      INSTANCE_ID: `${RUN}-agg`, // its own transactional id: fences nobody else's aggregator
+    },
+    /on http:\/\/127\.0\.0\.1:(\d+)/,
+    60_000,
+  );
+  const readyAt = now();
+  const url = `http://127.0.0.1:${agg.match[1]}`;
+  let firstAt = 0;
+  const poll = setInterval(() => {
+    if (firstAt) return;
+    void metric(url, 'emostream_aggregator_reactions_total').then(
+      (v) => {
+        if (v > 0 && !firstAt) firstAt = now();
+      },
+      () => {},
+    );
+  }, 25);
+  try {
+    const doneAt = await w.until(300_000);
+    clearInterval(poll);
+    const dropped = await metric(url, 'emostream_aggregator_dropped_total');
+    const emitted = await metric(url, 'emostream_windows_emitted_total');
+    await sleep(500); // any duplicate would show by now
+    const r = (measured: string, ms: number): Row => ({
+      part: 'aggregator',
+      case: 'backlog -> aggregates sum to N (read_committed)',
+      measured,
+      reactions: AGG_N,
+      windows: w.state.windows,
+      seconds: round(ms / 1000, 2),
+      reactionsPerSec: Math.round(AGG_N / (ms / 1000)),
+    });
+    rows.push(r('spawn -> done', doneAt - spawnAt), r('process up -> done', doneAt - readyAt), r('first reaction counted -> done', doneAt - (firstAt || readyAt)));
+    rows.forEach((x) => Object.assign(x, { duplicates: w.state.duplicates, droppedLate: dropped, windowsEmitted: emitted, partitions: PARTITIONS }));
+    rows.push({ part: 'aggregator', case: 'pre-production of the input (durable, windowed)', measured: 'producer', reactions: AGG_N, seconds: round(prod.seconds, 2), reactionsPerSec: Math.round(prod.msgsPerSec) });
+  } finally {
+    clearInterval(poll);
+    await stopChild(agg);
+    await w.stop();
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+infra();
+const brokers = env.KAFKA_BROKERS ?? '127.0.0.1:19092';
+// Measured first, reported together at the end (one table per part; one JSON file each).
+const results: Array<[string, Row[]]> = [];
+try {
+  if (PARTS.has('http')) results.push(['kafka-http', await httpCases()]);
+  if (PARTS.has('producer')) {
+    const c = kafkaConfig('serde');
+    const serdes = await createSerdes(new ConfluentSchemaRegistry(c.registryUrl), c.log);
+    results.push(['kafka-producer', await producerCases(serdes.reaction)]);
+  }
+  if (PARTS.has('aggregator')) results.push(['kafka-aggregator', await aggregatorCase()]);
+  const extra = {
+    run: RUN,
+    seconds: SECONDS,
+    connections: CONNECTIONS,
+    partitions: PARTITIONS,
+    matches: MATCHES,
+    producer: { messages: PRODUCER_MESSAGES, window: PRODUCER_WINDOW, chunk: PRODUCER_CHUNK },
+    loadavg: loadavg().map((x) => round(x, 2)),
+    note: 'One broker; 2 cores shared by the broker, the registry, the measured process and the load generator. http ratioToMemory: reactions/s vs the api on the memory log; inLogVsAcked: records on the broker after the api stopped vs 2xx-acknowledged reactions; producer ratio: msgs/s vs the first row.',
+  };
+  for (const [name, rows] of results) report(name, rows, extra);
+} finally {
+  await deleteTopics(brokers).catch((err) => log(`topic cleanup failed: ${(err as Error).message}`));
+}
+process.exit(0);
