@@ -14,6 +14,7 @@ import type { FanoutBus } from './fanout/bus.js';
 import { liveRoute } from './fanout/live-route.js';
 import { Rooms } from './fanout/rooms.js';
 import { installErrorHandling } from './http/error-handler.js';
+import { tokenGuard } from './http/auth.js';
 import { healthRoutes, type ReadinessCheck } from './http/health-routes.js';
 import { ingestRoutes } from './ingest/routes.js';
 import { UserRateLimiter } from './ingest/user-rate-limiter.js';
@@ -52,6 +53,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain');
   await app.register(healthRoutes, { metrics: o.metrics, checks: o.checks ?? [] });
 
+  const auth = tokenGuard(config.apiTokens);
   if (o.ingest) {
     const limiter = new UserRateLimiter({ ratePerSec: config.ingest.userRatePerSec, burst: config.ingest.userBurst }, o.clock);
     await app.register(ingestRoutes, {
@@ -67,6 +69,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       retryAfterSec: config.ingest.retryAfterSec,
       maxBatch: config.ingest.maxBatch,
       bodyLimitBytes: config.ingest.bodyLimitBytes,
+      auth,
     });
   } else {
     await app.register(async (a) => {
@@ -93,6 +96,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       maxConnectionsPerIp: config.fanout.maxConnectionsPerIp,
       allowedOrigins: config.fanout.allowedOrigins,
       pingIntervalMs: config.fanout.pingIntervalMs,
+      auth,
     });
   }
 

@@ -49,6 +49,8 @@ export interface Config {
   redis: { url: string; keyPrefix: string; presenceTtlSec: number };
   /** This process's name in groups, transactional ids and presence. */
   instanceId: string;
+  /** Bearer tokens accepted on the ingest and live routes; empty = open (local development). */
+  apiTokens: string[];
 }
 
 type Env = Record<string, string | undefined>;
@@ -161,6 +163,7 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
       keyPrefix: r.str('REDIS_KEY_PREFIX', 'emo:', /^[A-Za-z0-9:_.-]*$/),
       presenceTtlSec: r.int('PRESENCE_TTL_SEC', 10, 2, 3600),
     },
+    apiTokens: r.list('API_TOKENS', []),
     instanceId: r.str('INSTANCE_ID', `${process.pid}`, /^[A-Za-z0-9._-]{1,64}$/),
   };
   if (config.ingest.userBurst < config.ingest.maxBatch) {

@@ -23,6 +23,7 @@ export const ErrorCodes = Object.freeze({
   RATE_LIMITED: def('EMO_ERR_RATE_LIMITED', 429, 'Too many reactions from this user', true),
   BACKPRESSURE: def('EMO_ERR_BACKPRESSURE', 503, 'The reaction log is full; retry later', true),
   LOG_UNAVAILABLE: def('EMO_ERR_LOG_UNAVAILABLE', 503, 'The reaction log is unavailable; retry later', true),
+  UNAUTHORIZED: def('EMO_ERR_UNAUTHORIZED', 401, 'A valid API token is required'),
   ORIGIN_NOT_ALLOWED: def('EMO_ERR_ORIGIN_NOT_ALLOWED', 403, 'Origin is not allowed'),
   NODE_FULL: def('EMO_ERR_NODE_FULL', 503, 'This node holds its maximum of connections', true),
   TOO_MANY_CONNECTIONS: def('EMO_ERR_TOO_MANY_CONNECTIONS', 429, 'Too many connections from this address', true),

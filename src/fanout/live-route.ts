@@ -13,6 +13,7 @@ const LiveQuery = Type.Object(
     matchId: Type.String({ minLength: 1, maxLength: 64, pattern: ID_PATTERN }),
     since: Type.Optional(Type.String({ pattern: '^-?[0-9]{1,15}$' })),
     epoch: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' })),
+    token: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
   },
   { additionalProperties: false },
 );
@@ -26,6 +27,7 @@ export interface LiveRouteOptions {
   maxConnectionsPerIp: number;
   allowedOrigins: string[];
   pingIntervalMs: number;
+  auth?: ((req: FastifyRequest) => Promise<void>) | undefined;
 }
 
 /**
@@ -73,7 +75,7 @@ export async function liveRoute(app: FastifyInstance, o: LiveRouteOptions): Prom
 
   app.get<{ Querystring: LiveQuery }>(
     '/v1/live',
-    { websocket: true, schema: { querystring: LiveQuery }, preValidation: admit },
+    { websocket: true, schema: { querystring: LiveQuery }, preValidation: admit, ...(o.auth ? { onRequest: o.auth } : {}) },
     (socket, req) => {
       const { matchId } = req.query;
       const since = req.query.since === undefined ? undefined : Number(req.query.since);

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { EmojiCatalog } from '../domain/catalog.js';
 import { acceptReactions, type AcceptDeps } from './accept.js';
 import { Accepted, batchBody, ReactionBody, type BatchBody } from './schemas.js';
@@ -7,6 +7,8 @@ export interface IngestRoutesOptions extends AcceptDeps {
   catalog: EmojiCatalog;
   maxBatch: number;
   bodyLimitBytes: number;
+  /** Runs before the body is read, so an unauthenticated request costs no parsing. */
+  auth?: ((req: FastifyRequest) => Promise<void>) | undefined;
 }
 
 export async function ingestRoutes(app: FastifyInstance, o: IngestRoutesOptions): Promise<void> {
@@ -15,13 +17,13 @@ export async function ingestRoutes(app: FastifyInstance, o: IngestRoutesOptions)
 
   app.post<{ Body: ReactionBody }>(
     '/v1/reactions',
-    { bodyLimit: singleLimit, schema: { body: ReactionBody, response: { 202: Accepted } } },
+    { bodyLimit: singleLimit, schema: { body: ReactionBody, response: { 202: Accepted } }, ...(o.auth ? { onRequest: o.auth } : {}) },
     async (req, reply) => reply.code(202).send({ accepted: await acceptReactions(o, [req.body], false) }),
   );
 
   app.post<{ Body: BatchBody }>(
     '/v1/reactions/batch',
-    { bodyLimit: o.bodyLimitBytes, schema: { body: batchBody(o.maxBatch), response: { 202: Accepted } } },
+    { bodyLimit: o.bodyLimitBytes, schema: { body: batchBody(o.maxBatch), response: { 202: Accepted } }, ...(o.auth ? { onRequest: o.auth } : {}) },
     async (req, reply) => reply.code(202).send({ accepted: await acceptReactions(o, req.body.reactions, true) }),
   );
 

@@ -21,6 +21,8 @@ export interface EmoStreamClientOptions {
   random?: () => number;
   clock?: () => number;
   headers?: Record<string, string>;
+  /** API token, when the deployment requires one (API_TOKENS): a Bearer header, and ?token= on the WebSocket. */
+  token?: string;
 }
 
 const defaults = {
@@ -37,11 +39,12 @@ const defaults = {
 /** The EmoStream client: batched reactions in, live window updates out. Works in browsers and Node. */
 export class EmoStreamClient {
   readonly sender: ReactionSender;
-  readonly #o: Required<Omit<EmoStreamClientOptions, 'headers' | 'wsUrl' | 'WebSocket'>> & {
+  readonly #o: Required<Omit<EmoStreamClientOptions, 'headers' | 'wsUrl' | 'WebSocket' | 'token'>> & {
     wsUrl: string;
     WebSocket: WebSocketCtor | undefined;
   };
   readonly #subs = new Set<LiveSubscription>();
+  readonly #token: string | undefined;
 
   constructor(opts: EmoStreamClientOptions) {
     const base = opts.baseUrl.replace(/\/$/, '');
@@ -65,8 +68,9 @@ export class EmoStreamClient {
       retryBaseMs: this.#o.retryBaseMs,
       retryMaxMs: this.#o.retryMaxMs,
       random: this.#o.random,
-      ...(opts.headers ? { headers: opts.headers } : {}),
+      headers: { ...opts.headers, ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) },
     });
+    this.#token = opts.token;
   }
 
   /** Queues a reaction (sent batched). Returns false when the queue is full: nothing is dropped silently. */
@@ -88,6 +92,7 @@ export class EmoStreamClient {
       reconnectMaxMs: this.#o.reconnectMaxMs,
       random: this.#o.random,
       pingIntervalMs: this.#o.pingIntervalMs,
+      ...(this.#token ? { token: this.#token } : {}),
     });
     sub.on('update', onUpdate);
     for (const [ev, fn] of Object.entries(on)) sub.on(ev as keyof SubscriptionEvents, fn as never);

@@ -11,6 +11,7 @@ export interface SubscriptionOptions {
   random: () => number;
   /** Application-level ping, so a dead TCP path is noticed even where the browser hides pings. */
   pingIntervalMs: number;
+  token?: string;
 }
 
 export interface SubscriptionEvents {
@@ -66,6 +67,7 @@ export class LiveSubscription extends EventEmitter<SubscriptionEvents> {
 
   #url(): string {
     const q = new URLSearchParams({ matchId: this.o.matchId });
+    if (this.o.token) q.set('token', this.o.token);
     if (this.#epoch && this.#lastSeq >= 0) {
       q.set('since', String(this.#lastSeq));
       q.set('epoch', this.#epoch);

@@ -98,6 +98,14 @@ describe('GET /v1/live', () => {
     expect(await metrics.registry.getSingleMetricAsString('emostream_ws_rejected_total')).toMatch(/reason="ip-limit"} 1/);
   });
 
+  it('requires the API token when API_TOKENS is set (?token= for browsers)', async () => {
+    const { url } = await fanoutNode({ apiTokens: ['t0k'] });
+    expect(await connect(`${url}/v1/live?matchId=m`).refused).toBe(401);
+    expect(await connect(`${url}/v1/live?matchId=m&token=nope`).refused).toBe(401);
+    await connect(`${url}/v1/live?matchId=m&token=t0k`).opened;
+    await connect(`${url}/v1/live?matchId=m`, { authorization: 'Bearer t0k' }).opened;
+  });
+
   it('closes a connection that sends a malformed frame with 4402, and answers pings', async () => {
     const { url } = await fanoutNode();
     const c = connect(`${url}/v1/live?matchId=m`);

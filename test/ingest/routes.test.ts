@@ -228,3 +228,18 @@ describe('catalog, health and errors', () => {
     expect((await app.inject('/v1/nope')).json()).toEqual({ statusCode: 404, code: 'EMO_ERR_NOT_FOUND', error: 'Not Found', message: 'Route GET /v1/nope not found' });
   });
 });
+
+describe('API tokens (API_TOKENS)', () => {
+  it('401 EMO_ERR_UNAUTHORIZED without a valid Bearer token; 202 with one', async () => {
+    app = (await ingestApp({ config: { apiTokens: ['s3cret-a', 's3cret-b'] } })).app;
+    const none = await post(app, '/v1/reactions', ok);
+    expect(none.statusCode).toBe(401);
+    expect(none.json()).toEqual({ statusCode: 401, code: 'EMO_ERR_UNAUTHORIZED', error: 'Unauthorized', message: 'A valid API token is required' });
+    expect((await post(app, '/v1/reactions', ok, { authorization: 'Bearer wrong' })).statusCode).toBe(401);
+    expect((await post(app, '/v1/reactions/batch', { reactions: [ok] }, { authorization: 'Bearer s3cret-a' })).statusCode).toBe(202);
+    expect((await post(app, '/v1/reactions', ok, { authorization: 'Bearer s3cret-b' })).statusCode).toBe(202);
+    // The catalog and health stay public.
+    expect((await app.inject('/v1/emojis')).statusCode).toBe(200);
+    expect((await app.inject('/healthz')).statusCode).toBe(200);
+  });
+});

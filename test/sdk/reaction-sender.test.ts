@@ -97,6 +97,22 @@ describe('ReactionSender over a real server', () => {
     await client.close();
   });
 
+  it('sends its API token as a Bearer header where the deployment requires one', async () => {
+    const t = await ingestApp({ config: { apiTokens: ['tok-1'] } });
+    app = t.app;
+    const url = await listen(app);
+    const good = new EmoStreamClient({ baseUrl: url, userId: 'u1', flushMs: 5, token: 'tok-1', clock: () => NOW });
+    const bad = new EmoStreamClient({ baseUrl: url, userId: 'u2', flushMs: 5, clock: () => NOW });
+    const refused: string[] = [];
+    bad.sender.on('rejected', (e) => refused.push(e.code));
+    good.react('m', '🔥');
+    bad.react('m', '🔥');
+    await Promise.all([good.flush(5000), bad.flush(5000)]);
+    expect(t.log.retained(t.config.log.reactionsTopic)).toBe(1);
+    expect(refused).toEqual(['EMO_ERR_UNAUTHORIZED']);
+    await Promise.all([good.close(), bad.close()]);
+  });
+
   it('refuses new reactions when its queue is full rather than dropping any', () => {
     const client = new EmoStreamClient({ baseUrl: 'http://127.0.0.1:1', userId: 'u', maxQueue: 3, flushMs: 60_000, batchSize: 100 });
     expect([1, 2, 3, 4].map(() => client.react('m', '🔥'))).toEqual([true, true, true, false]);
