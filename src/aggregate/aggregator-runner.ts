@@ -4,7 +4,7 @@ import type { EmojiCatalog } from '../domain/catalog.js';
 import type { Clock } from '../domain/clock.js';
 import { isEmoError } from '../domain/errors.js';
 import type { Reaction, WindowAggregate } from '../domain/types.js';
-import type { Log, LogConsumer, LogRecord, ProducerRecord, TopicPartition, TransactionalProducer } from '../log/port.js';
+import type { Log, LogConsumer, LogRecord, ProducerRecord, TopicPartition, TopicPartitionOffset, TransactionalProducer } from '../log/port.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { WindowAggregator, type AggregatorSnapshot, type WindowRules } from './window-aggregator.js';
 
@@ -49,6 +49,8 @@ export class AggregatorRunner {
   #loop: Promise<void> | undefined;
   #closing = false;
   #lastCommit = 0;
+  /** A commit the log refused, kept whole for the next attempt (memory log only). */
+  #unsent: { records: ProducerRecord[]; offsets: Array<[string, TopicPartitionOffset]>; emitted: number } | undefined;
 
   constructor(private readonly o: AggregatorRunnerOptions) {}
 
@@ -95,9 +97,9 @@ export class AggregatorRunner {
       }
       // Commit cadence is wall time, whatever clock drives the windows.
       const due = Date.now() - this.#lastCommit >= commitEvery;
-      if (this.#hasOutput() || (due && this.#anyDirty())) await this.#commit();
+      if (this.#unsent || this.#hasOutput() || (due && this.#anyDirty())) await this.#commit();
     }
-    if (this.#anyDirty() || this.#hasOutput()) await this.#commit();
+    if (this.#unsent || this.#anyDirty() || this.#hasOutput()) await this.#commit();
   }
 
   async #process(rec: LogRecord): Promise<void> {
@@ -138,9 +140,10 @@ export class AggregatorRunner {
   }
 
   async #commit(): Promise<void> {
-    const records: ProducerRecord[] = [];
-    const offsets = [];
-    let emitted = 0;
+    // What a refused commit left behind goes first, so windows keep their order.
+    const records: ProducerRecord[] = [...(this.#unsent?.records ?? [])];
+    const offsets = new Map<string, TopicPartitionOffset>(this.#unsent?.offsets ?? []);
+    let emitted = this.#unsent?.emitted ?? 0;
     let open = 0;
     for (const t of this.#tasks.values()) {
       const out = t.agg.takeOutput();
@@ -149,17 +152,26 @@ export class AggregatorRunner {
       open += t.agg.openWindows;
       if (!t.dirty && out.length === 0) continue;
       if (this.o.stateStore) records.push(this.o.stateStore.record(t.tp, t.agg.snapshot()));
-      if (t.offset >= 0) offsets.push({ ...t.tp, offset: t.offset });
+      if (t.offset >= 0) offsets.set(key(t.tp), { ...t.tp, offset: t.offset });
       t.dirty = false;
     }
-    if (records.length > 0 || offsets.length > 0) {
+    this.#unsent = undefined;
+    if (records.length > 0 || offsets.size > 0) {
       try {
-        await this.#producer.commitTransaction(records, this.#consumer, offsets);
+        await this.#producer.commitTransaction(records, this.#consumer, [...offsets.values()]);
       } catch (err) {
-        // Aborted: nothing of it is visible. Rebuild every task from its last committed state and
-        // read again from the committed offsets, so the retry counts each reaction exactly once.
-        this.o.logger.warn({ err }, 'transaction aborted; rewinding to the last commit');
-        await this.#rewind();
+        if (this.o.stateStore) {
+          // Aborted: nothing of it is visible. Rebuild every task from its last committed state and
+          // read again from the committed offsets, so the retry counts each reaction exactly once.
+          this.o.logger.warn({ err }, 'transaction aborted; rewinding to the last commit');
+          await this.#rewind();
+        } else {
+          // No changelog to rebuild from (the memory log): keep the closed windows and offsets and
+          // offer them again, e.g. once the publisher has made room in a full aggregates log.
+          this.o.logger.warn({ err }, 'commit refused; keeping its windows for the next attempt');
+          this.#unsent = { records, offsets: [...offsets], emitted };
+          await new Promise((r) => setTimeout(r, 50));
+        }
         return;
       }
     }

@@ -1,0 +1,66 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { AggregatorRunner } from '../../src/aggregate/aggregator-runner.js';
+import { MemorySchemaRegistry } from '../../src/codec/registry.js';
+import { createSerdes } from '../../src/codec/serde.js';
+import { ManualClock } from '../../src/domain/clock.js';
+import type { WindowAggregate } from '../../src/domain/types.js';
+import { MemoryLog } from '../../src/log/memory-log.js';
+import { createMetrics } from '../../src/metrics/metrics.js';
+import { catalog, silentLogger } from '../helpers/fixtures.js';
+
+const T0 = 1_800_000_000_000;
+let runner: AggregatorRunner | undefined;
+afterEach(async () => {
+  await runner?.close();
+  runner = undefined;
+});
+
+describe('AggregatorRunner on the memory log', () => {
+  it('keeps closed windows when the aggregates log is full and delivers them, in order, once there is room', async () => {
+    // Capacity 4 per topic; a publisher group that has read nothing yet holds the aggregates.
+    const log = new MemoryLog({ capacity: 4, defaultPartitions: 1 });
+    await log.ensureTopics([
+      { name: 'r', partitions: 1 },
+      { name: 'a', partitions: 1 },
+    ]);
+    log.joinGroup('publisher', ['a']);
+    const serdes = await createSerdes(new MemorySchemaRegistry(), { reactionsTopic: 'r', aggregatesTopic: 'a' });
+    const clock = new ManualClock(T0);
+    const metrics = createMetrics();
+    runner = new AggregatorRunner({
+      log,
+      serdes,
+      catalog,
+      rules: { windowMs: 2000, graceMs: 500, unitScale: 1000, topN: 8 },
+      reactionsTopic: 'r',
+      aggregatesTopic: 'a',
+      groupId: 'agg',
+      transactionalId: 'agg-0',
+      clock,
+      metrics,
+      logger: silentLogger,
+      punctuateMs: 10,
+      commitIntervalMs: 0,
+    });
+    await runner.start();
+    const producer = await log.producer();
+    const react = (w: number) => producer.send([{ topic: 'r', key: 'm', value: serdes.reaction.encode({ matchId: 'm', userId: 'u', emoji: '🔥', ts: T0 + w * 2000 + 700, receivedAt: T0 }) }]);
+    const aggregates = (from: number) => log.read('a', 0, from, 100).map((r) => serdes.aggregate.decodeKnown(r.value) as WindowAggregate);
+
+    for (const w of [0, 1, 2]) await react(w);
+    clock.set(T0 + 3 * 2000 + 500); // wall clock closes window 2 as well
+    await vi.waitFor(() => expect(aggregates(0)).toHaveLength(3));
+    for (const w of [3, 4, 5]) await react(w); // closes windows 3 and 4: 3 + 2 > capacity 4
+    await vi.waitFor(() => expect(log.committed('agg', 'r', 0)).toBe(3));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(log.retained('a')).toBe(3); // refused, whole: nothing partial, nothing dropped
+    const first = aggregates(0);
+
+    log.commit('publisher', [{ topic: 'a', partition: 0, offset: 3 }]); // the publisher catches up
+    clock.set(T0 + 6 * 2000 + 500);
+    await vi.waitFor(() => expect(aggregates(3)).toHaveLength(3));
+    const all = [...first, ...aggregates(3)];
+    expect(all.map((a) => [(a.windowStart - T0) / 2000, a.total, a.counts])).toEqual([0, 1, 2, 3, 4, 5].map((w) => [w, 1, { '🔥': 1 }]));
+    expect(log.committed('agg', 'r', 0)).toBe(6);
+  });
+});
