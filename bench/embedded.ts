@@ -7,22 +7,17 @@ import { MemorySchemaRegistry } from '../src/codec/registry.js';
 import { createSerdes } from '../src/codec/serde.js';
 import { EmojiCatalog } from '../src/domain/catalog.js';
 import { repoRoot } from '../src/domain/schemas-dir.js';
-import { cannon, report, startChild, stopChild, type Row } from './lib.js';
+import { cannon, report, startChild, startRoleChild, stopChild, type Row } from './lib.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const root = repoRoot();
 
 async function http(): Promise<Row[]> {
-  const server = await startChild(
-    process.execPath,
-    [path.join(root, 'dist/src/main.js')],
-    // Limits high enough that the benchmark measures the path, not the per-user limiter.
-    { PORT: '0', LOG_LEVEL: 'warn', USER_RATE_PER_SEC: '1000000', USER_BURST: '10000000', LOG_CAPACITY: '50000000' },
-    /on http:\/\/127\.0\.0\.1:(\d+)/,
-  );
+  // Limits high enough that the benchmark measures the path, not the per-user limiter.
+  const server = await startRoleChild({ USER_RATE_PER_SEC: '1000000', USER_BURST: '10000000', LOG_CAPACITY: '50000000' });
   const bare = await startChild(process.execPath, [path.join(root, 'bench/bare-http-server.mjs')], { PORT: '0' }, /listening on (\d+)/);
-  const port = Number(server.match[1]);
+  const port = Number(server.match[2]);
   const barePort = Number(bare.match[1]);
   const one = JSON.stringify({ matchId: 'bench-match', userId: 'bench-user', emoji: '🔥' });
   const batch = JSON.stringify({ reactions: Array.from({ length: 100 }, (_, i) => ({ matchId: `bench-${i % 4}`, userId: `u${i}`, emoji: i % 3 ? '🔥' : '😂' })) });

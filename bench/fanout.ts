@@ -25,7 +25,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { repoRoot } from '../src/domain/schemas-dir.js';
 import { RedisBus } from '../src/fanout/redis-bus.js';
-import { report, startChild, stopChild, type Row } from './lib.js';
+import { report, startRoleChild, stopChild, type Row } from './lib.js';
 
 const root = repoRoot();
 const env = process.env;
@@ -113,20 +113,14 @@ function aggregate(seq: number) {
 }
 
 interface Node {
-  child: Awaited<ReturnType<typeof startChild>>;
+  child: Awaited<ReturnType<typeof startRoleChild>>;
   url: string;
   share: number;
 }
 
 async function startNode(prefix: string, maxConnections: number, id: string): Promise<Node> {
-  const child = await startChild(
-    process.execPath,
-    ['--import', 'tsx', path.join(root, 'src/main.ts')],
-    {
+  const child = await startRoleChild({
       ROLE: 'fanout',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
       BUS_ADAPTER: 'redis',
       REDIS_URL: env.REDIS_URL ?? 'redis://127.0.0.1:16379',
       REDIS_KEY_PREFIX: prefix,
@@ -134,11 +128,8 @@ async function startNode(prefix: string, maxConnections: number, id: string): Pr
       WS_MAX_CONNECTIONS_PER_IP: String(maxConnections + 100),
       WS_PING_INTERVAL_MS: PING_MS,
       INSTANCE_ID: id,
-    },
-    /on http:\/\/127\.0\.0\.1:(\d+)/,
-    60_000,
-  );
-  return { child, url: `http://127.0.0.1:${child.match[1]}`, share: 0 };
+  });
+  return { child, url: child.url, share: 0 };
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);

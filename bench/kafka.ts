@@ -34,7 +34,7 @@ import type { KafkaOptions } from '../src/log/kafka/kafka-config.js';
 import { KafkaLog } from '../src/log/kafka/kafka-log.js';
 import { topicsFor } from '../src/roles/adapters.js';
 import { silentLogger } from '../test/helpers/fixtures.js';
-import { cannon as cannonWith, report, startChild, stopChild, type CannonResult, type Row } from './lib.js';
+import { cannon as cannonWith, report, startRoleChild, stopChild, type CannonResult, type Row } from './lib.js';
 
 const Kafka = createRequire(import.meta.url)('node-rdkafka') as typeof RdKafka;
 const root = repoRoot();
@@ -146,14 +146,8 @@ const batches = Array.from({ length: 10 }, (_, b) =>
 );
 
 async function apiProcess(extraEnv: Record<string, string>) {
-  return startChild(
-    process.execPath,
-    ['--import', 'tsx', path.join(root, 'src/main.ts')],
-    // Limits high enough that the benchmark measures the path, not the per-user limiter.
-    { ROLE: 'api', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', USER_RATE_PER_SEC: '1000000', USER_BURST: '10000000', INSTANCE_ID: `${RUN}-api`, ...extraEnv },
-    /on http:\/\/127\.0\.0\.1:(\d+)/,
-    60_000,
-  );
+  // Limits high enough that the benchmark measures the path, not the per-user limiter.
+  return startRoleChild({ ROLE: 'api', USER_RATE_PER_SEC: '1000000', USER_BURST: '10000000', INSTANCE_ID: `${RUN}-api`, ...extraEnv });
 }
 
 async function httpCases(): Promise<Row[]> {
@@ -183,7 +177,7 @@ async function httpCases(): Promise<Row[]> {
   for (const v of variants) {
     log(`http: api on the ${v.name} log`);
     const server = await apiProcess(v.env);
-    const url = `http://127.0.0.1:${server.match[1]}`;
+    const url = server.url;
     let accepted = 0;
     try {
       accepted += (await cannon(`${url}/v1/reactions/batch`, batches, 100, 2)).accepted; // warm-up (JIT, connections)
@@ -373,14 +367,8 @@ async function aggregatorCase(): Promise<Row[]> {
   const rows: Row[] = [];
   log('aggregator: starting the aggregator role process on the backlog');
   const spawnAt = now();
-  const agg = await startChild(
-    process.execPath,
-    ['--import', 'tsx', path.join(root, 'src/main.ts')],
-    {
+  const agg = await startRoleChild({
       ROLE: 'aggregator',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
       LOG_ADAPTER: 'kafka',
       REGISTRY_ADAPTER: 'confluent',
       KAFKA_BROKERS: config.kafka.brokers,
@@ -389,12 +377,9 @@ async function aggregatorCase(): Promise<Row[]> {
       AGGREGATES_TOPIC: config.log.aggregatesTopic,
       KAFKA_REACTIONS_PARTITIONS: String(PARTITIONS),
       INSTANCE_ID: `${RUN}-agg`, // its own transactional id: fences nobody else's aggregator
-    },
-    /on http:\/\/127\.0\.0\.1:(\d+)/,
-    60_000,
-  );
+  });
   const readyAt = now();
-  const url = `http://127.0.0.1:${agg.match[1]}`;
+  const url = agg.url;
   let firstAt = 0;
   const poll = setInterval(() => {
     if (firstAt) return;

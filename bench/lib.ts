@@ -33,6 +33,21 @@ export async function startChild(cmd: string, args: string[], env: Record<string
   return child;
 }
 
+/**
+ * One EmoStream role as its own process (src/main.ts), on loopback and a free port; resolves with
+ * its base URL once it printed it. Defaults below, overridden by `env`.
+ */
+export async function startRoleChild(env: Record<string, string>, timeoutMs = 60_000): Promise<ChildProcess & { match: RegExpExecArray; url: string }> {
+  const child = await startChild(
+    process.execPath,
+    ['--import', 'tsx', path.join(repoRoot(), 'src/main.ts')],
+    { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    /on (http:\/\/127\.0\.0\.1:(\d+))/,
+    timeoutMs,
+  );
+  return Object.assign(child, { url: child.match[1]! });
+}
+
 export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
