@@ -71,12 +71,10 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       bodyLimitBytes: config.ingest.bodyLimitBytes,
       auth,
     });
-  } else {
-    await app.register(async (a) => {
-      const body = { emojis: o.catalog.entries.map((e) => ({ emoji: e.emoji, name: e.name, valence: e.valence })) };
-      a.get('/v1/emojis', async () => body);
-    });
   }
+  // The catalog is public on every role that serves HTTP to clients or pages.
+  const catalogBody = { emojis: o.catalog.entries.map((e) => ({ emoji: e.emoji, name: e.name, valence: e.valence })) };
+  app.get('/v1/emojis', async (_req, reply) => reply.header('cache-control', 'public, max-age=300').send(catalogBody));
 
   if (o.fanout) {
     const rooms = new Rooms(o.fanout.bus, {

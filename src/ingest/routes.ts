@@ -1,10 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { EmojiCatalog } from '../domain/catalog.js';
 import { acceptReactions, type AcceptDeps } from './accept.js';
 import { Accepted, batchBody, ReactionBody, type BatchBody } from './schemas.js';
 
 export interface IngestRoutesOptions extends AcceptDeps {
-  catalog: EmojiCatalog;
   maxBatch: number;
   bodyLimitBytes: number;
   /** Runs before the body is read, so an unauthenticated request costs no parsing. */
@@ -26,9 +24,4 @@ export async function ingestRoutes(app: FastifyInstance, o: IngestRoutesOptions)
     { bodyLimit: o.bodyLimitBytes, schema: { body: batchBody(o.maxBatch), response: { 202: Accepted } }, ...(o.auth ? { onRequest: o.auth } : {}) },
     async (req, reply) => reply.code(202).send({ accepted: await acceptReactions(o, req.body.reactions, true) }),
   );
-
-  const catalogBody = {
-    emojis: o.catalog.entries.map((e) => ({ emoji: e.emoji, name: e.name, valence: e.valence })),
-  };
-  app.get('/v1/emojis', async (_req, reply) => reply.header('cache-control', 'public, max-age=300').send(catalogBody));
 }

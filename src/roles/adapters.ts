@@ -2,7 +2,6 @@ import type { Logger } from 'pino';
 import { ConfluentSchemaRegistry } from '../codec/confluent-registry.js';
 import { MemorySchemaRegistry, type SchemaRegistry } from '../codec/registry.js';
 import type { Config } from '../config/config.js';
-import { emoError } from '../domain/errors.js';
 import type { FanoutBus } from '../fanout/bus.js';
 import { MemoryBus } from '../fanout/memory-bus.js';
 import { KafkaLog } from '../log/kafka/kafka-log.js';
@@ -50,8 +49,4 @@ export function topicsFor(config: Config): Array<TopicSpec & { config?: Record<s
     { name: config.log.aggregatesTopic, partitions: 1, config: { 'retention.ms': String(7 * 24 * 3600_000) } },
     { name: stateTopic(config), partitions, config: { 'cleanup.policy': 'compact', 'segment.ms': String(600_000), 'min.cleanable.dirty.ratio': '0.1' } },
   ];
-}
-
-export function assertNever(x: never): never {
-  throw emoError('CONFIG', `unexpected ${String(x)}`);
 }
