@@ -44,9 +44,9 @@ async function aggregator(): Promise<Row[]> {
   const t0 = 1_800_000_000_000;
   // 2 M reactions over 100 s of event time: 50 windows per match, each closed by stream time.
   const encoded = Array.from({ length: n }, (_, i) =>
-    serdes.reaction.encode({ matchId: `m${i % matches}`, userId: `u${i % 10_000}`, emoji: catalog.entries[i % catalog.size]!.emoji, ts: t0 + Math.floor((i / n) * 100_000), receivedAt: t0 }),
+    serdes.reaction.encode({ matchId: `m${i % matches}`, userId: `u${i % 10_000}`, emoji: catalog.entries[i % catalog.size]!.emoji, ts: t0 + Math.floor((i / n) * 100_000), receivedAt: t0 + Math.floor((i / n) * 100_000) }),
   );
-  const agg = new WindowAggregator(catalog, { windowMs: 2000, graceMs: 500, unitScale: 1000, topN: 8 });
+  const agg = new WindowAggregator(catalog, { windowMs: 2000, graceMs: 500, unitScale: 1000, topN: 8, tsToleranceMs: 250 });
   let windows = 0;
   const start = process.hrtime.bigint();
   for (let i = 0; i < n; i++) {

@@ -17,7 +17,8 @@ import { installErrorHandling } from './http/error-handler.js';
 import { tokenGuard } from './http/auth.js';
 import { healthRoutes, type ReadinessCheck } from './http/health-routes.js';
 import { ingestRoutes } from './ingest/routes.js';
-import { UserRateLimiter } from './ingest/user-rate-limiter.js';
+import { MemoryRateBuckets } from './ingest/memory-rate-buckets.js';
+import type { RateBuckets } from './ingest/rate-buckets.js';
 import type { LogProducer } from './log/port.js';
 import type { Metrics } from './metrics/metrics.js';
 
@@ -28,7 +29,7 @@ export interface AppOptions {
   metrics: Metrics;
   logger: Logger;
   /** Present where this process takes reactions in (roles all, api). */
-  ingest?: { producer: LogProducer; serde: AvroSerde<Reaction> };
+  ingest?: { producer: LogProducer; serde: AvroSerde<Reaction>; limits?: { client: RateBuckets; user: RateBuckets } };
   /** Present where this process serves WebSockets (roles all, fanout). */
   fanout?: { bus: FanoutBus; nodeId: string };
   checks?: ReadinessCheck[];
@@ -43,7 +44,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     loggerInstance: o.logger as FastifyBaseLogger,
     bodyLimit: config.ingest.bodyLimitBytes,
     // Behind a proxy set TRUST_PROXY so per-IP limits see the client, not the proxy.
-    trustProxy: process.env.TRUST_PROXY === '1',
+    trustProxy: config.trustProxy,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     // Per-request access logs would cost more than the request at this rate; metrics count them.
     logController: new LogController({ disableRequestLogging: true }),
@@ -55,11 +56,15 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
 
   const auth = tokenGuard(config.apiTokens);
   if (o.ingest) {
-    const limiter = new UserRateLimiter({ ratePerSec: config.ingest.userRatePerSec, burst: config.ingest.userBurst }, o.clock);
+    const limits = o.ingest.limits ?? {
+      client: new MemoryRateBuckets({ ratePerSec: config.ingest.clientRatePerSec, burst: config.ingest.clientBurst }, o.clock),
+      user: new MemoryRateBuckets({ ratePerSec: config.ingest.userRatePerSec, burst: config.ingest.userBurst }, o.clock),
+    };
     await app.register(ingestRoutes, {
       catalog: o.catalog,
       clock: o.clock,
-      limiter,
+      limits,
+      tokens: config.apiTokens,
       producer: o.ingest.producer,
       serde: o.ingest.serde,
       metrics: o.metrics,

@@ -1,11 +1,12 @@
 import type { EmojiCatalog } from '../domain/catalog.js';
 import type { Reaction, WindowAggregate } from '../domain/types.js';
 import { compressWindow, type CompressionRules } from './compress.js';
-import { windowStartFor } from './windows.js';
+import { eventTimeOf, windowStartFor } from './windows.js';
 
 export interface WindowRules extends CompressionRules {
   windowMs: number;
   graceMs: number;
+  tsToleranceMs: number;
 }
 
 interface MatchWindows {
@@ -25,7 +26,8 @@ export type DropReason = 'late' | 'unknown-emoji';
 
 /**
  * The windowing processor of one partition: event-time tumbling windows per match with a grace
- * period. A window closes, final and once, when the partition's stream time (max event time seen)
+ * period, on the event time of eventTimeOf (server-vouched, not the raw client ts). A window
+ * closes, final and once, when the partition's stream time (max event time seen)
  * passes end + grace, or when the wall clock does while the input is quiet (punctuate).
  */
 export class WindowAggregator {
@@ -58,7 +60,8 @@ export class WindowAggregator {
       return;
     }
     const { windowMs, graceMs } = this.rules;
-    const start = windowStartFor(r.ts, windowMs);
+    const at = eventTimeOf(r.ts, r.receivedAt, this.rules.tsToleranceMs);
+    const start = windowStartFor(at, windowMs);
     const end = start + windowMs;
     let m = this.#matches.get(r.matchId);
     if (!m) {
@@ -76,8 +79,8 @@ export class WindowAggregator {
       }
       counts[entry.index]!++;
     }
-    if (r.ts > this.#streamTime) {
-      this.#streamTime = r.ts;
+    if (at > this.#streamTime) {
+      this.#streamTime = at;
       if (this.#streamTime >= this.#nextCloseAt) this.#closeUpTo(this.#streamTime);
     }
   }

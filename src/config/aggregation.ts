@@ -8,6 +8,8 @@ export interface AggregationRules {
   graceMs: number;
   unitScale: number;
   topN: number;
+  /** How far behind receivedAt a client's ts may lie and still place the reaction (see eventTimeOf). */
+  tsToleranceMs: number;
 }
 
 export function loadAggregationDefaults(file = path.join(schemasDir(), 'aggregation.json')): AggregationRules {
@@ -17,5 +19,6 @@ export function loadAggregationDefaults(file = path.join(schemasDir(), 'aggregat
     graceMs: Number(raw.graceMs ?? 500),
     unitScale: Number(raw.unitScale ?? 1000),
     topN: Number(raw.topN ?? 8),
+    tsToleranceMs: Number(raw.tsToleranceMs ?? 250),
   };
 }

@@ -15,9 +15,14 @@ export interface Config {
     /** Sustained reactions per second per user, and the burst a user may spend at once. */
     userRatePerSec: number;
     userBurst: number;
+    /** The same per client: its API token when tokens are on, else its address (see TRUST_PROXY). */
+    clientRatePerSec: number;
+    clientBurst: number;
+    /** Where the buckets live: this process, or Redis so that every API replica shares them. */
+    rateLimitStore: 'memory' | 'redis';
     maxBatch: number;
     bodyLimitBytes: number;
-    /** Accepted event-time skew: ts in [now - pastMs, now + futureMs]. */
+    /** Plausible client ts: [now - pastMs, now + futureMs]; outside is a 400 (likely seconds, not ms). */
     pastMs: number;
     futureMs: number;
     retryAfterSec: number;
@@ -39,6 +44,8 @@ export interface Config {
     pingIntervalMs: number;
     allowedOrigins: string[];
   };
+  /** Behind a reverse proxy: take the client address from X-Forwarded-For (per-address limits). */
+  trustProxy: boolean;
   /** Wall-clock close check period for quiet matches. */
   punctuateMs: number;
   /** Which adapter backs each port: memory (embedded) or the real service. */
@@ -112,14 +119,18 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
       graceMs: r.int('GRACE_MS', agg.graceMs, 0, 600_000),
       unitScale: r.int('UNIT_SCALE', agg.unitScale, 1, 1_000_000_000),
       topN: r.int('TOP_N', agg.topN, 1, 1000),
+      tsToleranceMs: r.int('TS_TOLERANCE_MS', agg.tsToleranceMs, 0, 600_000),
     },
     ingest: {
       userRatePerSec: r.int('USER_RATE_PER_SEC', 20, 1, 1_000_000),
       userBurst: r.int('USER_BURST', 500, 1, 10_000_000),
+      clientRatePerSec: r.int('CLIENT_RATE_PER_SEC', 500, 1, 10_000_000),
+      clientBurst: r.int('CLIENT_BURST', 5000, 1, 100_000_000),
+      rateLimitStore: r.oneOf('RATE_LIMIT_STORE', env.BUS_ADAPTER === 'redis' ? 'redis' : 'memory', ['memory', 'redis']),
       maxBatch: r.int('MAX_BATCH', 500, 1, 10_000),
       bodyLimitBytes: r.int('BODY_LIMIT_BYTES', 256 * 1024, 1024, 16 * 1024 * 1024),
-      pastMs: r.int('TS_PAST_MS', 60_000, 0, 86_400_000),
-      futureMs: r.int('TS_FUTURE_MS', 5_000, 0, 3_600_000),
+      pastMs: r.int('TS_PAST_MS', 86_400_000, 0, 7 * 86_400_000),
+      futureMs: r.int('TS_FUTURE_MS', 86_400_000, 0, 7 * 86_400_000),
       retryAfterSec: r.int('RETRY_AFTER_SEC', 1, 1, 3600),
     },
     log: {
@@ -131,12 +142,13 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
     fanout: {
       historySize: r.int('HISTORY_SIZE', 300, 1, 1_000_000),
       maxConnections: r.int('WS_MAX_CONNECTIONS', 60_000, 1, 10_000_000),
-      maxConnectionsPerIp: r.int('WS_MAX_CONNECTIONS_PER_IP', 60_000, 1, 10_000_000),
+      maxConnectionsPerIp: r.int('WS_MAX_CONNECTIONS_PER_IP', 100, 1, 10_000_000),
       maxBufferedBytes: r.int('WS_MAX_BUFFERED_BYTES', 256 * 1024, 1024, 1024 * 1024 * 1024),
       maxClientFrameBytes: r.int('WS_MAX_CLIENT_FRAME_BYTES', 4096, 64, 1024 * 1024),
       pingIntervalMs: r.int('WS_PING_INTERVAL_MS', 30_000, 100, 3_600_000),
       allowedOrigins: r.list('WS_ALLOWED_ORIGINS', []),
     },
+    trustProxy: r.oneOf('TRUST_PROXY', '0', ['0', '1']) === '1',
     punctuateMs: r.int('PUNCTUATE_MS', 250, 10, 60_000),
     adapters: {
       log: r.oneOf('LOG_ADAPTER', 'memory', ['memory', 'kafka']),
@@ -168,6 +180,13 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
   };
   if (config.ingest.userBurst < config.ingest.maxBatch) {
     r.problems.push(`USER_BURST (${config.ingest.userBurst}) must be at least MAX_BATCH (${config.ingest.maxBatch}), or a full batch from one user could never be accepted`);
+  }
+  if (config.ingest.clientBurst < config.ingest.maxBatch) {
+    r.problems.push(`CLIENT_BURST (${config.ingest.clientBurst}) must be at least MAX_BATCH (${config.ingest.maxBatch})`);
+  }
+  if (config.aggregation.tsToleranceMs > 0 && config.aggregation.tsToleranceMs >= config.aggregation.graceMs) {
+    // A ts trusted further back than grace could place a reaction in a window already closed.
+    r.problems.push(`TS_TOLERANCE_MS (${config.aggregation.tsToleranceMs}) must be smaller than GRACE_MS (${config.aggregation.graceMs})`);
   }
   if (r.problems.length > 0) {
     throw emoError('CONFIG', `invalid configuration:\n  - ${r.problems.join('\n  - ')}`);

@@ -13,13 +13,30 @@ export function tokenGuard(tokens: string[]): ((req: FastifyRequest) => Promise<
   if (tokens.length === 0) return undefined;
   const allowed = tokens.map(digest);
   return async (req) => {
-    const header = req.headers.authorization;
-    const fromHeader = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
-    const fromQuery = (req.query as { token?: unknown } | undefined)?.token;
-    const token = fromHeader ?? (typeof fromQuery === 'string' ? fromQuery : undefined);
+    const token = presentedToken(req);
     const d = token ? digest(token) : undefined;
     if (!d || !allowed.some((a) => timingSafeEqual(a, d))) {
       throw emoError('UNAUTHORIZED');
     }
   };
+}
+
+function presentedToken(req: FastifyRequest): string | undefined {
+  const header = req.headers.authorization;
+  const fromHeader = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+  const fromQuery = (req.query as { token?: unknown } | undefined)?.token;
+  return fromHeader ?? (typeof fromQuery === 'string' ? fromQuery : undefined);
+}
+
+/**
+ * Who a request counts against for rate limits: its API token when tokens are on (a digest, so no
+ * token is ever written to a shared store), else its address (the client's, behind TRUST_PROXY).
+ * Unlike the userId in the body, neither can be rotated freely by the client.
+ */
+export function clientIdentity(req: FastifyRequest, tokens: readonly string[]): string {
+  if (tokens.length > 0) {
+    const token = presentedToken(req);
+    if (token) return `token:${digest(token).subarray(0, 12).toString('hex')}`;
+  }
+  return `ip:${req.ip}`;
 }

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { clientIdentity } from '../http/auth.js';
 import { acceptReactions, type AcceptDeps } from './accept.js';
 import { Accepted, batchBody, ReactionBody, type BatchBody } from './schemas.js';
 
@@ -7,6 +8,8 @@ export interface IngestRoutesOptions extends AcceptDeps {
   bodyLimitBytes: number;
   /** Runs before the body is read, so an unauthenticated request costs no parsing. */
   auth?: ((req: FastifyRequest) => Promise<void>) | undefined;
+  /** API tokens (when set, a request's rate-limit identity is its token, not its address). */
+  tokens: string[];
 }
 
 export async function ingestRoutes(app: FastifyInstance, o: IngestRoutesOptions): Promise<void> {
@@ -16,12 +19,12 @@ export async function ingestRoutes(app: FastifyInstance, o: IngestRoutesOptions)
   app.post<{ Body: ReactionBody }>(
     '/v1/reactions',
     { bodyLimit: singleLimit, schema: { body: ReactionBody, response: { 202: Accepted } }, ...(o.auth ? { onRequest: o.auth } : {}) },
-    async (req, reply) => reply.code(202).send({ accepted: await acceptReactions(o, [req.body], false) }),
+    async (req, reply) => reply.code(202).send({ accepted: await acceptReactions(o, [req.body], false, clientIdentity(req, o.tokens)) }),
   );
 
   app.post<{ Body: BatchBody }>(
     '/v1/reactions/batch',
     { bodyLimit: o.bodyLimitBytes, schema: { body: batchBody(o.maxBatch), response: { 202: Accepted } }, ...(o.auth ? { onRequest: o.auth } : {}) },
-    async (req, reply) => reply.code(202).send({ accepted: await acceptReactions(o, req.body.reactions, true) }),
+    async (req, reply) => reply.code(202).send({ accepted: await acceptReactions(o, req.body.reactions, true, clientIdentity(req, o.tokens)) }),
   );
 }

@@ -27,6 +27,9 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
     wsMessagesDropped: new Counter({ name: 'emostream_ws_messages_dropped_total', help: 'Updates not sent to a slow client', registers: [registry] }),
     recordsUndecodable: new Counter({ name: 'emostream_records_undecodable_total', help: 'Log records skipped because they could not be decoded', labelNames: ['topic'], registers: [registry] }),
   };
+  // Exported at 0 from the start: an alert on rate(dropped{reason="late"}) and a test reading it
+  // must see the series before the first drop, not mistake its absence for a zero.
+  for (const reason of ['late', 'unknown-emoji']) m.reactionsDropped.inc({ reason }, 0);
   return m;
 }
 

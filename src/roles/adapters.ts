@@ -9,6 +9,7 @@ import { KafkaWindowStateStore } from '../log/kafka/kafka-state-store.js';
 import { MemoryLog } from '../log/memory-log.js';
 import type { Log, TopicSpec } from '../log/port.js';
 import type { WindowStateStore } from '../aggregate/aggregator-runner.js';
+import type { RateBuckets } from '../ingest/rate-buckets.js';
 import type { Metrics } from '../metrics/metrics.js';
 
 /** Picks each port's adapter from the configuration: memory (embedded) or the real service. */
@@ -29,6 +30,26 @@ export async function createBus(config: Config, logger: Logger): Promise<FanoutB
     return RedisBus.connect({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, historySize: config.fanout.historySize, presenceTtlSec: config.redis.presenceTtlSec, logger });
   }
   return new MemoryBus({ historySize: config.fanout.historySize, onListenerError: (err) => logger.error({ err }, 'listener failed') });
+}
+
+/**
+ * Rate-limit buckets in Redis, shared by every API replica (RATE_LIMIT_STORE=redis). The client
+ * fails fast while Redis is away (no offline queue), so each replica falls back to local buckets.
+ */
+export async function createSharedRateLimits(config: Config, logger: Logger): Promise<{ client: RateBuckets; user: RateBuckets; close(): Promise<void> }> {
+  const [{ Redis }, { RedisRateBuckets }] = await Promise.all([import('ioredis'), import('../ingest/redis-rate-buckets.js')]);
+  const redis = new Redis(config.redis.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: 'emostream-ratelimit', lazyConnect: true });
+  redis.on('error', (err) => logger.debug({ err }, 'rate-limit redis'));
+  await redis.connect().catch((err: unknown) => logger.warn({ err }, 'rate-limit redis unreachable; limiting per replica until it returns'));
+  const { ingest, redis: r } = config;
+  const log = logger.child({ stage: 'rate-limit' });
+  return {
+    client: new RedisRateBuckets(redis, { ratePerSec: ingest.clientRatePerSec, burst: ingest.clientBurst, keyPrefix: `${r.keyPrefix}rl:client`, logger: log }),
+    user: new RedisRateBuckets(redis, { ratePerSec: ingest.userRatePerSec, burst: ingest.userBurst, keyPrefix: `${r.keyPrefix}rl:user`, logger: log }),
+    close: async () => {
+      redis.disconnect();
+    },
+  };
 }
 
 export function stateTopic(config: Config): string {

@@ -11,7 +11,7 @@ import type { FanoutBus } from '../fanout/bus.js';
 import type { ReadinessCheck } from '../http/health-routes.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { PublisherRunner } from '../publish/publisher-runner.js';
-import { createBus, createLog, createRegistry, createStateStore, topicsFor } from './adapters.js';
+import { createBus, createLog, createRegistry, createSharedRateLimits, createStateStore, topicsFor } from './adapters.js';
 
 export interface Pipeline {
   app: FastifyInstance;
@@ -54,12 +54,14 @@ export async function startRole(config: Config, deps: { logger: Logger; clock?: 
     if (bus) closers.push(() => bus.close());
     const checks: ReadinessCheck[] = [];
 
-    let ingest: { producer: Awaited<ReturnType<NonNullable<typeof log>['producer']>>; serde: NonNullable<typeof serdes>['reaction'] } | undefined;
+    let ingest: NonNullable<Parameters<typeof buildApp>[0]['ingest']> | undefined;
     if (stages.ingest && log && serdes) {
       const producer = await log.producer();
       closers.push(() => producer.close());
       checks.push({ name: 'log', ready: () => producer.ready() });
-      ingest = { producer, serde: serdes.reaction };
+      const limits = config.ingest.rateLimitStore === 'redis' ? await createSharedRateLimits(config, logger) : undefined;
+      if (limits) closers.push(() => limits.close());
+      ingest = { producer, serde: serdes.reaction, ...(limits ? { limits } : {}) };
     }
     const app = await buildApp({
       config,

@@ -31,7 +31,7 @@ describe('AggregatorRunner on the memory log', () => {
       log,
       serdes,
       catalog,
-      rules: { windowMs: 2000, graceMs: 500, unitScale: 1000, topN: 8 },
+      rules: { windowMs: 2000, graceMs: 500, unitScale: 1000, topN: 8, tsToleranceMs: 250 },
       reactionsTopic: 'r',
       aggregatesTopic: 'a',
       groupId: 'agg',
@@ -44,7 +44,7 @@ describe('AggregatorRunner on the memory log', () => {
     });
     await runner.start();
     const producer = await log.producer();
-    const react = (w: number) => producer.send([{ topic: 'r', key: 'm', value: serdes.reaction.encode({ matchId: 'm', userId: 'u', emoji: '🔥', ts: T0 + w * 2000 + 700, receivedAt: T0 }) }]);
+    const react = (w: number) => producer.send([{ topic: 'r', key: 'm', value: serdes.reaction.encode({ matchId: 'm', userId: 'u', emoji: '🔥', ts: T0 + w * 2000 + 700, receivedAt: T0 + w * 2000 + 700 }) }]);
     const aggregates = (from: number) => log.read('a', 0, from, 100).map((r) => serdes.aggregate.decodeKnown(r.value) as WindowAggregate);
 
     for (const w of [0, 1, 2]) await react(w);

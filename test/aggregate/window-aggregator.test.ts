@@ -4,7 +4,7 @@ import { windowStartFor } from '../../src/aggregate/windows.js';
 import type { Reaction } from '../../src/domain/types.js';
 import { catalog } from '../helpers/fixtures.js';
 
-const rules = { windowMs: 2000, graceMs: 500, unitScale: 1000, topN: 8 };
+const rules = { windowMs: 2000, graceMs: 500, unitScale: 1000, topN: 8, tsToleranceMs: 250 };
 const r = (matchId: string, emoji: string, ts: number): Reaction => ({ matchId, userId: 'u', emoji, ts, receivedAt: ts });
 
 function make() {

@@ -4,6 +4,7 @@ import { ManualClock } from '../../src/domain/clock.js';
 import { startEmbedded, type Pipeline } from '../../src/roles/embedded.js';
 import { EmoStreamClient, type LiveMessage } from '../../src/sdk/index.js';
 import { silentLogger, testConfig } from '../helpers/fixtures.js';
+import { readMetric } from '../helpers/metrics.js';
 import { switchableWebSocket } from '../helpers/ws-switch.js';
 
 // Windows of 2 s with 0.5 s grace; scale 2 and top-2 so a small input exercises the compression.
@@ -12,13 +13,8 @@ const clock = new ManualClock(T0 + 100);
 let pipeline: Pipeline;
 let baseUrl: string;
 
-function metric(text: string, name: string): number {
-  const m = text.match(new RegExp(`^${name} (\\d+)`, 'm'));
-  return m ? Number(m[1]) : 0;
-}
-
 async function aggregated(): Promise<number> {
-  return metric((await pipeline.app.inject('/metrics')).body, 'emostream_aggregator_reactions_total');
+  return readMetric((await pipeline.app.inject('/metrics')).body, 'emostream_aggregator_reactions_total');
 }
 
 async function send(clients: EmoStreamClient[], plan: Array<[number, string, string, number]>): Promise<number> {
