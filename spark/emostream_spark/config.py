@@ -16,6 +16,7 @@ ENV_OVERRIDES = {
     "graceMs": "GRACE_MS",
     "unitScale": "UNIT_SCALE",
     "topN": "TOP_N",
+    "tsToleranceMs": "TS_TOLERANCE_MS",
 }
 
 
@@ -33,6 +34,8 @@ class AggregationConfig:
     grace_ms: int
     unit_scale: int
     top_n: int
+    # How far behind receivedAt a client's ts may lie and still place the reaction (transform.event_time).
+    ts_tolerance_ms: int = 250
 
 
 @dataclass(frozen=True)
@@ -97,10 +100,12 @@ def load_aggregation(path: Path, env: Optional[Mapping[str, str]] = None) -> Agg
             vals[key] = _positive_int(key, data[key])
     cfg = AggregationConfig(
         window_ms=vals["windowMs"], grace_ms=vals["graceMs"],
-        unit_scale=vals["unitScale"], top_n=vals["topN"],
+        unit_scale=vals["unitScale"], top_n=vals["topN"], ts_tolerance_ms=vals["tsToleranceMs"],
     )
-    if cfg.window_ms <= 0 or cfg.unit_scale <= 0 or cfg.top_n <= 0 or cfg.grace_ms < 0:
+    if cfg.window_ms <= 0 or cfg.unit_scale <= 0 or cfg.top_n <= 0 or cfg.grace_ms < 0 or cfg.ts_tolerance_ms < 0:
         raise ValueError(f"invalid aggregation config {cfg}")
+    if 0 < cfg.grace_ms <= cfg.ts_tolerance_ms or (cfg.grace_ms == 0 and cfg.ts_tolerance_ms > 0):
+        raise ValueError(f"tsToleranceMs ({cfg.ts_tolerance_ms}) must be smaller than graceMs ({cfg.grace_ms})")
     return cfg
 
 

@@ -54,7 +54,8 @@ def decode_reactions(kafka_df: DataFrame, reaction_avsc: str, value_col: str = "
         kafka_df
         .where(is_confluent_framed(v))
         .select(from_avro(body, reaction_avsc, {"mode": "PERMISSIVE"}).alias("r"))
-        .where(F.col("r").isNotNull() & F.col("r.matchId").isNotNull() & F.col("r.ts").isNotNull())
+        .where(F.col("r").isNotNull() & F.col("r.matchId").isNotNull() & F.col("r.ts").isNotNull()
+               & F.col("r.receivedAt").isNotNull())
         .select("r.matchId", "r.userId", "r.emoji", "r.ts", "r.receivedAt")
     )
 
@@ -75,22 +76,34 @@ def _counts(n: int) -> List[Column]:
     return [F.col(_count_col(i)) for i in range(n)]
 
 
+def event_time(reactions: DataFrame, rules: AggregationConfig) -> DataFrame:
+    """Adds eventTime, the time the server vouches for (schemas/aggregation.json, and
+    eventTimeOf in the TypeScript aggregator): the client's ts while it lies at most
+    tsToleranceMs behind receivedAt, else receivedAt. A client clock running ahead thus cannot
+    move the (global) watermark past everyone else's reactions."""
+    ts_ms = F.unix_millis(F.col("ts"))
+    recv_ms = F.unix_millis(F.col("receivedAt"))
+    trusted = (ts_ms <= recv_ms) & (ts_ms >= recv_ms - F.lit(rules.ts_tolerance_ms))
+    return reactions.withColumn("eventTime", F.when(trusted, F.col("ts")).otherwise(F.col("receivedAt")))
+
+
 def window_counts(reactions: DataFrame, catalog: Sequence[CatalogEmoji], rules: AggregationConfig,
                   *, watermark: bool = True) -> DataFrame:
-    """The one stateful step. Reactions (matchId, emoji, ts: timestamp) -> one row per
+    """The one stateful step. Reactions (matchId, emoji, ts, receivedAt: timestamps) -> one row per
     (matchId, window): matchId, windowStart, windowEnd (timestamps), _c0.._c{n-1} (count of
     catalog emoji i, 0 when absent).
 
-    Windows are tumbling and epoch-aligned: windowStart = floor(ts / windowMs) * windowMs.
-    With watermark=True (required for streaming append mode) the event-time watermark is
-    max(ts) - graceMs and a window is emitted once its end <= watermark; on a batch DataFrame
+    Windows are tumbling and epoch-aligned on eventTime (see event_time): windowStart =
+    floor(eventTime / windowMs) * windowMs. With watermark=True (required for streaming append
+    mode) the watermark is max(eventTime) - graceMs and a window is emitted once its end <= watermark; on a batch DataFrame
     Spark ignores the watermark and every window is emitted.
     """
-    df = reactions.withWatermark("ts", f"{rules.grace_ms} milliseconds") if watermark else reactions
+    timed = event_time(reactions, rules)
+    df = timed.withWatermark("eventTime", f"{rules.grace_ms} milliseconds") if watermark else timed
     emoji = F.col("emoji")
     aggs = [F.count(F.when(emoji == F.lit(e.emoji), F.lit(1))).alias(_count_col(i)) for i, e in enumerate(catalog)]
     return (
-        df.groupBy(F.col("matchId"), F.window(F.col("ts"), f"{rules.window_ms} milliseconds").alias("w"))
+        df.groupBy(F.col("matchId"), F.window(F.col("eventTime"), f"{rules.window_ms} milliseconds").alias("w"))
         .agg(*aggs)
         .select(F.col("matchId"), F.col("w.start").alias("windowStart"), F.col("w.end").alias("windowEnd"),
                 *_counts(len(catalog)))

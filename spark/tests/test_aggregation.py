@@ -140,3 +140,34 @@ def test_valence_centi_from_catalog(catalog):
     by_name = {e.name: e.valence_centi for e in catalog}
     assert by_name["fire"] == 80 and by_name["angry"] == -90 and by_name["thinking"] == 0
     assert len(catalog) == 16
+
+
+def test_event_time_is_the_one_the_server_vouches_for(spark, catalog, rules):
+    """ts counts only within tsToleranceMs behind receivedAt, else receivedAt picks the window: the
+    same rule as eventTimeOf in the TypeScript aggregator (schemas/aggregation.json)."""
+    from pyspark.sql import functions as F
+    fire, = emojis(catalog, "fire")
+    recv = BIG + 1_900
+    tol = rules.ts_tolerance_ms
+    cases = [
+        ("ahead", recv + 4_500, BIG),                   # a fast clock: window of receipt, not 4.5 s later
+        ("hour-behind", recv - 3_600_000, BIG),         # a slow clock: window of receipt, never late
+        ("in-band", recv - tol, BIG),                   # trusted: same window here
+        ("in-band-prev", BIG + 3_900, BIG + 2_000),      # trusted, received 200 ms later in the next window
+        ("just-outside", recv - tol - 1, BIG),          # one ms past the band: receive time
+    ]
+    data = [(m, "u", fire, ts, (BIG + 4_100) if m == "in-band-prev" else recv) for m, ts, _ in cases]
+    df = (spark.createDataFrame(data, "matchId string, userId string, emoji string, tsMs long, recvMs long")
+          .select("matchId", "userId", "emoji", F.timestamp_millis("tsMs").alias("ts"),
+                  F.timestamp_millis("recvMs").alias("receivedAt")))
+    got = {m: start for (m, start) in collect_aggregates(T.aggregate_windows(df, catalog, rules))}
+    assert got == {m: start for m, _, start in cases}
+
+
+def test_ts_tolerance_must_stay_below_grace(tmp_path):
+    from emostream_spark.config import load_aggregation
+    p = tmp_path / "aggregation.json"
+    p.write_text('{"windowMs": 2000, "graceMs": 500, "unitScale": 1000, "topN": 8, "tsToleranceMs": 250}')
+    assert load_aggregation(p, {}).ts_tolerance_ms == 250
+    with pytest.raises(ValueError, match="smaller than graceMs"):
+        load_aggregation(p, {"TS_TOLERANCE_MS": "500"})

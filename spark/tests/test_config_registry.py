@@ -21,9 +21,9 @@ def test_defaults_come_from_aggregation_json():
 
 
 def test_env_overrides_use_the_typescript_names():
-    env = {"WINDOW_MS": "1000", "GRACE_MS": "0", "UNIT_SCALE": "10", "TOP_N": "3"}
+    env = {"WINDOW_MS": "1000", "GRACE_MS": "0", "UNIT_SCALE": "10", "TOP_N": "3", "TS_TOLERANCE_MS": "0"}
     cfg = load_aggregation(DEFAULT_SCHEMAS_DIR / "aggregation.json", env)
-    assert (cfg.window_ms, cfg.grace_ms, cfg.unit_scale, cfg.top_n) == (1000, 0, 10, 3)
+    assert (cfg.window_ms, cfg.grace_ms, cfg.unit_scale, cfg.top_n, cfg.ts_tolerance_ms) == (1000, 0, 10, 3, 0)
     with pytest.raises(ValueError):
         load_aggregation(DEFAULT_SCHEMAS_DIR / "aggregation.json", {"TOP_N": "2.5"})
     with pytest.raises(ValueError):

@@ -72,6 +72,15 @@ export class Rooms {
         refreshAgain: false,
       };
       r.subscribed = this.bus.subscribe(matchId, r.listener);
+      // The room's first update is checked like every other: against the latest in history when
+      // the room opened, so a hole right after the join is filled (or told) too.
+      r.chain = r.subscribed.then(async () => {
+        const latest = await this.bus.latest(matchId);
+        if (latest && r.lastSeq < 0) {
+          r.lastSeq = latest.seq;
+          r.epoch = latest.epoch;
+        }
+      }).catch((err) => this.o.logger.warn({ err, matchId }, 'room history check failed'));
       this.#rooms.set(matchId, r);
       room = r;
     }
@@ -129,18 +138,36 @@ export class Rooms {
   /**
    * Pub/sub is fire-and-forget: while this node's bus connection was down, updates went by. An
    * update whose prevSeq is past the last one seen here reveals that, and the history fills it in
-   * before the update is passed on, so the viewers of this node see no hole.
+   * before the update is passed on, so the viewers of this node see no hole. What the history no
+   * longer holds is told to the viewers as a gap, never skipped silently; so is a new epoch.
    */
   #receive(room: Room, u: LiveUpdate): void {
     room.chain = room.chain
       .then(async () => {
-        if (room.lastSeq >= 0 && u.epoch === room.epoch && u.prevSeq > room.lastSeq) {
+        if (room.lastSeq >= 0 && u.epoch !== room.epoch) {
+          this.o.metrics.fanoutGaps.inc({ reason: 'epoch-changed' });
+          this.#tellGap(room, u, 'epoch-changed');
+        } else if (room.lastSeq >= 0 && u.prevSeq > room.lastSeq) {
           const r = await this.bus.replay(u.matchId, room.lastSeq, u.epoch);
-          if (r.kind === 'replay') for (const missed of r.updates) if (missed.seq < u.seq) this.#broadcast(room, missed);
+          if (r.kind === 'replay') {
+            this.o.metrics.fanoutGaps.inc({ reason: 'filled' });
+            for (const missed of r.updates) if (missed.seq < u.seq) this.#broadcast(room, missed);
+          } else {
+            this.o.metrics.fanoutGaps.inc({ reason: r.reason });
+            this.#tellGap(room, u, r.reason);
+          }
         }
         this.#broadcast(room, u);
       })
       .catch((err) => this.o.logger.warn({ err, matchId: u.matchId }, 'room delivery failed'));
+  }
+
+  #tellGap(room: Room, u: LiveUpdate, reason: 'history-trimmed' | 'epoch-changed'): void {
+    const msg = JSON.stringify({ type: 'gap', matchId: u.matchId, epoch: u.epoch, since: room.lastSeq, reason } satisfies ServerMessage);
+    for (const v of room.viewers) {
+      if (v.pending) continue; // still joining: its own snapshot/replay covers this
+      if (v.socket.readyState === v.socket.OPEN) v.socket.send(msg);
+    }
   }
 
   #broadcast(room: Room, u: LiveUpdate): void {

@@ -24,6 +24,7 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
     wsConnections: new Gauge({ name: 'emostream_ws_connections', help: 'Open WebSocket connections on this node', registers: [registry] }),
     wsRejected: new Counter({ name: 'emostream_ws_rejected_total', help: 'WebSocket connections refused or closed by policy', labelNames: ['reason'], registers: [registry] }),
     wsMessagesSent: new Counter({ name: 'emostream_ws_messages_sent_total', help: 'Messages sent to WebSocket clients', registers: [registry] }),
+    fanoutGaps: new Counter({ name: 'emostream_fanout_gaps_total', help: 'Holes a fan-out room saw in its bus feed, by outcome: filled from history, or told to viewers (history-trimmed, epoch-changed)', labelNames: ['reason'], registers: [registry] }),
     wsMessagesDropped: new Counter({ name: 'emostream_ws_messages_dropped_total', help: 'Updates not sent to a slow client', registers: [registry] }),
     recordsUndecodable: new Counter({ name: 'emostream_records_undecodable_total', help: 'Log records skipped because they could not be decoded', labelNames: ['topic'], registers: [registry] }),
   };

@@ -27,6 +27,11 @@ const FATAL_CLOSE = new Set([4400]);
 /**
  * One match's live feed. Reconnects with full-jitter backoff and resumes with since/epoch, so
  * updates missed while away are replayed; duplicates (seq already seen in this epoch) are dropped.
+ *
+ * Every update names the one before it (prevSeq). An update that does not link to the last one
+ * delivered reveals a hole: it is held back and the feed resumes from history at once, which either
+ * replays what was missed, in order, or answers with a `gap` (history trimmed). A new epoch seen on
+ * a live socket is a `gap` too. So the app sees every update once, in order, or hears of the hole.
  */
 export class LiveSubscription extends EventEmitter<SubscriptionEvents> {
   #socket: WebSocketLike | undefined;
@@ -37,6 +42,8 @@ export class LiveSubscription extends EventEmitter<SubscriptionEvents> {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #ping: ReturnType<typeof setInterval> | undefined;
   #closed = false;
+  #holes = 0;
+  #toldGap = false;
 
   constructor(private readonly o: SubscriptionOptions) {
     super();
@@ -52,6 +59,11 @@ export class LiveSubscription extends EventEmitter<SubscriptionEvents> {
 
   get epoch(): string {
     return this.#epoch;
+  }
+
+  /** Holes noticed by prevSeq (each answered by a resume from history). */
+  get holes(): number {
+    return this.#holes;
   }
 
   open(): this {
@@ -126,14 +138,33 @@ export class LiveSubscription extends EventEmitter<SubscriptionEvents> {
     if (msg.type === 'snapshot' || msg.type === 'update') {
       const m = msg as LiveMessage;
       if (m.epoch !== this.#epoch) {
+        // The history this feed's seqs belonged to is gone (e.g. Redis lost its data): say so.
+        if (this.#epoch !== '' && this.#lastSeq >= 0) {
+          this.emit('gap', { type: 'gap', matchId: m.matchId, epoch: m.epoch, since: this.#lastSeq, reason: 'epoch-changed' });
+        }
         this.#epoch = m.epoch;
         this.#lastSeq = -1;
       }
       if (m.seq <= this.#lastSeq) return;
+      if (m.type === 'update' && this.#lastSeq >= 0 && m.prevSeq > this.#lastSeq && !this.#toldGap) {
+        // Something between lastSeq and this update never arrived: resume from lastSeq instead of
+        // delivering past the hole (the replay brings this update too).
+        this.#holes++;
+        this.reconnect();
+        return;
+      }
       this.#lastSeq = m.seq;
+      this.#toldGap = false;
       this.emit('update', m);
     } else if (msg.type === 'gap') {
       const g = msg as GapMessage;
+      // After a gap the next snapshot starts the feed anew (its epoch may be new): no second gap for it.
+      if (g.reason === 'epoch-changed') {
+        this.#epoch = g.epoch;
+        this.#lastSeq = -1;
+      }
+      // The hole is told: the update after it will not link to lastSeq, and that is expected.
+      this.#toldGap = g.reason !== 'slow-consumer';
       this.emit('gap', g);
       // A slow-consumer gap means this socket skipped updates: resume from history on a new one.
       if (g.reason === 'slow-consumer') this.reconnect();

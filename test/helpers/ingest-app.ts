@@ -4,6 +4,7 @@ import { createSerdes } from '../../src/codec/serde.js';
 import type { Config, DeepPartial } from '../../src/config/config.js';
 import { ManualClock } from '../../src/domain/clock.js';
 import { MemoryLog } from '../../src/log/memory-log.js';
+import type { RateBuckets } from '../../src/ingest/rate-buckets.js';
 import type { LogProducer } from '../../src/log/port.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import { catalog, silentLogger, testConfig } from './fixtures.js';
@@ -11,7 +12,7 @@ import { catalog, silentLogger, testConfig } from './fixtures.js';
 export const NOW = 1_800_000_000_000;
 
 /** The real app on the memory log; `producer` can wrap the log's to inject failures. */
-export async function ingestApp(opts: { config?: DeepPartial<Config>; wrap?: (p: LogProducer) => LogProducer; capacity?: number } = {}) {
+export async function ingestApp(opts: { config?: DeepPartial<Config>; wrap?: (p: LogProducer) => LogProducer; capacity?: number; limits?: { client: RateBuckets; user: RateBuckets } } = {}) {
   const config = testConfig(opts.config);
   const clock = new ManualClock(NOW);
   const log = new MemoryLog({ capacity: opts.capacity ?? 1000, retryAfterSec: config.ingest.retryAfterSec });
@@ -19,6 +20,6 @@ export async function ingestApp(opts: { config?: DeepPartial<Config>; wrap?: (p:
   const serdes = await createSerdes(new MemorySchemaRegistry(), config.log);
   const producer = opts.wrap ? opts.wrap(await log.producer()) : await log.producer();
   const metrics = createMetrics();
-  const app = await buildApp({ config, catalog, clock, metrics, logger: silentLogger, ingest: { producer, serde: serdes.reaction }, pages: false });
+  const app = await buildApp({ config, catalog, clock, metrics, logger: silentLogger, ingest: { producer, serde: serdes.reaction, ...(opts.limits ? { limits: opts.limits } : {}) }, pages: false });
   return { app, log, clock, serdes, metrics, config };
 }

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type * as RdKafka from 'node-rdkafka';
 import { compressWindow } from '../../src/aggregate/compress.js';
-import { windowStartFor } from '../../src/aggregate/windows.js';
+import { eventTimeOf, windowStartFor } from '../../src/aggregate/windows.js';
 import type { AvroSerde } from '../../src/codec/serde.js';
 import { loadConfig, type Config, type DeepPartial } from '../../src/config/config.js';
 import type { Reaction, WindowAggregate } from '../../src/domain/types.js';
@@ -60,7 +60,14 @@ export async function produceReactions(
   config: Config,
   serde: AvroSerde<Reaction>,
   count: number,
-  opts: { matches: number; perSecond?: number; emojis?: string[]; onProgress?: (sent: number) => void | Promise<void> },
+  opts: {
+    matches: number;
+    perSecond?: number;
+    emojis?: string[];
+    onProgress?: (sent: number) => void | Promise<void>;
+    /** The client's ts for a reaction received at `now` (default: now): skewed clocks. */
+    clientTs?: (now: number, j: number) => number;
+  },
 ): Promise<Reaction[]> {
   const log = new KafkaLog(config.kafka, silentLogger);
   const producer = await log.producer();
@@ -75,7 +82,7 @@ export async function produceReactions(
       for (let j = i; j < Math.min(count, i + chunk); j++) {
         // A skewed mix so top-N and ties matter: emoji k appears with weight ~ 1/(k+1).
         const k = Math.floor(emojis.length * Math.random() ** 2);
-        batch.push({ matchId: `match-${j % opts.matches}`, userId: `u${j}`, emoji: emojis[k]!, ts: now, receivedAt: now });
+        batch.push({ matchId: `match-${j % opts.matches}`, userId: `u${j}`, emoji: emojis[k]!, ts: opts.clientTs?.(now, j) ?? now, receivedAt: now });
       }
       await producer.send(batch.map((r) => ({ topic: config.log.reactionsTopic, key: r.matchId, value: serde.encode(r) })));
       sent.push(...batch);
@@ -95,7 +102,7 @@ export async function produceReactions(
 export function expectedAggregates(config: Config, reactions: Reaction[]): Map<string, WindowAggregate> {
   const counts = new Map<string, { matchId: string; start: number; byIndex: number[] }>();
   for (const r of reactions) {
-    const start = windowStartFor(r.ts, config.aggregation.windowMs);
+    const start = windowStartFor(eventTimeOf(r.ts, r.receivedAt, config.aggregation.tsToleranceMs), config.aggregation.windowMs);
     const key = `${r.matchId}|${start}`;
     let c = counts.get(key);
     if (!c) counts.set(key, (c = { matchId: r.matchId, start, byIndex: new Array(catalog.size).fill(0) }));

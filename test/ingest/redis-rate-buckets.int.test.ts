@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { RedisRateBuckets } from '../../src/ingest/redis-rate-buckets.js';
-import { silentLogger } from '../helpers/fixtures.js';
+import { createSharedRateLimits } from '../../src/roles/adapters.js';
+import { ingestApp } from '../helpers/ingest-app.js';
+import { silentLogger, testConfig } from '../helpers/fixtures.js';
 import { rateBucketsContract } from './rate-buckets-suite.js';
 
 // The same contract as the memory buckets, on the real Redis that scripts/infra starts.
@@ -42,5 +44,32 @@ describe('RedisRateBuckets', () => {
     expect(await b.take([['k', 3]])).toBe(0);
     expect(await b.take([['k', 1]])).toBeGreaterThan(0);
     redis.disconnect();
+  });
+});
+
+describe('API replicas with RATE_LIMIT_STORE=redis', () => {
+  it('three replicas behind one address accept the per-client burst once, not three times; rotating userIds does not escape', async () => {
+    const config = testConfig({ redis: { url: process.env.REDIS_URL!, keyPrefix: `test-api-${randomUUID().slice(0, 8)}:` }, ingest: { clientRatePerSec: 1, clientBurst: 500, userBurst: 500, rateLimitStore: 'redis' } });
+    const replicas = await Promise.all([0, 1, 2].map(async () => {
+      const limits = await createSharedRateLimits(config, silentLogger);
+      const t = await ingestApp({ capacity: 100_000, config, limits });
+      return { ...t, closeLimits: limits.close };
+    }));
+    try {
+      let accepted = 0;
+      for (let i = 0; i < 30; i++) {
+        const replica = replicas[i % 3]!;
+        const reactions = Array.from({ length: 50 }, (_, j) => ({ matchId: 'm', userId: `rot-${i}-${j}`, emoji: '🔥' }));
+        const res = await replica.app.inject({ method: 'POST', url: '/v1/reactions/batch', payload: { reactions }, remoteAddress: '203.0.113.7' });
+        if (res.statusCode === 202) accepted += 50;
+        else expect(res.json()).toMatchObject({ code: 'EMO_ERR_RATE_LIMITED', message: 'Too many reactions from this client' });
+      }
+      expect(accepted).toBe(500);
+    } finally {
+      for (const r of replicas) {
+        await r.app.close();
+        await r.closeLimits();
+      }
+    }
   });
 });

@@ -90,7 +90,7 @@ describe('Spark job vs TypeScript aggregator on the same reactions topic', () =>
       shufflePartitions: 2,
       triggerSeconds: 1,
       runSeconds: 300,
-      env: { WINDOW_MS: String(windowMs), GRACE_MS: String(graceMs), UNIT_SCALE: String(configA.aggregation.unitScale), TOP_N: String(configA.aggregation.topN) },
+      env: { WINDOW_MS: String(windowMs), GRACE_MS: String(graceMs), UNIT_SCALE: String(configA.aggregation.unitScale), TOP_N: String(configA.aggregation.topN), TS_TOLERANCE_MS: String(configA.aggregation.tsToleranceMs) },
     });
     // Both aggregators up before the first reaction: Spark's session start (~15 s) overlaps the
     // TS aggregator's group join.
@@ -99,8 +99,12 @@ describe('Spark job vs TypeScript aggregator on the same reactions topic', () =>
     const tReady = Date.now();
 
     const serdes = await createSerdes(new ConfluentSchemaRegistry(configA.registryUrl), configA.log);
-    const sent = await produceReactions(configA, serdes.reaction, REACTIONS, { matches: MATCHES, perSecond: PER_SECOND });
-    const lastTs = Math.max(...sent.map((r) => r.ts));
+    // Client clocks of every kind: a third an hour off either way, a third just behind the receive
+    // time (trusted), a third exact. Both engines must place each reaction by the same rule.
+    const clientTs = (now: number, j: number) => (j % 3 === 0 ? now + Math.round((Math.random() * 2 - 1) * 3_600_000) : j % 3 === 1 ? now - Math.floor(Math.random() * 400) : now);
+    const sent = await produceReactions(configA, serdes.reaction, REACTIONS, { matches: MATCHES, perSecond: PER_SECOND, clientTs });
+    expect(sent.filter((r) => Math.abs(r.ts - r.receivedAt) > 60_000).length).toBeGreaterThan(REACTIONS / 4);
+    const lastTs = Math.max(...sent.map((r) => r.receivedAt));
     // Spark's watermark moves only with new data: one newer reaction, in its own match, at least
     // windowMs + graceMs after the last real one (so every real window is closable), real time.
     await sleep(Math.max(0, lastTs + windowMs + graceMs + 100 - Date.now()));

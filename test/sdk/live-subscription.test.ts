@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { LiveSubscription } from '../../src/sdk/live-subscription.js';
+import type { GapMessage, LiveMessage, WebSocketLike } from '../../src/sdk/types.js';
+
+// A scripted socket: the SDK's hole detection is client logic, tested here message by message
+// (the fan-out side and a real bus are exercised in test/fanout/bus-gap.int.test.ts).
+class ScriptedSocket implements WebSocketLike {
+  static opened: ScriptedSocket[] = [];
+  readyState = 0;
+  onopen: ((ev: unknown) => void) | null = null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
+  onerror: ((ev: unknown) => void) | null = null;
+  onmessage: ((ev: { data: unknown }) => void) | null = null;
+  constructor(readonly url: string) {
+    ScriptedSocket.opened.push(this);
+    queueMicrotask(() => {
+      this.readyState = 1;
+      this.onopen?.({});
+    });
+  }
+  send(): void {}
+  close(code = 1000, reason = ''): void {
+    this.readyState = 3;
+    this.onclose?.({ code, reason });
+  }
+  deliver(msg: object): void {
+    this.onmessage?.({ data: JSON.stringify(msg) });
+  }
+}
+
+const update = (seq: number, prevSeq: number, epoch = 'e1', type: 'update' | 'snapshot' = 'update') => ({
+  type, matchId: 'm', seq, prevSeq, epoch, windowStart: seq * 2000, windowEnd: seq * 2000 + 2000, counts: {}, units: {}, total: seq, sentiment: 0, viewers: 1,
+});
+
+async function subscription() {
+  ScriptedSocket.opened = [];
+  const sub = new LiveSubscription({ wsUrl: 'ws://x', matchId: 'm', WebSocket: ScriptedSocket, reconnectBaseMs: 1, reconnectMaxMs: 1, random: () => 0, pingIntervalMs: 60_000 });
+  const got: LiveMessage[] = [];
+  const gaps: GapMessage[] = [];
+  sub.on('update', (m) => got.push(m));
+  sub.on('gap', (g) => gaps.push(g));
+  sub.open();
+  await new Promise((r) => queueMicrotask(() => r(undefined)));
+  return { sub, got, gaps, socket: () => ScriptedSocket.opened.at(-1)! };
+}
+
+describe('LiveSubscription: a hole in the feed is filled or told, never silent', () => {
+  it('holds back an update that does not link to the last one and resumes from history', async () => {
+    const { sub, got, gaps, socket } = await subscription();
+    socket().deliver(update(10, -1, 'e1', 'snapshot'));
+    socket().deliver(update(11, 10));
+    socket().deliver(update(14, 13)); // 12 and 13 never arrived
+    expect(got.map((m) => m.seq)).toEqual([10, 11]);
+    expect(sub.holes).toBe(1);
+    expect(ScriptedSocket.opened).toHaveLength(2);
+    expect(socket().url).toContain('since=11&epoch=e1');
+    await new Promise((r) => queueMicrotask(() => r(undefined)));
+    for (const [s, p] of [[12, 11], [13, 12], [14, 13]] as const) socket().deliver(update(s, p));
+    expect(got.map((m) => m.seq)).toEqual([10, 11, 12, 13, 14]);
+    expect(gaps).toEqual([]);
+    sub.close();
+  });
+
+  it('a quiet window (prevSeq skips seqs but links to the last delivered) is no hole', async () => {
+    const { sub, got, socket } = await subscription();
+    socket().deliver(update(10, -1, 'e1', 'snapshot'));
+    socket().deliver(update(15, 10));
+    expect(got.map((m) => m.seq)).toEqual([10, 15]);
+    expect(sub.holes).toBe(0);
+    expect(ScriptedSocket.opened).toHaveLength(1);
+    sub.close();
+  });
+
+  it('a new epoch on a live socket is told as an epoch-changed gap', async () => {
+    const { sub, got, gaps, socket } = await subscription();
+    socket().deliver(update(10, -1, 'e1', 'snapshot'));
+    socket().deliver(update(3, -1, 'e2'));
+    expect(gaps).toEqual([{ type: 'gap', matchId: 'm', epoch: 'e2', since: 10, reason: 'epoch-changed' }]);
+    expect(got.map((m) => [m.seq, m.epoch])).toEqual([[10, 'e1'], [3, 'e2']]);
+    sub.close();
+  });
+
+  it('after a gap the server told, the next update is taken without another resume', async () => {
+    const { sub, got, gaps, socket } = await subscription();
+    socket().deliver(update(10, -1, 'e1', 'snapshot'));
+    socket().deliver({ type: 'gap', matchId: 'm', epoch: 'e1', since: 10, reason: 'history-trimmed' });
+    socket().deliver(update(40, 39));
+    expect(gaps.map((g) => g.reason)).toEqual(['history-trimmed']);
+    expect(got.map((m) => m.seq)).toEqual([10, 40]);
+    expect(ScriptedSocket.opened).toHaveLength(1);
+    // ...and the hole check is armed again after it.
+    socket().deliver(update(45, 44));
+    expect(sub.holes).toBe(1);
+    sub.close();
+  });
+});
