@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { emoError } from '../../src/domain/errors.js';
-import { testConfig } from '../helpers/fixtures.js';
 import { ingestApp, NOW } from '../helpers/ingest-app.js';
 
 let app: FastifyInstance | undefined;
@@ -296,8 +295,4 @@ describe('fair limits', () => {
     expect(t.log.retained(t.config.log.reactionsTopic)).toBe(3);
   });
 
-  it('per-address WebSocket limit defaults to 100, a value a real deployment would start from', () => {
-    expect(testConfig().fanout.maxConnectionsPerIp).toBe(100);
-    expect(testConfig().trustProxy).toBe(false);
-  });
 });

@@ -1,0 +1,87 @@
+// Rooms never leave a silent hole (issue 14): a lost pub/sub message is filled from history, or the
+// viewers are told with a `gap` message; a new room's first update is checked too. Memory bus,
+// wrapped so a test can lose deliveries the way a cut Redis subscriber connection does.
+import { describe, expect, it, vi } from 'vitest';
+import type { WebSocket } from 'ws';
+import type { UpdateListener } from '../../src/fanout/bus.js';
+import { MemoryBus } from '../../src/fanout/memory-bus.js';
+import { Rooms, type Viewer } from '../../src/fanout/rooms.js';
+import { createMetrics } from '../../src/metrics/metrics.js';
+import { silentLogger } from '../helpers/fixtures.js';
+import { agg } from './bus-suite.js';
+
+/** The memory adapter, with a switch that drops deliveries (history is still written). */
+class LossyBus extends MemoryBus {
+  cut = false;
+  override subscribe(matchId: string, listener: UpdateListener): Promise<void> {
+    return super.subscribe(matchId, (u) => {
+      if (!this.cut) listener(u);
+    });
+  }
+  override unsubscribe(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+function fakeViewer(lastSeq = -1, epoch = '') {
+  const sent: Array<{ type: string; seq?: number; reason?: string; since?: number }> = [];
+  // Just the surface Rooms touches; a real socket would need a server for nothing more.
+  const socket = { OPEN: 1, readyState: 1, bufferedAmount: 0, send: (d: string | Buffer) => sent.push(JSON.parse(String(d))) };
+  const viewer: Viewer = { socket: socket as unknown as WebSocket, lastSeq, epoch, pending: null, lagging: false };
+  return { viewer, sent };
+}
+
+function setup(historySize: number) {
+  const bus = new LossyBus({ historySize });
+  const rooms = new Rooms(bus, { nodeId: 'n1', maxBufferedBytes: 1 << 20, presenceIntervalMs: 60_000, metrics: createMetrics(), logger: silentLogger });
+  return { bus, rooms };
+}
+
+describe('Rooms: holes in the bus stream', () => {
+  it('fills updates lost on the bus from history, in order', async () => {
+    const { bus, rooms } = setup(10);
+    const { viewer, sent } = fakeViewer();
+    await rooms.join('m', viewer);
+    await bus.publish(agg('m', 1));
+    bus.cut = true;
+    await bus.publish(agg('m', 2));
+    await bus.publish(agg('m', 3));
+    bus.cut = false;
+    await bus.publish(agg('m', 4));
+    await vi.waitFor(() => expect(sent.map((m) => m.seq)).toEqual([1, 2, 3, 4]));
+    expect(sent.every((m) => m.type === 'update')).toBe(true);
+    await rooms.close();
+  });
+
+  it('sends a gap message when history no longer holds what was lost', async () => {
+    const { bus, rooms } = setup(2);
+    const { viewer, sent } = fakeViewer();
+    await rooms.join('m', viewer);
+    await bus.publish(agg('m', 1));
+    bus.cut = true;
+    for (const seq of [2, 3, 4, 5]) await bus.publish(agg('m', seq));
+    bus.cut = false;
+    await bus.publish(agg('m', 6));
+    await vi.waitFor(() => expect(sent).toHaveLength(3));
+    expect(sent.map((m) => [m.type, m.seq ?? m.since, m.reason])).toEqual([
+      ['update', 1, undefined],
+      ['gap', 1, 'history-trimmed'],
+      ['update', 6, undefined],
+    ]);
+    await rooms.close();
+  });
+
+  it("checks a new room's first update against what its viewers were sent on joining", async () => {
+    const { bus, rooms } = setup(10);
+    const first = await bus.publish(agg('m', 5));
+    // The viewer joined with the snapshot of seq 5; the room itself has seen nothing yet.
+    const { viewer, sent } = fakeViewer(5, first!.epoch);
+    await rooms.join('m', viewer);
+    bus.cut = true;
+    await bus.publish(agg('m', 6));
+    bus.cut = false;
+    await bus.publish(agg('m', 7));
+    await vi.waitFor(() => expect(sent.map((m) => m.seq)).toEqual([6, 7]));
+    await rooms.close();
+  });
+});
