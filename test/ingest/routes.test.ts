@@ -294,5 +294,4 @@ describe('fair limits', () => {
     expect((await post(app, '/v1/reactions/batch', three)).statusCode).toBe(202);
     expect(t.log.retained(t.config.log.reactionsTopic)).toBe(3);
   });
-
 });
