@@ -18,7 +18,7 @@ vi.mock('fastify', async (importOriginal) => {
   const real = await importOriginal<typeof import('fastify')>();
   const make = ((opts: never) => {
     const app = real.default(opts);
-    app.addHook('onRoute', (r) => void registered.push(r));
+    app.addHook('onRoute', (r) => void registered.push(r as unknown as RouteOptions));
     return app;
   }) as unknown as typeof real.default;
   return { ...real, default: make };
