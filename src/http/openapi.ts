@@ -155,6 +155,8 @@ export async function registerOpenApi(app: FastifyInstance, o: { version: string
         tags: doc.tags,
         summary: doc.summary,
         ...(doc.description ? { description: doc.description } : {}),
+        // A token only when API_TOKENS is set: the empty requirement says the route may be open.
+        ...(doc.errors?.includes('UNAUTHORIZED') ? { security: [{ bearer: [] }, {}] } : {}),
         response: { ...(doc.responses ?? {}), ...own, ...errorResponses(doc.errors ?? []) },
       };
       return { schema: documented, url };
