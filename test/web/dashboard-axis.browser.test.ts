@@ -1,12 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import type { Pipeline } from '../../src/roles/embedded.js';
-import { launchBrowser, postReactions, screenshot, startPagesPipeline, type Browser } from '../helpers/browser.js';
-
-// 2 s windows as in production; the pages run on the system clock.
-let pipeline: Pipeline;
-let baseUrl: string;
-let browser: Browser;
+import { pagesBrowser, postReactions, screenshot } from '../helpers/browser.js';
 
 interface Chart { scales: { x: { min: number; max: number } }; axes: { _values?: string[] }[]; data: number[][] }
 interface AxisView { name: string; min: number; max: number; labels: string[]; points: number }
@@ -42,28 +36,22 @@ function expectCurrentMinute(axes: AxisView[], windows: number): void {
 }
 
 describe('dashboard time axis', () => {
-  beforeAll(async () => {
-    ({ pipeline, baseUrl } = await startPagesPipeline({ aggregation: { windowMs: 2000, graceMs: 500, unitScale: 1, topN: 8 } }));
-    browser = await launchBrowser();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await pipeline?.close();
-  });
+  // 2 s windows as in production; the pages run on the system clock.
+  const env = pagesBrowser({ aggregation: { windowMs: 2000, graceMs: 500, unitScale: 1, topN: 8 } });
 
   it('labels the per-window charts with times of the current minute, from the first window on, not years', async () => {
-    const page = await browser.newPage({ width: 1280, height: 900 });
-    await page.goto(`${baseUrl}/dashboard?matchId=axis-1`);
+    const page = await env.browser.newPage({ width: 1280, height: 900 });
+    await page.goto(`${env.baseUrl}/dashboard?matchId=axis-1`);
     await page.waitForSelector('#state[data-state="connected"]', { timeout: 10_000 });
     const points = () => page.evaluate(() => Number(document.getElementById('chart-totals')?.dataset.points));
 
-    await postReactions(baseUrl, 'axis-1', { '🔥': 5 });
+    await postReactions(env.baseUrl, 'axis-1', { '🔥': 5 });
     await page.waitForFunction(() => Number(document.getElementById('chart-totals')?.dataset.points) >= 1, undefined, { timeout: 10_000 });
     // One window: uPlot's own range would span 86.4 M seconds (2027 … 2029).
     expectCurrentMinute(await timeAxes(page), 1);
 
     const before = await points();
-    await postReactions(baseUrl, 'axis-1', { '😂': 3 });
+    await postReactions(env.baseUrl, 'axis-1', { '😂': 3 });
     await page.waitForFunction((n) => Number(document.getElementById('chart-totals')?.dataset.points) > n, before, { timeout: 10_000 });
     const axes = await timeAxes(page);
     expectCurrentMinute(axes, 2);
