@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
@@ -16,6 +16,7 @@ import { Rooms } from './fanout/rooms.js';
 import { installErrorHandling } from './http/error-handler.js';
 import { tokenGuard } from './http/auth.js';
 import { healthRoutes, type ReadinessCheck } from './http/health-routes.js';
+import { registerOpenApi } from './http/openapi.js';
 import { ingestRoutes } from './ingest/routes.js';
 import { MemoryRateBuckets } from './ingest/memory-rate-buckets.js';
 import type { RateBuckets } from './ingest/rate-buckets.js';
@@ -52,6 +53,8 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   installErrorHandling(app, o.metrics);
   // The API speaks JSON only: anything else is a 415, not a string that fails the schema.
   app.removeContentTypeParser('text/plain');
+  // Before any route: the document is collected from routes as they are added.
+  await registerOpenApi(app, { version: packageVersion() });
   await app.register(healthRoutes, { metrics: o.metrics, checks: o.checks ?? [] });
 
   const auth = tokenGuard(config.apiTokens);
@@ -105,6 +108,10 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
 
   if (o.pages !== false) await registerPages(app);
   return app;
+}
+
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 async function registerPages(app: FastifyInstance): Promise<void> {

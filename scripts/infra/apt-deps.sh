@@ -4,6 +4,8 @@
 #   libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev
 #                         - so node-rdkafka builds librdkafka with TLS/zstd/lz4/SASL
 #   chromium              - headless browser for UI tests (/usr/bin/chromium)
+#   prometheus            - promtool (rule checks and unit tests) and a real Prometheus for the
+#                           deploy/prometheus integration test; its service is never started
 # Packages already installed (dpkg -s says "install ok installed") are skipped, so a
 # second run does no network access at all. The distro's redis service is never
 # started (policy-rc.d denies service starts during the install); if one runs anyway
@@ -21,7 +23,7 @@ if [[ "${APT_DEPS_SKIP:-0}" == "1" ]]; then
   exit 0
 fi
 
-PACKAGES=(redis-server libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev chromium fonts-noto-color-emoji "$@")
+PACKAGES=(redis-server libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev chromium fonts-noto-color-emoji prometheus "$@")
 
 installed() {
   dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'
@@ -80,6 +82,7 @@ if command -v pgrep >/dev/null 2>&1 && pgrep -x redis-server >/dev/null 2>&1; th
 fi
 if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
   $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
+  $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi
 
 for p in "${missing[@]}"; do

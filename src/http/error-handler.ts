@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { EmoError, emoError, isEmoError } from '../domain/errors.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { ErrorBody } from './error-schema.js';
 
 interface ValidationIssue {
   instancePath: string;
@@ -43,8 +44,8 @@ export function toEmoError(err: FastifyError | EmoError | Error): EmoError {
   return emoError('INTERNAL', undefined, { cause: err });
 }
 
-export function errorBody(e: EmoError) {
-  return { statusCode: e.statusCode, code: e.code, error: STATUS_CODES[e.statusCode] ?? 'Error', message: e.message, ...(e.details ?? {}) };
+export function errorBody(e: EmoError): ErrorBody {
+  return { statusCode: e.statusCode, code: e.code as ErrorBody['code'], error: STATUS_CODES[e.statusCode] ?? 'Error', message: e.message, ...(e.details ?? {}) };
 }
 
 export function installErrorHandling(app: FastifyInstance, metrics: Metrics): void {

@@ -19,14 +19,3 @@ export function batchBody(maxItems: number) {
 export type BatchBody = { reactions: ReactionBody[] };
 
 export const Accepted = Type.Object({ accepted: Type.Integer() });
-
-export const ErrorBody = Type.Object(
-  {
-    statusCode: Type.Integer(),
-    code: Type.String(),
-    error: Type.String(),
-    message: Type.String(),
-    index: Type.Optional(Type.Integer()),
-  },
-  { additionalProperties: true },
-);

@@ -5,6 +5,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 import type { Config, DeepPartial } from '../../src/config/config.js';
 import { repoRoot } from '../../src/domain/schemas-dir.js';
 import { startEmbedded, type Pipeline } from '../../src/roles/embedded.js';
@@ -88,4 +89,18 @@ export async function postReactions(baseUrl: string, matchId: string, emojis: Re
     });
     if (res.status !== 202) throw new Error(`batch answered ${res.status}: ${await res.text()}`);
   }
+}
+
+/** An embedded pipeline and a browser for one test file: started before its tests, closed after. */
+export function pagesBrowser(overrides: DeepPartial<Config> = {}): { pipeline: Pipeline; baseUrl: string; browser: Browser } {
+  const ctx = {} as { pipeline: Pipeline; baseUrl: string; browser: Browser };
+  beforeAll(async () => {
+    Object.assign(ctx, await startPagesPipeline(overrides));
+    ctx.browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await ctx.browser?.close();
+    await ctx.pipeline?.close();
+  });
+  return ctx;
 }

@@ -4,7 +4,7 @@ import uPlot from '/vendor/uplot/uPlot.esm.js';
 import { EmoStreamClient } from '/assets/emostream-sdk.js';
 import { embedSnippet, overlayQuery, POSITIONS, THEMES } from '/lib/options.js';
 import { counterRate, metricValue, parsePrometheus } from '/lib/prom.js';
-import { WindowSeries } from '/lib/series.js';
+import { timeRange, WindowSeries } from '/lib/series.js';
 
 const $ = (id) => document.getElementById(id);
 const nf = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
@@ -34,9 +34,11 @@ function makeChart(el, series, { height = 220, y, x } = {}) {
 }
 
 const bars = uPlot.paths.bars({ size: [0.8, 40], align: 1 });
-// A bar spans its window [start, end): leave room for the last one on the right.
+// A bar spans its window [start, end): leave room for the last one on the right. Ranges come from
+// the chart's own points (see timeRange: uPlot's own widens a single point to years).
 const windowSec = () => series.windowSec || 2;
-const windowRange = (_u, min, max) => (min == null ? [0, 1] : [min, max + windowSec()]);
+const nowSec = () => Date.now() / 1000;
+const windowRange = (u) => timeRange(u.data[0], { padSec: windowSec(), minSpanSec: 10 * windowSec(), nowSec: nowSec() });
 const totals = makeChart($('chart-totals'), [
   { label: 'reactions', stroke: '#ff8a00', fill: 'rgba(255,138,0,.45)', width: 1, paths: bars, points: { show: false },
     value: (_u, v) => (v == null ? '–' : nf.format(v)) },
@@ -49,7 +51,7 @@ const sentiment = makeChart($('chart-sentiment'), [
 const rateChart = makeChart($('chart-rate'), [
   { label: 'accepted/s', stroke: '#5b8def', width: 2, fill: 'rgba(91,141,239,.15)', points: { show: false },
     value: (_u, v) => (v == null ? '–' : nf.format(v)) },
-], { y: { range: (_u, _min, max) => [0, Math.max(5, max * 1.15)] } });
+], { x: (u) => timeRange(u.data[0], { minSpanSec: 60, nowSec: nowSec() }), y: { range: (_u, _min, max) => [0, Math.max(5, max * 1.15)] } });
 
 // ---- live windows ------------------------------------------------------------------------------
 let windows = 0;

@@ -24,3 +24,4 @@ export class WindowSeries {
   readonly points: number;
   topEmojis(n?: number, k?: number): Array<[string, number]>;
 }
+export function timeRange(xs: ArrayLike<number>, o: { padSec?: number; minSpanSec?: number; nowSec: number }): [number, number];

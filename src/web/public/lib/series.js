@@ -66,3 +66,20 @@ export class WindowSeries {
     return [...sum.entries()].sort((a, b) => b[1] - a[1]).slice(0, k);
   }
 }
+
+/**
+ * The x range (seconds) of a time chart, from its own points. uPlot's auto range is not used for
+ * these: with a single point (or equal ones) it widens a time scale to 86400 / ms = 86.4 M seconds,
+ * 2.7 years of axis around the first window. The span is at least `minSpanSec`, ending at the last
+ * point + `padSec` (room for the last window's bar); with no points, the minute up to now.
+ * @param {ArrayLike<number>} xs ascending x values, seconds
+ * @param {{ padSec?: number, minSpanSec?: number, nowSec: number }} o
+ * @returns {[number, number]}
+ */
+export function timeRange(xs, o) {
+  const pad = o.padSec ?? 0;
+  const minSpan = o.minSpanSec ?? 60;
+  if (xs.length === 0) return [o.nowSec - minSpan, o.nowSec];
+  const hi = xs[xs.length - 1] + pad;
+  return [Math.min(xs[0], hi - minSpan), hi];
+}

@@ -1,0 +1,63 @@
+import { Type, type Static } from 'typebox';
+import type { ClientMessage, ServerMessage } from './wire.js';
+
+/**
+ * The /v1/live WebSocket messages as JSON Schemas, for the OpenAPI document (OpenAPI has no
+ * vocabulary for frames on an upgraded socket). The assignments at the bottom keep them in step with
+ * the types in wire.ts: a field added to one and not the other fails the type check.
+ */
+const Counts = Type.Record(Type.String(), Type.Integer({ minimum: 0 }), { description: 'emoji -> value' });
+
+export const LiveUpdateMessage = Type.Object(
+  {
+    type: Type.Union([Type.Literal('snapshot'), Type.Literal('update')], { description: 'snapshot: the latest window on (re)connect; update: a window that just closed' }),
+    matchId: Type.String(),
+    seq: Type.Integer({ description: 'windowStart / windowMs: the same whoever computes it' }),
+    prevSeq: Type.Integer({ description: 'seq of the previous update of the match in this epoch (-1 when none); a mismatch is a missed update' }),
+    epoch: Type.String({ description: 'Names the history the seqs belong to; resume with since=seq&epoch=epoch' }),
+    windowStart: Type.Integer({ description: 'ms since the Unix epoch, inclusive' }),
+    windowEnd: Type.Integer({ description: 'ms since the Unix epoch, exclusive' }),
+    counts: Counts,
+    units: { ...Counts, description: 'ceil(count / unitScale) for the top-N emojis' },
+    total: Type.Integer({ minimum: 0 }),
+    sentiment: Type.Number({ minimum: -1, maximum: 1 }),
+    viewers: Type.Integer({ minimum: 0, description: 'Viewers of the match over all fan-out nodes' }),
+  },
+  { $id: 'LiveUpdateMessage', title: 'LiveUpdateMessage', additionalProperties: false },
+);
+
+export const LiveGapMessage = Type.Object(
+  {
+    type: Type.Literal('gap'),
+    matchId: Type.String(),
+    epoch: Type.String({ description: 'The current epoch' }),
+    since: Type.Integer({ description: 'The seq the client asked to resume after' }),
+    reason: Type.Union([Type.Literal('history-trimmed'), Type.Literal('epoch-changed'), Type.Literal('slow-consumer')]),
+  },
+  { $id: 'LiveGapMessage', title: 'LiveGapMessage', additionalProperties: false, description: 'Updates were missed that history cannot replay; the latest snapshot follows' },
+);
+
+export const LivePongMessage = Type.Object({ type: Type.Literal('pong') }, { $id: 'LivePongMessage', title: 'LivePongMessage', additionalProperties: false });
+
+export const LiveErrorMessage = Type.Object(
+  { type: Type.Literal('error'), code: Type.String({ description: 'An EMO_ERR_* code' }), message: Type.String() },
+  { $id: 'LiveErrorMessage', title: 'LiveErrorMessage', additionalProperties: false },
+);
+
+export const LiveServerMessage = Type.Union([LiveUpdateMessage, LiveGapMessage, LivePongMessage, LiveErrorMessage], {
+  $id: 'LiveServerMessage',
+  title: 'LiveServerMessage',
+  description: 'A frame the server sends on /v1/live (JSON text), told apart by `type`',
+});
+
+export const LiveClientMessage = Type.Object(
+  { type: Type.Literal('ping') },
+  { $id: 'LiveClientMessage', title: 'LiveClientMessage', additionalProperties: false, description: 'The only frame a client may send; answered with pong. Anything else closes the socket with 4402' },
+);
+
+const serverInSync: ServerMessage = {} as Static<typeof LiveServerMessage>;
+const clientInSync: ClientMessage = {} as Static<typeof LiveClientMessage>;
+void serverInSync;
+void clientInSync;
+
+export const liveMessageSchemas = [LiveUpdateMessage, LiveGapMessage, LivePongMessage, LiveErrorMessage, LiveServerMessage, LiveClientMessage];

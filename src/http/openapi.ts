@@ -1,0 +1,167 @@
+import type { FastifyInstance, FastifySchema } from 'fastify';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import { ErrorCodes, type ErrorName } from '../domain/errors.js';
+import { LiveServerMessage, liveMessageSchemas } from '../fanout/wire-schemas.js';
+import { ErrorBody } from './error-schema.js';
+
+interface RouteDoc {
+  tags: string[];
+  summary: string;
+  description?: string;
+  /** The catalogue entries this route can answer with, grouped by status in the document. */
+  errors?: ErrorName[];
+  /** Responses other than errors that the route's own schema does not declare. */
+  responses?: Record<string, unknown>;
+}
+
+const INGEST_ERRORS: ErrorName[] = [
+  'VALIDATION', 'MALFORMED_JSON', 'UNKNOWN_EMOJI', 'TIMESTAMP_RANGE', 'UNAUTHORIZED', 'BODY_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE', 'RATE_LIMITED', 'INTERNAL', 'BACKPRESSURE', 'LOG_UNAVAILABLE',
+];
+const jsonOf = (schema: unknown) => ({ content: { 'application/json': { schema } } });
+const Readiness = { type: 'object', properties: { status: { type: 'string' }, failing: { type: 'array', items: { type: 'string' } } } };
+
+/**
+ * What the document says about each route beyond its schemas: the routes themselves keep only what
+ * validates and serialises, so this table is the one place to read the API from a caller's side.
+ */
+const ROUTE_DOCS: Record<string, RouteDoc> = {
+  'POST /v1/reactions': {
+    tags: ['ingest'],
+    summary: 'Send one reaction',
+    description: '202 once the log holds the reaction. `ts` (ms since the epoch) is trusted only up to 250 ms behind the receive time. Retry 429/503 after Retry-After.',
+    errors: INGEST_ERRORS,
+  },
+  'POST /v1/reactions/batch': {
+    tags: ['ingest'],
+    summary: 'Send a batch of reactions',
+    description: 'All or nothing: one bad item rejects the batch and the error body carries its `index`.',
+    errors: INGEST_ERRORS,
+  },
+  'GET /v1/emojis': {
+    tags: ['catalog'],
+    summary: 'The emoji catalog',
+    responses: {
+      200: {
+        description: 'Every emoji with its valence in [-1, 1]',
+        ...jsonOf({
+          type: 'object',
+          properties: { emojis: { type: 'array', items: { type: 'object', properties: { emoji: { type: 'string' }, name: { type: 'string' }, valence: { type: 'number', minimum: -1, maximum: 1 } } } } },
+        }),
+      },
+    },
+  },
+  'GET /v1/live': {
+    tags: ['live'],
+    summary: 'Live window updates of a match (WebSocket)',
+    description:
+      'Upgrade to a WebSocket. The server sends `LiveServerMessage` frames: a `snapshot`, then an `update` per closed window; ' +
+      'with `since` and `epoch` it replays what was missed, or sends a `gap` and the latest snapshot. The client may send ' +
+      '`LiveClientMessage` (ping). Close codes: 1001 going away, 1009 frame too big, 4400 bad request, 4402 malformed frame. ' +
+      'Admission limits answer before the upgrade, as HTTP errors.',
+    errors: ['VALIDATION', 'UNAUTHORIZED', 'ORIGIN_NOT_ALLOWED', 'TOO_MANY_CONNECTIONS', 'NODE_FULL'],
+    responses: {
+      101: {
+        description: 'Switching Protocols; then LiveServerMessage frames',
+        ...jsonOf({ $ref: '#/components/schemas/LiveServerMessage' }),
+      },
+    },
+  },
+  'GET /healthz': { tags: ['operations'], summary: 'Liveness', responses: { 200: { description: 'The process is alive', ...jsonOf({ type: 'object', properties: { status: { type: 'string' } } }) } } },
+  'GET /readyz': {
+    tags: ['operations'],
+    summary: 'Readiness',
+    responses: { 200: { description: 'Every stage is ready', ...jsonOf(Readiness) }, 503: { description: 'Stages named in `failing` are not ready', ...jsonOf(Readiness) } },
+  },
+  'GET /metrics': { tags: ['operations'], summary: 'Prometheus metrics', responses: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } },
+  'GET /dashboard': { tags: ['pages'], summary: 'Dashboard page (?matchId=M)', responses: { 200: { description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } } } },
+  'GET /overlay': { tags: ['pages'], summary: 'Broadcaster overlay page (?matchId=M)', responses: { 200: { description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } } } },
+};
+
+/** The error responses of a route, one per status, each listing the codes it carries. */
+function errorResponses(names: ErrorName[]): Record<string, unknown> {
+  const byStatus = new Map<number, string[]>();
+  for (const n of names) {
+    const d = ErrorCodes[n];
+    byStatus.set(d.statusCode, [...(byStatus.get(d.statusCode) ?? []), d.code]);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [status, codes] of byStatus) {
+    out[String(status)] = { description: codes.join(', '), ...jsonOf({ $ref: '#/components/schemas/EmoError' }) };
+  }
+  return out;
+}
+
+/**
+ * Components by name, without their $id (in OpenAPI 3.1 an $id would rebase the refs inside), the
+ * live union as refs to its members rather than copies of them.
+ */
+function componentSchemas(): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const schema of [ErrorBody, ...liveMessageSchemas]) {
+    const { $id, ...rest } = schema as unknown as { $id: string } & Record<string, unknown>;
+    out[$id] = rest;
+  }
+  const union = out.LiveServerMessage as { anyOf: { $id: string }[] };
+  out.LiveServerMessage = { ...union, anyOf: (LiveServerMessage.anyOf as unknown as { $id: string }[]).map((m) => ({ $ref: `#/components/schemas/${m.$id}` })) };
+  return out;
+}
+
+const codeTable = Object.values(ErrorCodes)
+  .map((d) => `| \`${d.code}\` | ${d.statusCode} | ${d.retryable ? 'yes' : 'no'} | ${d.message} |`)
+  .join('\n');
+
+/**
+ * OpenAPI 3.1 from the routes' schemas at /openapi.json, and the docs page at /docs with its assets
+ * served from the installed package (no CDN). Register before any route: routes are collected as
+ * they are added.
+ */
+export async function registerOpenApi(app: FastifyInstance, o: { version: string }): Promise<void> {
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'EmoStream API',
+        version: o.version,
+        description:
+          'Real-time emoji reactions: ingest, 2 s windows, fan-out. Every error is an `EmoError` body with a stable code:\n\n' +
+          `| code | status | retry helps | meaning |\n| --- | --- | --- | --- |\n${codeTable}\n\n` +
+          'Any unknown route answers 404 `EMO_ERR_NOT_FOUND`. When API tokens are configured the ingest routes and /v1/live need ' +
+          '`Authorization: Bearer <token>` (or `?token=` on the WebSocket).',
+      },
+      tags: [
+        { name: 'ingest', description: 'Reactions in' },
+        { name: 'live', description: 'Window updates out (WebSocket)' },
+        { name: 'catalog' },
+        { name: 'operations', description: 'Health and metrics' },
+        { name: 'pages' },
+      ],
+      components: {
+        schemas: componentSchemas() as never,
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'Only when API_TOKENS is set' } },
+      },
+    },
+    convertConstToEnum: false,
+    transform: ({ schema, url, route }) => {
+      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      const doc = methods.map((m) => ROUTE_DOCS[`${m} ${url}`]).find((d) => d !== undefined);
+      if (!doc) return { schema, url };
+      const own = (schema?.response ?? {}) as Record<string, unknown>;
+      const documented: FastifySchema & Record<string, unknown> = {
+        ...schema,
+        // @fastify/websocket hides its routes from the document; this one is documented on purpose.
+        hide: false,
+        tags: doc.tags,
+        summary: doc.summary,
+        ...(doc.description ? { description: doc.description } : {}),
+        // A token only when API_TOKENS is set: the empty requirement says the route may be open.
+        ...(doc.errors?.includes('UNAUTHORIZED') ? { security: [{ bearer: [] }, {}] } : {}),
+        response: { ...(doc.responses ?? {}), ...own, ...errorResponses(doc.errors ?? []) },
+      };
+      return { schema: documented, url };
+    },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+}
