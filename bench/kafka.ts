@@ -147,7 +147,7 @@ const batches = Array.from({ length: 10 }, (_, b) =>
 
 async function apiProcess(extraEnv: Record<string, string>) {
   // Limits high enough that the benchmark measures the path, not the per-user limiter.
-  return startRoleChild({ ROLE: 'api', USER_RATE_PER_SEC: '1000000', USER_BURST: '10000000', INSTANCE_ID: `${RUN}-api`, ...extraEnv });
+  return startRoleChild({ ROLE: 'api', USER_RATE_PER_SEC: '1000000', USER_BURST: '10000000', CLIENT_RATE_PER_SEC: '10000000', CLIENT_BURST: '100000000', INSTANCE_ID: `${RUN}-api`, ...extraEnv });
 }
 
 async function httpCases(): Promise<Row[]> {

@@ -24,7 +24,7 @@ mkdir -p "$out"
 node scripts/ensure-install.mjs >/dev/null
 
 # The api under test: limits out of the way, so the profile shows the path, not the limiter.
-export ROLE=api PORT=0 HOST=127.0.0.1 LOG_LEVEL=warn USER_RATE_PER_SEC=1000000 USER_BURST=10000000
+export ROLE=api PORT=0 HOST=127.0.0.1 LOG_LEVEL=warn USER_RATE_PER_SEC=1000000 USER_BURST=10000000 CLIENT_RATE_PER_SEC=10000000 CLIENT_BURST=100000000
 if [[ "${PROFILE_LOG:-memory}" == kafka ]]; then
   bash scripts/infra/up.sh kafka registry >/dev/null
   # shellcheck disable=SC1091

@@ -124,8 +124,8 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
     ingest: {
       userRatePerSec: r.int('USER_RATE_PER_SEC', 20, 1, 1_000_000),
       userBurst: r.int('USER_BURST', 500, 1, 10_000_000),
-      clientRatePerSec: r.int('CLIENT_RATE_PER_SEC', 500, 1, 10_000_000),
-      clientBurst: r.int('CLIENT_BURST', 5000, 1, 100_000_000),
+      clientRatePerSec: r.int('CLIENT_RATE_PER_SEC', 2000, 1, 10_000_000),
+      clientBurst: r.int('CLIENT_BURST', 20_000, 1, 100_000_000),
       rateLimitStore: r.oneOf('RATE_LIMIT_STORE', env.BUS_ADAPTER === 'redis' ? 'redis' : 'memory', ['memory', 'redis']),
       maxBatch: r.int('MAX_BATCH', 500, 1, 10_000),
       bodyLimitBytes: r.int('BODY_LIMIT_BYTES', 256 * 1024, 1024, 16 * 1024 * 1024),

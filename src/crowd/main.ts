@@ -44,6 +44,10 @@ async function main(argv: string[]): Promise<number> {
   if (opts.rate / opts.viewers > 15) {
     out.write(`crowd: note: ${num(opts.rate)}/s over ${num(opts.viewers)} viewers is ${(opts.rate / opts.viewers).toFixed(1)}/s per user, near the API's per-user limit (USER_RATE_PER_SEC, 20 by default): expect 429s\n`);
   }
+  if (opts.rate > 2000) {
+    // Every simulated viewer sends from this one machine's address: the per-client bucket sees one client.
+    out.write(`crowd: note: ${num(opts.rate)}/s all come from this machine's address, over the API's per-client limit (CLIENT_RATE_PER_SEC, 2000 by default): start the API with a higher CLIENT_RATE_PER_SEC / CLIENT_BURST or expect 429s\n`);
+  }
   const sim = new CrowdSimulator({
     baseUrl: opts.url,
     matchId: opts.match,

@@ -34,7 +34,7 @@ describe('broker outage under load', () => {
       role: 'api',
       adapters: { registry: 'memory' },
       kafka: { brokers: '127.0.0.1:19192', messageTimeoutMs: 8000 },
-      ingest: { userRatePerSec: 1_000_000, userBurst: 10_000_000 },
+      ingest: { userRatePerSec: 1_000_000, userBurst: 10_000_000, clientRatePerSec: 10_000_000, clientBurst: 100_000_000 },
     });
     api = await startRole(config, { logger: silentLogger });
     await api.app.listen({ host: '127.0.0.1', port: 0 });
