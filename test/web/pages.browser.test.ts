@@ -9,6 +9,8 @@ import { CHROMIUM, launchBrowser, postReactions, screenshot, startPagesPipeline,
 let pipeline: Pipeline;
 let baseUrl: string;
 let browser: Browser;
+/** The server's clock is the system clock, unless a test steps it. */
+let serverClockOffsetMs = 0;
 
 // Counted as a failure (never a skip) where Chromium is missing, in CI and locally.
 it(`Chromium is installed at ${CHROMIUM}`, () => {
@@ -19,7 +21,7 @@ const metric = async (name: string): Promise<number> => readMetric(await (await 
 
 describe('pages in headless Chromium', () => {
   beforeAll(async () => {
-    ({ pipeline, baseUrl } = await startPagesPipeline());
+    ({ pipeline, baseUrl } = await startPagesPipeline({}, { now: () => Date.now() + serverClockOffsetMs }));
     browser = await launchBrowser();
   });
 
@@ -136,8 +138,11 @@ describe('pages in headless Chromium', () => {
     expect(data.between.every((v) => v === 0)).toBe(true);
     await page.waitForFunction(() => document.querySelector('#top li')?.getAttribute('data-emoji') === '🔥', undefined, { timeout: 5_000 });
 
-    // A late reaction (its window closed long ago) shows in the late counter via /metrics.
-    await postReactions(baseUrl, 'db-1', { '👍': 2 }, Date.now() - 5000);
+    // A late reaction shows in the late counter via /metrics. A client's ts can no longer make one
+    // (windows go by the receive time), but an API whose clock stepped a minute back can.
+    serverClockOffsetMs = -60_000;
+    await postReactions(baseUrl, 'db-1', { '👍': 2 });
+    serverClockOffsetMs = 0;
     await page.waitForFunction(() => Number(document.getElementById('k-late')?.textContent) >= 2, undefined, { timeout: 10_000 });
     await page.waitForFunction(() => Number(document.getElementById('chart-rate')?.dataset.points) >= 1, undefined, { timeout: 10_000 });
     expect(Number((await page.locator('#k-accepted').textContent())!.replace(/,/g, ''))).toBeGreaterThanOrEqual(35);
