@@ -106,7 +106,11 @@ export class LiveSubscription extends EventEmitter<SubscriptionEvents> {
         if (socket.readyState === 1) socket.send('{"type":"ping"}');
       }, this.o.pingIntervalMs);
     };
-    socket.onmessage = (ev) => this.#onMessage(ev.data);
+    // A socket left behind by reconnect() may still hand over what it had buffered: a hole
+    // resume would then see those stale updates as holes again (and reconnect once per update).
+    socket.onmessage = (ev) => {
+      if (this.#socket === socket) this.#onMessage(ev.data);
+    };
     socket.onerror = (err) => this.emit('error', err);
     socket.onclose = (ev) => {
       if (this.#ping) clearInterval(this.#ping);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
 import type { Config, DeepPartial } from '../../src/config/config.js';
+import type { Clock } from '../../src/domain/clock.js';
 import { repoRoot } from '../../src/domain/schemas-dir.js';
 import { startEmbedded, type Pipeline } from '../../src/roles/embedded.js';
 import { silentLogger, testConfig } from './fixtures.js';
@@ -67,9 +68,9 @@ export async function screenshot(page: Page, name: string, o: { fullPage?: boole
 }
 
 /** The embedded pipeline on 127.0.0.1 with short windows on the system clock (pages use real time). */
-export async function startPagesPipeline(overrides: DeepPartial<Config> = {}): Promise<{ pipeline: Pipeline; baseUrl: string }> {
+export async function startPagesPipeline(overrides: DeepPartial<Config> = {}, clock?: Clock): Promise<{ pipeline: Pipeline; baseUrl: string }> {
   const config = testConfig({ aggregation: { windowMs: 500, graceMs: 500, unitScale: 1, topN: 8 }, punctuateMs: 20, ...overrides });
-  const pipeline = await startEmbedded(config, { logger: silentLogger });
+  const pipeline = await startEmbedded(config, { logger: silentLogger, ...(clock ? { clock } : {}) });
   await pipeline.app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = pipeline.app.server.address() as { port: number };
   return { pipeline, baseUrl: `http://127.0.0.1:${port}` };

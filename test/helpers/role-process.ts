@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { readMetric } from './metrics.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const live = new Set<ChildProcess>();
@@ -14,7 +15,8 @@ export interface RoleProcess {
   /** kill -9: no shutdown hooks, no flush, an open transaction left behind. */
   kill9(): Promise<void>;
   stop(): Promise<void>;
-  metric(name: string): Promise<number>;
+  /** Throws when the process does not export the metric (an absent series is not a zero). */
+  metric(name: string, labels?: Record<string, string>): Promise<number>;
 }
 
 /** Runs `src/main.ts` as its own process (one role), as a deployment would, and waits for its URL. */
@@ -56,10 +58,8 @@ export async function startRoleProcess(env: Record<string, string>, timeoutMs = 
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
     },
-    async metric(name: string) {
-      const text = await (await fetch(`${url}/metrics`)).text();
-      const m = new RegExp(`^${name.replace(/[{}"=]/g, (c) => `\\${c}`)} (\\d+(?:\\.\\d+)?)`, 'm').exec(text);
-      return m ? Number(m[1]) : 0;
+    async metric(name: string, labels?: Record<string, string>) {
+      return readMetric(await (await fetch(`${url}/metrics`)).text(), name, labels);
     },
   };
 }

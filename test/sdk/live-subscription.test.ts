@@ -55,6 +55,9 @@ describe('LiveSubscription: a hole in the feed is filled or told, never silent',
     expect(ScriptedSocket.opened).toHaveLength(2);
     expect(socket().url).toContain('since=11&epoch=e1');
     await new Promise((r) => queueMicrotask(() => r(undefined)));
+    // What the abandoned socket still had in flight is not taken (nor seen as another hole).
+    ScriptedSocket.opened[0]!.deliver(update(15, 14));
+    expect(ScriptedSocket.opened).toHaveLength(2);
     for (const [s, p] of [[12, 11], [13, 12], [14, 13]] as const) socket().deliver(update(s, p));
     expect(got.map((m) => m.seq)).toEqual([10, 11, 12, 13, 14]);
     expect(gaps).toEqual([]);
