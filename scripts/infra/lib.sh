@@ -12,6 +12,9 @@ INFRA_SCRIPTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$INFRA_SCRIPTS_DIR/../.." && pwd)"
 EMOSTREAM_CACHE="${EMOSTREAM_CACHE:-${HOME:-/root}/.cache/emostream}"
 EMOSTREAM_INFRA_DIR="${EMOSTREAM_INFRA_DIR:-$REPO_ROOT/.infra}"
+# The physical path: it goes into every service's marker, so a clone whose .infra is a symlink to
+# another checkout's recognises (and never mistakes for stale) the services that checkout started.
+if [[ -d "$EMOSTREAM_INFRA_DIR" ]]; then EMOSTREAM_INFRA_DIR="$(cd "$EMOSTREAM_INFRA_DIR" && pwd -P)"; fi
 INFRA_LOG_DIR="$EMOSTREAM_INFRA_DIR/logs"
 INFRA_RUN_DIR="$EMOSTREAM_INFRA_DIR/run"
 BIND_HOST=127.0.0.1

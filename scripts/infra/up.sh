@@ -4,6 +4,9 @@
 # left alone, so a second run is a quick no-op.
 #
 # Usage: scripts/infra/up.sh [kafka] [registry] [redis]     (no args = all three)
+#        scripts/infra/up.sh --profile cluster [kafka] [registry] [redis] [spark]
+#          (or INFRA_PROFILE=cluster): 3 Kafka nodes, Redis + Sentinels, a Spark standalone
+#          cluster, in .infra/cluster, on their own ports; see scripts/infra/cluster.sh
 #
 # Ports (env): KAFKA_PORT=19092 KAFKA_CONTROLLER_PORT=19093 REGISTRY_PORT=18081
 #              REGISTRY_MANAGEMENT_PORT=18082 REDIS_PORT=16379
@@ -13,6 +16,20 @@
 #              SCHEMA_REGISTRY_URL, REDIS_URL, *_PORT) - only for services that are running
 set -euo pipefail
 _svc_tag=up
+profile="${INFRA_PROFILE:-single}"
+args=()
+while (($#)); do
+  case "$1" in
+    --profile) profile="${2:?--profile needs a value: single or cluster}"; shift 2 ;;
+    --profile=*) profile="${1#--profile=}"; shift ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+case "$profile" in
+  single) set -- ${args[@]+"${args[@]}"} ;;
+  cluster) exec bash "$(dirname "${BASH_SOURCE[0]}")/cluster.sh" up ${args[@]+"${args[@]}"} ;;
+  *) printf '[up] ERROR: unknown profile %s (single or cluster)\n' "$profile" >&2; exit 1 ;;
+esac
 # shellcheck source=scripts/infra/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
