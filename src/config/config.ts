@@ -46,7 +46,11 @@ export interface Config {
   kafka: KafkaOptions;
   /** Confluent-compatible schema registry (Apicurio serves it at /apis/ccompat/v7). */
   registryUrl: string;
-  redis: { url: string; keyPrefix: string; presenceTtlSec: number };
+  /**
+   * With `sentinels` (host:port list) the bus finds the primary through Redis Sentinel under
+   * `sentinelName` and follows its failovers; `url` then supplies only credentials, db and TLS.
+   */
+  redis: { url: string; keyPrefix: string; presenceTtlSec: number; sentinels: string[]; sentinelName: string };
   /** This process's name in groups, transactional ids and presence. */
   instanceId: string;
   /** Bearer tokens accepted on the ingest and live routes; empty = open (local development). */
@@ -162,6 +166,8 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
       url: r.str('REDIS_URL', 'redis://127.0.0.1:16379', /^rediss?:\/\/\S+$/),
       keyPrefix: r.str('REDIS_KEY_PREFIX', 'emo:', /^[A-Za-z0-9:_.-]*$/),
       presenceTtlSec: r.int('PRESENCE_TTL_SEC', 10, 2, 3600),
+      sentinels: r.list('REDIS_SENTINELS', []),
+      sentinelName: r.str('REDIS_SENTINEL_NAME', 'emostream', /^[A-Za-z0-9._-]{1,64}$/),
     },
     apiTokens: r.list('API_TOKENS', []),
     instanceId: r.str('INSTANCE_ID', `${process.pid}`, /^[A-Za-z0-9._-]{1,64}$/),
@@ -169,6 +175,8 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
   if (config.ingest.userBurst < config.ingest.maxBatch) {
     r.problems.push(`USER_BURST (${config.ingest.userBurst}) must be at least MAX_BATCH (${config.ingest.maxBatch}), or a full batch from one user could never be accepted`);
   }
+  const badSentinel = config.redis.sentinels.find((h) => !/^[^\s:,]+:\d{1,5}$/.test(h));
+  if (badSentinel !== undefined) r.problems.push(`REDIS_SENTINELS entry ${JSON.stringify(badSentinel)} must be host:port`);
   if (r.problems.length > 0) {
     throw emoError('CONFIG', `invalid configuration:\n  - ${r.problems.join('\n  - ')}`);
   }
