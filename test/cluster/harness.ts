@@ -98,7 +98,7 @@ export async function startPipeline(opts: { aggregators?: number; aggregatesTopi
 interface SentBatch {
   at: number;
   status: number | 'network';
-  reactions: Array<{ matchId: string; emoji: string; ts: number }>;
+  reactions: Array<{ matchId: string; userId: string; emoji: string; ts: number }>;
 }
 
 /**
