@@ -61,10 +61,12 @@ export interface Pipeline {
  * api, two aggregators (INSTANCE_ID agg-0/agg-1, as StatefulSet ordinals), the publisher and two
  * fan-out nodes, each its own process, on fresh topics of the cluster (replication 3).
  */
-export async function startPipeline(opts: { aggregators?: number; aggregatesTopic?: string; extraEnv?: Record<string, string> } = {}): Promise<Pipeline> {
-  const config = kafkaConfig({ kafka: { reactionsPartitions: 6, replicationFactor: 3 } });
-  if (opts.aggregatesTopic) config.log.aggregatesTopic = opts.aggregatesTopic;
+export async function startPipeline(opts: { aggregators?: number; graceMs?: number; publisherTopic?: (config: Config) => string; extraEnv?: Record<string, string> } = {}): Promise<Pipeline> {
+  const config = kafkaConfig({ kafka: { reactionsPartitions: 6, replicationFactor: 3 }, ...(opts.graceMs !== undefined ? { aggregation: { graceMs: opts.graceMs } } : {}) });
   await createTopics(config);
+  // The publisher may read another writer's aggregates (the Spark job's) than the aggregators write.
+  const publisherTopic = opts.publisherTopic?.(config);
+  if (publisherTopic) await createTopics({ ...config, log: { ...config.log, aggregatesTopic: publisherTopic } });
   const env = { ...envFor(config), KAFKA_REPLICATION_FACTOR: '3', USER_RATE_PER_SEC: '1000000', USER_BURST: '10000000', ...opts.extraEnv };
   const procs: RoleProcess[] = [];
   const start = async (e: Record<string, string>) => {
@@ -76,7 +78,7 @@ export async function startPipeline(opts: { aggregators?: number; aggregatesTopi
     const api = await start({ ROLE: 'api', INSTANCE_ID: 'api-0' });
     const aggregators: RoleProcess[] = [];
     for (let i = 0; i < (opts.aggregators ?? 2); i++) aggregators.push(await start({ ROLE: 'aggregator', INSTANCE_ID: `agg-${i}` }));
-    const publisher = await start({ ROLE: 'publisher', INSTANCE_ID: 'pub-0' });
+    const publisher = await start({ ROLE: 'publisher', INSTANCE_ID: 'pub-0', ...(publisherTopic ? { AGGREGATES_TOPIC: publisherTopic } : {}) });
     const fanouts = [await start({ ROLE: 'fanout', INSTANCE_ID: 'fan-0' }), await start({ ROLE: 'fanout', INSTANCE_ID: 'fan-1' })];
     return {
       config,
