@@ -20,7 +20,7 @@
 #   SPARK_WORKER_CORES=2  SPARK_WORKER_MEMORY=1g     what each worker offers (a restarted driver
 #                          gets executors while the dead one's are still being torn down)
 #   SPARK_DAEMON_MEMORY=256m                          heap of the master and worker daemons
-#   SPARK_WORKER_TIMEOUT=10                           seconds before the master drops a silent worker
+#   SPARK_WORKER_TIMEOUT=30                           seconds before the master drops a silent worker
 #   SPARK_EXECUTOR_MEMORY=512m  SPARK_CORES_MAX=2     per application: one 1-core executor per worker
 #   SPARK_DRIVER_PORT=37080  SPARK_BLOCK_MANAGER_PORT=37081 (driver; executors take the next ports)
 #   SPARK_UI_PORT=34040      SPARK_BIND_HOST=127.0.0.1
@@ -40,7 +40,7 @@ read -r -a WORKER_UI_PORTS <<<"${SPARK_WORKER_WEBUI_PORTS:-38091 38092}"
 WORKER_CORES="${SPARK_WORKER_CORES:-2}"
 WORKER_MEMORY="${SPARK_WORKER_MEMORY:-1g}"
 DAEMON_MEMORY="${SPARK_DAEMON_MEMORY:-256m}"
-WORKER_TIMEOUT="${SPARK_WORKER_TIMEOUT:-10}"
+WORKER_TIMEOUT="${SPARK_WORKER_TIMEOUT:-30}"
 START_TIMEOUT="${SPARK_START_TIMEOUT:-180}"
 STOP_TIMEOUT="${SPARK_STOP_TIMEOUT:-20}"
 for p in "$MASTER_PORT" "$MASTER_UI_PORT" "${WORKER_PORTS[@]}" "${WORKER_UI_PORTS[@]}"; do valid_port "$p" SPARK_*_PORT; done
