@@ -7,22 +7,10 @@
 #          (or INFRA_PROFILE=cluster): stop the cluster profile (scripts/infra/cluster.sh)
 set -euo pipefail
 _svc_tag=down
-profile="${INFRA_PROFILE:-single}"
-args=()
-while (($#)); do
-  case "$1" in
-    --profile) profile="${2:?--profile needs a value: single or cluster}"; shift 2 ;;
-    --profile=*) profile="${1#--profile=}"; shift ;;
-    *) args+=("$1"); shift ;;
-  esac
-done
-case "$profile" in
-  single) set -- ${args[@]+"${args[@]}"} ;;
-  cluster) exec bash "$(dirname "${BASH_SOURCE[0]}")/cluster.sh" down ${args[@]+"${args[@]}"} ;;
-  *) printf '[down] ERROR: unknown profile %s (single or cluster)\n' "$profile" >&2; exit 1 ;;
-esac
 # shellcheck source=scripts/infra/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+route_profile down "$@"
+set -- ${PROFILE_ARGS[@]+"${PROFILE_ARGS[@]}"}
 
 purge=0
 services=()

@@ -16,22 +16,10 @@
 #              SCHEMA_REGISTRY_URL, REDIS_URL, *_PORT) - only for services that are running
 set -euo pipefail
 _svc_tag=up
-profile="${INFRA_PROFILE:-single}"
-args=()
-while (($#)); do
-  case "$1" in
-    --profile) profile="${2:?--profile needs a value: single or cluster}"; shift 2 ;;
-    --profile=*) profile="${1#--profile=}"; shift ;;
-    *) args+=("$1"); shift ;;
-  esac
-done
-case "$profile" in
-  single) set -- ${args[@]+"${args[@]}"} ;;
-  cluster) exec bash "$(dirname "${BASH_SOURCE[0]}")/cluster.sh" up ${args[@]+"${args[@]}"} ;;
-  *) printf '[up] ERROR: unknown profile %s (single or cluster)\n' "$profile" >&2; exit 1 ;;
-esac
 # shellcheck source=scripts/infra/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+route_profile up "$@"
+set -- ${PROFILE_ARGS[@]+"${PROFILE_ARGS[@]}"}
 
 INFRA_PARALLEL="${INFRA_PARALLEL:-1}"
 services=()

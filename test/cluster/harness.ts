@@ -44,6 +44,12 @@ export function rssMiB(pid: number): number {
   }
 }
 
+const opened: Array<{ close(): Promise<void> }> = [];
+/** Closes, newest first, every pipeline and viewer set this file started (afterAll). */
+export async function closeAll(): Promise<void> {
+  for (const o of opened.splice(0).reverse()) await o.close();
+}
+
 export const MATCHES = ['m-0', 'm-1', 'm-2', 'm-3'];
 const EMOJIS = ['🔥', '😂', '😢', '🏏', '👏'];
 
@@ -80,7 +86,7 @@ export async function startPipeline(opts: { aggregators?: number; graceMs?: numb
     for (let i = 0; i < (opts.aggregators ?? 2); i++) aggregators.push(await start({ ROLE: 'aggregator', INSTANCE_ID: `agg-${i}` }));
     const publisher = await start({ ROLE: 'publisher', INSTANCE_ID: 'pub-0', ...(publisherTopic ? { AGGREGATES_TOPIC: publisherTopic } : {}) });
     const fanouts = [await start({ ROLE: 'fanout', INSTANCE_ID: 'fan-0' }), await start({ ROLE: 'fanout', INSTANCE_ID: 'fan-1' })];
-    return {
+    const pipeline: Pipeline = {
       config,
       env,
       api,
@@ -91,6 +97,8 @@ export async function startPipeline(opts: { aggregators?: number; graceMs?: numb
         for (const p of procs.reverse()) await p.stop();
       },
     };
+    opened.push(pipeline);
+    return pipeline;
   } catch (err) {
     for (const p of procs.reverse()) await p.stop();
     throw err;
@@ -193,6 +201,7 @@ export class Viewers {
   readonly clients: EmoStreamClient[] = [];
 
   constructor(nodes: RoleProcess[], matches = MATCHES) {
+    opened.push(this);
     nodes.forEach((node, n) => {
       for (const m of matches) {
         const id = `node${n}/${m}`;
@@ -228,6 +237,18 @@ export class Viewers {
   async close(): Promise<void> {
     await Promise.all(this.clients.map((c) => c.close(500)));
   }
+}
+
+/** Live clients on every fan-out node, then the load, running until its updates reach them all. */
+export async function startFlow(pipeline: Pipeline, o: { batchSize: number; everyMs: number; firstUpdateTimeoutMs?: number }): Promise<{ viewers: Viewers; load: Load; t0: number }> {
+  const viewers = new Viewers(pipeline.fanouts);
+  await waitFor('live clients connected', () => viewers.connected(), 30_000);
+  const load = new Load(pipeline.api.url, o);
+  const t0 = Date.now();
+  load.start();
+  opened.push({ close: () => load.stop() });
+  await waitFor('updates flowing to every client', () => [...viewers.got.values()].every((l) => l.length >= 2), o.firstUpdateTimeoutMs ?? 180_000);
+  return { viewers, load, t0 };
 }
 
 export interface Verdict {

@@ -1,16 +1,13 @@
 // Fault: the Kafka node that coordinates an aggregator's transactions and leads reactions
 // partitions is kill -9'd and stays down 60 s, with reactions flowing and live clients connected.
 import { afterAll, describe, expect, it } from 'vitest';
-import { infra, kill9, Load, partitionLeaders, printMemory, printRow, sleep, startPipeline, transactionCoordinator, verify, Viewers, waitFor, type Pipeline } from './harness.js';
+import { closeAll, infra, kill9, partitionLeaders, printMemory, printRow, sleep, startFlow, startPipeline, transactionCoordinator, verify, waitFor } from './harness.js';
 
 const DOWN_MS = Number(process.env.EMO_CLUSTER_BROKER_DOWN_MS ?? 60_000);
-let pipeline: Pipeline | undefined;
-let viewers: Viewers | undefined;
 let killed: string | undefined;
 
 afterAll(async () => {
-  await viewers?.close();
-  await pipeline?.close();
+  await closeAll();
   // Whatever happened, the cluster is left whole for the next file.
   if (killed) infra('kafka-cluster', 'start', killed);
 });
@@ -20,14 +17,9 @@ describe('cluster: a Kafka node dies (3 nodes, replication 3, min.insync.replica
     // acks=all waits for 2 in-sync replicas; until the controller fences the dead node
     // (broker.session.timeout.ms, 6 s here) its partitions have no leader, so a durable send may
     // wait that long: the ack timeout is set above it, as on any replicated cluster.
-    pipeline = await startPipeline({ extraEnv: { KAFKA_ACK_TIMEOUT_MS: '20000' } });
-    viewers = new Viewers(pipeline.fanouts);
-    await waitFor('live clients connected', () => viewers!.connected(), 30_000);
-    const load = new Load(pipeline.api.url, { batchSize: 40, everyMs: 50 });
+    const pipeline = await startPipeline({ extraEnv: { KAFKA_ACK_TIMEOUT_MS: '20000' } });
+    const { viewers, load, t0 } = await startFlow(pipeline, { batchSize: 40, everyMs: 50 });
     const { windowMs } = pipeline.config.aggregation;
-    const t0 = Date.now();
-    load.start();
-    await waitFor('updates flowing to every client', () => [...viewers!.got.values()].every((l) => l.length >= 2), 60_000);
 
     const coordinator = transactionCoordinator('emostream-aggregator-agg-0');
     const leaders = partitionLeaders(pipeline.config.log.reactionsTopic);
@@ -54,7 +46,7 @@ describe('cluster: a Kafka node dies (3 nodes, replication 3, min.insync.replica
     const lastWindowEnd = Math.floor(stoppedAt / windowMs) * windowMs;
 
     // Every window up to the last closed one reaches every client.
-    await waitFor('the last windows at every client', () => [...viewers!.got.values()].every((l) => l.some((r) => r.msg.windowStart + windowMs >= lastWindowEnd)), 60_000).catch(() => undefined);
+    await waitFor('the last windows at every client', () => [...viewers.got.values()].every((l) => l.some((r) => r.msg.windowStart + windowMs >= lastWindowEnd)), 60_000).catch(() => undefined);
     await sleep(3000);
     const verdict = verify(load, viewers, windowMs, { from: t0, until: lastWindowEnd });
     const row = {

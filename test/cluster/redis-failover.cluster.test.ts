@@ -1,28 +1,19 @@
 // Fault: the Redis primary is kill -9'd with reactions flowing and live clients connected; the
 // Sentinels promote the replica and the publisher and fan-out nodes follow them to it.
 import { afterAll, describe, expect, it } from 'vitest';
-import { infra, kill9, Load, printRow, sleep, startPipeline, verify, Viewers, waitFor, type Pipeline } from './harness.js';
-
-let pipeline: Pipeline | undefined;
-let viewers: Viewers | undefined;
+import { closeAll, infra, kill9, printRow, sleep, startFlow, startPipeline, verify, waitFor } from './harness.js';
 
 afterAll(async () => {
-  await viewers?.close();
-  await pipeline?.close();
+  await closeAll();
   // The killed node comes back as a replica of the new primary: the group is whole again.
   infra('redis-ha', 'start');
 });
 
 describe('cluster: the Redis primary dies (primary + replica + 3 Sentinels)', () => {
   it('fails over to the replica; fan-out resumes; every client sees every window once, at most one documented gap', async () => {
-    pipeline = await startPipeline();
-    viewers = new Viewers(pipeline.fanouts);
-    await waitFor('live clients connected', () => viewers!.connected(), 30_000);
-    const load = new Load(pipeline.api.url, { batchSize: 40, everyMs: 50 });
+    const pipeline = await startPipeline();
+    const { viewers, load, t0 } = await startFlow(pipeline, { batchSize: 40, everyMs: 50 });
     const { windowMs } = pipeline.config.aggregation;
-    const t0 = Date.now();
-    load.start();
-    await waitFor('updates flowing to every client', () => [...viewers!.got.values()].every((l) => l.length >= 3), 60_000);
 
     const primary = infra('redis-ha', 'primary');
     const name = infra('redis-ha', 'name-of', primary.split(':')[1]!);
@@ -37,17 +28,17 @@ describe('cluster: the Redis primary dies (primary + replica + 3 Sentinels)', ()
     }, 60_000);
     const failedOverAt = Date.now();
     // Fan-out resumes: every client gets an update of a window that started after the failover.
-    await waitFor('updates after the failover at every client', () => [...viewers!.got.values()].every((l) => l.some((r) => r.msg.windowStart > failedOverAt)), 90_000).catch((err: unknown) => {
-      const p = pipeline!.publisher;
+    await waitFor('updates after the failover at every client', () => [...viewers.got.values()].every((l) => l.some((r) => r.msg.windowStart > failedOverAt)), 90_000).catch((err: unknown) => {
+      const p = pipeline.publisher;
       console.error(`publisher ${p.child.exitCode === null ? 'alive' : `exited ${p.child.exitCode}`}:\n${p.output().slice(-4000)}`);
-      for (const f of pipeline!.fanouts) console.error(`fanout:\n${f.output().slice(-1500)}`);
+      for (const f of pipeline.fanouts) console.error(`fanout:\n${f.output().slice(-1500)}`);
       throw err;
     });
     const resumedAt = Date.now();
     await sleep(8000);
     await load.stop();
     const lastWindowEnd = Math.floor(Date.now() / windowMs) * windowMs;
-    await waitFor('the last windows at every client', () => [...viewers!.got.values()].every((l) => l.some((r) => r.msg.windowStart + windowMs >= lastWindowEnd)), 30_000).catch(() => undefined);
+    await waitFor('the last windows at every client', () => [...viewers.got.values()].every((l) => l.some((r) => r.msg.windowStart + windowMs >= lastWindowEnd)), 30_000).catch(() => undefined);
     await sleep(2000);
 
     const gaps = [...viewers.gaps.values()].flat();
