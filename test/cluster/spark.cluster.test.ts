@@ -51,7 +51,7 @@ async function progressedSince(job: SparkJob, since: number, timeoutMs: number):
 }
 
 describe('cluster: Spark standalone (master + 2 workers) loses a worker, then its driver', () => {
-  it('goes on without the worker, resumes from its checkpoint after the driver dies; windows equal the TypeScript aggregator\'s, each reaches clients once', { timeout: 1_200_000 }, async () => {
+  it('goes on without the worker, resumes from its checkpoint after the driver dies; windows equal the TypeScript aggregator\'s, each reaches clients once', { timeout: 1_500_000 }, async () => {
     ensureSparkInstalled();
     const pipeline = await startPipeline({ aggregators: 1, graceMs: GRACE_MS, publisherTopic: (c) => `${c.log.aggregatesTopic}.spark` });
     const { config } = pipeline;
@@ -79,7 +79,7 @@ describe('cluster: Spark standalone (master + 2 workers) loses a worker, then it
     await job.waitForLine(/query started/, 300_000);
     // The first micro-batch of a cold job takes a while on a loaded 2-core machine (code
     // generation, executors' first tasks): generous first-output deadline.
-    const { viewers, load, t0 } = await startFlow(pipeline, { batchSize: 20, everyMs: 50, firstUpdateTimeoutMs: 400_000 });
+    const { viewers, load, t0 } = await startFlow(pipeline, { batchSize: 10, everyMs: 50, firstUpdateTimeoutMs: 400_000 });
     const memory: Record<string, { pid: number }> = { 'spark driver (python)': { pid: job.pid } };
     const jvm = driverJvm(job);
     if (jvm) memory['spark driver (JVM)'] = { pid: jvm };
