@@ -1,11 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
 // Tiers by file name: *.test.ts need nothing running; *.int.test.ts talk to the real Kafka, Redis
-// and Spark that scripts/infra starts; *.browser.test.ts drive Debian's Chromium.
+// and Spark that scripts/infra starts; *.cluster.test.ts run on its cluster profile; *.browser.test.ts
+// drive Debian's Chromium.
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: ['**/node_modules/**', 'test/**/*.int.test.ts', 'test/**/*.browser.test.ts'],
+    exclude: ['**/node_modules/**', 'test/**/*.int.test.ts', 'test/**/*.browser.test.ts', 'test/**/*.cluster.test.ts'],
     testTimeout: 20_000,
     hookTimeout: 60_000,
     pool: 'forks',

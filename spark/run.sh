@@ -8,6 +8,12 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 eval "$("$HERE/install.sh")"
 export PYTHONPATH="$HERE${PYTHONPATH:+:$PYTHONPATH}"
+# Loopback unless told otherwise: without SPARK_LOCAL_IP Spark picks the first non-loopback
+# interface ("resolves to a loopback address ... using <eth0> instead") for the driver, the block
+# manager and the executors. On a real cluster set SPARK_LOCAL_IP (and SPARK_DRIVER_HOST, the
+# address executors reach the driver at) to this machine's cluster-facing address.
+export SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}"
+BIND=(--conf "spark.driver.host=${SPARK_DRIVER_HOST:-$SPARK_LOCAL_IP}" --conf "spark.driver.bindAddress=${SPARK_DRIVER_BIND_ADDRESS:-$SPARK_LOCAL_IP}")
 export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$EMOSTREAM_SPARK_PYTHON}"
 export PYSPARK_DRIVER_PYTHON="${PYSPARK_DRIVER_PYTHON:-$EMOSTREAM_SPARK_PYTHON}"
 if [ "${SPARK_SUBMIT:-0}" = 1 ]; then
@@ -17,6 +23,6 @@ if [ "${SPARK_SUBMIT:-0}" = 1 ]; then
   # shellcheck disable=SC2086
   exec "$SUBMIT" --master "${SPARK_MASTER:-local[2]}" --jars "$EMOSTREAM_SPARK_JARS" \
     --driver-memory "${SPARK_DRIVER_MEMORY:-768m}" ${SPARK_SUBMIT_OPTS_EXTRA:-} \
-    "$HERE/main.py" --master none "$@"
+    "$HERE/main.py" --master none "${BIND[@]}" "$@"
 fi
-exec "$EMOSTREAM_SPARK_PYTHON" -m emostream_spark.job "$@"
+exec "$EMOSTREAM_SPARK_PYTHON" -m emostream_spark.job "${BIND[@]}" "$@"

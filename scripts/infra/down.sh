@@ -3,10 +3,14 @@
 #
 # Usage: scripts/infra/down.sh [--purge] [kafka] [registry] [redis]   (no names = all)
 #   --purge   also delete the services' data (Kafka topics/offsets, registry schemas)
+#        scripts/infra/down.sh --profile cluster [--purge] [kafka] [registry] [redis] [spark]
+#          (or INFRA_PROFILE=cluster): stop the cluster profile (scripts/infra/cluster.sh)
 set -euo pipefail
 _svc_tag=down
 # shellcheck source=scripts/infra/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+route_profile down "$@"
+set -- ${PROFILE_ARGS[@]+"${PROFILE_ARGS[@]}"}
 
 purge=0
 services=()

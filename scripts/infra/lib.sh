@@ -12,6 +12,9 @@ INFRA_SCRIPTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$INFRA_SCRIPTS_DIR/../.." && pwd)"
 EMOSTREAM_CACHE="${EMOSTREAM_CACHE:-${HOME:-/root}/.cache/emostream}"
 EMOSTREAM_INFRA_DIR="${EMOSTREAM_INFRA_DIR:-$REPO_ROOT/.infra}"
+# The physical path: it goes into every service's marker, so a clone whose .infra is a symlink to
+# another checkout's recognises (and never mistakes for stale) the services that checkout started.
+if [[ -d "$EMOSTREAM_INFRA_DIR" ]]; then EMOSTREAM_INFRA_DIR="$(cd "$EMOSTREAM_INFRA_DIR" && pwd -P)"; fi
 INFRA_LOG_DIR="$EMOSTREAM_INFRA_DIR/logs"
 INFRA_RUN_DIR="$EMOSTREAM_INFRA_DIR/run"
 BIND_HOST=127.0.0.1
@@ -168,3 +171,22 @@ valid_port() {
 
 # sha8 FILE...: short content hash (not path-dependent) used to key caches
 sha8() { cat "$@" | sha256sum | cut -c1-8; }
+
+# route_profile VERB ARGS...: `--profile cluster` (or INFRA_PROFILE=cluster) hands the call over to
+# scripts/infra/cluster.sh VERB; otherwise PROFILE_ARGS holds ARGS without the profile option.
+route_profile() {
+  local verb="$1" profile="${INFRA_PROFILE:-single}"; shift
+  PROFILE_ARGS=()
+  while (($#)); do
+    case "$1" in
+      --profile) profile="${2:?--profile needs a value: single or cluster}"; shift 2 ;;
+      --profile=*) profile="${1#--profile=}"; shift ;;
+      *) PROFILE_ARGS+=("$1"); shift ;;
+    esac
+  done
+  case "$profile" in
+    single) ;;
+    cluster) exec bash "$INFRA_SCRIPTS_DIR/cluster.sh" "$verb" ${PROFILE_ARGS[@]+"${PROFILE_ARGS[@]}"} ;;
+    *) die "unknown profile '$profile' (single or cluster)" ;;
+  esac
+}

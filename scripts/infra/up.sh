@@ -4,6 +4,9 @@
 # left alone, so a second run is a quick no-op.
 #
 # Usage: scripts/infra/up.sh [kafka] [registry] [redis]     (no args = all three)
+#        scripts/infra/up.sh --profile cluster [kafka] [registry] [redis] [spark]
+#          (or INFRA_PROFILE=cluster): 3 Kafka nodes, Redis + Sentinels, a Spark standalone
+#          cluster, in .infra/cluster, on their own ports; see scripts/infra/cluster.sh
 #
 # Ports (env): KAFKA_PORT=19092 KAFKA_CONTROLLER_PORT=19093 REGISTRY_PORT=18081
 #              REGISTRY_MANAGEMENT_PORT=18082 REDIS_PORT=16379
@@ -15,6 +18,8 @@ set -euo pipefail
 _svc_tag=up
 # shellcheck source=scripts/infra/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+route_profile up "$@"
+set -- ${PROFILE_ARGS[@]+"${PROFILE_ARGS[@]}"}
 
 INFRA_PARALLEL="${INFRA_PARALLEL:-1}"
 services=()

@@ -53,7 +53,11 @@ export interface Config {
   kafka: KafkaOptions;
   /** Confluent-compatible schema registry (Apicurio serves it at /apis/ccompat/v7). */
   registryUrl: string;
-  redis: { url: string; keyPrefix: string; presenceTtlSec: number };
+  /**
+   * With `sentinels` (host:port list) the bus finds the primary through Redis Sentinel under
+   * `sentinelName` and follows its failovers; `url` then supplies only credentials, db and TLS.
+   */
+  redis: { url: string; keyPrefix: string; presenceTtlSec: number; sentinels: string[]; sentinelName: string };
   /** This process's name in groups, transactional ids and presence. */
   instanceId: string;
   /** Bearer tokens accepted on the ingest and live routes; empty = open (local development). */
@@ -174,6 +178,8 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
       url: r.str('REDIS_URL', 'redis://127.0.0.1:16379', /^rediss?:\/\/\S+$/),
       keyPrefix: r.str('REDIS_KEY_PREFIX', 'emo:', /^[A-Za-z0-9:_.-]*$/),
       presenceTtlSec: r.int('PRESENCE_TTL_SEC', 10, 2, 3600),
+      sentinels: r.list('REDIS_SENTINELS', []),
+      sentinelName: r.str('REDIS_SENTINEL_NAME', 'emostream', /^[A-Za-z0-9._-]{1,64}$/),
     },
     apiTokens: r.list('API_TOKENS', []),
     instanceId: r.str('INSTANCE_ID', `${process.pid}`, /^[A-Za-z0-9._-]{1,64}$/),
@@ -188,6 +194,8 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
     // A ts trusted further back than grace could place a reaction in a window already closed.
     r.problems.push(`TS_TOLERANCE_MS (${config.aggregation.tsToleranceMs}) must be smaller than GRACE_MS (${config.aggregation.graceMs})`);
   }
+  const badSentinel = config.redis.sentinels.find((h) => !/^[^\s:,]+:\d{1,5}$/.test(h));
+  if (badSentinel !== undefined) r.problems.push(`REDIS_SENTINELS entry ${JSON.stringify(badSentinel)} must be host:port`);
   if (r.problems.length > 0) {
     throw emoError('CONFIG', `invalid configuration:\n  - ${r.problems.join('\n  - ')}`);
   }

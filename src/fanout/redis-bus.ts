@@ -4,9 +4,9 @@ import type { Logger } from 'pino';
 import { emoError } from '../domain/errors.js';
 import type { LiveUpdate, WindowAggregate } from '../domain/types.js';
 import { replayFrom, type FanoutBus, type ReplayResult, type UpdateListener } from './bus.js';
+import { createRedisClient, describeRedisTarget, type RedisTarget } from './redis-client.js';
 
-export interface RedisBusOptions {
-  url: string;
+export interface RedisBusOptions extends RedisTarget {
   keyPrefix: string;
   historySize: number;
   /** A node's presence counts only while it keeps refreshing; a dead node's viewers expire after this. */
@@ -55,15 +55,15 @@ export class RedisBus implements FanoutBus {
 
   static async connect(o: RedisBusOptions): Promise<RedisBus> {
     const common = { lazyConnect: true, maxRetriesPerRequest: 2, enableAutoPipelining: true };
-    const cmd = new Redis(o.url, { ...common, connectionName: 'emostream-cmd' }) as PublishingRedis;
-    const sub = new Redis(o.url, { ...common, connectionName: 'emostream-sub', enableAutoPipelining: false });
+    const cmd = createRedisClient(o, { ...common, connectionName: 'emostream-cmd' }) as PublishingRedis;
+    const sub = createRedisClient(o, { ...common, connectionName: 'emostream-sub', enableAutoPipelining: false });
     for (const c of [cmd, sub]) c.on('error', (err) => o.logger.warn({ err }, 'redis error'));
     try {
       await Promise.all([cmd.connect(), sub.connect()]);
     } catch (cause) {
       cmd.disconnect();
       sub.disconnect();
-      throw emoError('CONFIG', `cannot connect to Redis at ${o.url}`, { cause });
+      throw emoError('CONFIG', `cannot connect to Redis at ${describeRedisTarget(o)}`, { cause });
     }
     cmd.defineCommand('emoPublish', { numberOfKeys: 4, lua: PUBLISH_SCRIPT });
     await cmd.set(`${o.keyPrefix}epoch`, randomUUID().slice(0, 8), 'NX');

@@ -27,7 +27,8 @@ export function createRegistry(config: Config): SchemaRegistry {
 export async function createBus(config: Config, logger: Logger): Promise<FanoutBus> {
   if (config.adapters.bus === 'redis') {
     const { RedisBus } = await import('../fanout/redis-bus.js');
-    return RedisBus.connect({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, historySize: config.fanout.historySize, presenceTtlSec: config.redis.presenceTtlSec, logger });
+    const { url, sentinels, sentinelName } = config.redis;
+    return RedisBus.connect({ url, sentinels, sentinelName, keyPrefix: config.redis.keyPrefix, historySize: config.fanout.historySize, presenceTtlSec: config.redis.presenceTtlSec, logger });
   }
   return new MemoryBus({ historySize: config.fanout.historySize, onListenerError: (err) => logger.error({ err }, 'listener failed') });
 }
