@@ -70,6 +70,9 @@ if (existsSync(path.join(root, 'spark/test.sh'))) {
     },
   });
 }
+// Chaos: kills and restarts its own Kafka, registry and Redis (other ports, .infra/chaos), so it
+// starts them itself and needs nothing from the tiers above; a service that cannot start fails it.
+if (files(path.join(root, 'test'), '.chaos.test.ts').length > 0) tiers.push(vitestTier('chaos', 'vitest.chaos.config.ts'));
 if (files(path.join(root, 'test'), '.browser.test.ts').length > 0) tiers.push(vitestTier('browser', 'vitest.browser.config.ts'));
 
 ensureInstalled();
