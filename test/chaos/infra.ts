@@ -7,13 +7,16 @@ import path from 'node:path';
  * so killing them disturbs nobody else's tests.
  */
 const root = path.resolve(import.meta.dirname, '../..');
+// The defaults are the tier's assigned ports; CHAOS_* move it when another checkout on the same
+// machine runs its own copy of the tier at the same time.
+const env = (name: string, fallback: string) => process.env[`CHAOS_${name}`] ?? fallback;
 export const chaosEnv: Record<string, string> = {
-  EMOSTREAM_INFRA_DIR: path.join(root, '.infra/chaos'),
-  KAFKA_PORT: '29092',
-  KAFKA_CONTROLLER_PORT: '29093',
-  REGISTRY_PORT: '28081',
-  REGISTRY_MANAGEMENT_PORT: '28082',
-  REDIS_PORT: '26379',
+  EMOSTREAM_INFRA_DIR: env('INFRA_DIR', path.join(root, '.infra/chaos')),
+  KAFKA_PORT: env('KAFKA_PORT', '29092'),
+  KAFKA_CONTROLLER_PORT: env('KAFKA_CONTROLLER_PORT', '29093'),
+  REGISTRY_PORT: env('REGISTRY_PORT', '28081'),
+  REGISTRY_MANAGEMENT_PORT: env('REGISTRY_MANAGEMENT_PORT', '28082'),
+  REDIS_PORT: env('REDIS_PORT', '26379'),
   KAFKA_HEAP_OPTS: '-Xms128m -Xmx512m',
 };
 
