@@ -135,6 +135,10 @@ async function fault(name: string, inject: () => Promise<void>, heal: () => Prom
   };
   rows.push(row);
   console.table([row]);
+  if (row.lost > 0 || !recoveredAt) {
+    for (const [n, r] of Object.entries(roles)) console.log(`--- ${n} (last output) ---\n${r.output().slice(-2500)}`);
+    console.log(viewers.map((v) => `${v.matchId}@${v.node}: ${v.messages.length} msgs, seen ${seen(v)}, acked ${acked.get(v.matchId)}`).join('\n'));
+  }
   expect(recoveredAt, `${name}: no window after healing`).toBeGreaterThan(0);
   expect(recoveredAt - healedAt).toBeLessThanOrEqual(30_000);
   expect(settled, `${name}: windows do not add up to the acknowledged reactions`).toBe(true);
@@ -166,7 +170,8 @@ beforeAll(async () => {
     KAFKA_REACTIONS_PARTITIONS: '4',
     WINDOW_MS: '1000',
     // Longer than the API's ack timeout: a reaction acknowledged late is never too late for its window.
-    GRACE_MS: '8000',
+    GRACE_MS: '4000',
+    KAFKA_ACK_TIMEOUT_MS: '3000',
     USER_RATE_PER_SEC: '100000',
     USER_BURST: '1000000',
     LOG_LEVEL: 'warn',
@@ -209,6 +214,10 @@ afterAll(async () => {
 });
 
 describe('the distributed pipeline rides through faults of Kafka, Redis and the registry', () => {
+  it('baseline: no fault', async () => {
+    await fault('none (baseline)', async () => {}, async () => {});
+  });
+
   it('broker kill -9, restarted 3 s later', async () => {
     await fault('broker kill -9 + restart', async () => kill9('kafka'), async () => {
       await sleep(3000);
