@@ -41,6 +41,7 @@ export class KafkaLogConsumer implements LogConsumer {
         'heartbeat.interval.ms': Math.max(100, Math.floor(sessionTimeoutMs / 6)),
         'fetch.wait.max.ms': 50,
         'socket.keepalive.enable': true,
+        'reconnect.backoff.max.ms': 1000,
         rebalance_cb(this: RdKafka.KafkaConsumer, err: RdKafka.LibrdKafkaError, assignment: RdKafka.Assignment[]) {
           const tps = assignment.map((a) => ({ topic: a.topic, partition: a.partition }));
           self.#generation++;
