@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: ['**/node_modules/**', 'test/**/*.int.test.ts', 'test/**/*.browser.test.ts', 'test/**/*.cluster.test.ts'],
+    exclude: ['**/node_modules/**', 'test/**/*.int.test.ts', 'test/**/*.browser.test.ts', 'test/**/*.cluster.test.ts', 'test/**/*.chaos.test.ts'],
     testTimeout: 20_000,
     hookTimeout: 60_000,
     pool: 'forks',

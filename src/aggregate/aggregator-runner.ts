@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { AvroSerde } from '../codec/serde.js';
 import type { EmojiCatalog } from '../domain/catalog.js';
 import type { Clock } from '../domain/clock.js';
-import { isEmoError } from '../domain/errors.js';
+import { emoError, isEmoError } from '../domain/errors.js';
+import type { StageProgress } from '../http/health-routes.js';
 import type { Reaction, WindowAggregate } from '../domain/types.js';
 import type { Log, LogConsumer, LogRecord, ProducerRecord, TopicPartition, TopicPartitionOffset, TransactionalProducer } from '../log/port.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -35,6 +36,10 @@ export interface AggregatorRunnerOptions {
   commitIntervalMs?: number;
   /** Called if the loop dies (the process should exit and be restarted). */
   onFatal?: (err: unknown) => void;
+  /** Progress and dependency state for /healthz, /readyz and the recovery metrics. */
+  progress?: StageProgress;
+  /** Recovery that keeps failing this long ends the loop (onFatal). */
+  recoveryGiveUpMs?: number;
 }
 
 export function aggregateKey(a: { matchId: string; windowStart: number }): string {
@@ -49,6 +54,10 @@ export class AggregatorRunner {
   #loop: Promise<void> | undefined;
   #closing = false;
   #lastCommit = 0;
+  /** Set by a failed transaction or state load: every task is rebuilt from the changelog before going on. */
+  #needsRewind = false;
+  /** When the current run of failures began (wall time); cleared by a commit or an idle poll. */
+  #failingSince: number | undefined;
   /** A commit the log refused, kept whole for the next attempt (memory log only). */
   #unsent: { records: ProducerRecord[]; offsets: Array<[string, TopicPartitionOffset]>; emitted: number } | undefined;
 
@@ -58,14 +67,20 @@ export class AggregatorRunner {
   async start(): Promise<void> {
     if (this.#loop) return;
     const o = this.o;
-    this.#producer = await o.log.transactionalProducer({ transactionalId: o.transactionalId });
+    this.#producer = await o.log.transactionalProducer({ transactionalId: o.transactionalId, onRecovery: (kind) => o.progress?.recovered(kind) });
     this.#consumer = await o.log.consumer({ groupId: o.groupId, topics: [o.reactionsTopic] });
     this.#consumer.onAssignment(async ({ assigned, revoked }) => {
       for (const tp of revoked) this.#tasks.delete(key(tp));
       for (const tp of assigned) {
         const agg = this.#newAggregator();
-        const snapshot = await o.stateStore?.load(tp);
-        if (snapshot) agg.restore(snapshot);
+        try {
+          const snapshot = await o.stateStore?.load(tp);
+          if (snapshot) agg.restore(snapshot);
+        } catch (err) {
+          // The broker may be away: the loop's recovery loads it again (with every other task) before counting.
+          o.logger.warn({ err, tp }, 'window state load failed; will rewind');
+          this.#needsRewind = true;
+        }
         this.#tasks.set(key(tp), { tp, agg, offset: -1, dirty: false });
       }
     });
@@ -80,26 +95,66 @@ export class AggregatorRunner {
     return new WindowAggregator(this.o.catalog, this.o.rules, (reason) => metrics.reactionsDropped.inc({ reason }));
   }
 
+  /**
+   * The loop heals itself: any failure (poll, commit, state load) marks every task for a rewind
+   * from the changelog and the committed offsets, waits with backoff and goes on. Only failures
+   * lasting past recoveryGiveUpMs end it, with one error saying why.
+   */
   async #run(): Promise<void> {
+    const giveUpMs = this.o.recoveryGiveUpMs ?? 60_000;
+    let backoff = 100;
+    while (!this.#closing) {
+      try {
+        if (this.#needsRewind) {
+          await this.#rewind();
+          this.#needsRewind = false;
+          this.o.progress?.recovered('rewind');
+        }
+        await this.#step();
+        backoff = 100;
+      } catch (err) {
+        if (this.#closing) break;
+        const now = Date.now();
+        this.#failingSince ??= now;
+        this.o.progress?.down('kafka');
+        if (this.o.stateStore) this.#needsRewind = true;
+        if (now - this.#failingSince > giveUpMs) {
+          throw emoError('LOG_UNAVAILABLE', `aggregator gave up: Kafka recovery kept failing for ${Math.round((now - this.#failingSince) / 1000)} s (last error: ${(err as Error).message})`, { cause: err });
+        }
+        this.o.logger.warn({ err, failingForMs: now - this.#failingSince }, 'aggregator step failed; recovering');
+        await new Promise((r) => setTimeout(r, backoff));
+        backoff = Math.min(2000, backoff * 2);
+      }
+    }
+    if (!this.#needsRewind && (this.#unsent || this.#anyDirty() || this.#hasOutput())) await this.#commit();
+  }
+
+  #healthy(): void {
+    this.#failingSince = undefined;
+    this.o.progress?.up('kafka');
+    this.o.progress?.progressed();
+  }
+
+  async #step(): Promise<void> {
     const max = this.o.maxPollRecords ?? 5000;
     const commitEvery = this.o.commitIntervalMs ?? 100;
-    while (!this.#closing) {
-      const batch = await this.#consumer.poll(max, this.o.punctuateMs);
-      for (const rec of batch) await this.#process(rec);
-      // Wall-clock closing only for partitions read to their end: while a backlog replays, stream time decides.
-      if (batch.length < max) {
-        const now = this.o.clock.now();
-        for (const t of [...this.#tasks.values()]) {
-          if (!t.agg.hasDue(now) || !(await this.#consumer.caughtUp(t.tp))) continue;
-          t.agg.punctuate(now);
-          t.agg.evictIdle(now, 10 * 60_000);
-        }
+    const batch = await this.#consumer.poll(max, this.o.punctuateMs);
+    // A state load failed during this poll's rebalance: nothing may be counted before the rewind.
+    if (this.#needsRewind) return;
+    for (const rec of batch) await this.#process(rec);
+    // Wall-clock closing only for partitions read to their end: while a backlog replays, stream time decides.
+    if (batch.length < max) {
+      const now = this.o.clock.now();
+      for (const t of [...this.#tasks.values()]) {
+        if (!t.agg.hasDue(now) || !(await this.#consumer.caughtUp(t.tp))) continue;
+        t.agg.punctuate(now);
+        t.agg.evictIdle(now, 10 * 60_000);
       }
-      // Commit cadence is wall time, whatever clock drives the windows.
-      const due = Date.now() - this.#lastCommit >= commitEvery;
-      if (this.#unsent || this.#hasOutput() || (due && this.#anyDirty())) await this.#commit();
     }
-    if (this.#unsent || this.#anyDirty() || this.#hasOutput()) await this.#commit();
+    // Commit cadence is wall time, whatever clock drives the windows.
+    const due = Date.now() - this.#lastCommit >= commitEvery;
+    if (this.#unsent || this.#hasOutput() || (due && this.#anyDirty())) await this.#commit();
+    else if (batch.length === 0 && !this.#anyDirty()) this.#healthy();
   }
 
   async #process(rec: LogRecord): Promise<void> {
@@ -160,22 +215,20 @@ export class AggregatorRunner {
       try {
         await this.#producer.commitTransaction(records, this.#consumer, [...offsets.values()]);
       } catch (err) {
-        if (this.o.stateStore) {
-          // Aborted: nothing of it is visible. Rebuild every task from its last committed state and
-          // read again from the committed offsets, so the retry counts each reaction exactly once.
-          this.o.logger.warn({ err }, 'transaction aborted; rewinding to the last commit');
-          await this.#rewind();
-        } else {
-          // No changelog to rebuild from (the memory log): keep the closed windows and offsets and
-          // offer them again, e.g. once the publisher has made room in a full aggregates log.
-          this.o.logger.warn({ err }, 'commit refused; keeping its windows for the next attempt');
-          this.#unsent = { records, offsets: [...offsets], emitted };
-          await new Promise((r) => setTimeout(r, 50));
-        }
+        // Aborted: nothing of it is visible. With a changelog the loop rebuilds every task from its
+        // last committed state and reads again from the committed offsets, so the retry counts each
+        // reaction exactly once.
+        if (this.o.stateStore) throw err;
+        // No changelog to rebuild from (the memory log): keep the closed windows and offsets and
+        // offer them again, e.g. once the publisher has made room in a full aggregates log.
+        this.o.logger.warn({ err }, 'commit refused; keeping its windows for the next attempt');
+        this.#unsent = { records, offsets: [...offsets], emitted };
+        await new Promise((r) => setTimeout(r, 50));
         return;
       }
     }
     this.#lastCommit = Date.now();
+    this.#healthy();
     this.o.metrics.windowsEmitted.inc(emitted);
     this.o.metrics.openWindows.set(open);
   }

@@ -48,6 +48,10 @@ export interface Config {
   trustProxy: boolean;
   /** Wall-clock close check period for quiet matches. */
   punctuateMs: number;
+  /** Liveness: a stage with work that made no progress (commit, publish) for this long answers /healthz 503. */
+  stallTimeoutMs: number;
+  /** A stage whose recovery from a dependency's fault keeps failing this long stops the process (one log line says why). */
+  recoveryGiveUpMs: number;
   /** Which adapter backs each port: memory (embedded) or the real service. */
   adapters: { log: 'memory' | 'kafka'; registry: 'memory' | 'confluent'; bus: 'memory' | 'redis' };
   kafka: KafkaOptions;
@@ -154,6 +158,8 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
     },
     trustProxy: r.oneOf('TRUST_PROXY', '0', ['0', '1']) === '1',
     punctuateMs: r.int('PUNCTUATE_MS', 250, 10, 60_000),
+    stallTimeoutMs: r.int('STALL_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    recoveryGiveUpMs: r.int('RECOVERY_GIVE_UP_MS', 60_000, 100, 86_400_000),
     adapters: {
       log: r.oneOf('LOG_ADAPTER', 'memory', ['memory', 'kafka']),
       registry: r.oneOf('REGISTRY_ADAPTER', 'memory', ['memory', 'confluent']),

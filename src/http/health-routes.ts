@@ -1,13 +1,74 @@
 import type { FastifyInstance } from 'fastify';
+import type { Clock } from '../domain/clock.js';
 import type { Metrics } from '../metrics/metrics.js';
 
 export interface ReadinessCheck {
   name: string;
+  /** /readyz: false while a dependency this stage needs is down. */
   ready(): boolean;
+  /** /healthz: false when the stage is wedged (work waiting, no progress): restarting it may help. */
+  alive?(): boolean;
+}
+
+/**
+ * A stage's progress, for honest health. The stage calls `progressed()` after each success (a
+ * commit, a publish) and `idle()` when it has nothing to do; with neither for `stallTimeoutMs` it has
+ * work it cannot finish, and /healthz says so. `down(dep)` / `up(dep)` drive /readyz and count
+ * reconnects.
+ */
+export class StageProgress implements ReadinessCheck {
+  #last: number;
+  readonly #down = new Set<string>();
+
+  constructor(
+    readonly name: string,
+    private readonly clock: Clock,
+    private readonly stallTimeoutMs: number,
+    private readonly metrics?: Metrics,
+  ) {
+    this.#last = clock.now();
+    metrics?.stageProgress.set({ stage: name }, this.#last / 1000);
+  }
+
+  progressed(): void {
+    this.#last = this.clock.now();
+    this.metrics?.stageProgress.set({ stage: this.name }, this.#last / 1000);
+  }
+
+  idle(): void {
+    this.progressed();
+  }
+
+  sinceProgressMs(): number {
+    return this.clock.now() - this.#last;
+  }
+
+  down(dependency: string): void {
+    this.#down.add(dependency);
+  }
+
+  up(dependency: string): void {
+    if (this.#down.delete(dependency)) this.metrics?.reconnects.inc({ stage: this.name, dependency });
+  }
+
+  recovered(kind: string): void {
+    this.metrics?.recoveries.inc({ stage: this.name, kind });
+  }
+
+  ready(): boolean {
+    return this.#down.size === 0;
+  }
+
+  alive(): boolean {
+    return this.sinceProgressMs() <= this.stallTimeoutMs;
+  }
 }
 
 export async function healthRoutes(app: FastifyInstance, o: { metrics: Metrics; checks: ReadinessCheck[] }): Promise<void> {
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', async (_req, reply) => {
+    const stalled = o.checks.filter((c) => c.alive && !c.alive()).map((c) => c.name);
+    return stalled.length === 0 ? reply.send({ status: 'ok' }) : reply.code(503).send({ status: 'stalled', stalled });
+  });
   app.get('/readyz', async (_req, reply) => {
     const failing = o.checks.filter((c) => !c.ready()).map((c) => c.name);
     return reply.code(failing.length === 0 ? 200 : 503).send({ status: failing.length === 0 ? 'ready' : 'not-ready', failing });

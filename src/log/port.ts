@@ -75,6 +75,7 @@ export interface Log {
   ensureTopics(topics: TopicSpec[]): Promise<void>;
   producer(): Promise<LogProducer>;
   consumer(opts: { groupId: string; topics: string[] }): Promise<LogConsumer>;
-  transactionalProducer(opts: { transactionalId: string }): Promise<TransactionalProducer>;
+  /** `onRecovery` hears of each recovery the producer makes by itself (an abort, a replaced instance). */
+  transactionalProducer(opts: { transactionalId: string; onRecovery?: (kind: string) => void }): Promise<TransactionalProducer>;
   close(): Promise<void>;
 }

@@ -26,6 +26,9 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
     wsMessagesSent: new Counter({ name: 'emostream_ws_messages_sent_total', help: 'Messages sent to WebSocket clients', registers: [registry] }),
     fanoutGaps: new Counter({ name: 'emostream_fanout_gaps_total', help: 'Holes a fan-out room saw in its bus feed, by outcome: filled from history, or told to viewers (history-trimmed, epoch-changed)', labelNames: ['reason'], registers: [registry] }),
     wsMessagesDropped: new Counter({ name: 'emostream_ws_messages_dropped_total', help: 'Updates not sent to a slow client', registers: [registry] }),
+    stageProgress: new Gauge({ name: 'emostream_stage_last_progress_seconds', help: 'Unix time of the stage\'s last progress (commit, publish or idle poll); time() minus it is the time since progress', labelNames: ['stage'], registers: [registry] }),
+    recoveries: new Counter({ name: 'emostream_recoveries_total', help: 'Recoveries from a dependency fault, by stage and kind (rewind, producer-recreated, aborted, retry)', labelNames: ['stage', 'kind'], registers: [registry] }),
+    reconnects: new Counter({ name: 'emostream_reconnects_total', help: 'A dependency came back after the stage saw it down, by stage and dependency', labelNames: ['stage', 'dependency'], registers: [registry] }),
     recordsUndecodable: new Counter({ name: 'emostream_records_undecodable_total', help: 'Log records skipped because they could not be decoded', labelNames: ['topic'], registers: [registry] }),
   };
   // Exported at 0 from the start: an alert on rate(dropped{reason="late"}) and a test reading it

@@ -4,6 +4,8 @@ import type { WindowAggregate } from '../domain/types.js';
 import { seqFor } from '../aggregate/windows.js';
 import type { FanoutBus } from '../fanout/bus.js';
 import type { Log, LogConsumer, TopicPartitionOffset } from '../log/port.js';
+import { emoError } from '../domain/errors.js';
+import type { StageProgress } from '../http/health-routes.js';
 import type { Metrics } from '../metrics/metrics.js';
 
 export interface PublisherRunnerOptions {
@@ -17,6 +19,10 @@ export interface PublisherRunnerOptions {
   logger: Logger;
   pollTimeoutMs?: number;
   onFatal?: (err: unknown) => void;
+  /** Progress and dependency state for /healthz, /readyz and the recovery metrics. */
+  progress?: StageProgress;
+  /** Kafka recovery (poll, commit) that keeps failing this long ends the loop (onFatal). Redis is waited for. */
+  recoveryGiveUpMs?: number;
 }
 
 /**
@@ -40,26 +46,78 @@ export class PublisherRunner {
     });
   }
 
+  /**
+   * Kafka failures (poll, commit) are retried with backoff; only past recoveryGiveUpMs do they end
+   * the loop. A bus write is retried for as long as Redis is away, and the offsets are committed
+   * only once the bus holds every update of the batch: an outage delays updates, never skips one.
+   */
   async #run(): Promise<void> {
+    const giveUpMs = this.o.recoveryGiveUpMs ?? 60_000;
+    let failingSince: number | undefined;
+    let backoff = 100;
     while (!this.#closing) {
-      const batch = await this.#consumer.poll(1000, this.o.pollTimeoutMs ?? 250);
-      if (batch.length === 0) continue;
-      const offsets = new Map<string, TopicPartitionOffset>();
-      for (const rec of batch) {
-        offsets.set(`${rec.topic}/${rec.partition}`, { topic: rec.topic, partition: rec.partition, offset: rec.offset + 1 });
-        let agg: WindowAggregate;
-        try {
-          agg = await this.o.serde.decode(rec.value);
-        } catch (err) {
-          this.o.metrics.recordsUndecodable.inc({ topic: rec.topic });
-          this.o.logger.warn({ err, partition: rec.partition, offset: rec.offset }, 'skipping undecodable aggregate');
-          continue;
+      try {
+        await this.#step();
+        if (failingSince !== undefined) this.o.progress?.up('kafka');
+        failingSince = undefined;
+        backoff = 100;
+      } catch (err) {
+        if (this.#closing) break;
+        const now = Date.now();
+        failingSince ??= now;
+        this.o.progress?.down('kafka');
+        if (now - failingSince > giveUpMs) {
+          throw emoError('LOG_UNAVAILABLE', `publisher gave up: Kafka recovery kept failing for ${Math.round((now - failingSince) / 1000)} s (last error: ${(err as Error).message})`, { cause: err });
         }
-        const published = await this.o.bus.publish({ ...agg, seq: seqFor(agg.windowStart, this.o.windowMs) });
-        if (published) this.o.metrics.updatesPublished.inc();
-        else this.o.metrics.updatesDuplicate.inc();
+        this.o.logger.warn({ err, failingForMs: now - failingSince }, 'publisher step failed; retrying');
+        this.o.progress?.recovered('retry');
+        await sleep(backoff);
+        backoff = Math.min(2000, backoff * 2);
       }
-      await this.#consumer.commit([...offsets.values()]);
+    }
+  }
+
+  async #step(): Promise<void> {
+    const batch = await this.#consumer.poll(1000, this.o.pollTimeoutMs ?? 250);
+    if (batch.length === 0) {
+      this.o.progress?.idle();
+      return;
+    }
+    const offsets = new Map<string, TopicPartitionOffset>();
+    for (const rec of batch) {
+      offsets.set(`${rec.topic}/${rec.partition}`, { topic: rec.topic, partition: rec.partition, offset: rec.offset + 1 });
+      let agg: WindowAggregate;
+      try {
+        agg = await this.o.serde.decode(rec.value);
+      } catch (err) {
+        this.o.metrics.recordsUndecodable.inc({ topic: rec.topic });
+        this.o.logger.warn({ err, partition: rec.partition, offset: rec.offset }, 'skipping undecodable aggregate');
+        continue;
+      }
+      const published = await this.#publish({ ...agg, seq: seqFor(agg.windowStart, this.o.windowMs) });
+      if (published === undefined) return; // closing: the uncommitted batch is read again by whoever runs next
+      if (published) this.o.metrics.updatesPublished.inc();
+      else this.o.metrics.updatesDuplicate.inc();
+      this.o.progress?.progressed();
+    }
+    await this.#consumer.commit([...offsets.values()]);
+  }
+
+  /** The bus write, retried with backoff until it succeeds; undefined only when closing. */
+  async #publish(update: WindowAggregate & { seq: number }): Promise<boolean | undefined> {
+    let backoff = 50;
+    for (;;) {
+      try {
+        const published = (await this.o.bus.publish(update)) !== null;
+        this.o.progress?.up('redis');
+        return published;
+      } catch (err) {
+        if (this.#closing) return undefined;
+        this.o.progress?.down('redis');
+        this.o.logger.warn({ err, matchId: update.matchId, seq: update.seq }, 'bus write failed; retrying');
+        await sleep(backoff);
+        backoff = Math.min(2000, backoff * 2);
+      }
     }
   }
 
@@ -68,4 +126,8 @@ export class PublisherRunner {
     await this.#loop;
     await this.#consumer?.close();
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }

@@ -69,6 +69,7 @@ export function topicsFor(config: Config): Array<TopicSpec & { config?: Record<s
   return [
     { name: config.log.reactionsTopic, partitions, config: { 'retention.ms': String(24 * 3600_000) } },
     { name: config.log.aggregatesTopic, partitions: 1, config: { 'retention.ms': String(7 * 24 * 3600_000) } },
-    { name: stateTopic(config), partitions, config: { 'cleanup.policy': 'compact', 'segment.ms': String(600_000), 'min.cleanable.dirty.ratio': '0.1' } },
+    // The loader reads only the changelog's tail; short segments let compaction keep the disk small too.
+    { name: stateTopic(config), partitions, config: { 'cleanup.policy': 'compact', 'segment.ms': String(60_000), 'min.cleanable.dirty.ratio': '0.1', 'min.compaction.lag.ms': '0' } },
   ];
 }

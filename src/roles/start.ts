@@ -8,7 +8,7 @@ import type { Config, Role } from '../config/config.js';
 import { EmojiCatalog } from '../domain/catalog.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import type { FanoutBus } from '../fanout/bus.js';
-import type { ReadinessCheck } from '../http/health-routes.js';
+import { StageProgress, type ReadinessCheck } from '../http/health-routes.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { PublisherRunner } from '../publish/publisher-runner.js';
 import { createBus, createLog, createRegistry, createSharedRateLimits, createStateStore, topicsFor } from './adapters.js';
@@ -74,6 +74,11 @@ export async function startRole(config: Config, deps: { logger: Logger; clock?: 
       checks,
       pages: stages.ingest || stages.fanout,
     });
+    const progress = (name: string) => {
+      const p = new StageProgress(name, systemClock, config.stallTimeoutMs, metrics);
+      checks.push(p);
+      return p;
+    };
     if (stages.aggregator && log && serdes) {
       const aggregator = new AggregatorRunner({
         log,
@@ -90,6 +95,8 @@ export async function startRole(config: Config, deps: { logger: Logger; clock?: 
         logger: logger.child({ stage: 'aggregator' }),
         punctuateMs: config.punctuateMs,
         stateStore: createStateStore(config, log, logger.child({ stage: 'aggregator-state' })),
+        progress: progress('aggregator'),
+        recoveryGiveUpMs: config.recoveryGiveUpMs,
         ...(deps.onFatal ? { onFatal: deps.onFatal } : {}),
       });
       await aggregator.start();
@@ -105,6 +112,8 @@ export async function startRole(config: Config, deps: { logger: Logger; clock?: 
         windowMs: config.aggregation.windowMs,
         metrics,
         logger: logger.child({ stage: 'publisher' }),
+        progress: progress('publisher'),
+        recoveryGiveUpMs: config.recoveryGiveUpMs,
         ...(deps.onFatal ? { onFatal: deps.onFatal } : {}),
       });
       await publisher.start();

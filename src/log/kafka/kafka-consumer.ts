@@ -1,7 +1,10 @@
 import type { Logger } from 'pino';
 import type { AssignmentChange, LogConsumer, LogRecord, TopicPartition, TopicPartitionOffset } from '../port.js';
 import type { KafkaOptions } from './kafka-config.js';
+import { classifyKafkaError, kafkaError } from './kafka-errors.js';
 import { call, rdkafka, type RdKafka } from './rdkafka.js';
+
+const COMMIT_RETRY_MS = 10_000;
 
 /**
  * LogConsumer over librdkafka's KafkaConsumer: group membership with manual commits and
@@ -38,6 +41,7 @@ export class KafkaLogConsumer implements LogConsumer {
         'heartbeat.interval.ms': Math.max(100, Math.floor(sessionTimeoutMs / 6)),
         'fetch.wait.max.ms': 50,
         'socket.keepalive.enable': true,
+        'reconnect.backoff.max.ms': 1000,
         rebalance_cb(this: RdKafka.KafkaConsumer, err: RdKafka.LibrdKafkaError, assignment: RdKafka.Assignment[]) {
           const tps = assignment.map((a) => ({ topic: a.topic, partition: a.partition }));
           self.#generation++;
@@ -66,10 +70,12 @@ export class KafkaLogConsumer implements LogConsumer {
   }
 
   #notify(change: AssignmentChange): void {
-    this.#pending = this.#pending.then(async () => {
-      for (const l of this.#listeners) await l(change);
-    });
-    this.#pending.catch((err) => this.logger.error({ err, groupId: this.groupId }, 'assignment listener failed'));
+    // A failing listener is logged, not kept: a rejected chain would fail every later poll for good.
+    this.#pending = this.#pending
+      .then(async () => {
+        for (const l of this.#listeners) await l(change);
+      })
+      .catch((err) => this.logger.error({ err, groupId: this.groupId }, 'assignment listener failed'));
   }
 
   onAssignment(listener: (change: AssignmentChange) => void | Promise<void>): void {
@@ -81,7 +87,9 @@ export class KafkaLogConsumer implements LogConsumer {
     await this.#pending;
     const generation = this.#generation;
     this.raw.setDefaultConsumeTimeout(timeoutMs);
-    const messages = await call<RdKafka.Message[]>((cb) => this.raw.consume(maxRecords, (err, msgs) => cb(err, msgs)));
+    const messages = await call<RdKafka.Message[]>((cb) => this.raw.consume(maxRecords, (err, msgs) => cb(err, msgs))).catch((err: unknown) => {
+      throw kafkaError('poll failed', err);
+    });
     // A rebalance inside consume() may have queued listeners (state loading) for these partitions.
     await this.#pending;
     if (generation !== this.#generation) {
@@ -102,8 +110,25 @@ export class KafkaLogConsumer implements LogConsumer {
     }));
   }
 
+  /**
+   * Commit and coordinator errors (`Local: Waiting for coordinator`, a coordinator moving, a
+   * rebalance) are retried for a while, then reported as EMO_ERR_LOG_UNAVAILABLE for the caller's
+   * own recovery: a broker blip never ends the process from here.
+   */
   async commit(offsets: TopicPartitionOffset[]): Promise<void> {
-    if (offsets.length > 0) this.raw.commitSync(offsets);
+    if (offsets.length === 0) return;
+    const deadline = Date.now() + COMMIT_RETRY_MS;
+    for (let wait = 50; ; wait = Math.min(1000, wait * 2)) {
+      try {
+        this.raw.commitSync(offsets);
+        return;
+      } catch (err) {
+        const kind = classifyKafkaError(err);
+        if (this.#closed || Date.now() + wait > deadline || (kind !== 'retriable' && kind !== 'other')) throw kafkaError('offset commit failed', err, kind);
+        this.logger.debug({ err, kafkaClass: kind }, 'offset commit failed; retrying');
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
   }
 
   async caughtUp(tp: TopicPartition): Promise<boolean> {

@@ -58,8 +58,8 @@ export class KafkaLog implements Log {
     return c;
   }
 
-  async transactionalProducer({ transactionalId }: { transactionalId: string }): Promise<TransactionalProducer> {
-    const p = await KafkaTransactionalProducer.connect(this.o, transactionalId, this.logger.child({ client: 'tx', transactionalId }));
+  async transactionalProducer({ transactionalId, onRecovery }: { transactionalId: string; onRecovery?: (kind: string) => void }): Promise<TransactionalProducer> {
+    const p = await KafkaTransactionalProducer.connect(this.o, transactionalId, this.logger.child({ client: 'tx', transactionalId }), onRecovery);
     this.#closers.push(() => p.close());
     return p;
   }

@@ -24,6 +24,9 @@ export function producerConfig(o: KafkaOptions, extra: Record<string, unknown> =
     'queue.buffering.max.kbytes': 1_048_576,
     'message.timeout.ms': o.messageTimeoutMs,
     'socket.keepalive.enable': true,
+    // librdkafka backs off up to 10 s between reconnects by default: after a broker restart that
+    // alone would keep a healthy pipeline silent for seconds.
+    'reconnect.backoff.max.ms': 1000,
     'statistics.interval.ms': 1000,
     dr_cb: true,
     ...extra,

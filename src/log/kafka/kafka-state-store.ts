@@ -5,6 +5,9 @@ import type { ProducerRecord, TopicPartition } from '../port.js';
 import type { KafkaOptions } from './kafka-config.js';
 import { call, rdkafka, type RdKafka } from './rdkafka.js';
 
+/** Offsets read back from the changelog's end: each transaction adds one snapshot and one marker per partition. */
+const TAIL_OFFSETS = 64;
+
 /**
  * The aggregator's changelog: a compacted topic co-partitioned with the reactions topic. Each
  * transaction writes the snapshot of every partition it touched, so on (re)assignment the new owner
@@ -43,12 +46,27 @@ export class KafkaWindowStateStore implements WindowStateStore {
     return reader;
   }
 
+  /**
+   * The latest committed snapshot of `tp`. Each changelog partition holds only its source
+   * partition's key, so the newest committed record is the answer: read the tail first (a few
+   * transactions' worth) and the whole partition only if the tail holds none (all aborted). Load
+   * time so depends on the snapshot size, not on how long the pipeline has run or how far
+   * compaction lags.
+   */
   async load(tp: TopicPartition): Promise<AggregatorSnapshot | null> {
     const reader = await this.#connectReader();
-    const key = `${tp.topic}/${tp.partition}`;
     const wm = await call<{ highOffset: number; lowOffset: number }>((cb) => reader.queryWatermarkOffsets(this.topic, tp.partition, 10_000, (err, w) => cb(err, w)));
     if (wm.highOffset <= wm.lowOffset) return null;
-    reader.assign([{ topic: this.topic, partition: tp.partition, offset: wm.lowOffset }]);
+    const tailStart = Math.max(wm.lowOffset, wm.highOffset - TAIL_OFFSETS);
+    let latest = await this.#scan(reader, tp, tailStart);
+    if (latest === null && tailStart > wm.lowOffset) latest = await this.#scan(reader, tp, wm.lowOffset);
+    this.logger.debug({ tp, restored: latest !== null }, 'window state loaded');
+    return latest;
+  }
+
+  async #scan(reader: RdKafka.KafkaConsumer, tp: TopicPartition, from: number): Promise<AggregatorSnapshot | null> {
+    const key = `${tp.topic}/${tp.partition}`;
+    reader.assign([{ topic: this.topic, partition: tp.partition, offset: from }]);
     let latest: AggregatorSnapshot | null = null;
     try {
       reader.setDefaultConsumeTimeout(200);
@@ -72,7 +90,6 @@ export class KafkaWindowStateStore implements WindowStateStore {
     } finally {
       reader.unassign();
     }
-    this.logger.debug({ tp, restored: latest !== null }, 'window state loaded');
     return latest;
   }
 

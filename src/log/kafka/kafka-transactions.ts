@@ -3,58 +3,126 @@ import { emoError } from '../../domain/errors.js';
 import type { LogConsumer, ProducerRecord, TopicPartitionOffset, TransactionalProducer } from '../port.js';
 import type { KafkaOptions } from './kafka-config.js';
 import { KafkaLogConsumer } from './kafka-consumer.js';
+import { classifyKafkaError, kafkaError, needsNewProducer } from './kafka-errors.js';
 import { producerConfig } from './kafka-producer.js';
 import { call, rdkafka, type RdKafka } from './rdkafka.js';
+
+/** How often a retriable commit is tried again before the transaction is given up (and aborted). */
+const COMMIT_ATTEMPTS = 3;
 
 /**
  * Consume-transform-produce in one Kafka transaction: outputs, changelog records and the input
  * offsets commit together. A restarted instance with the same transactional id fences the old one,
  * so a zombie cannot commit after its replacement started.
+ *
+ * A failed transaction is recovered by its error class (see kafka-errors.ts) and then reported to
+ * the caller, who rewinds to the last commit: abortable → abort; fatal, fenced or invalid state (a
+ * broker restart leaves librdkafka's transaction manager in one) → this instance is replaced by a
+ * new producer under the same transactional.id before the next transaction.
  */
 export class KafkaTransactionalProducer implements TransactionalProducer {
   #closed = false;
+  #producer: RdKafka.Producer | undefined;
+  /** Set when the instance must be replaced; the next transaction does it first. */
+  #broken = false;
 
   private constructor(
-    private readonly producer: RdKafka.Producer,
+    private readonly o: KafkaOptions,
+    private readonly transactionalId: string,
     private readonly logger: Logger,
+    private readonly onRecovery: (kind: string) => void,
   ) {}
+
+  static async connect(o: KafkaOptions, transactionalId: string, logger: Logger, onRecovery: (kind: string) => void = () => {}): Promise<KafkaTransactionalProducer> {
+    const p = new KafkaTransactionalProducer(o, transactionalId, logger, onRecovery);
+    p.#producer = await p.#create();
+    return p;
+  }
 
   /*
    * transaction.timeout.ms is short (10 s) because a member killed mid-transaction and never
    * restarted under its id leaves the transaction open until the coordinator aborts it: until then
    * read_committed readers (the state loader of whoever takes its partitions, the publisher) wait.
    */
-  static async connect(o: KafkaOptions, transactionalId: string, logger: Logger): Promise<KafkaTransactionalProducer> {
+  async #create(): Promise<RdKafka.Producer> {
     const Kafka = rdkafka();
     const producer = new Kafka.Producer(
-      producerConfig(o, { 'transactional.id': transactionalId, 'transaction.timeout.ms': 10_000, 'statistics.interval.ms': 0, dr_cb: false, 'linger.ms': 0 }) as RdKafka.ProducerGlobalConfig,
+      producerConfig(this.o, { 'transactional.id': this.transactionalId, 'transaction.timeout.ms': 10_000, 'statistics.interval.ms': 0, dr_cb: false, 'linger.ms': 0 }) as RdKafka.ProducerGlobalConfig,
       {},
     );
-    producer.on('event.error', (err) => logger.warn({ err }, 'kafka transactional producer error'));
-    await call((cb) => producer.connect({ timeout: 10_000 }, (err) => cb(err)));
-    producer.setPollInterval(5);
-    await call((cb) => producer.initTransactions(30_000, (err) => cb(err)));
-    return new KafkaTransactionalProducer(producer, logger);
+    producer.on('event.error', (err) => this.logger.warn({ err }, 'kafka transactional producer error'));
+    try {
+      await call((cb) => producer.connect({ timeout: 10_000 }, (err) => cb(err)));
+      producer.setPollInterval(5);
+      await call((cb) => producer.initTransactions(30_000, (err) => cb(err)));
+    } catch (err) {
+      await this.#dispose(producer);
+      throw kafkaError('cannot start the transactional producer', err);
+    }
+    return producer;
+  }
+
+  async #dispose(p: RdKafka.Producer): Promise<void> {
+    p.setPollInterval(0);
+    await call((cb) => p.disconnect(5_000, (err) => cb(err))).catch(() => {});
+  }
+
+  /** Replaces a dead instance: the new one's initTransactions fences the old epoch and aborts what it left open. */
+  async #replace(): Promise<RdKafka.Producer> {
+    const old = this.#producer;
+    this.#producer = undefined;
+    if (old) await this.#dispose(old);
+    const p = await this.#create();
+    this.#producer = p;
+    this.#broken = false;
+    this.onRecovery('producer-recreated');
+    this.logger.warn('transactional producer replaced under the same transactional.id');
+    return p;
   }
 
   async commitTransaction(records: ProducerRecord[], consumer: LogConsumer, offsets: TopicPartitionOffset[]): Promise<void> {
     if (!(consumer instanceof KafkaLogConsumer)) throw emoError('INTERNAL', 'Kafka transactions need a Kafka consumer');
-    const p = this.producer;
-    await call((cb) => p.beginTransaction((err) => cb(err)));
+    if (this.#closed) throw emoError('CLOSED', 'transactional producer is closed');
+    const p = this.#broken || !this.#producer ? await this.#replace() : this.#producer;
+    let begun = false;
     try {
+      await call((cb) => p.beginTransaction((err) => cb(err)));
+      begun = true;
       for (const r of records) p.produce(r.topic, r.partition ?? null, r.value, r.key, Date.now());
       if (offsets.length > 0) await call((cb) => p.sendOffsetsToTransaction(offsets, consumer.raw, 30_000, (err) => cb(err)));
-      await call((cb) => p.commitTransaction(30_000, (err) => cb(err)));
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await call((cb) => p.commitTransaction(30_000, (err) => cb(err)));
+          return;
+        } catch (err) {
+          // Retriable: the commit's outcome is not known yet; asking again is how librdkafka learns it.
+          if (classifyKafkaError(err) !== 'retriable' || attempt >= COMMIT_ATTEMPTS) throw err;
+        }
+      }
     } catch (err) {
-      this.logger.warn({ err }, 'transaction failed; aborting');
-      await call((cb) => p.abortTransaction(30_000, (e) => cb(e))).catch((abortErr) => this.logger.error({ err: abortErr }, 'abort failed'));
-      throw emoError('LOG_UNAVAILABLE', 'Kafka transaction failed and was aborted', { cause: err });
+      const kind = classifyKafkaError(err);
+      if (needsNewProducer(kind)) {
+        this.#broken = true;
+      } else if (begun) {
+        try {
+          await call((cb) => p.abortTransaction(30_000, (e) => cb(e)));
+          this.onRecovery('aborted');
+        } catch (abortErr) {
+          // An abort that fails leaves the transaction manager in no usable state: start afresh.
+          this.logger.warn({ err: abortErr }, 'abort failed; the producer will be replaced');
+          this.#broken = true;
+        }
+      }
+      this.logger.warn({ err, kafkaClass: kind, replace: this.#broken }, 'transaction failed');
+      throw kafkaError('Kafka transaction failed', err, kind);
     }
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await call((cb) => this.producer.disconnect((err) => cb(err))).catch(() => {});
+    const p = this.#producer;
+    this.#producer = undefined;
+    if (p) await call((cb) => p.disconnect((err) => cb(err))).catch(() => {});
   }
 }

@@ -1,0 +1,64 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * The chaos tier's own services, started by the project's scripts on ports no other tier uses,
+ * so killing them disturbs nobody else's tests.
+ */
+const root = path.resolve(import.meta.dirname, '../..');
+// The defaults are the tier's assigned ports; CHAOS_* move it when another checkout on the same
+// machine runs its own copy of the tier at the same time.
+const env = (name: string, fallback: string) => process.env[`CHAOS_${name}`] ?? fallback;
+export const chaosEnv: Record<string, string> = {
+  EMOSTREAM_INFRA_DIR: env('INFRA_DIR', path.join(root, '.infra/chaos')),
+  KAFKA_PORT: env('KAFKA_PORT', '29092'),
+  KAFKA_CONTROLLER_PORT: env('KAFKA_CONTROLLER_PORT', '29093'),
+  REGISTRY_PORT: env('REGISTRY_PORT', '28081'),
+  REGISTRY_MANAGEMENT_PORT: env('REGISTRY_MANAGEMENT_PORT', '28082'),
+  REDIS_PORT: env('REDIS_PORT', '26379'),
+  KAFKA_HEAP_OPTS: '-Xms128m -Xmx512m',
+};
+
+export type Service = 'kafka' | 'registry' | 'redis';
+
+function script(service: Service | 'up', cmd?: string): string {
+  const file = path.join(root, 'scripts/infra', `${service === 'up' ? 'up' : service}.sh`);
+  return execFileSync('bash', cmd ? [file, cmd] : [file], { env: { ...process.env, ...chaosEnv }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+}
+
+/** Starts all three (a no-op for those already running) and returns their addresses. Throws if one cannot start. */
+export function upAll(): { brokers: string; registryUrl: string; redisUrl: string } {
+  script('up');
+  const env: Record<string, string> = {};
+  for (const line of readFileSync(path.join(chaosEnv.EMOSTREAM_INFRA_DIR!, 'env'), 'utf8').split('\n')) {
+    const m = /^export ([A-Z_]+)=(.*)$/.exec(line.trim());
+    if (m) env[m[1]!] = m[2]!.replace(/^["']|["']$/g, '');
+  }
+  return { brokers: env.KAFKA_BROKERS!, registryUrl: env.SCHEMA_REGISTRY_URL!, redisUrl: env.REDIS_URL! };
+}
+
+export function start(service: Service): void {
+  script(service, 'start');
+}
+
+export function stop(service: Service): void {
+  script(service, 'stop');
+}
+
+/** kill -9 of the service's process: no shutdown, nothing flushed. */
+export function kill9(service: Service): void {
+  const out = script(service, 'status');
+  const pid = /pid (\d+)/.exec(out)?.[1];
+  if (!pid) throw new Error(`${service} is not running: ${out}`);
+  process.kill(Number(pid), 'SIGKILL');
+  // The scripts' status reads the pid file: wait until the process is really gone.
+  for (let i = 0; i < 100; i++) {
+    try {
+      process.kill(Number(pid), 0);
+    } catch {
+      return;
+    }
+    execFileSync('sleep', ['0.1']);
+  }
+}
