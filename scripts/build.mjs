@@ -9,7 +9,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
 mkdirSync(path.join(root, 'dist/web'), { recursive: true });
 await build({
-  entryPoints: [path.join(root, 'src/sdk/index.ts')],
+  entryPoints: [path.join(root, 'packages/sdk/src/index.ts')],
   outfile: path.join(root, 'dist/web/emostream-sdk.js'),
   bundle: true,
   format: 'esm',

@@ -1,6 +1,6 @@
 // Type-only imports: erased at build time, so the browser bundle pulls in no server code, and the
 // SDK's view of the wire cannot drift from what the fan-out sends.
-import type { ServerMessage } from '../fanout/wire.js';
+import type { ServerMessage } from '../../../src/fanout/wire.js';
 
 export type LiveMessage = Extract<ServerMessage, { type: 'snapshot' | 'update' }>;
 export type GapMessage = Extract<ServerMessage, { type: 'gap' }>;
