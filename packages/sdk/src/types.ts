@@ -1,6 +1,36 @@
-// Type-only imports: erased at build time, so the browser bundle pulls in no server code, and the
-// SDK's view of the wire cannot drift from what the fan-out sends.
-import type { ServerMessage } from '../../../src/fanout/wire.js';
+// The wire as the SDK sees it. The package owns these types (it carries no server code); the
+// server builds its messages against them (src/fanout/wire.ts), so there is one definition.
+
+/** One closed window of one match, as the fan-out delivers it. */
+export interface LiveWindow {
+  matchId: string;
+  windowStart: number;
+  windowEnd: number;
+  /** Exact count per emoji. */
+  counts: Record<string, number>;
+  /** ceil(count / unitScale) for the top-N emojis. */
+  units: Record<string, number>;
+  total: number;
+  sentiment: number;
+  /** windowStart / windowMs: the same whoever computes it. */
+  seq: number;
+  /** seq of the previous update of this match in this epoch (-1 when none). */
+  prevSeq: number;
+  /** Names the history the seqs belong to. */
+  epoch: string;
+}
+
+export type GapReason = 'history-trimmed' | 'epoch-changed' | 'slow-consumer';
+
+/** Server -> client messages on GET /v1/live: a discriminated union on `type`. */
+export type ServerMessage =
+  | ({ type: 'snapshot' | 'update'; viewers: number } & LiveWindow)
+  | { type: 'gap'; matchId: string; epoch: string; since: number; reason: GapReason }
+  | { type: 'pong' }
+  | { type: 'error'; code: string; message: string };
+
+/** Client -> server frames. */
+export type ClientMessage = { type: 'ping' };
 
 export type LiveMessage = Extract<ServerMessage, { type: 'snapshot' | 'update' }>;
 export type GapMessage = Extract<ServerMessage, { type: 'gap' }>;
@@ -14,6 +44,7 @@ export interface ReactionInput {
   ts: number;
 }
 
+/** The API's error body (`EMO_ERR_*` codes); `index` names the bad item of a batch. */
 export interface ApiErrorBody {
   statusCode: number;
   code: string;
