@@ -92,6 +92,7 @@ tr.bad { background: #fde2e2; } .summary.bad { color: #b00020; } .summary.ok { c
 <script>${js}</script>
 <script>
 const data = JSON.parse(document.getElementById('bench-data').textContent);
+const compact = new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 3 });
 const palette = ['#2b6cb0', '#c05621', '#2f855a', '#6b46c1', '#b83280', '#718096', '#d69e2e', '#319795', '#e53e3e', '#4a5568'];
 for (const chart of data.charts) {
   const box = document.createElement('div');
@@ -103,7 +104,7 @@ for (const chart of data.charts) {
   new uPlot({
     width: 540, height: 260,
     series: [{}, ...chart.series.map((s, i) => ({ label: s.label, stroke: palette[i % palette.length], width: 2, points: { show: true } }))],
-    axes: [{}, { size: 70 }],
+    axes: [{}, { size: 60, values: (u, vals) => vals.map((v) => (v == null ? '' : compact.format(v))) }],
   }, [chart.x, ...chart.series.map((s) => s.values)], box);
 }
 </script>
