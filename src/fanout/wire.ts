@@ -10,8 +10,7 @@ export const CloseCodes = Object.freeze({
   IDLE_TIMEOUT: 4408,
 });
 
-// The wire types belong to the client SDK package (one definition); building each message against
-// them here keeps the server's LiveUpdate and the SDK's view in step at compile time.
+// The wire types belong to the client SDK package: one definition for the server and its clients.
 export type { ClientMessage, ServerMessage } from '../../packages/sdk/src/types.js';
 
 export function updateMessage(type: 'snapshot' | 'update', u: LiveUpdate, viewers: number): string {

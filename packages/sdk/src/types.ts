@@ -1,8 +1,8 @@
 // The wire as the SDK sees it. The package owns these types (it carries no server code); the
-// server builds its messages against them (src/fanout/wire.ts), so there is one definition.
+// server uses them for its windows and messages (src/domain/types.ts, src/fanout/wire.ts): one definition.
 
-/** One closed window of one match, as the fan-out delivers it. */
-export interface LiveWindow {
+/** One closed window of one match: identical whichever aggregator (TypeScript or Spark) computed it. */
+export interface WindowAggregate {
   matchId: string;
   windowStart: number;
   windowEnd: number;
@@ -12,9 +12,13 @@ export interface LiveWindow {
   units: Record<string, number>;
   total: number;
   sentiment: number;
+}
+
+/** A closed window as the fan-out delivers it: ordered by seq within an epoch of history. */
+export interface LiveWindow extends WindowAggregate {
   /** windowStart / windowMs: the same whoever computes it. */
   seq: number;
-  /** seq of the previous update of this match in this epoch (-1 when none). */
+  /** seq of the previous update of this match in this epoch (-1 when none): tells a quiet window from a missed one. */
   prevSeq: number;
   /** Names the history the seqs belong to. */
   epoch: string;
