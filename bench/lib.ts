@@ -59,10 +59,10 @@ export interface Row {
   [k: string]: string | number;
 }
 
-/** Prints a readable table and writes the figures as JSON under bench/results/. */
+/** Prints a readable table and writes the figures as JSON under bench/results/ (BENCH_RESULTS_DIR: the nightly suite's per-run folder). */
 export function report(name: string, rows: Row[], extra: Record<string, unknown> = {}): void {
   const result = { bench: name, at: new Date().toISOString(), node: process.version, cpus: (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency, rows, ...extra };
-  const dir = path.join(repoRoot(), 'bench/results');
+  const dir = process.env.BENCH_RESULTS_DIR ?? path.join(repoRoot(), 'bench/results');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${name}-${result.at.replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify(result, null, 2));

@@ -1,22 +1,14 @@
-// Compiles the server (tsc -> dist/) and bundles the SDK for browsers (esbuild -> dist/web/).
+// Compiles the server (tsc -> dist/) and builds the SDK package (packages/sdk), whose browser
+// bundle the server serves at /assets/emostream-sdk.js (copied to dist/web/).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { buildSdk } from '../packages/sdk/scripts/build.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+const bundle = await buildSdk();
 mkdirSync(path.join(root, 'dist/web'), { recursive: true });
-await build({
-  entryPoints: [path.join(root, 'src/sdk/index.ts')],
-  outfile: path.join(root, 'dist/web/emostream-sdk.js'),
-  bundle: true,
-  format: 'esm',
-  platform: 'browser',
-  target: 'es2022',
-  sourcemap: true,
-  minify: true,
-  logLevel: 'warning',
-});
+for (const f of [bundle, `${bundle}.map`]) copyFileSync(f, path.join(root, 'dist/web', path.basename(f)));
 writeFileSync(path.join(root, 'dist/.build-stamp'), new Date().toISOString());

@@ -35,7 +35,7 @@ function newest(dir) {
 
 export function ensureBuilt() {
   const stamp = path.join(root, 'dist/.build-stamp');
-  const srcTime = Math.max(newest(path.join(root, 'src')), statSync(path.join(root, 'package-lock.json')).mtimeMs);
+  const srcTime = Math.max(newest(path.join(root, 'src')), newest(path.join(root, 'packages/sdk/src')), statSync(path.join(root, 'package-lock.json')).mtimeMs);
   if (existsSync(stamp) && statSync(stamp).mtimeMs >= srcTime) return;
   console.log('[emostream] building…');
   execFileSync(process.execPath, [path.join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit' });

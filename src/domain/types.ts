@@ -9,22 +9,6 @@ export interface Reaction {
   receivedAt: number;
 }
 
-/** One closed window of one match (aggregate.avsc); identical whichever aggregator computed it. */
-export interface WindowAggregate {
-  matchId: string;
-  windowStart: number;
-  windowEnd: number;
-  counts: Record<string, number>;
-  units: Record<string, number>;
-  total: number;
-  sentiment: number;
-}
-
-/** A window aggregate as the fan-out delivers it: ordered by seq within an epoch of history. */
-export interface LiveUpdate extends WindowAggregate {
-  /** windowStart / windowMs: the same whoever computes it. */
-  seq: number;
-  /** seq of the previous update published for this match in this epoch (-1 when none): lets a reader tell a quiet window from a missed one. */
-  prevSeq: number;
-  epoch: string;
-}
+// A closed window (aggregate.avsc) and the same as the fan-out delivers it (seq, prevSeq, epoch) are
+// what the client SDK's users read off the wire: defined once, in the SDK package.
+export type { LiveWindow as LiveUpdate, WindowAggregate } from '../../packages/sdk/src/types.js';

@@ -1,3 +1,4 @@
+import type { ClientMessage, ServerMessage } from '../../packages/sdk/src/types.js';
 import type { LiveUpdate } from '../domain/types.js';
 
 /** Close codes the fan-out uses; the SDK reconnects on all but the 44xx "don't retry as is" ones. */
@@ -9,14 +10,8 @@ export const CloseCodes = Object.freeze({
   IDLE_TIMEOUT: 4408,
 });
 
-/** Server -> client messages: a discriminated union on `type`. */
-export type ServerMessage =
-  | ({ type: 'snapshot' | 'update'; viewers: number } & LiveUpdate)
-  | { type: 'gap'; matchId: string; epoch: string; since: number; reason: 'history-trimmed' | 'epoch-changed' | 'slow-consumer' }
-  | { type: 'pong' }
-  | { type: 'error'; code: string; message: string };
-
-export type ClientMessage = { type: 'ping' };
+// The wire types belong to the client SDK package: one definition for the server and its clients.
+export type { ClientMessage, ServerMessage } from '../../packages/sdk/src/types.js';
 
 export function updateMessage(type: 'snapshot' | 'update', u: LiveUpdate, viewers: number): string {
   const msg: ServerMessage = { type, ...u, viewers };

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { EmoStreamClient, type LiveMessage } from '../../src/sdk/index.js';
-import type { WebSocketCtor } from '../../src/sdk/types.js';
+import { EmoStreamClient, type LiveMessage } from '../../packages/sdk/src/index.js';
+import type { WebSocketCtor } from '../../packages/sdk/src/types.js';
 import { startRoleProcess, type RoleProcess } from '../helpers/role-process.js';
 import { kill9, start, stop, upAll, type Service } from './infra.js';
 

@@ -7,8 +7,8 @@ import path from 'node:path';
 import { WebSocket } from 'ws';
 import { windowStartFor } from '../../src/aggregate/windows.js';
 import type { Config } from '../../src/config/config.js';
-import { EmoStreamClient, type LiveMessage, type LiveSubscription } from '../../src/sdk/index.js';
-import type { WebSocketCtor } from '../../src/sdk/types.js';
+import { EmoStreamClient, type LiveMessage, type LiveSubscription } from '../../packages/sdk/src/index.js';
+import type { WebSocketCtor } from '../../packages/sdk/src/types.js';
 import { createTopics, envFor, kafkaConfig } from '../helpers/kafka.js';
 import { startRoleProcess, type RoleProcess } from '../helpers/role-process.js';
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { ManualClock } from '../../src/domain/clock.js';
 import { startEmbedded, type Pipeline } from '../../src/roles/embedded.js';
-import { EmoStreamClient, type LiveMessage } from '../../src/sdk/index.js';
+import { EmoStreamClient, type LiveMessage } from '../../packages/sdk/src/index.js';
 import { silentLogger, testConfig } from '../helpers/fixtures.js';
 import { readMetric } from '../helpers/metrics.js';
 import { switchableWebSocket } from '../helpers/ws-switch.js';

@@ -3,7 +3,7 @@ import { WebSocket } from 'ws';
 import type { Config } from '../../src/config/config.js';
 import { ManualClock } from '../../src/domain/clock.js';
 import { startEmbedded, type Pipeline } from '../../src/roles/embedded.js';
-import { EmoStreamClient, type LiveMessage } from '../../src/sdk/index.js';
+import { EmoStreamClient, type LiveMessage } from '../../packages/sdk/src/index.js';
 import { catalog, silentLogger, testConfig } from '../helpers/fixtures.js';
 import { readMetric } from '../helpers/metrics.js';
 

@@ -1,5 +1,5 @@
 import { WebSocket } from 'ws';
-import type { WebSocketCtor, WebSocketLike } from '../../src/sdk/types.js';
+import type { WebSocketCtor, WebSocketLike } from '../../packages/sdk/src/types.js';
 
 /**
  * A real `ws` WebSocket with a switch: tests cut the connection and refuse reconnects for a while,

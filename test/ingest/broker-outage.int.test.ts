@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSerdes } from '../../src/codec/serde.js';
 import { MemorySchemaRegistry } from '../../src/codec/registry.js';
 import { startRole, type Pipeline } from '../../src/roles/start.js';
-import { EmoStreamClient } from '../../src/sdk/index.js';
+import { EmoStreamClient } from '../../packages/sdk/src/index.js';
 import { silentLogger } from '../helpers/fixtures.js';
 import { consumeUntil, kafkaConfig } from '../helpers/kafka.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { LiveSubscription } from '../../src/sdk/live-subscription.js';
-import type { GapMessage, LiveMessage, WebSocketLike } from '../../src/sdk/types.js';
+import { LiveSubscription } from '../../packages/sdk/src/live-subscription.js';
+import type { GapMessage, LiveMessage, WebSocketLike } from '../../packages/sdk/src/types.js';
 
 // A scripted socket: the SDK's hole detection is client logic, tested here message by message
 // (the fan-out side and a real bus are exercised in test/fanout/bus-gap.int.test.ts).

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { emoError } from '../../src/domain/errors.js';
-import { EmoStreamClient, fullJitter } from '../../src/sdk/index.js';
-import { retryAfterMs } from '../../src/sdk/backoff.js';
+import { EmoStreamClient, fullJitter } from '../../packages/sdk/src/index.js';
+import { retryAfterMs } from '../../packages/sdk/src/backoff.js';
 import { ingestApp, NOW } from '../helpers/ingest-app.js';
 
 let app: FastifyInstance | undefined;

@@ -8,7 +8,7 @@ import { repoRoot } from '../../src/domain/schemas-dir.js';
 export default function setup(): void {
   const root = repoRoot();
   const bundle = path.join(root, 'dist/web/emostream-sdk.js');
-  const sdkDir = path.join(root, 'src/sdk');
+  const sdkDir = path.join(root, 'packages/sdk/src');
   const newest = Math.max(...readdirSync(sdkDir).map((f) => statSync(path.join(sdkDir, f)).mtimeMs));
   if (existsSync(bundle) && statSync(bundle).mtimeMs >= newest) return;
   console.log('[browser tests] building the SDK bundle (scripts/build.mjs)…');

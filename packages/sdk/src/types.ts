@@ -1,0 +1,70 @@
+// The wire as the SDK sees it. The package owns these types (it carries no server code); the
+// server uses them for its windows and messages (src/domain/types.ts, src/fanout/wire.ts): one definition.
+
+/** One closed window of one match: identical whichever aggregator (TypeScript or Spark) computed it. */
+export interface WindowAggregate {
+  matchId: string;
+  windowStart: number;
+  windowEnd: number;
+  /** Exact count per emoji. */
+  counts: Record<string, number>;
+  /** ceil(count / unitScale) for the top-N emojis. */
+  units: Record<string, number>;
+  total: number;
+  sentiment: number;
+}
+
+/** A closed window as the fan-out delivers it: ordered by seq within an epoch of history. */
+export interface LiveWindow extends WindowAggregate {
+  /** windowStart / windowMs: the same whoever computes it. */
+  seq: number;
+  /** seq of the previous update of this match in this epoch (-1 when none): tells a quiet window from a missed one. */
+  prevSeq: number;
+  /** Names the history the seqs belong to. */
+  epoch: string;
+}
+
+export type GapReason = 'history-trimmed' | 'epoch-changed' | 'slow-consumer';
+
+/** Server -> client messages on GET /v1/live: a discriminated union on `type`. */
+export type ServerMessage =
+  | ({ type: 'snapshot' | 'update'; viewers: number } & LiveWindow)
+  | { type: 'gap'; matchId: string; epoch: string; since: number; reason: GapReason }
+  | { type: 'pong' }
+  | { type: 'error'; code: string; message: string };
+
+/** Client -> server frames. */
+export type ClientMessage = { type: 'ping' };
+
+export type LiveMessage = Extract<ServerMessage, { type: 'snapshot' | 'update' }>;
+export type GapMessage = Extract<ServerMessage, { type: 'gap' }>;
+
+export type ConnectionState = 'connecting' | 'connected' | 'disconnected' | 'closed';
+
+export interface ReactionInput {
+  matchId: string;
+  userId: string;
+  emoji: string;
+  ts: number;
+}
+
+/** The API's error body (`EMO_ERR_*` codes); `index` names the bad item of a batch. */
+export interface ApiErrorBody {
+  statusCode: number;
+  code: string;
+  error: string;
+  message: string;
+  index?: number;
+}
+
+/** The subset of the WHATWG WebSocket the SDK uses: the browser's, or `ws` in Node 20. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  onopen: ((ev: unknown) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+export type WebSocketCtor = new (url: string) => WebSocketLike;
