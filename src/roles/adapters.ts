@@ -38,8 +38,10 @@ export async function createBus(config: Config, logger: Logger): Promise<FanoutB
  * fails fast while Redis is away (no offline queue), so each replica falls back to local buckets.
  */
 export async function createSharedRateLimits(config: Config, logger: Logger): Promise<{ client: RateBuckets; user: RateBuckets; close(): Promise<void> }> {
-  const [{ Redis }, { RedisRateBuckets }] = await Promise.all([import('ioredis'), import('../ingest/redis-rate-buckets.js')]);
-  const redis = new Redis(config.redis.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: 'emostream-ratelimit', lazyConnect: true });
+  const [{ createRedisClient }, { RedisRateBuckets }] = await Promise.all([import('../fanout/redis-client.js'), import('../ingest/redis-rate-buckets.js')]);
+  // The same client factory as the bus, so the buckets follow a Sentinel failover too.
+  const { url, sentinels, sentinelName } = config.redis;
+  const redis = createRedisClient({ url, sentinels, sentinelName }, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: 'emostream-ratelimit', lazyConnect: true });
   redis.on('error', (err) => logger.debug({ err }, 'rate-limit redis'));
   await redis.connect().catch((err: unknown) => logger.warn({ err }, 'rate-limit redis unreachable; limiting per replica until it returns'));
   const { ingest, redis: r } = config;
