@@ -145,7 +145,6 @@ export class Rooms {
     room.chain = room.chain
       .then(async () => {
         if (room.lastSeq >= 0 && u.epoch !== room.epoch) {
-          this.o.metrics.fanoutGaps.inc({ reason: 'epoch-changed' });
           this.#tellGap(room, u, 'epoch-changed');
         } else if (room.lastSeq >= 0 && u.prevSeq > room.lastSeq) {
           const r = await this.bus.replay(u.matchId, room.lastSeq, u.epoch);
@@ -153,7 +152,6 @@ export class Rooms {
             this.o.metrics.fanoutGaps.inc({ reason: 'filled' });
             for (const missed of r.updates) if (missed.seq < u.seq) this.#broadcast(room, missed);
           } else {
-            this.o.metrics.fanoutGaps.inc({ reason: r.reason });
             this.#tellGap(room, u, r.reason);
           }
         }
@@ -163,6 +161,7 @@ export class Rooms {
   }
 
   #tellGap(room: Room, u: LiveUpdate, reason: 'history-trimmed' | 'epoch-changed'): void {
+    this.o.metrics.fanoutGaps.inc({ reason });
     const msg = JSON.stringify({ type: 'gap', matchId: u.matchId, epoch: u.epoch, since: room.lastSeq, reason } satisfies ServerMessage);
     for (const v of room.viewers) {
       if (v.pending) continue; // still joining: its own snapshot/replay covers this

@@ -13,6 +13,7 @@ import type { BucketCost, BucketLimits, RateBuckets } from './rate-buckets.js';
  */
 export class RedisRateBuckets implements RateBuckets {
   readonly #limiter: RateLimiterRedis;
+  readonly #logger: Logger;
 
   constructor(redis: Redis, o: BucketLimits & { keyPrefix: string; logger: Logger }) {
     const duration = Math.max(1, Math.ceil(o.burst / o.ratePerSec));
@@ -27,8 +28,6 @@ export class RedisRateBuckets implements RateBuckets {
     });
     this.#logger = o.logger;
   }
-
-  readonly #logger: Logger;
 
   async take(costs: readonly BucketCost[]): Promise<number> {
     const taken: BucketCost[] = [];
