@@ -24,9 +24,9 @@ export function producerConfig(o: KafkaOptions, extra: Record<string, unknown> =
     'queue.buffering.max.kbytes': 1_048_576,
     'message.timeout.ms': o.messageTimeoutMs,
     'socket.keepalive.enable': true,
-    // librdkafka backs off up to 10 s between reconnects by default: after a broker restart that
-    // alone would keep a healthy pipeline silent for seconds.
-    'reconnect.backoff.max.ms': 1000,
+    // reconnect.backoff.max.ms stays at librdkafka's default here: with 1 s the ingest producer was
+    // left refusing every write (503) for 90 s+ after a broker restart in 2 of 8 broker-outage runs,
+    // against 0 of 6 with the default (which recovered in 2-11 s).
     'statistics.interval.ms': 1000,
     dr_cb: true,
     ...extra,
