@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startRoleProcess, type RoleProcess } from '../helpers/role-process.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
-const PROM_PORT = 19090;
+// PROMETHEUS_TEST_PORT moves it when another checkout on this machine runs the same tier.
+const PROM_PORT = Number(process.env.PROMETHEUS_TEST_PORT ?? 19090);
 const prom = `http://127.0.0.1:${PROM_PORT}`;
 
 interface QueryResult { metric: Record<string, string>; value: [number, string] }

@@ -9,13 +9,14 @@ import { silentLogger } from '../helpers/fixtures.js';
 import { consumeUntil, kafkaConfig } from '../helpers/kafka.js';
 
 // This test stops its broker on purpose, so it runs its own (other ports, own data dir) rather
-// than the shared one other tests use.
+// than the shared one other tests use. OUTAGE_KAFKA_* move it when another checkout on this
+// machine runs the same tier at the same time.
 const root = path.resolve(import.meta.dirname, '../..');
 const brokerEnv = {
   ...process.env,
   EMOSTREAM_INFRA_DIR: path.join(root, '.infra/outage-broker'),
-  KAFKA_PORT: '19192',
-  KAFKA_CONTROLLER_PORT: '19193',
+  KAFKA_PORT: process.env.OUTAGE_KAFKA_PORT ?? '19192',
+  KAFKA_CONTROLLER_PORT: process.env.OUTAGE_KAFKA_CONTROLLER_PORT ?? '19193',
   KAFKA_HEAP_OPTS: '-Xms128m -Xmx512m',
 };
 const kafka = (cmd: string) => execFileSync('bash', [path.join(root, 'scripts/infra/kafka.sh'), cmd], { env: brokerEnv, stdio: 'inherit' });
@@ -33,7 +34,7 @@ describe('broker outage under load', () => {
     const config = kafkaConfig({
       role: 'api',
       adapters: { registry: 'memory' },
-      kafka: { brokers: '127.0.0.1:19192', messageTimeoutMs: 8000 },
+      kafka: { brokers: `127.0.0.1:${brokerEnv.KAFKA_PORT}`, messageTimeoutMs: 8000 },
       ingest: { userRatePerSec: 1_000_000, userBurst: 10_000_000, clientRatePerSec: 10_000_000, clientBurst: 100_000_000 },
     });
     api = await startRole(config, { logger: silentLogger });
