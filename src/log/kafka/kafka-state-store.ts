@@ -15,6 +15,7 @@ const TAIL_OFFSETS = 64;
  */
 export class KafkaWindowStateStore implements WindowStateStore {
   #reader: RdKafka.KafkaConsumer | undefined;
+  #loading: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly o: KafkaOptions,
@@ -53,7 +54,16 @@ export class KafkaWindowStateStore implements WindowStateStore {
    * time so depends on the snapshot size, not on how long the pipeline has run or how far
    * compaction lags.
    */
-  async load(tp: TopicPartition): Promise<AggregatorSnapshot | null> {
+  load(tp: TopicPartition): Promise<AggregatorSnapshot | null> {
+    // One load at a time on the shared reader: a load started meanwhile (a rebalance listener
+    // while the runner rewinds) would re-assign it under the first, which would then wait for an
+    // end of partition that never comes, silently, until its deadline.
+    const run = this.#loading.then(() => this.#load(tp));
+    this.#loading = run.catch(() => {});
+    return run;
+  }
+
+  async #load(tp: TopicPartition): Promise<AggregatorSnapshot | null> {
     const reader = await this.#connectReader();
     const wm = await call<{ highOffset: number; lowOffset: number }>((cb) => reader.queryWatermarkOffsets(this.topic, tp.partition, 10_000, (err, w) => cb(err, w)));
     if (wm.highOffset <= wm.lowOffset) return null;
@@ -72,8 +82,8 @@ export class KafkaWindowStateStore implements WindowStateStore {
       reader.setDefaultConsumeTimeout(200);
       const deadline = Date.now() + 120_000;
       let eof = false;
-      const onEof = (e: { partition: number }) => {
-        if (e.partition === tp.partition) eof = true;
+      const onEof = (e: { topic: string; partition: number }) => {
+        if (e.topic === this.topic && e.partition === tp.partition) eof = true;
       };
       reader.on('partition.eof', onEof);
       try {
