@@ -29,6 +29,10 @@ function script(service: Service | 'up', cmd?: string): string {
 
 /** Starts all three (a no-op for those already running) and returns their addresses. Throws if one cannot start. */
 export function upAll(): { brokers: string; registryUrl: string; redisUrl: string } {
+  // The registry's file store from an earlier run may be left unopenable by that run's kill -9
+  // ("Writing to FileChannel failed" at start). Each run registers its own new subjects, so it
+  // starts from an empty store; the kill -9 inside the run still tests that the store survives.
+  script('registry', 'reset');
   script('up');
   const env: Record<string, string> = {};
   for (const line of readFileSync(path.join(chaosEnv.EMOSTREAM_INFRA_DIR!, 'env'), 'utf8').split('\n')) {
