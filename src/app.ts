@@ -74,6 +74,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       topic: config.log.reactionsTopic,
       pastMs: config.ingest.pastMs,
       futureMs: config.ingest.futureMs,
+      closing: { windowMs: config.aggregation.windowMs, graceMs: config.aggregation.graceMs, tsToleranceMs: config.aggregation.tsToleranceMs, marginMs: config.ingest.closeMarginMs },
       retryAfterSec: config.ingest.retryAfterSec,
       maxBatch: config.ingest.maxBatch,
       bodyLimitBytes: config.ingest.bodyLimitBytes,

@@ -25,6 +25,12 @@ export interface Config {
     /** Plausible client ts: [now - pastMs, now + futureMs]; outside is a 400 (likely seconds, not ms). */
     pastMs: number;
     futureMs: number;
+    /**
+     * A reaction is acknowledged only if the log holds it at least this long before its window can
+     * close (window end + grace): room for the log's visibility lag and clock differences between
+     * API and aggregator nodes. Later, the client hears 503 and retries into an open window.
+     */
+    closeMarginMs: number;
     retryAfterSec: number;
   };
   log: {
@@ -139,6 +145,7 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
       bodyLimitBytes: r.int('BODY_LIMIT_BYTES', 256 * 1024, 1024, 16 * 1024 * 1024),
       pastMs: r.int('TS_PAST_MS', 86_400_000, 0, 7 * 86_400_000),
       futureMs: r.int('TS_FUTURE_MS', 86_400_000, 0, 7 * 86_400_000),
+      closeMarginMs: r.int('ACK_CLOSE_MARGIN_MS', 100, 0, 600_000),
       retryAfterSec: r.int('RETRY_AFTER_SEC', 1, 1, 3600),
     },
     log: {
@@ -199,6 +206,11 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
   if (config.aggregation.tsToleranceMs > 0 && config.aggregation.tsToleranceMs >= config.aggregation.graceMs) {
     // A ts trusted further back than grace could place a reaction in a window already closed.
     r.problems.push(`TS_TOLERANCE_MS (${config.aggregation.tsToleranceMs}) must be smaller than GRACE_MS (${config.aggregation.graceMs})`);
+  }
+  const ackSlack = config.aggregation.tsToleranceMs + config.ingest.closeMarginMs;
+  if (ackSlack > 0 && ackSlack >= config.aggregation.graceMs) {
+    // Else a reaction could be received after its window stopped taking acknowledgements.
+    r.problems.push(`TS_TOLERANCE_MS + ACK_CLOSE_MARGIN_MS (${config.aggregation.tsToleranceMs} + ${config.ingest.closeMarginMs}) must be smaller than GRACE_MS (${config.aggregation.graceMs})`);
   }
   const badSentinel = config.redis.sentinels.find((h) => !/^[^\s:,]+:\d{1,5}$/.test(h));
   if (badSentinel !== undefined) r.problems.push(`REDIS_SENTINELS entry ${JSON.stringify(badSentinel)} must be host:port`);

@@ -3,6 +3,7 @@ import type { EmojiCatalog } from '../domain/catalog.js';
 import type { Clock } from '../domain/clock.js';
 import { emoError, isEmoError } from '../domain/errors.js';
 import type { Reaction } from '../domain/types.js';
+import { eventTimeOf, windowStartFor } from '../aggregate/windows.js';
 import type { LogProducer } from '../log/port.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { ReactionBody } from './schemas.js';
@@ -19,7 +20,19 @@ export interface AcceptDeps {
   topic: string;
   pastMs: number;
   futureMs: number;
+  /** The window rules, to know when each reaction's window stops taking it (see closesAt). */
+  closing: { windowMs: number; graceMs: number; tsToleranceMs: number; marginMs: number };
   retryAfterSec: number;
+}
+
+/**
+ * When the log must hold a reaction received at `receivedAt` for it to be counted: its window
+ * closes at end + grace (by stream time or by the aggregator's clock), less a margin for the log's
+ * visibility lag and clock differences between nodes. A 202 given later could name a reaction
+ * the aggregator has already passed by as late.
+ */
+export function ackDeadline(c: AcceptDeps['closing'], ts: number, receivedAt: number): number {
+  return windowStartFor(eventTimeOf(ts, receivedAt, c.tsToleranceMs), c.windowMs) + c.windowMs + c.graceMs - c.marginMs;
 }
 
 /**
@@ -34,6 +47,7 @@ export interface AcceptDeps {
 export async function acceptReactions(deps: AcceptDeps, items: ReactionBody[], batch: boolean, clientKey: string): Promise<number> {
   const now = deps.clock.now();
   const reactions: Reaction[] = new Array(items.length);
+  let deadline = Number.POSITIVE_INFINITY;
   const costByUser = new Map<string, number>();
   for (let i = 0; i < items.length; i++) {
     const it = items[i]!;
@@ -47,6 +61,7 @@ export async function acceptReactions(deps: AcceptDeps, items: ReactionBody[], b
       throw emoError('TIMESTAMP_RANGE', `${where}ts ${ts} is outside [now-${deps.pastMs} ms, now+${deps.futureMs} ms] (now=${now})`, at);
     }
     reactions[i] = { matchId: it.matchId, userId: it.userId, emoji: it.emoji, ts, receivedAt: now };
+    deadline = Math.min(deadline, ackDeadline(deps.closing, ts, now));
     costByUser.set(it.userId, (costByUser.get(it.userId) ?? 0) + 1);
   }
   const clientCost: BucketCost[] = [[clientKey, items.length]];
@@ -59,10 +74,15 @@ export async function acceptReactions(deps: AcceptDeps, items: ReactionBody[], b
     throw emoError('RATE_LIMITED', undefined, { retryAfterSec: userWait });
   }
 
+  if (deadline <= deps.clock.now()) {
+    // The limiter's own wait (a shared Redis) ate the window's remaining time: store nothing.
+    await Promise.all([deps.limits.client.refund(clientCost), deps.limits.user.refund(userCosts)]);
+    throw emoError('LOG_UNAVAILABLE', 'the reactions arrived too late for their window; retry', { retryAfterSec: deps.retryAfterSec });
+  }
   const records = reactions.map((r) => ({ topic: deps.topic, key: r.matchId, value: deps.serde.encode(r) }));
   const end = deps.metrics.produceLatency.startTimer();
   try {
-    await deps.producer.send(records);
+    await beforeDeadline(deps.producer.send(records), deadline - deps.clock.now(), deps.retryAfterSec);
   } catch (err) {
     await Promise.all([deps.limits.client.refund(clientCost), deps.limits.user.refund(userCosts)]);
     // Whatever went wrong in the log, the client must hear "not stored, retry": never a 202, never a 500.
@@ -73,4 +93,23 @@ export async function acceptReactions(deps: AcceptDeps, items: ReactionBody[], b
   }
   deps.metrics.reactionsAccepted.inc(reactions.length);
   return reactions.length;
+}
+
+/**
+ * The log's acknowledgement, if it comes in time. If not, the client hears 503: the reactions
+ * may still land and be counted (an unknown outcome, as any 503 after a write began), but a 202
+ * is never given for one its window may no longer take.
+ */
+async function beforeDeadline(send: Promise<void>, remainingMs: number, retryAfterSec: number): Promise<void> {
+  if (remainingMs === Number.POSITIVE_INFINITY) return send;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(emoError('LOG_UNAVAILABLE', 'the log did not acknowledge the reactions before their window closes', { retryAfterSec })), Math.max(0, remainingMs));
+  });
+  try {
+    await Promise.race([send, late]);
+  } finally {
+    clearTimeout(timer);
+    send.catch(() => {});
+  }
 }

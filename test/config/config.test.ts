@@ -12,7 +12,7 @@ describe('loadConfig', () => {
 
   it('refuses a ts tolerance at or past the grace period (a trusted ts could land in a closed window)', () => {
     expect(() => loadConfig({ TS_TOLERANCE_MS: '500', GRACE_MS: '500' })).toThrow(/TS_TOLERANCE_MS \(500\) must be smaller than GRACE_MS \(500\)/);
-    expect(loadConfig({ TS_TOLERANCE_MS: '0', GRACE_MS: '0' }).aggregation.tsToleranceMs).toBe(0);
+    expect(loadConfig({ TS_TOLERANCE_MS: '0', GRACE_MS: '0', ACK_CLOSE_MARGIN_MS: '0' }).aggregation.tsToleranceMs).toBe(0);
   });
 
   it('shares the rate-limit buckets in Redis when the bus is Redis, unless told otherwise', () => {
