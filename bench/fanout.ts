@@ -24,7 +24,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { repoRoot } from '../src/domain/schemas-dir.js';
-import { RedisBus } from '../src/fanout/redis-bus.js';
+import { RedisBus } from '../src/adapters/redis/redis-bus.js';
 import { report, startRoleChild, stopChild, type Row } from './lib.js';
 
 const root = repoRoot();

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
-import { RedisBus } from '../src/fanout/redis-bus.js';
+import { RedisBus } from '../src/adapters/redis/redis-bus.js';
 import { repoRoot } from '../src/domain/schemas-dir.js';
 import { report, startRoleChild, stopChild } from './lib.js';
 

@@ -1,5 +1,5 @@
 import { emoError } from '../domain/errors.js';
-import type { KafkaOptions } from '../log/kafka/kafka-config.js';
+import type { KafkaOptions } from './kafka-options.js';
 import { loadAggregationDefaults, type AggregationRules } from './aggregation.js';
 
 export const ROLES = ['all', 'api', 'aggregator', 'publisher', 'fanout'] as const;

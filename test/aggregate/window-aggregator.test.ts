@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { WindowAggregator, type DropReason } from '../../src/aggregate/window-aggregator.js';
-import { windowStartFor } from '../../src/aggregate/windows.js';
+import { windowStartFor } from '../../src/domain/windows.js';
 import type { Reaction } from '../../src/domain/types.js';
 import { catalog } from '../helpers/fixtures.js';
 

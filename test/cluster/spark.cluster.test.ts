@@ -10,7 +10,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HEADER_SIZE } from '../../src/codec/confluent-frame.js';
-import { ConfluentSchemaRegistry } from '../../src/codec/confluent-registry.js';
+import { ConfluentSchemaRegistry } from '../../src/adapters/confluent/confluent-registry.js';
 import { createSerdes } from '../../src/codec/serde.js';
 import type { WindowAggregate } from '../../src/domain/types.js';
 import { consumeUntil } from '../helpers/kafka.js';

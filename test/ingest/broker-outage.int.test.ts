@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSerdes } from '../../src/codec/serde.js';
-import { MemorySchemaRegistry } from '../../src/codec/registry.js';
+import { MemorySchemaRegistry } from '../../src/adapters/memory/memory-schema-registry.js';
 import { startRole, type Pipeline } from '../../src/roles/start.js';
 import { EmoStreamClient } from '../../packages/sdk/src/index.js';
 import { silentLogger } from '../helpers/fixtures.js';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { Log, LogConsumer, LogProducer, TopicSpec, TransactionalProducer } from '../port.js';
-import type { KafkaOptions } from './kafka-config.js';
+import type { Log, LogConsumer, LogProducer, TopicSpec, TransactionalProducer } from '../../ports/log.js';
+import type { KafkaOptions } from '../../config/kafka-options.js';
 import { KafkaLogConsumer } from './kafka-consumer.js';
 import { KafkaProducer } from './kafka-producer.js';
 import { KafkaTransactionalProducer } from './kafka-transactions.js';
