@@ -6,7 +6,6 @@ import type { Config } from '../config/config.js';
 import type { FanoutBus } from '../ports/bus.js';
 import { MemoryBus } from '../adapters/memory/memory-bus.js';
 import { KafkaLog } from '../adapters/kafka/kafka-log.js';
-import { KafkaWindowStateStore } from '../adapters/kafka/kafka-state-store.js';
 import { MemoryLog } from '../adapters/memory/memory-log.js';
 import type { Log, TopicSpec } from '../ports/log.js';
 import type { WindowStateStore } from '../ports/window-state-store.js';
@@ -60,10 +59,8 @@ export function stateTopic(config: Config): string {
   return `${config.log.reactionsTopic}.aggregator-state`;
 }
 
-export function createStateStore(config: Config, log: Log, logger: Logger): WindowStateStore | undefined {
-  // The memory log lives and dies with the process: nothing to restore from.
-  if (!(log instanceof KafkaLog)) return undefined;
-  return new KafkaWindowStateStore(config.kafka, stateTopic(config), logger);
+export function createStateStore(config: Config, log: Log): WindowStateStore | undefined {
+  return log.windowStateStore(stateTopic(config));
 }
 
 /** Reactions keyed by match; aggregates on one partition so per-match order holds for the publisher's dedupe. */

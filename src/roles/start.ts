@@ -94,7 +94,7 @@ export async function startRole(config: Config, deps: { logger: Logger; clock?: 
         metrics,
         logger: logger.child({ stage: 'aggregator' }),
         punctuateMs: config.punctuateMs,
-        stateStore: createStateStore(config, log, logger.child({ stage: 'aggregator-state' })),
+        stateStore: createStateStore(config, log),
         progress: progress('aggregator'),
         recoveryGiveUpMs: config.recoveryGiveUpMs,
         ...(deps.onFatal ? { onFatal: deps.onFatal } : {}),

@@ -187,6 +187,11 @@ export class MemoryLog implements Log {
     return this.#closed;
   }
 
+  /** The memory log lives and dies with the process: nothing to restore from. */
+  windowStateStore(): undefined {
+    return undefined;
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     this.#wake();
