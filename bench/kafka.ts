@@ -33,7 +33,7 @@ import type { Reaction, WindowAggregate } from '../src/domain/types.js';
 import type { KafkaOptions } from '../src/config/kafka-options.js';
 import { KafkaLog } from '../src/adapters/kafka/kafka-log.js';
 import { topicsFor } from '../src/roles/adapters.js';
-import { silentLogger } from '../test/helpers/fixtures.js';
+import { silentLogger } from '../helpers/fixtures.js';
 import { cannon as cannonWith, report, startRoleChild, stopChild, type CannonResult, type Row } from './lib.js';
 
 const Kafka = createRequire(import.meta.url)('node-rdkafka') as typeof RdKafka;

@@ -23,9 +23,9 @@ import { repoRoot } from '../src/domain/schemas-dir.js';
 import type { Reaction } from '../src/domain/types.js';
 import { KafkaLog } from '../src/adapters/kafka/kafka-log.js';
 import { startRole } from '../src/roles/start.js';
-import { silentLogger } from '../test/helpers/fixtures.js';
-import { createTopics, expectedAggregates, kafkaConfig, produceReactions, unique } from '../test/helpers/kafka.js';
-import { ensureSparkInstalled, sparkProgress, startSparkJob, type SparkJob } from '../test/spark/spark-job.js';
+import { silentLogger } from '../helpers/fixtures.js';
+import { createTopics, expectedAggregates, kafkaConfig, produceReactions, unique } from '../helpers/kafka.js';
+import { ensureSparkInstalled, sparkProgress, startSparkJob, type SparkJob } from '../helpers/spark-job.js';
 import { report, type Row } from './lib.js';
 
 const Kafka = createRequire(import.meta.url)('node-rdkafka') as typeof RdKafka;

@@ -6,7 +6,7 @@ import { ManualClock } from '../../src/ports/clock.js';
 import type { WindowAggregate } from '../../src/domain/types.js';
 import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
-import { catalog, silentLogger } from '../helpers/fixtures.js';
+import { catalog, silentLogger } from '../../helpers/fixtures.js';
 
 const T0 = 1_800_000_000_000;
 let runner: AggregatorRunner | undefined;

@@ -9,7 +9,7 @@ import { windowStartFor } from '../../src/domain/windows.js';
 import type { Config } from '../../src/config/config.js';
 import { EmoStreamClient, type LiveMessage, type LiveSubscription } from '../../packages/sdk/src/index.js';
 import type { WebSocketCtor } from '../../packages/sdk/src/types.js';
-import { createTopics, envFor, kafkaConfig } from '../helpers/kafka.js';
+import { createTopics, envFor, kafkaConfig } from '../../helpers/kafka.js';
 import { startRoleProcess, type RoleProcess } from '../helpers/role-process.js';
 
 export const root = path.resolve(import.meta.dirname, '../..');

@@ -6,8 +6,8 @@ import { RedisBus } from '../../src/adapters/redis/redis-bus.js';
 import { startRole, type Pipeline } from '../../src/roles/start.js';
 import { EmoStreamClient, type LiveMessage, type LiveSubscription } from '../../packages/sdk/src/index.js';
 import type { WebSocketCtor } from '../../packages/sdk/src/types.js';
-import { silentLogger } from '../helpers/fixtures.js';
-import { createTopics, envFor, kafkaConfig, produceReactions } from '../helpers/kafka.js';
+import { silentLogger } from '../../helpers/fixtures.js';
+import { createTopics, envFor, kafkaConfig, produceReactions } from '../../helpers/kafka.js';
 import { startRoleProcess, type RoleProcess } from '../helpers/role-process.js';
 
 const inProcess: Pipeline[] = [];

@@ -7,8 +7,8 @@ import { systemClock } from '../../src/ports/clock.js';
 import type { FanoutBus, UpdateListener } from '../../src/ports/bus.js';
 import { MemoryBus } from '../../src/adapters/memory/memory-bus.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
-import { catalog, silentLogger, testConfig } from '../helpers/fixtures.js';
-import { readMetric } from '../helpers/metrics.js';
+import { catalog, silentLogger, testConfig } from '../../helpers/fixtures.js';
+import { readMetric } from '../../helpers/metrics.js';
 import { agg } from './bus-suite.js';
 
 let app: FastifyInstance | undefined;

@@ -7,7 +7,7 @@ import type { UpdateListener } from '../../src/ports/bus.js';
 import { MemoryBus } from '../../src/adapters/memory/memory-bus.js';
 import { Rooms, type Viewer } from '../../src/fanout/rooms.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
-import { silentLogger } from '../helpers/fixtures.js';
+import { silentLogger } from '../../helpers/fixtures.js';
 import { agg } from './bus-suite.js';
 
 /** The memory adapter, with a switch that drops deliveries (history is still written). */

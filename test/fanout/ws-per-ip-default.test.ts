@@ -8,7 +8,7 @@ import { loadConfig, type Config, type DeepPartial } from '../../src/config/conf
 import { systemClock } from '../../src/ports/clock.js';
 import { MemoryBus } from '../../src/adapters/memory/memory-bus.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
-import { catalog, silentLogger, testConfig } from '../helpers/fixtures.js';
+import { catalog, silentLogger, testConfig } from '../../helpers/fixtures.js';
 
 let app: FastifyInstance | undefined;
 const sockets: WebSocket[] = [];

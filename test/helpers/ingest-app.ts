@@ -7,7 +7,7 @@ import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
 import type { RateBuckets } from '../../src/ports/rate-buckets.js';
 import type { LogProducer } from '../../src/ports/log.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
-import { catalog, silentLogger, testConfig } from './fixtures.js';
+import { catalog, silentLogger, testConfig } from '../../helpers/fixtures.js';
 
 export const NOW = 1_800_000_000_000;
 

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { readMetric } from './metrics.js';
+import { readMetric } from '../../helpers/metrics.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const live = new Set<ChildProcess>();

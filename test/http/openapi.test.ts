@@ -9,7 +9,7 @@ import { ErrorCodes } from '../../src/domain/errors.js';
 import { MemoryBus } from '../../src/adapters/memory/memory-bus.js';
 import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
-import { catalog, silentLogger, testConfig } from '../helpers/fixtures.js';
+import { catalog, silentLogger, testConfig } from '../../helpers/fixtures.js';
 
 // Fastify has no public list of its routes; an onRoute hook added as the instance is made sees
 // every one. The module is otherwise the real one.

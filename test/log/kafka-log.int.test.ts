@@ -1,6 +1,6 @@
 import { KafkaLog } from '../../src/adapters/kafka/kafka-log.js';
-import { silentLogger } from '../helpers/fixtures.js';
-import { kafkaConfig, unique } from '../helpers/kafka.js';
+import { silentLogger } from '../../helpers/fixtures.js';
+import { kafkaConfig, unique } from '../../helpers/kafka.js';
 import { logContract } from './log-suite.js';
 
 const { kafka } = kafkaConfig();

@@ -4,8 +4,8 @@ import { ConfluentSchemaRegistry } from '../../src/adapters/confluent/confluent-
 import { createSerdes } from '../../src/codec/serde.js';
 import type { WindowAggregate } from '../../src/domain/types.js';
 import { startRole, type Pipeline } from '../../src/roles/start.js';
-import { silentLogger } from '../helpers/fixtures.js';
-import { consumeUntil, createTopics, diffAggregates, expectedAggregates, kafkaConfig, produceReactions } from '../helpers/kafka.js';
+import { silentLogger } from '../../helpers/fixtures.js';
+import { consumeUntil, createTopics, diffAggregates, expectedAggregates, kafkaConfig, produceReactions } from '../../helpers/kafka.js';
 
 const running: Pipeline[] = [];
 afterAll(async () => {

@@ -14,9 +14,9 @@ import type { Config } from '../../src/config/config.js';
 import type { Reaction, WindowAggregate } from '../../src/domain/types.js';
 import { KafkaLog } from '../../src/adapters/kafka/kafka-log.js';
 import { startRole, type Pipeline } from '../../src/roles/start.js';
-import { silentLogger } from '../helpers/fixtures.js';
-import { consumeUntil, createTopics, diffAggregates, expectedAggregates, kafkaConfig, produceReactions, type ConsumedRecord } from '../helpers/kafka.js';
-import { ensureSparkInstalled, sparkProgress, startSparkJob, type SparkJob } from './spark-job.js';
+import { silentLogger } from '../../helpers/fixtures.js';
+import { consumeUntil, createTopics, diffAggregates, expectedAggregates, kafkaConfig, produceReactions, type ConsumedRecord } from '../../helpers/kafka.js';
+import { ensureSparkInstalled, sparkProgress, startSparkJob, type SparkJob } from '../../helpers/spark-job.js';
 
 const REACTIONS = Number(process.env.EMO_CONFORMANCE_REACTIONS ?? 60_000);
 const PER_SECOND = 12_000; // ~5 s of event time: 3-4 windows of 2 s per match

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Pipeline } from '../../src/roles/embedded.js';
 import { existsSync } from 'node:fs';
-import { readMetric } from '../helpers/metrics.js';
+import { readMetric } from '../../helpers/metrics.js';
 import { CHROMIUM, launchBrowser, postReactions, screenshot, startPagesPipeline, type Browser } from '../helpers/browser.js';
 
 // Windows of 500 ms + 500 ms grace on the system clock (grace > the SDK's 250 ms batching, so a

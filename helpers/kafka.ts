@@ -1,12 +1,12 @@
 import { createRequire } from 'node:module';
 import type * as RdKafka from 'node-rdkafka';
-import { compressWindow } from '../../src/aggregate/compress.js';
-import { eventTimeOf, windowStartFor } from '../../src/domain/windows.js';
-import type { AvroSerde } from '../../src/codec/serde.js';
-import { loadConfig, type Config, type DeepPartial } from '../../src/config/config.js';
-import type { Reaction, WindowAggregate } from '../../src/domain/types.js';
-import { KafkaLog } from '../../src/adapters/kafka/kafka-log.js';
-import { topicsFor } from '../../src/roles/adapters.js';
+import { compressWindow } from '../src/aggregate/compress.js';
+import { eventTimeOf, windowStartFor } from '../src/domain/windows.js';
+import type { AvroSerde } from '../src/codec/serde.js';
+import { loadConfig, type Config, type DeepPartial } from '../src/config/config.js';
+import type { Reaction, WindowAggregate } from '../src/domain/types.js';
+import { KafkaLog } from '../src/adapters/kafka/kafka-log.js';
+import { topicsFor } from '../src/roles/adapters.js';
 import { catalog, silentLogger } from './fixtures.js';
 
 const Kafka = createRequire(import.meta.url)('node-rdkafka') as typeof RdKafka;

@@ -1,4 +1,4 @@
-import { metricValue, parsePrometheus } from '../../src/web/public/lib/prom.js';
+import { metricValue, parsePrometheus } from '../src/web/public/lib/prom.js';
 
 /**
  * The value of one metric (summed over the samples whose labels include `labels`) in a /metrics
