@@ -25,7 +25,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { repoRoot } from '../src/domain/schemas-dir.js';
 import { RedisBus } from '../src/adapters/redis/redis-bus.js';
-import { report, startRoleChild, stopChild, type Row } from './lib.js';
+import { pct, report, sleep, startRoleChild, stopChild, type Row } from './lib.js';
 import { applyInfraEnv, infraDir } from '../helpers/infra-env.js';
 import { scrapeMetrics } from '../helpers/metrics.js';
 
@@ -41,7 +41,6 @@ const RUN = `bench-fanout-${process.pid}-${Date.now().toString(36)}`;
 const MATCH = 'bench-match';
 const WINDOW_MS = 2000;
 const clock = () => Number(process.hrtime.bigint()) / 1e6; // CLOCK_MONOTONIC, shared with the loaders
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (x: number, d = 0) => +x.toFixed(d);
 const log = (msg: string) => console.error(`[bench:fanout] ${msg}`);
 
@@ -49,11 +48,6 @@ function infra(): void {
   if (env.EMO_SKIP_INFRA_UP !== '1') execFileSync('bash', [path.join(root, 'scripts/infra/up.sh'), 'redis'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const envFile = path.join(infraDir(env), 'env');
   applyInfraEnv(envFile, env, { keepExisting: true });
-}
-
-function pct(xs: ArrayLike<number>, p: number): number {
-  const s = Float64Array.from(xs).sort();
-  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
 
 interface Loader {

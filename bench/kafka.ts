@@ -35,7 +35,7 @@ import { KafkaLog } from '../src/adapters/kafka/kafka-log.js';
 import { topicsFor } from '../src/roles/adapters.js';
 import { silentLogger } from '../helpers/fixtures.js';
 import { watchTopics } from '../helpers/kafka.js';
-import { cannon as cannonWith, report, startRoleChild, stopChild, type CannonResult, type Row } from './lib.js';
+import { cannon as cannonWith, pct, report, sleep, startRoleChild, stopChild, type CannonResult, type Row } from './lib.js';
 import { applyInfraEnv, infraDir } from '../helpers/infra-env.js';
 import { scrapeMetric } from '../helpers/metrics.js';
 
@@ -58,7 +58,6 @@ const PARTITIONS = num('BENCH_PARTITIONS', 12);
 const PARTS = new Set(list('BENCH_PARTS', 'http,producer,aggregator'));
 const RUN = `bench-kafka-${process.pid}-${Date.now().toString(36)}`;
 const catalog = EmojiCatalog.load();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (x: number, d = 0) => +x.toFixed(d);
 const now = () => performance.timeOrigin + performance.now();
 const createdTopics: string[] = [];
@@ -120,11 +119,6 @@ function diskBytes(topic: string): number | null {
     for (const f of readdirSync(path.join(dir, d))) if (f.endsWith('.log')) bytes += statSync(path.join(dir, d, f)).size;
   }
   return bytes;
-}
-
-function pct(xs: ArrayLike<number>, p: number): number {
-  const s = Float64Array.from(xs).sort();
-  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
 
 function reaction(i: number, ts: number): Reaction {

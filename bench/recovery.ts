@@ -9,7 +9,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { RedisBus } from '../src/adapters/redis/redis-bus.js';
 import { repoRoot } from '../src/domain/schemas-dir.js';
-import { report, startRoleChild, stopChild } from './lib.js';
+import { report, sleep, startRoleChild, stopChild } from './lib.js';
 import { applyInfraEnv, infraDir } from '../helpers/infra-env.js';
 
 const root = repoRoot();
@@ -21,7 +21,6 @@ const arg = (name: string, fallback: number) => {
 const MINUTES = arg('minutes', 10);
 const RATE = arg('rate', 400); // reactions per second
 const MATCHES = Array.from({ length: 8 }, (_, i) => `rec-${i}`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function infra(): void {
   if (env.EMO_SKIP_INFRA_UP !== '1') execFileSync('bash', [path.join(root, 'scripts/infra/up.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });

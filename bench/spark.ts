@@ -24,7 +24,7 @@ import { startRole } from '../src/roles/start.js';
 import { silentLogger } from '../helpers/fixtures.js';
 import { createTopics, expectedAggregates, kafkaConfig, produceFlush, produceReactions, watchTopics } from '../helpers/kafka.js';
 import { ensureSparkInstalled, sparkProgress, startSparkJob, type SparkJob } from '../helpers/spark-job.js';
-import { report, type Row } from './lib.js';
+import { pct, report, sleep, type Row } from './lib.js';
 import { applyInfraEnv, infraDir } from '../helpers/infra-env.js';
 
 const N = Number(process.env.BENCH_REACTIONS ?? 200_000);
@@ -34,7 +34,6 @@ const SPARK_MASTER = process.env.BENCH_SPARK_MASTER ?? 'local[2]';
 const SPARK_MEMORY = process.env.BENCH_SPARK_MEMORY ?? '1g';
 const FLUSH = 'bench-flush';
 const root = repoRoot();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const tmp = mkdtempSync(path.join(tmpdir(), 'emostream-bench-spark-'));
 const sparks: SparkJob[] = [];
 
@@ -101,11 +100,6 @@ function spark(config: Config, aggregatesTopic: string, name: string): SparkJob 
   });
   sparks.push(job);
   return job;
-}
-
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
 }
 
 const round = (x: number, d = 0) => +x.toFixed(d);
