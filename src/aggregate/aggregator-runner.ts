@@ -62,6 +62,7 @@ export class AggregatorRunner {
     this.#producer = await o.log.transactionalProducer({ transactionalId: o.transactionalId, onRecovery: (kind) => o.progress?.recovered(kind) });
     this.#consumer = await o.log.consumer({ groupId: o.groupId, topics: [o.reactionsTopic] });
     this.#consumer.onAssignment(async ({ assigned, revoked }) => {
+      o.logger.info({ assigned: assigned.map((tp) => tp.partition), revoked: revoked.map((tp) => tp.partition) }, 'partitions reassigned');
       for (const tp of revoked) this.#tasks.delete(key(tp));
       for (const tp of assigned) {
         const agg = this.#newAggregator();

@@ -1,10 +1,12 @@
 import type { Logger } from 'pino';
 import type { AssignmentChange, LogConsumer, LogRecord, TopicPartition, TopicPartitionOffset } from '../../ports/log.js';
 import type { KafkaOptions } from '../../config/kafka-options.js';
+import { emoError } from '../../domain/errors.js';
 import { classifyKafkaError, kafkaError } from './kafka-errors.js';
 import { call, rdkafka, type RdKafka } from './rdkafka.js';
 
 const COMMIT_RETRY_MS = 10_000;
+const TOPIC_WAIT_MS = 120_000;
 
 /**
  * LogConsumer over librdkafka's KafkaConsumer: group membership with manual commits and
@@ -20,12 +22,15 @@ export class KafkaLogConsumer implements LogConsumer {
   readonly #next = new Map<string, number>();
   #closed = false;
 
+  private readonly brokers: string;
+
   private constructor(
     o: KafkaOptions,
     private readonly groupId: string,
     private readonly logger: Logger,
     sessionTimeoutMs: number,
   ) {
+    this.brokers = o.brokers;
     const Kafka = rdkafka();
     const self = this;
     this.raw = new Kafka.KafkaConsumer(
@@ -42,6 +47,11 @@ export class KafkaLogConsumer implements LogConsumer {
         'fetch.wait.max.ms': 50,
         'socket.keepalive.enable': true,
         'reconnect.backoff.max.ms': 1000,
+        // node-rdkafka's consume(n) returns early only when a read times out or a partition's end is
+        // reached; without end-of-partition events a steady trickle (one reaction per 50 ms) keeps it
+        // collecting until n records arrive: the chaos tier's aggregators sat 40 s on a 5000 batch
+        // while every window closed late. With them it returns what is ready once caught up.
+        'enable.partition.eof': true,
         rebalance_cb(this: RdKafka.KafkaConsumer, err: RdKafka.LibrdKafkaError, assignment: RdKafka.Assignment[]) {
           const tps = assignment.map((a) => ({ topic: a.topic, partition: a.partition }));
           self.#generation++;
@@ -62,11 +72,36 @@ export class KafkaLogConsumer implements LogConsumer {
     this.raw.on('event.error', (err) => logger.warn({ err, groupId }, 'kafka consumer error'));
   }
 
-  static async connect(o: KafkaOptions, opts: { groupId: string; topics: string[]; logger: Logger; sessionTimeoutMs?: number }): Promise<KafkaLogConsumer> {
+  static async connect(o: KafkaOptions, opts: { groupId: string; topics: string[]; logger: Logger; sessionTimeoutMs?: number; topicWaitMs?: number }): Promise<KafkaLogConsumer> {
     const c = new KafkaLogConsumer(o, opts.groupId, opts.logger, opts.sessionTimeoutMs ?? 6000);
     await call((cb) => c.raw.connect({ timeout: 10_000 }, (err) => cb(err)));
+    await c.#awaitTopics(opts.topics, opts.topicWaitMs ?? TOPIC_WAIT_MS);
     c.raw.subscribe(opts.topics);
     return c;
+  }
+
+  /**
+   * Subscribing to a topic the cluster does not list yet (a fresh deploy whose roles start
+   * together, the topic being created by another role) leaves the group with no partitions until
+   * librdkafka's next metadata refresh, minutes later: the stage would sit idle, healthy. So wait
+   * until every topic is listed with a leader for each partition, and fail clearly if it never is.
+   */
+  async #awaitTopics(topics: string[], waitMs: number): Promise<void> {
+    const deadline = Date.now() + waitMs;
+    let missing = topics;
+    for (let delay = 100; ; delay = Math.min(1000, delay * 2)) {
+      const meta = await call<RdKafka.Metadata>((cb) => this.raw.getMetadata({ timeout: 5000 }, (err, m) => cb(err, m))).catch(() => undefined);
+      const listed = new Map((meta?.topics ?? []).map((t) => [t.name, t.partitions]));
+      missing = topics.filter((t) => {
+        const parts = listed.get(t);
+        return !parts || parts.length === 0 || parts.some((p) => p.leader < 0);
+      });
+      if (missing.length === 0) return;
+      if (Date.now() + delay > deadline) break;
+      this.logger.info({ missing }, 'waiting for topics to be created');
+      await new Promise((r) => setTimeout(r, delay));
+    }
+    throw emoError('LOG_UNAVAILABLE', `topics ${missing.join(', ')} do not exist on ${this.brokers} after ${waitMs} ms (created by the api or aggregator role at start)`);
   }
 
   #notify(change: AssignmentChange): void {

@@ -24,13 +24,27 @@ export function producerConfig(o: KafkaOptions, extra: Record<string, unknown> =
     'queue.buffering.max.kbytes': 1_048_576,
     'message.timeout.ms': o.messageTimeoutMs,
     'socket.keepalive.enable': true,
-    // reconnect.backoff.max.ms stays at librdkafka's default here: with 1 s the ingest producer was
-    // left refusing every write (503) for 90 s+ after a broker restart in 2 of 8 broker-outage runs,
-    // against 0 of 6 with the default (which recovered in 2-11 s).
     'statistics.interval.ms': 1000,
     dr_cb: true,
     ...extra,
   };
+}
+
+const PROBE_INTERVAL_MS = 1000;
+
+/**
+ * Whether librdkafka's statistics show any broker connection up, the bootstrap connection
+ * included: once the cluster answers on any connection, librdkafka finds the leaders itself.
+ */
+export function anyBrokerUp(statsJson: string): boolean {
+  const brokers = Object.values((JSON.parse(statsJson) as { brokers?: Record<string, { state: string }> }).brokers ?? {});
+  return brokers.some((b) => b.state === 'UP');
+}
+
+/** librdkafka's ERR__ALL_BROKERS_DOWN; node-rdkafka does not always keep its code on error events. */
+export function isAllBrokersDown(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | undefined;
+  return Number(e?.code) === -187 || /all broker connections are down/i.test(String(e?.message ?? ''));
 }
 
 /**
@@ -43,6 +57,8 @@ export class KafkaProducer implements LogProducer {
   readonly #producer: RdKafka.Producer;
   #inFlight = 0;
   #brokersUp = false;
+  /** When a send last went through while no broker was seen up (the half-open probe). */
+  #lastProbe = 0;
   #connected = false;
   #closed = false;
 
@@ -66,15 +82,14 @@ export class KafkaProducer implements LogProducer {
     });
     this.#producer.on('event.stats', (stats) => {
       try {
-        const brokers = Object.values((JSON.parse(stats.message) as { brokers?: Record<string, { state: string; nodeid: number }> }).brokers ?? {});
-        this.#brokersUp = brokers.some((b) => b.nodeid >= 0 && b.state === 'UP');
+        this.#brokersUp = anyBrokerUp(stats.message);
       } catch {
         // stats are advisory; a malformed one changes nothing
       }
     });
     this.#producer.on('event.error', (err) => {
-      // -187: all brokers down. Until the stats say otherwise, refuse fast instead of queueing.
-      if (Number((err as { code?: number }).code) === -187) this.#brokersUp = false;
+      // All brokers down: until the stats say otherwise, refuse fast instead of queueing.
+      if (isAllBrokersDown(err)) this.#brokersUp = false;
       this.logger.warn({ err }, 'kafka producer error');
     });
   }
@@ -98,7 +113,7 @@ export class KafkaProducer implements LogProducer {
 
   async send(records: ProducerRecord[]): Promise<void> {
     if (this.#closed) throw emoError('LOG_UNAVAILABLE', 'producer is closed', { retryAfterSec: this.o.retryAfterSec });
-    if (!this.#brokersUp) throw emoError('LOG_UNAVAILABLE', 'no Kafka broker is reachable', { retryAfterSec: this.o.retryAfterSec });
+    if (!this.#brokersUp && !this.#probeDue()) throw emoError('LOG_UNAVAILABLE', 'no Kafka broker is reachable', { retryAfterSec: this.o.retryAfterSec });
     if (this.#inFlight + records.length > this.o.maxInFlight) {
       throw emoError('BACKPRESSURE', undefined, { retryAfterSec: this.o.retryAfterSec });
     }
@@ -132,6 +147,19 @@ export class KafkaProducer implements LogProducer {
         clearTimeout(timer);
       }
     }
+  }
+
+  /**
+   * While no broker is seen up, one send per probe interval goes through anyway (a circuit
+   * breaker's half-open state). librdkafka connects to a partition leader only when it has
+   * something to send to it: refusing every send would leave the leader's connection down for
+   * good after a broker restart, and the producer refusing for good with it.
+   */
+  #probeDue(): boolean {
+    const now = Date.now();
+    if (now - this.#lastProbe < PROBE_INTERVAL_MS) return false;
+    this.#lastProbe = now;
+    return true;
   }
 
   async flush(timeoutMs = 10_000): Promise<void> {
