@@ -3,7 +3,7 @@
 // the same run, and the aggregator's decode + window + emit rate on one core.
 import path from 'node:path';
 import { WindowAggregator } from '../src/aggregate/window-aggregator.js';
-import { MemorySchemaRegistry } from '../src/codec/registry.js';
+import { MemorySchemaRegistry } from '../src/adapters/memory/memory-schema-registry.js';
 import { createSerdes } from '../src/codec/serde.js';
 import { EmojiCatalog } from '../src/domain/catalog.js';
 import { repoRoot } from '../src/domain/schemas-dir.js';

@@ -18,14 +18,16 @@
 // loader), BENCH_FANOUT_PING_MS (the node's WS_PING_INTERVAL_MS, 30000), EMO_SKIP_INFRA_UP=1.
 // The npm script raises `ulimit -n` where the hard limit allows.
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { repoRoot } from '../src/domain/schemas-dir.js';
-import { RedisBus } from '../src/fanout/redis-bus.js';
-import { report, startRoleChild, stopChild, type Row } from './lib.js';
+import { RedisBus } from '../src/adapters/redis/redis-bus.js';
+import { pct, report, sleep, startRoleChild, stopChild, type Row } from './lib.js';
+import { applyInfraEnv, infraDir } from '../helpers/infra-env.js';
+import { scrapeMetrics } from '../helpers/metrics.js';
 
 const root = repoRoot();
 const env = process.env;
@@ -39,33 +41,13 @@ const RUN = `bench-fanout-${process.pid}-${Date.now().toString(36)}`;
 const MATCH = 'bench-match';
 const WINDOW_MS = 2000;
 const clock = () => Number(process.hrtime.bigint()) / 1e6; // CLOCK_MONOTONIC, shared with the loaders
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (x: number, d = 0) => +x.toFixed(d);
 const log = (msg: string) => console.error(`[bench:fanout] ${msg}`);
 
 function infra(): void {
   if (env.EMO_SKIP_INFRA_UP !== '1') execFileSync('bash', [path.join(root, 'scripts/infra/up.sh'), 'redis'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const envFile = path.join(root, '.infra/env');
-  if (!existsSync(envFile)) throw new Error(`${envFile} missing: scripts/infra/up.sh did not start Redis`);
-  for (const line of readFileSync(envFile, 'utf8').split('\n')) {
-    const m = /^export ([A-Z_]+)=(.*)$/.exec(line.trim());
-    if (m && env[m[1]!] === undefined) env[m[1]!] = m[2]!.replace(/^["']|["']$/g, '');
-  }
-}
-
-function pct(xs: ArrayLike<number>, p: number): number {
-  const s = Float64Array.from(xs).sort();
-  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-}
-
-async function metrics(url: string): Promise<Record<string, number>> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const out: Record<string, number> = {};
-  for (const line of text.split('\n')) {
-    const m = /^([a-z_]+)(?:\{[^}]*\})? ([0-9.eE+-]+)$/.exec(line);
-    if (m) out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
-  }
-  return out;
+  const envFile = path.join(infraDir(env), 'env');
+  applyInfraEnv(envFile, env, { keepExisting: true });
 }
 
 interface Loader {
@@ -146,7 +128,7 @@ async function runSize(n: number, bus: RedisBus, prefix: string, nodeMax: number
     for (let i = 0; i < nNodes; i++) nodes.push(await startNode(prefix, nodeMax, `${RUN}-${n}-${i}`));
     nodes.forEach((node, i) => (node.share = Math.floor(n / nNodes) + (i < n % nNodes ? 1 : 0)));
     await sleep(1000);
-    const before = await Promise.all(nodes.map((x) => metrics(x.url)));
+    const before = await Promise.all(nodes.map((x) => scrapeMetrics(x.url)));
     const plan: Array<{ node: Node; count: number }> = [];
     for (const node of nodes) for (let left = node.share; left > 0; left -= PER_LOADER) plan.push({ node, count: Math.min(PER_LOADER, left) });
     log(`N=${n}: ${nodes.length} node(s), ${plan.length} loader process(es); node RSS ${before.map((b) => round(b.process_resident_memory_bytes! / 2 ** 20)).join(', ')} MiB`);
@@ -162,7 +144,7 @@ async function runSize(n: number, bus: RedisBus, prefix: string, nodeMax: number
       }),
     );
     const connectMs = clock() - t0;
-    const afterConnect = await Promise.all(nodes.map((x) => metrics(x.url)));
+    const afterConnect = await Promise.all(nodes.map((x) => scrapeMetrics(x.url)));
     const open = sum(connected.map((c) => c.open));
     const failed = sum(connected.map((c) => c.failed));
     const errors: Record<string, number> = {};
@@ -173,7 +155,7 @@ async function runSize(n: number, bus: RedisBus, prefix: string, nodeMax: number
     let seq = 900_000_000 + (Math.floor(Date.now() / WINDOW_MS) % 1_000_000);
     const warm = await broadcast(loaders, bus, ++seq, 60_000);
     await sleep(1000);
-    const after = await Promise.all(nodes.map((x) => metrics(x.url)));
+    const after = await Promise.all(nodes.map((x) => scrapeMetrics(x.url)));
     const held = after.map((m) => m.emostream_ws_connections ?? 0);
     log(`N=${n}: warm-up update reached ${warm.received}/${open}; nodes hold ${held.join(', ')}`);
     const loadersRss = sum(loaders.map(loaderRss));
@@ -193,7 +175,7 @@ async function runSize(n: number, bus: RedisBus, prefix: string, nodeMax: number
       clientP50.push(r.p50Ms);
       clientP99.push(r.p99Ms);
     }
-    const end = await Promise.all(nodes.map((x) => metrics(x.url)));
+    const end = await Promise.all(nodes.map((x) => scrapeMetrics(x.url)));
     const cpu = (m: Record<string, number>[]) => sum(m.map((x) => x.process_cpu_seconds_total ?? 0)) * 1000;
     const rssBefore = sum(before.map((m) => m.process_resident_memory_bytes!));
     const rssAfter = sum(after.map((m) => m.process_resident_memory_bytes!));

@@ -19,22 +19,25 @@
 // BENCH_COMPRESSIONS (lz4,zstd,none), BENCH_AGG_REACTIONS (500000), BENCH_MATCHES (50),
 // BENCH_PARTITIONS (12), BENCH_PARTS (http,producer,aggregator), EMO_SKIP_INFRA_UP=1.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import type * as RdKafka from 'node-rdkafka';
-import { ConfluentSchemaRegistry } from '../src/codec/confluent-registry.js';
+import { ConfluentSchemaRegistry } from '../src/adapters/confluent/confluent-registry.js';
 import { createSerdes, type AvroSerde } from '../src/codec/serde.js';
 import { loadConfig, type Config } from '../src/config/config.js';
 import { EmojiCatalog } from '../src/domain/catalog.js';
 import { repoRoot } from '../src/domain/schemas-dir.js';
 import type { Reaction, WindowAggregate } from '../src/domain/types.js';
-import type { KafkaOptions } from '../src/log/kafka/kafka-config.js';
-import { KafkaLog } from '../src/log/kafka/kafka-log.js';
+import type { KafkaOptions } from '../src/config/kafka-options.js';
+import { KafkaLog } from '../src/adapters/kafka/kafka-log.js';
 import { topicsFor } from '../src/roles/adapters.js';
-import { silentLogger } from '../test/helpers/fixtures.js';
-import { cannon as cannonWith, report, startRoleChild, stopChild, type CannonResult, type Row } from './lib.js';
+import { silentLogger } from '../helpers/fixtures.js';
+import { watchTopics } from '../helpers/kafka.js';
+import { cannon as cannonWith, pct, report, sleep, startRoleChild, stopChild, type CannonResult, type Row } from './lib.js';
+import { applyInfraEnv, infraDir } from '../helpers/infra-env.js';
+import { scrapeMetric } from '../helpers/metrics.js';
 
 const Kafka = createRequire(import.meta.url)('node-rdkafka') as typeof RdKafka;
 const root = repoRoot();
@@ -55,7 +58,6 @@ const PARTITIONS = num('BENCH_PARTITIONS', 12);
 const PARTS = new Set(list('BENCH_PARTS', 'http,producer,aggregator'));
 const RUN = `bench-kafka-${process.pid}-${Date.now().toString(36)}`;
 const catalog = EmojiCatalog.load();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (x: number, d = 0) => +x.toFixed(d);
 const now = () => performance.timeOrigin + performance.now();
 const createdTopics: string[] = [];
@@ -65,12 +67,8 @@ const cannon = (url: string, bodies: string[], perRequest: number, seconds: numb
 
 function infra(): void {
   if (env.EMO_SKIP_INFRA_UP !== '1') execFileSync('bash', [path.join(root, 'scripts/infra/up.sh'), 'kafka', 'registry'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const envFile = path.join(root, '.infra/env');
-  if (!existsSync(envFile)) throw new Error(`${envFile} missing: scripts/infra/up.sh did not start the services`);
-  for (const line of readFileSync(envFile, 'utf8').split('\n')) {
-    const m = /^export ([A-Z_]+)=(.*)$/.exec(line.trim());
-    if (m && env[m[1]!] === undefined) env[m[1]!] = m[2]!.replace(/^["']|["']$/g, '');
-  }
+  const envFile = path.join(infraDir(env), 'env');
+  applyInfraEnv(envFile, env, { keepExisting: true });
 }
 
 /** This run's own topics: nobody else's tests see them (and they are deleted at the end). */
@@ -121,11 +119,6 @@ function diskBytes(topic: string): number | null {
     for (const f of readdirSync(path.join(dir, d))) if (f.endsWith('.log')) bytes += statSync(path.join(dir, d, f)).size;
   }
   return bytes;
-}
-
-function pct(xs: ArrayLike<number>, p: number): number {
-  const s = Float64Array.from(xs).sort();
-  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
 
 function reaction(i: number, ts: number): Reaction {
@@ -293,41 +286,29 @@ async function producerCases(serde: AvroSerde<Reaction>): Promise<Row[]> {
 
 /** Reads the aggregates topic (read_committed) from the start; resolves when the totals sum to `n`. */
 function watchAggregates(config: Config, serde: AvroSerde<WindowAggregate>, n: number) {
-  const consumer = new Kafka.KafkaConsumer(
-    { 'bootstrap.servers': config.kafka.brokers, 'group.id': `${RUN}-watch`, 'enable.auto.commit': false, 'isolation.level': 'read_committed', 'fetch.wait.max.ms': 20 } as RdKafka.ConsumerGlobalConfig,
-    { 'auto.offset.reset': 'earliest' },
-  );
   const state = { sum: 0, windows: 0, duplicates: 0, doneAt: 0, firstAt: 0 };
   const keys = new Set<string>();
-  let stopped = false;
-  let connected!: () => void;
-  const ready = new Promise<void>((r) => (connected = r));
-  const loop = (async () => {
-    await new Promise<void>((resolve, reject) => consumer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
-    consumer.subscribe([config.log.aggregatesTopic]);
-    consumer.setDefaultConsumeTimeout(20);
-    connected();
-    while (!stopped) {
-      const msgs = await new Promise<RdKafka.Message[]>((resolve, reject) => consumer.consume(1000, (err, m) => (err ? reject(err) : resolve(m))));
-      for (const m of msgs) {
-        const a = await serde.decode(m.value!);
-        const key = `${a.matchId}|${a.windowStart}`;
-        if (keys.has(key)) {
-          state.duplicates++;
-          continue;
-        }
-        keys.add(key);
-        state.windows++;
-        state.sum += a.total;
-        state.firstAt ||= now();
-        if (state.sum >= n && !state.doneAt) state.doneAt = now();
+  const watcher = watchTopics(
+    config.kafka.brokers,
+    [config.log.aggregatesTopic],
+    async (m) => {
+      const a = await serde.decode(m.value!);
+      const key = `${a.matchId}|${a.windowStart}`;
+      if (keys.has(key)) {
+        state.duplicates++;
+        return;
       }
-    }
-    await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
-  })();
+      keys.add(key);
+      state.windows++;
+      state.sum += a.total;
+      state.firstAt ||= now();
+      if (state.sum >= n && !state.doneAt) state.doneAt = now();
+    },
+    now,
+  );
   return {
     state,
-    ready,
+    ready: watcher.ready,
     async until(timeoutMs: number): Promise<number> {
       const deadline = Date.now() + timeoutMs;
       while (!state.doneAt) {
@@ -336,18 +317,8 @@ function watchAggregates(config: Config, serde: AvroSerde<WindowAggregate>, n: n
       }
       return state.doneAt;
     },
-    async stop() {
-      stopped = true;
-      await loop;
-    },
+    stop: () => watcher.stop(),
   };
-}
-
-async function metric(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  let total = 0;
-  for (const line of text.split('\n')) if (line.startsWith(name) && (line[name.length] === ' ' || line[name.length] === '{')) total += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return total;
 }
 
 async function aggregatorCase(): Promise<Row[]> {
@@ -383,7 +354,7 @@ async function aggregatorCase(): Promise<Row[]> {
   let firstAt = 0;
   const poll = setInterval(() => {
     if (firstAt) return;
-    void metric(url, 'emostream_aggregator_reactions_total').then(
+    void scrapeMetric(url, 'emostream_aggregator_reactions_total').then(
       (v) => {
         if (v > 0 && !firstAt) firstAt = now();
       },
@@ -393,8 +364,8 @@ async function aggregatorCase(): Promise<Row[]> {
   try {
     const doneAt = await w.until(300_000);
     clearInterval(poll);
-    const dropped = await metric(url, 'emostream_aggregator_dropped_total');
-    const emitted = await metric(url, 'emostream_windows_emitted_total');
+    const dropped = await scrapeMetric(url, 'emostream_aggregator_dropped_total');
+    const emitted = await scrapeMetric(url, 'emostream_windows_emitted_total');
     await sleep(500); // any duplicate would show by now
     const r = (measured: string, ms: number): Row => ({
       part: 'aggregator',

@@ -109,3 +109,13 @@ export async function cannon(url: string, bodies: string[], perRequest: number, 
     accepted: ok * perRequest,
   };
 }
+
+/** Nearest-rank percentile (p in 0..100); NaN for no samples. */
+export function pct(xs: ArrayLike<number>, p: number): number {
+  const s = Float64Array.from(xs).sort();
+  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+/** A pause in a load schedule (pacing), never a wait for something to happen. */
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+

@@ -5,12 +5,12 @@
 // has a window newer than the kill in Redis (the surviving aggregator took the partitions, loaded
 // their changelog and emitted). Prints a table and JSON (bench/results/).
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
-import { RedisBus } from '../src/fanout/redis-bus.js';
+import { RedisBus } from '../src/adapters/redis/redis-bus.js';
 import { repoRoot } from '../src/domain/schemas-dir.js';
-import { report, startRoleChild, stopChild } from './lib.js';
+import { report, sleep, startRoleChild, stopChild } from './lib.js';
+import { applyInfraEnv, infraDir } from '../helpers/infra-env.js';
 
 const root = repoRoot();
 const env = process.env;
@@ -21,16 +21,11 @@ const arg = (name: string, fallback: number) => {
 const MINUTES = arg('minutes', 10);
 const RATE = arg('rate', 400); // reactions per second
 const MATCHES = Array.from({ length: 8 }, (_, i) => `rec-${i}`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function infra(): void {
   if (env.EMO_SKIP_INFRA_UP !== '1') execFileSync('bash', [path.join(root, 'scripts/infra/up.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const envFile = path.join(env.EMOSTREAM_INFRA_DIR ?? path.join(root, '.infra'), 'env');
-  if (!existsSync(envFile)) throw new Error(`${envFile} missing: scripts/infra/up.sh did not start the services`);
-  for (const line of readFileSync(envFile, 'utf8').split('\n')) {
-    const m = /^export ([A-Z_]+)=(.*)$/.exec(line.trim());
-    if (m && env[m[1]!] === undefined) env[m[1]!] = m[2]!.replace(/^["']|["']$/g, '');
-  }
+  const envFile = path.join(infraDir(env), 'env');
+  applyInfraEnv(envFile, env, { keepExisting: true });
 }
 
 async function main(): Promise<void> {

@@ -11,24 +11,22 @@
 //    JVM/session start) and from the first record consumed (TS: first reaction counted; Spark:
 //    start of the first micro-batch with data), plus Spark's own batch time.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type * as RdKafka from 'node-rdkafka';
-import { ConfluentSchemaRegistry } from '../src/codec/confluent-registry.js';
+import { ConfluentSchemaRegistry } from '../src/adapters/confluent/confluent-registry.js';
 import { createSerdes, type Serdes } from '../src/codec/serde.js';
 import type { Config } from '../src/config/config.js';
 import { repoRoot } from '../src/domain/schemas-dir.js';
 import type { Reaction } from '../src/domain/types.js';
-import { KafkaLog } from '../src/log/kafka/kafka-log.js';
+import { KafkaLog } from '../src/adapters/kafka/kafka-log.js';
 import { startRole } from '../src/roles/start.js';
-import { silentLogger } from '../test/helpers/fixtures.js';
-import { createTopics, expectedAggregates, kafkaConfig, produceReactions, unique } from '../test/helpers/kafka.js';
-import { ensureSparkInstalled, sparkProgress, startSparkJob, type SparkJob } from '../test/spark/spark-job.js';
-import { report, type Row } from './lib.js';
+import { silentLogger } from '../helpers/fixtures.js';
+import { createTopics, expectedAggregates, kafkaConfig, produceFlush, produceReactions, watchTopics } from '../helpers/kafka.js';
+import { ensureSparkInstalled, sparkProgress, startSparkJob, type SparkJob } from '../helpers/spark-job.js';
+import { pct, report, sleep, type Row } from './lib.js';
+import { applyInfraEnv, infraDir } from '../helpers/infra-env.js';
 
-const Kafka = createRequire(import.meta.url)('node-rdkafka') as typeof RdKafka;
 const N = Number(process.env.BENCH_REACTIONS ?? 200_000);
 const RATE = Number(process.env.BENCH_RATE ?? 10_000);
 const MATCHES = Number(process.env.BENCH_MATCHES ?? 10);
@@ -36,43 +34,23 @@ const SPARK_MASTER = process.env.BENCH_SPARK_MASTER ?? 'local[2]';
 const SPARK_MEMORY = process.env.BENCH_SPARK_MEMORY ?? '1g';
 const FLUSH = 'bench-flush';
 const root = repoRoot();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const tmp = mkdtempSync(path.join(tmpdir(), 'emostream-bench-spark-'));
 const sparks: SparkJob[] = [];
 
 function infra(): void {
   if (process.env.EMO_SKIP_INFRA_UP !== '1') execFileSync('bash', [path.join(root, 'scripts/infra/up.sh'), 'kafka', 'registry'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const envFile = path.join(root, '.infra/env');
-  if (!existsSync(envFile)) throw new Error(`${envFile} missing: scripts/infra/up.sh did not start the services`);
-  for (const line of readFileSync(envFile, 'utf8').split('\n')) {
-    const m = /^export ([A-Z_]+)=(.*)$/.exec(line.trim());
-    if (m) process.env[m[1]!] = m[2]!.replace(/^["']|["']$/g, '');
-  }
+  const envFile = path.join(infraDir(), 'env');
+  applyInfraEnv(envFile, process.env);
 }
 
-/** Reads topics from the start (read_committed) in the background; stamps each record's arrival. */
+/** Stamps each window's first arrival on each topic (Spark may write a window twice). */
 function watch(config: Config, topics: string[]) {
-  const consumer = new Kafka.KafkaConsumer(
-    { 'bootstrap.servers': config.kafka.brokers, 'group.id': unique('bench-reader'), 'enable.auto.commit': false, 'isolation.level': 'read_committed', 'fetch.wait.max.ms': 20 } as RdKafka.ConsumerGlobalConfig,
-    { 'auto.offset.reset': 'earliest' },
-  );
   const seen = new Map<string, Map<string, number>>(topics.map((t) => [t, new Map()]));
-  let stopped = false;
-  const loop = (async () => {
-    await new Promise<void>((resolve, reject) => consumer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
-    consumer.subscribe(topics);
-    consumer.setDefaultConsumeTimeout(20);
-    while (!stopped) {
-      const msgs = await new Promise<RdKafka.Message[]>((resolve, reject) => consumer.consume(500, (err, m) => (err ? reject(err) : resolve(m))));
-      const at = Date.now();
-      for (const m of msgs) {
-        const byKey = seen.get(m.topic)!;
-        const key = m.key?.toString() ?? '';
-        if (!byKey.has(key)) byKey.set(key, at); // first arrival (Spark may duplicate)
-      }
-    }
-    await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
-  })();
+  const watcher = watchTopics(config.kafka.brokers, topics, (m, at) => {
+    const byKey = seen.get(m.topic)!;
+    const key = m.key?.toString() ?? '';
+    if (!byKey.has(key)) byKey.set(key, at);
+  });
   return {
     seen,
     /** Resolves with the arrival time of the last of `keys` on `topic`. */
@@ -89,22 +67,8 @@ function watch(config: Config, topics: string[]) {
         await sleep(20);
       }
     },
-    async stop() {
-      stopped = true;
-      await loop;
-    },
+    stop: () => watcher.stop(),
   };
-}
-
-async function produceFlush(config: Config, serdes: Serdes, ts: number): Promise<void> {
-  const log = new KafkaLog(config.kafka, silentLogger);
-  try {
-    const producer = await log.producer();
-    const r: Reaction = { matchId: FLUSH, userId: 'flush', emoji: '🔥', ts, receivedAt: ts };
-    await producer.send([{ topic: config.log.reactionsTopic, key: r.matchId, value: serdes.reaction.encode(r) }]);
-  } finally {
-    await log.close();
-  }
 }
 
 /** Produces the input (rate-limited or as fast as possible), then the flush windowMs + graceMs after its last ts. */
@@ -115,7 +79,7 @@ async function produceInput(config: Config, serdes: Serdes, perSecond?: number):
   const lastTs = sent.reduce((m, r) => Math.max(m, r.ts), 0);
   const { windowMs, graceMs } = config.aggregation;
   await sleep(Math.max(0, lastTs + windowMs + graceMs + 50 - Date.now()));
-  await produceFlush(config, serdes, Date.now());
+  await produceFlush(config, serdes.reaction, FLUSH, Date.now());
   return { sent, firstAt, producedAt };
 }
 
@@ -136,11 +100,6 @@ function spark(config: Config, aggregatesTopic: string, name: string): SparkJob 
   });
   sparks.push(job);
   return job;
-}
-
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
 }
 
 const round = (x: number, d = 0) => +x.toFixed(d);

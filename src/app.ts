@@ -7,10 +7,10 @@ import type { Logger } from 'pino';
 import type { AvroSerde } from './codec/serde.js';
 import type { Config } from './config/config.js';
 import type { EmojiCatalog } from './domain/catalog.js';
-import type { Clock } from './domain/clock.js';
+import type { Clock } from './ports/clock.js';
 import { repoRoot } from './domain/schemas-dir.js';
 import type { Reaction } from './domain/types.js';
-import type { FanoutBus } from './fanout/bus.js';
+import type { FanoutBus } from './ports/bus.js';
 import { liveRoute } from './fanout/live-route.js';
 import { Rooms } from './fanout/rooms.js';
 import { installErrorHandling } from './http/error-handler.js';
@@ -18,9 +18,9 @@ import { tokenGuard } from './http/auth.js';
 import { healthRoutes, type ReadinessCheck } from './http/health-routes.js';
 import { registerOpenApi } from './http/openapi.js';
 import { ingestRoutes } from './ingest/routes.js';
-import { MemoryRateBuckets } from './ingest/memory-rate-buckets.js';
-import type { RateBuckets } from './ingest/rate-buckets.js';
-import type { LogProducer } from './log/port.js';
+import { MemoryRateBuckets } from './adapters/memory/memory-rate-buckets.js';
+import type { RateBuckets } from './ports/rate-buckets.js';
+import type { LogProducer } from './ports/log.js';
 import type { Metrics } from './metrics/metrics.js';
 
 export interface AppOptions {

@@ -1,22 +1,14 @@
 import type { Logger } from 'pino';
 import type { AvroSerde } from '../codec/serde.js';
 import type { EmojiCatalog } from '../domain/catalog.js';
-import type { Clock } from '../domain/clock.js';
+import type { Clock } from '../ports/clock.js';
 import { emoError, isEmoError } from '../domain/errors.js';
 import type { StageProgress } from '../http/health-routes.js';
 import type { Reaction, WindowAggregate } from '../domain/types.js';
-import type { Log, LogConsumer, LogRecord, ProducerRecord, TopicPartition, TopicPartitionOffset, TransactionalProducer } from '../log/port.js';
+import type { Log, LogConsumer, LogRecord, ProducerRecord, TopicPartition, TopicPartitionOffset, TransactionalProducer } from '../ports/log.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { WindowAggregator, type AggregatorSnapshot, type WindowRules } from './window-aggregator.js';
-
-/**
- * Where a partition's open windows are saved with each transaction, so a restarted or new owner
- * resumes exactly (Kafka Streams' changelog). Embedded mode needs none: its log dies with it.
- */
-export interface WindowStateStore {
-  load(tp: TopicPartition): Promise<AggregatorSnapshot | null>;
-  record(tp: TopicPartition, snapshot: AggregatorSnapshot): ProducerRecord;
-}
+import type { WindowStateStore } from '../ports/window-state-store.js';
+import { WindowAggregator, type WindowRules } from './window-aggregator.js';
 
 export interface AggregatorRunnerOptions {
   log: Log;

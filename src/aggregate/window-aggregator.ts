@@ -1,7 +1,8 @@
 import type { EmojiCatalog } from '../domain/catalog.js';
 import type { Reaction, WindowAggregate } from '../domain/types.js';
+import type { AggregatorSnapshot } from '../ports/window-state-store.js';
 import { compressWindow, type CompressionRules } from './compress.js';
-import { eventTimeOf, windowStartFor } from './windows.js';
+import { eventTimeOf, windowStartFor } from '../domain/windows.js';
 
 export interface WindowRules extends CompressionRules {
   windowMs: number;
@@ -14,12 +15,6 @@ interface MatchWindows {
   open: Map<number, number[]>;
   /** Windows ending at or before this were emitted; anything for them now is late. */
   closedThrough: number;
-}
-
-/** Serializable state, so open windows survive a restart (see the Kafka changelog). */
-export interface AggregatorSnapshot {
-  streamTime: number;
-  matches: Array<{ matchId: string; closedThrough: number; open: Array<[number, number[]]> }>;
 }
 
 export type DropReason = 'late' | 'unknown-emoji';

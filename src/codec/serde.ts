@@ -5,7 +5,7 @@ import { emoError } from '../domain/errors.js';
 import { schemasDir } from '../domain/schemas-dir.js';
 import type { Reaction, WindowAggregate } from '../domain/types.js';
 import { frame, HEADER_SIZE, readSchemaId } from './confluent-frame.js';
-import type { SchemaRegistry } from './registry.js';
+import type { SchemaRegistry } from '../ports/schema-registry.js';
 
 export function loadAvsc(name: 'reaction' | 'aggregate'): object {
   return JSON.parse(readFileSync(path.join(schemasDir(), `${name}.avsc`), 'utf8')) as object;

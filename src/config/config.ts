@@ -1,5 +1,5 @@
 import { emoError } from '../domain/errors.js';
-import type { KafkaOptions } from '../log/kafka/kafka-config.js';
+import type { KafkaOptions } from './kafka-options.js';
 import { loadAggregationDefaults, type AggregationRules } from './aggregation.js';
 
 export const ROLES = ['all', 'api', 'aggregator', 'publisher', 'fanout'] as const;
@@ -80,9 +80,15 @@ class ConfigReader {
   readonly problems: string[] = [];
   constructor(private readonly env: Env) {}
 
-  int(name: string, fallback: number, min: number, max: number): number {
+  /** `fallbackFrom` names where a default read from a file came from: it is checked like a set value. */
+  int(name: string, fallback: number, min: number, max: number, fallbackFrom?: string): number {
     const raw = this.env[name];
-    if (raw === undefined || raw === '') return fallback;
+    if (raw === undefined || raw === '') {
+      if (fallbackFrom !== undefined && (!Number.isInteger(fallback) || fallback < min || fallback > max)) {
+        this.problems.push(`${name}'s default ${JSON.stringify(fallback)} from ${fallbackFrom} must be an integer in [${min}, ${max}]`);
+      }
+      return fallback;
+    }
     const n = Number(raw);
     if (!Number.isInteger(n) || n < min || n > max) {
       this.problems.push(`${name}=${JSON.stringify(raw)} must be an integer in [${min}, ${max}]`);
@@ -123,17 +129,20 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
   const r = new ConfigReader(env);
   const agg = loadAggregationDefaults();
   const topic = /^[A-Za-z0-9._-]{1,200}$/;
+  const aggFile = 'schemas/aggregation.json';
+  // One Retry-After for every "the log cannot take it now" answer, whichever log adapter gives it.
+  const retryAfterSec = r.int('RETRY_AFTER_SEC', 1, 1, 3600);
   const config: Config = {
     role: r.oneOf('ROLE', 'all', ROLES),
     host: r.str('HOST', '127.0.0.1'),
     port: r.int('PORT', 8080, 0, 65535),
     logLevel: r.oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     aggregation: {
-      windowMs: r.int('WINDOW_MS', agg.windowMs, 100, 3_600_000),
-      graceMs: r.int('GRACE_MS', agg.graceMs, 0, 600_000),
-      unitScale: r.int('UNIT_SCALE', agg.unitScale, 1, 1_000_000_000),
-      topN: r.int('TOP_N', agg.topN, 1, 1000),
-      tsToleranceMs: r.int('TS_TOLERANCE_MS', agg.tsToleranceMs, 0, 600_000),
+      windowMs: r.int('WINDOW_MS', agg.windowMs, 100, 3_600_000, aggFile),
+      graceMs: r.int('GRACE_MS', agg.graceMs, 0, 600_000, aggFile),
+      unitScale: r.int('UNIT_SCALE', agg.unitScale, 1, 1_000_000_000, aggFile),
+      topN: r.int('TOP_N', agg.topN, 1, 1000, aggFile),
+      tsToleranceMs: r.int('TS_TOLERANCE_MS', agg.tsToleranceMs, 0, 600_000, aggFile),
     },
     ingest: {
       userRatePerSec: r.int('USER_RATE_PER_SEC', 20, 1, 1_000_000),
@@ -146,7 +155,7 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
       pastMs: r.int('TS_PAST_MS', 86_400_000, 0, 7 * 86_400_000),
       futureMs: r.int('TS_FUTURE_MS', 86_400_000, 0, 7 * 86_400_000),
       closeMarginMs: r.int('ACK_CLOSE_MARGIN_MS', 100, 0, 600_000),
-      retryAfterSec: r.int('RETRY_AFTER_SEC', 1, 1, 3600),
+      retryAfterSec,
     },
     log: {
       partitions: r.int('LOG_PARTITIONS', 12, 1, 10_000),
@@ -184,7 +193,7 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
       ackTimeoutMs: r.int('KAFKA_ACK_TIMEOUT_MS', 5_000, 100, 3_600_000),
       reactionsPartitions: r.int('KAFKA_REACTIONS_PARTITIONS', 12, 1, 10_000),
       replicationFactor: r.int('KAFKA_REPLICATION_FACTOR', 1, 1, 10),
-      retryAfterSec: r.int('RETRY_AFTER_SEC', 1, 1, 3600),
+      retryAfterSec,
     },
     registryUrl: r.str('SCHEMA_REGISTRY_URL', 'http://127.0.0.1:18081/apis/ccompat/v7', /^https?:\/\/\S+$/),
     redis: {

@@ -1,3 +1,6 @@
+/** What a matchId or userId may look like (ingest body and the live route's query alike). */
+export const ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.:-]*$';
+
 /** A reaction as it travels the log (reaction.avsc). */
 export interface Reaction {
   matchId: string;

@@ -3,8 +3,8 @@ import { Type, type Static } from 'typebox';
 import type { WebSocket } from 'ws';
 import { emoError } from '../domain/errors.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { ID_PATTERN } from '../ingest/schemas.js';
-import type { FanoutBus } from './bus.js';
+import { ID_PATTERN } from '../domain/types.js';
+import type { FanoutBus } from '../ports/bus.js';
 import { Rooms, send, type Viewer } from './rooms.js';
 import { CloseCodes, parseClientMessage, updateMessage } from './wire.js';
 

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import type { LiveUpdate } from '../domain/types.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { FanoutBus, UpdateListener } from './bus.js';
+import type { FanoutBus, UpdateListener } from '../ports/bus.js';
 import { updateMessage, type ServerMessage } from './wire.js';
 
 export interface Viewer {

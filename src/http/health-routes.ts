@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Clock } from '../domain/clock.js';
+import type { Clock } from '../ports/clock.js';
 import type { Metrics } from '../metrics/metrics.js';
 
 export interface ReadinessCheck {

@@ -1,13 +1,13 @@
 import type { AvroSerde } from '../codec/serde.js';
 import type { EmojiCatalog } from '../domain/catalog.js';
-import type { Clock } from '../domain/clock.js';
+import type { Clock } from '../ports/clock.js';
 import { emoError, isEmoError } from '../domain/errors.js';
 import type { Reaction } from '../domain/types.js';
-import { eventTimeOf, windowStartFor } from '../aggregate/windows.js';
-import type { LogProducer } from '../log/port.js';
+import { eventTimeOf, windowStartFor } from '../domain/windows.js';
+import type { LogProducer } from '../ports/log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { ReactionBody } from './schemas.js';
-import type { BucketCost, RateBuckets } from './rate-buckets.js';
+import type { BucketCost, RateBuckets } from '../ports/rate-buckets.js';
 
 export interface AcceptDeps {
   catalog: EmojiCatalog;

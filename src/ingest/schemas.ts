@@ -1,6 +1,5 @@
 import { Type, type Static } from 'typebox';
-
-export const ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.:-]*$';
+import { ID_PATTERN } from '../domain/types.js';
 
 export const ReactionBody = Type.Object(
   {

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { AvroSerde } from '../codec/serde.js';
 import type { WindowAggregate } from '../domain/types.js';
-import { seqFor } from '../aggregate/windows.js';
-import type { FanoutBus } from '../fanout/bus.js';
-import type { Log, LogConsumer, TopicPartitionOffset } from '../log/port.js';
+import { seqFor } from '../domain/windows.js';
+import type { FanoutBus } from '../ports/bus.js';
+import type { Log, LogConsumer, TopicPartitionOffset } from '../ports/log.js';
 import { emoError } from '../domain/errors.js';
 import type { StageProgress } from '../http/health-routes.js';
 import type { Metrics } from '../metrics/metrics.js';

@@ -1,15 +1,15 @@
 import type { Logger } from 'pino';
-import { ConfluentSchemaRegistry } from '../codec/confluent-registry.js';
-import { MemorySchemaRegistry, type SchemaRegistry } from '../codec/registry.js';
+import { ConfluentSchemaRegistry } from '../adapters/confluent/confluent-registry.js';
+import { MemorySchemaRegistry } from '../adapters/memory/memory-schema-registry.js';
+import type { SchemaRegistry } from '../ports/schema-registry.js';
 import type { Config } from '../config/config.js';
-import type { FanoutBus } from '../fanout/bus.js';
-import { MemoryBus } from '../fanout/memory-bus.js';
-import { KafkaLog } from '../log/kafka/kafka-log.js';
-import { KafkaWindowStateStore } from '../log/kafka/kafka-state-store.js';
-import { MemoryLog } from '../log/memory-log.js';
-import type { Log, TopicSpec } from '../log/port.js';
-import type { WindowStateStore } from '../aggregate/aggregator-runner.js';
-import type { RateBuckets } from '../ingest/rate-buckets.js';
+import type { FanoutBus } from '../ports/bus.js';
+import { MemoryBus } from '../adapters/memory/memory-bus.js';
+import { KafkaLog } from '../adapters/kafka/kafka-log.js';
+import { MemoryLog } from '../adapters/memory/memory-log.js';
+import type { Log, TopicSpec } from '../ports/log.js';
+import type { WindowStateStore } from '../ports/window-state-store.js';
+import type { RateBuckets } from '../ports/rate-buckets.js';
 import type { Metrics } from '../metrics/metrics.js';
 
 /** Picks each port's adapter from the configuration: memory (embedded) or the real service. */
@@ -26,7 +26,7 @@ export function createRegistry(config: Config): SchemaRegistry {
 
 export async function createBus(config: Config, logger: Logger): Promise<FanoutBus> {
   if (config.adapters.bus === 'redis') {
-    const { RedisBus } = await import('../fanout/redis-bus.js');
+    const { RedisBus } = await import('../adapters/redis/redis-bus.js');
     const { url, sentinels, sentinelName } = config.redis;
     return RedisBus.connect({ url, sentinels, sentinelName, keyPrefix: config.redis.keyPrefix, historySize: config.fanout.historySize, presenceTtlSec: config.redis.presenceTtlSec, logger });
   }
@@ -38,7 +38,7 @@ export async function createBus(config: Config, logger: Logger): Promise<FanoutB
  * fails fast while Redis is away (no offline queue), so each replica falls back to local buckets.
  */
 export async function createSharedRateLimits(config: Config, logger: Logger): Promise<{ client: RateBuckets; user: RateBuckets; close(): Promise<void> }> {
-  const [{ createRedisClient }, { RedisRateBuckets }] = await Promise.all([import('../fanout/redis-client.js'), import('../ingest/redis-rate-buckets.js')]);
+  const [{ createRedisClient }, { RedisRateBuckets }] = await Promise.all([import('../adapters/redis/redis-client.js'), import('../adapters/redis/redis-rate-buckets.js')]);
   // The same client factory as the bus, so the buckets follow a Sentinel failover too.
   const { url, sentinels, sentinelName } = config.redis;
   const redis = createRedisClient({ url, sentinels, sentinelName }, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: 'emostream-ratelimit', lazyConnect: true });
@@ -59,10 +59,8 @@ export function stateTopic(config: Config): string {
   return `${config.log.reactionsTopic}.aggregator-state`;
 }
 
-export function createStateStore(config: Config, log: Log, logger: Logger): WindowStateStore | undefined {
-  // The memory log lives and dies with the process: nothing to restore from.
-  if (!(log instanceof KafkaLog)) return undefined;
-  return new KafkaWindowStateStore(config.kafka, stateTopic(config), logger);
+export function createStateStore(config: Config, log: Log): WindowStateStore | undefined {
+  return log.windowStateStore(stateTopic(config));
 }
 
 /** Reactions keyed by match; aggregates on one partition so per-match order holds for the publisher's dedupe. */

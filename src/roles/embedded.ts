@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { EmojiCatalog } from '../domain/catalog.js';
-import type { Clock } from '../domain/clock.js';
+import type { Clock } from '../ports/clock.js';
 import { startRole, type Pipeline } from './start.js';
 
 export type { Pipeline };

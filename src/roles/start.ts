@@ -6,8 +6,8 @@ import { buildApp } from '../app.js';
 import { createSerdes } from '../codec/serde.js';
 import type { Config, Role } from '../config/config.js';
 import { EmojiCatalog } from '../domain/catalog.js';
-import { systemClock, type Clock } from '../domain/clock.js';
-import type { FanoutBus } from '../fanout/bus.js';
+import { systemClock, type Clock } from '../ports/clock.js';
+import type { FanoutBus } from '../ports/bus.js';
 import { StageProgress, type ReadinessCheck } from '../http/health-routes.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { PublisherRunner } from '../publish/publisher-runner.js';
@@ -94,7 +94,7 @@ export async function startRole(config: Config, deps: { logger: Logger; clock?: 
         metrics,
         logger: logger.child({ stage: 'aggregator' }),
         punctuateMs: config.punctuateMs,
-        stateStore: createStateStore(config, log, logger.child({ stage: 'aggregator-state' })),
+        stateStore: createStateStore(config, log),
         progress: progress('aggregator'),
         recoveryGiveUpMs: config.recoveryGiveUpMs,
         ...(deps.onFatal ? { onFatal: deps.onFatal } : {}),

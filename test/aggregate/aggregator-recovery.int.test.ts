@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfluentSchemaRegistry } from '../../src/codec/confluent-registry.js';
+import { ConfluentSchemaRegistry } from '../../src/adapters/confluent/confluent-registry.js';
 import { createSerdes, type Serdes } from '../../src/codec/serde.js';
 import type { Config } from '../../src/config/config.js';
 import type { WindowAggregate } from '../../src/domain/types.js';
-import { consumeUntil, createTopics, diffAggregates, envFor, expectedAggregates, kafkaConfig, produceReactions } from '../helpers/kafka.js';
+import { consumeUntil, createTopics, diffAggregates, envFor, expectedAggregates, kafkaConfig, produceReactions } from '../../helpers/kafka.js';
 import { startRoleProcess, type RoleProcess } from '../helpers/role-process.js';
 
 const procs: RoleProcess[] = [];

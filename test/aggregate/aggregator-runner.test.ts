@@ -1,12 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AggregatorRunner } from '../../src/aggregate/aggregator-runner.js';
-import { MemorySchemaRegistry } from '../../src/codec/registry.js';
+import { MemorySchemaRegistry } from '../../src/adapters/memory/memory-schema-registry.js';
 import { createSerdes } from '../../src/codec/serde.js';
-import { ManualClock } from '../../src/domain/clock.js';
+import { ManualClock } from '../../src/ports/clock.js';
 import type { WindowAggregate } from '../../src/domain/types.js';
-import { MemoryLog } from '../../src/log/memory-log.js';
+import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
-import { catalog, silentLogger } from '../helpers/fixtures.js';
+import { catalog, silentLogger } from '../../helpers/fixtures.js';
 
 const T0 = 1_800_000_000_000;
 let runner: AggregatorRunner | undefined;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compressWindow } from '../../src/aggregate/compress.js';
-import { catalog, countsArray, valenceCenti } from '../helpers/fixtures.js';
+import { catalog, countsArray, valenceCenti } from '../../helpers/fixtures.js';
 
 const rules = { unitScale: 1000, topN: 3 };
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { WindowAggregator, type DropReason } from '../../src/aggregate/window-aggregator.js';
-import { windowStartFor } from '../../src/aggregate/windows.js';
+import { windowStartFor } from '../../src/domain/windows.js';
 import type { Reaction } from '../../src/domain/types.js';
-import { catalog } from '../helpers/fixtures.js';
+import { catalog } from '../../helpers/fixtures.js';
 
 const rules = { windowMs: 2000, graceMs: 500, unitScale: 1000, topN: 8, tsToleranceMs: 250 };
 const r = (matchId: string, emoji: string, ts: number): Reaction => ({ matchId, userId: 'u', emoji, ts, receivedAt: ts });

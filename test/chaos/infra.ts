@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { readInfraEnv } from '../../helpers/infra-env.js';
 
 /**
  * The chaos tier's own services, started by the project's scripts on ports no other tier uses,
@@ -34,11 +34,7 @@ export function upAll(): { brokers: string; registryUrl: string; redisUrl: strin
   // starts from an empty store; the kill -9 inside the run still tests that the store survives.
   script('registry', 'reset');
   script('up');
-  const env: Record<string, string> = {};
-  for (const line of readFileSync(path.join(chaosEnv.EMOSTREAM_INFRA_DIR!, 'env'), 'utf8').split('\n')) {
-    const m = /^export ([A-Z_]+)=(.*)$/.exec(line.trim());
-    if (m) env[m[1]!] = m[2]!.replace(/^["']|["']$/g, '');
-  }
+  const env = readInfraEnv(path.join(chaosEnv.EMOSTREAM_INFRA_DIR!, 'env'));
   return { brokers: env.KAFKA_BROKERS!, registryUrl: env.SCHEMA_REGISTRY_URL!, redisUrl: env.REDIS_URL! };
 }
 

@@ -5,11 +5,11 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { WebSocket } from 'ws';
-import { windowStartFor } from '../../src/aggregate/windows.js';
+import { windowStartFor } from '../../src/domain/windows.js';
 import type { Config } from '../../src/config/config.js';
 import { EmoStreamClient, type LiveMessage, type LiveSubscription } from '../../packages/sdk/src/index.js';
 import type { WebSocketCtor } from '../../packages/sdk/src/types.js';
-import { createTopics, envFor, kafkaConfig } from '../helpers/kafka.js';
+import { createTopics, envFor, kafkaConfig } from '../../helpers/kafka.js';
 import { startRoleProcess, type RoleProcess } from '../helpers/role-process.js';
 
 export const root = path.resolve(import.meta.dirname, '../..');

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { applyInfraEnv } from '../../helpers/infra-env.js';
 
 /**
  * Starts the cluster profile (idempotent: a no-op when it runs) and exports its addresses. A
@@ -11,11 +11,7 @@ export default function setup(): void {
   const dir = path.join(root, '.infra/cluster');
   execFileSync('bash', [path.join(root, 'scripts/infra/up.sh'), '--profile', 'cluster'], { stdio: 'inherit', env: { ...process.env, EMOSTREAM_INFRA_DIR: dir } });
   const envFile = path.join(dir, 'env');
-  if (!existsSync(envFile)) throw new Error(`${envFile} missing: the cluster profile did not start`);
-  for (const line of readFileSync(envFile, 'utf8').split('\n')) {
-    const m = /^export ([A-Z_]+)=(.*)$/.exec(line.trim());
-    if (m) process.env[m[1]!] = m[2]!.replace(/^["']|["']$/g, '');
-  }
+  applyInfraEnv(envFile, process.env);
   for (const v of ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'REDIS_SENTINELS', 'SPARK_MASTER_URL', 'SPARK_CONF_DIR']) {
     if (!process.env[v]) throw new Error(`${v} not set by the cluster profile (${envFile})`);
   }

@@ -10,11 +10,11 @@ import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HEADER_SIZE } from '../../src/codec/confluent-frame.js';
-import { ConfluentSchemaRegistry } from '../../src/codec/confluent-registry.js';
+import { ConfluentSchemaRegistry } from '../../src/adapters/confluent/confluent-registry.js';
 import { createSerdes } from '../../src/codec/serde.js';
 import type { WindowAggregate } from '../../src/domain/types.js';
-import { consumeUntil } from '../helpers/kafka.js';
-import { ensureSparkInstalled, sparkProgress, startSparkJob, type SparkJob, type SparkJobOptions } from '../spark/spark-job.js';
+import { consumeUntil } from '../../helpers/kafka.js';
+import { ensureSparkInstalled, sparkProgress, startSparkJob, type SparkJob, type SparkJobOptions } from '../../helpers/spark-job.js';
 import { closeAll, clusterDir, infra, kill9, printMemory, printRow, rssMiB, sleep, startFlow, startPipeline, verify, waitFor } from './harness.js';
 
 const GRACE_MS = 2000; // both aggregators; Spark's watermark is global over partitions (spark/README.md)

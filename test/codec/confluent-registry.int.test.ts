@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfluentSchemaRegistry } from '../../src/codec/confluent-registry.js';
+import { ConfluentSchemaRegistry } from '../../src/adapters/confluent/confluent-registry.js';
 
 const schema = { type: 'record', name: 'Probe', namespace: 'emostream.test', fields: [{ name: 'n', type: 'int' }] };
 

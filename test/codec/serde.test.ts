@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readSchemaId } from '../../src/codec/confluent-frame.js';
-import { MemorySchemaRegistry } from '../../src/codec/registry.js';
+import { MemorySchemaRegistry } from '../../src/adapters/memory/memory-schema-registry.js';
 import { AvroSerde, createSerdes, loadAvsc } from '../../src/codec/serde.js';
 import { isEmoError } from '../../src/domain/errors.js';
 import type { Reaction } from '../../src/domain/types.js';

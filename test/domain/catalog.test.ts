@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EmojiCatalog } from '../../src/domain/catalog.js';
 import { isEmoError } from '../../src/domain/errors.js';
-import { catalog } from '../helpers/fixtures.js';
+import { catalog } from '../../helpers/fixtures.js';
 
 describe('EmojiCatalog', () => {
   it('loads schemas/emojis.json with integer centi-valences and catalog order', () => {

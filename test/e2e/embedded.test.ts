@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
-import { ManualClock } from '../../src/domain/clock.js';
+import { ManualClock } from '../../src/ports/clock.js';
 import { startEmbedded, type Pipeline } from '../../src/roles/embedded.js';
 import { EmoStreamClient, type LiveMessage } from '../../packages/sdk/src/index.js';
-import { silentLogger, testConfig } from '../helpers/fixtures.js';
-import { readMetric } from '../helpers/metrics.js';
+import { silentLogger, testConfig } from '../../helpers/fixtures.js';
+import { readMetric } from '../../helpers/metrics.js';
 import { switchableWebSocket } from '../helpers/ws-switch.js';
 
 // Windows of 2 s with 0.5 s grace; scale 2 and top-2 so a small input exercises the compression.

@@ -4,13 +4,13 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
-import { systemClock } from '../../src/domain/clock.js';
-import { RedisBus } from '../../src/fanout/redis-bus.js';
+import { systemClock } from '../../src/ports/clock.js';
+import { RedisBus } from '../../src/adapters/redis/redis-bus.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import { EmoStreamClient, type LiveMessage } from '../../packages/sdk/src/index.js';
 import type { GapMessage } from '../../packages/sdk/src/types.js';
-import { catalog, silentLogger, testConfig } from '../helpers/fixtures.js';
-import { readMetric } from '../helpers/metrics.js';
+import { catalog, silentLogger, testConfig } from '../../helpers/fixtures.js';
+import { readMetric } from '../../helpers/metrics.js';
 import { agg } from './bus-suite.js';
 
 // A fan-out node's bus connection is cut mid-stream (CLIENT KILL of its subscriber on the real

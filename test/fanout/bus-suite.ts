@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LiveUpdate, WindowAggregate } from '../../src/domain/types.js';
-import type { FanoutBus } from '../../src/fanout/bus.js';
+import type { FanoutBus } from '../../src/ports/bus.js';
 
 export interface BusFactory {
   /** A fresh bus with its own namespace and history size; `peer` makes a second node's bus on the same backend. */

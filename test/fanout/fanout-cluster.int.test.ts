@@ -1,13 +1,13 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
-import { ConfluentSchemaRegistry } from '../../src/codec/confluent-registry.js';
+import { ConfluentSchemaRegistry } from '../../src/adapters/confluent/confluent-registry.js';
 import { createSerdes } from '../../src/codec/serde.js';
-import { RedisBus } from '../../src/fanout/redis-bus.js';
+import { RedisBus } from '../../src/adapters/redis/redis-bus.js';
 import { startRole, type Pipeline } from '../../src/roles/start.js';
 import { EmoStreamClient, type LiveMessage, type LiveSubscription } from '../../packages/sdk/src/index.js';
 import type { WebSocketCtor } from '../../packages/sdk/src/types.js';
-import { silentLogger } from '../helpers/fixtures.js';
-import { createTopics, envFor, kafkaConfig, produceReactions } from '../helpers/kafka.js';
+import { silentLogger } from '../../helpers/fixtures.js';
+import { createTopics, envFor, kafkaConfig, produceReactions } from '../../helpers/kafka.js';
 import { startRoleProcess, type RoleProcess } from '../helpers/role-process.js';
 
 const inProcess: Pipeline[] = [];

@@ -3,12 +3,12 @@ import type { FastifyInstance } from 'fastify';
 import { WebSocket } from 'ws';
 import { buildApp } from '../../src/app.js';
 import type { Config, DeepPartial } from '../../src/config/config.js';
-import { systemClock } from '../../src/domain/clock.js';
-import type { FanoutBus, UpdateListener } from '../../src/fanout/bus.js';
-import { MemoryBus } from '../../src/fanout/memory-bus.js';
+import { systemClock } from '../../src/ports/clock.js';
+import type { FanoutBus, UpdateListener } from '../../src/ports/bus.js';
+import { MemoryBus } from '../../src/adapters/memory/memory-bus.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
-import { catalog, silentLogger, testConfig } from '../helpers/fixtures.js';
-import { readMetric } from '../helpers/metrics.js';
+import { catalog, silentLogger, testConfig } from '../../helpers/fixtures.js';
+import { readMetric } from '../../helpers/metrics.js';
 import { agg } from './bus-suite.js';
 
 let app: FastifyInstance | undefined;

@@ -1,4 +1,4 @@
-import { MemoryBus } from '../../src/fanout/memory-bus.js';
+import { MemoryBus } from '../../src/adapters/memory/memory-bus.js';
 import { busContract } from './bus-suite.js';
 
 busContract('memory', {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { RedisBus } from '../../src/fanout/redis-bus.js';
-import { silentLogger } from '../helpers/fixtures.js';
+import { RedisBus } from '../../src/adapters/redis/redis-bus.js';
+import { silentLogger } from '../../helpers/fixtures.js';
 import { agg, busContract } from './bus-suite.js';
 
 const url = () => process.env.REDIS_URL!;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
-import { createRedisClient, describeRedisTarget } from '../../src/fanout/redis-client.js';
+import { createRedisClient, describeRedisTarget } from '../../src/adapters/redis/redis-client.js';
 
 // Only the options ioredis is given are checked here (lazyConnect: nothing connects); the clients'
 // behaviour through a real failover is the cluster tier's (test/cluster/redis-failover.cluster.test.ts).

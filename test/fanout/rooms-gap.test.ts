@@ -3,11 +3,11 @@
 // wrapped so a test can lose deliveries the way a cut Redis subscriber connection does.
 import { describe, expect, it, vi } from 'vitest';
 import type { WebSocket } from 'ws';
-import type { UpdateListener } from '../../src/fanout/bus.js';
-import { MemoryBus } from '../../src/fanout/memory-bus.js';
+import type { UpdateListener } from '../../src/ports/bus.js';
+import { MemoryBus } from '../../src/adapters/memory/memory-bus.js';
 import { Rooms, type Viewer } from '../../src/fanout/rooms.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
-import { silentLogger } from '../helpers/fixtures.js';
+import { silentLogger } from '../../helpers/fixtures.js';
 import { agg } from './bus-suite.js';
 
 /** The memory adapter, with a switch that drops deliveries (history is still written). */

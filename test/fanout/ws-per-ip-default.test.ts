@@ -5,10 +5,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config, type DeepPartial } from '../../src/config/config.js';
-import { systemClock } from '../../src/domain/clock.js';
-import { MemoryBus } from '../../src/fanout/memory-bus.js';
+import { systemClock } from '../../src/ports/clock.js';
+import { MemoryBus } from '../../src/adapters/memory/memory-bus.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
-import { catalog, silentLogger, testConfig } from '../helpers/fixtures.js';
+import { catalog, silentLogger, testConfig } from '../../helpers/fixtures.js';
 
 let app: FastifyInstance | undefined;
 const sockets: WebSocket[] = [];

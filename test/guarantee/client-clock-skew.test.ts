@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import type { Config } from '../../src/config/config.js';
-import { ManualClock } from '../../src/domain/clock.js';
+import { ManualClock } from '../../src/ports/clock.js';
 import { startEmbedded, type Pipeline } from '../../src/roles/embedded.js';
 import { EmoStreamClient, type LiveMessage } from '../../packages/sdk/src/index.js';
-import { catalog, silentLogger, testConfig } from '../helpers/fixtures.js';
-import { readMetric } from '../helpers/metrics.js';
+import { catalog, silentLogger, testConfig } from '../../helpers/fixtures.js';
+import { readMetric } from '../../helpers/metrics.js';
 
 // Regression for issue 14: the windows are chosen by a time the server vouches for, so a client
 // clock that is wrong (or lies) neither erases other viewers' reactions nor loses its own.

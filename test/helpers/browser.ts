@@ -7,10 +7,10 @@ import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
 import type { Config, DeepPartial } from '../../src/config/config.js';
-import type { Clock } from '../../src/domain/clock.js';
+import type { Clock } from '../../src/ports/clock.js';
 import { repoRoot } from '../../src/domain/schemas-dir.js';
 import { startEmbedded, type Pipeline } from '../../src/roles/embedded.js';
-import { silentLogger, testConfig } from './fixtures.js';
+import { silentLogger, testConfig } from '../../helpers/fixtures.js';
 
 export const CHROMIUM = process.env.EMO_CHROMIUM ?? '/usr/bin/chromium';
 export const SCREENSHOTS = path.join(repoRoot(), 'test-results/screenshots');

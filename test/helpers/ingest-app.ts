@@ -1,13 +1,13 @@
 import { buildApp } from '../../src/app.js';
-import { MemorySchemaRegistry } from '../../src/codec/registry.js';
+import { MemorySchemaRegistry } from '../../src/adapters/memory/memory-schema-registry.js';
 import { createSerdes } from '../../src/codec/serde.js';
 import type { Config, DeepPartial } from '../../src/config/config.js';
-import { ManualClock } from '../../src/domain/clock.js';
-import { MemoryLog } from '../../src/log/memory-log.js';
-import type { RateBuckets } from '../../src/ingest/rate-buckets.js';
-import type { LogProducer } from '../../src/log/port.js';
+import { ManualClock } from '../../src/ports/clock.js';
+import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
+import type { RateBuckets } from '../../src/ports/rate-buckets.js';
+import type { LogProducer } from '../../src/ports/log.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
-import { catalog, silentLogger, testConfig } from './fixtures.js';
+import { catalog, silentLogger, testConfig } from '../../helpers/fixtures.js';
 
 export const NOW = 1_800_000_000_000;
 

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { readMetric } from './metrics.js';
+import { scrapeMetric } from '../../helpers/metrics.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const live = new Set<ChildProcess>();
@@ -59,7 +59,7 @@ export async function startRoleProcess(env: Record<string, string>, timeoutMs = 
       await exited;
     },
     async metric(name: string, labels?: Record<string, string>) {
-      return readMetric(await (await fetch(`${url}/metrics`)).text(), name, labels);
+      return scrapeMetric(url, name, labels);
     },
   };
 }

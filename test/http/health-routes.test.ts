@@ -1,6 +1,6 @@
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/domain/clock.js';
+import { ManualClock } from '../../src/ports/clock.js';
 import { StageProgress, healthRoutes } from '../../src/http/health-routes.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 

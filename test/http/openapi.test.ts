@@ -2,14 +2,14 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { buildApp } from '../../src/app.js';
-import { MemorySchemaRegistry } from '../../src/codec/registry.js';
+import { MemorySchemaRegistry } from '../../src/adapters/memory/memory-schema-registry.js';
 import { createSerdes } from '../../src/codec/serde.js';
-import { ManualClock } from '../../src/domain/clock.js';
+import { ManualClock } from '../../src/ports/clock.js';
 import { ErrorCodes } from '../../src/domain/errors.js';
-import { MemoryBus } from '../../src/fanout/memory-bus.js';
-import { MemoryLog } from '../../src/log/memory-log.js';
+import { MemoryBus } from '../../src/adapters/memory/memory-bus.js';
+import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
-import { catalog, silentLogger, testConfig } from '../helpers/fixtures.js';
+import { catalog, silentLogger, testConfig } from '../../helpers/fixtures.js';
 
 // Fastify has no public list of its routes; an onRoute hook added as the instance is made sees
 // every one. The module is otherwise the real one.

@@ -2,11 +2,11 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSerdes } from '../../src/codec/serde.js';
-import { MemorySchemaRegistry } from '../../src/codec/registry.js';
+import { MemorySchemaRegistry } from '../../src/adapters/memory/memory-schema-registry.js';
 import { startRole, type Pipeline } from '../../src/roles/start.js';
 import { EmoStreamClient } from '../../packages/sdk/src/index.js';
-import { silentLogger } from '../helpers/fixtures.js';
-import { consumeUntil, kafkaConfig } from '../helpers/kafka.js';
+import { silentLogger } from '../../helpers/fixtures.js';
+import { consumeUntil, kafkaConfig } from '../../helpers/kafka.js';
 
 // This test stops its broker on purpose, so it runs its own (other ports, own data dir) rather
 // than the shared one other tests use. OUTAGE_KAFKA_* move it when another checkout on this

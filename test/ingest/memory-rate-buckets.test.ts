@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/domain/clock.js';
-import { MemoryRateBuckets } from '../../src/ingest/memory-rate-buckets.js';
+import { ManualClock } from '../../src/ports/clock.js';
+import { MemoryRateBuckets } from '../../src/adapters/memory/memory-rate-buckets.js';
 import { rateBucketsContract } from './rate-buckets-suite.js';
 
 rateBucketsContract('memory', async () => ({ make: async (limits) => new MemoryRateBuckets(limits, new ManualClock(1_000)) }));

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RateBuckets } from '../../src/ingest/rate-buckets.js';
+import type { RateBuckets } from '../../src/ports/rate-buckets.js';
 
 export interface BucketsFixture {
   /** Fresh buckets (their own key space) of the given rate and burst. */

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { RedisRateBuckets } from '../../src/ingest/redis-rate-buckets.js';
+import { RedisRateBuckets } from '../../src/adapters/redis/redis-rate-buckets.js';
 import { createSharedRateLimits } from '../../src/roles/adapters.js';
 import { ingestApp } from '../helpers/ingest-app.js';
-import { silentLogger, testConfig } from '../helpers/fixtures.js';
+import { silentLogger, testConfig } from '../../helpers/fixtures.js';
 import { rateBucketsContract } from './rate-buckets-suite.js';
 
 // The same contract as the memory buckets, on the real Redis that scripts/infra starts.

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { KafkaLog } from '../../src/log/kafka/kafka-log.js';
-import { silentLogger } from '../helpers/fixtures.js';
-import { createTopics, kafkaConfig, unique } from '../helpers/kafka.js';
+import { KafkaLog } from '../../src/adapters/kafka/kafka-log.js';
+import { silentLogger } from '../../helpers/fixtures.js';
+import { createTopics, kafkaConfig, unique } from '../../helpers/kafka.js';
 
 /*
  * Regression: node-rdkafka's consume(n) kept collecting until n records arrived as long as each

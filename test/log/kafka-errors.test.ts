@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isEmoError } from '../../src/domain/errors.js';
-import { classifyKafkaError, kafkaError, needsNewProducer } from '../../src/log/kafka/kafka-errors.js';
+import { classifyKafkaError, kafkaError, needsNewProducer } from '../../src/adapters/kafka/kafka-errors.js';
 
 // Plain objects stand in for node-rdkafka's LibrdKafkaError: the classifier reads only its code and
 // its three flags, which librdkafka sets and which cannot be provoked one by one against a broker.

@@ -1,11 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { readSchemaId } from '../../src/codec/confluent-frame.js';
-import { ConfluentSchemaRegistry } from '../../src/codec/confluent-registry.js';
+import { ConfluentSchemaRegistry } from '../../src/adapters/confluent/confluent-registry.js';
 import { createSerdes } from '../../src/codec/serde.js';
 import type { WindowAggregate } from '../../src/domain/types.js';
 import { startRole, type Pipeline } from '../../src/roles/start.js';
-import { silentLogger } from '../helpers/fixtures.js';
-import { consumeUntil, createTopics, diffAggregates, expectedAggregates, kafkaConfig, produceReactions } from '../helpers/kafka.js';
+import { silentLogger } from '../../helpers/fixtures.js';
+import { consumeUntil, createTopics, diffAggregates, expectedAggregates, kafkaConfig, produceReactions } from '../../helpers/kafka.js';
 
 const running: Pipeline[] = [];
 afterAll(async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { anyBrokerUp, isAllBrokersDown } from '../../src/log/kafka/kafka-producer.js';
+import { anyBrokerUp, isAllBrokersDown } from '../../src/adapters/kafka/kafka-producer.js';
 
 // The shapes below are librdkafka's statistics JSON (the `brokers` object), trimmed to what the gate reads.
 const stats = (brokers: Record<string, { nodeid: number; state: string }>) => JSON.stringify({ name: 'p#producer-1', brokers });

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../src/domain/schemas-dir.js';
 import { startEmbedded, type Pipeline } from '../../src/roles/embedded.js';
-import { silentLogger, testConfig } from '../helpers/fixtures.js';
+import { silentLogger, testConfig } from '../../helpers/fixtures.js';
 
 const sdkDir = path.join(repoRoot(), 'packages/sdk');
 const wsVersion = (JSON.parse(readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies.ws!;

@@ -8,15 +8,14 @@ import path from 'node:path';
 import avro from 'avsc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HEADER_SIZE, readSchemaId } from '../../src/codec/confluent-frame.js';
-import { ConfluentSchemaRegistry } from '../../src/codec/confluent-registry.js';
-import { createSerdes, loadAvsc, type Serdes } from '../../src/codec/serde.js';
+import { ConfluentSchemaRegistry } from '../../src/adapters/confluent/confluent-registry.js';
+import { createSerdes, loadAvsc } from '../../src/codec/serde.js';
 import type { Config } from '../../src/config/config.js';
-import type { Reaction, WindowAggregate } from '../../src/domain/types.js';
-import { KafkaLog } from '../../src/log/kafka/kafka-log.js';
+import type { WindowAggregate } from '../../src/domain/types.js';
 import { startRole, type Pipeline } from '../../src/roles/start.js';
-import { silentLogger } from '../helpers/fixtures.js';
-import { consumeUntil, createTopics, diffAggregates, expectedAggregates, kafkaConfig, produceReactions, type ConsumedRecord } from '../helpers/kafka.js';
-import { ensureSparkInstalled, sparkProgress, startSparkJob, type SparkJob } from './spark-job.js';
+import { silentLogger } from '../../helpers/fixtures.js';
+import { consumeUntil, createTopics, produceFlush, diffAggregates, expectedAggregates, kafkaConfig, produceReactions, type ConsumedRecord } from '../../helpers/kafka.js';
+import { ensureSparkInstalled, sparkProgress, startSparkJob, type SparkJob } from '../../helpers/spark-job.js';
 
 const REACTIONS = Number(process.env.EMO_CONFORMANCE_REACTIONS ?? 60_000);
 const PER_SECOND = 12_000; // ~5 s of event time: 3-4 windows of 2 s per match
@@ -38,17 +37,6 @@ afterAll(async () => {
   for (const p of running.splice(0)) await p.close();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
-
-async function produceFlush(config: Config, serdes: Serdes, ts: number): Promise<void> {
-  const log = new KafkaLog(config.kafka, silentLogger);
-  try {
-    const producer = await log.producer();
-    const r: Reaction = { matchId: FLUSH_MATCH, userId: 'flush', emoji: '🔥', ts, receivedAt: ts };
-    await producer.send([{ topic: config.log.reactionsTopic, key: r.matchId, value: serdes.reaction.encode(r) }]);
-  } finally {
-    await log.close();
-  }
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -109,7 +97,7 @@ describe('Spark job vs TypeScript aggregator on the same reactions topic', () =>
     // windowMs + graceMs after the last real one (so every real window is closable), real time.
     await sleep(Math.max(0, lastTs + windowMs + graceMs + 100 - Date.now()));
     const flushTs = Date.now();
-    await produceFlush(configA, serdes, flushTs);
+    await produceFlush(configA, serdes.reaction, FLUSH_MATCH, flushTs);
     expect(flushTs - lastTs).toBeGreaterThanOrEqual(windowMs + graceMs);
     const tProduced = Date.now();
 

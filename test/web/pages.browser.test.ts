@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Pipeline } from '../../src/roles/embedded.js';
 import { existsSync } from 'node:fs';
-import { readMetric } from '../helpers/metrics.js';
+import { scrapeMetric } from '../../helpers/metrics.js';
 import { CHROMIUM, launchBrowser, postReactions, screenshot, startPagesPipeline, type Browser } from '../helpers/browser.js';
 
 // Windows of 500 ms + 500 ms grace on the system clock (grace > the SDK's 250 ms batching, so a
@@ -17,7 +17,7 @@ it(`Chromium is installed at ${CHROMIUM}`, () => {
   expect(existsSync(CHROMIUM), 'install it: scripts/infra/apt-deps.sh (or apt-get install -y chromium), or set EMO_CHROMIUM').toBe(true);
 });
 
-const metric = async (name: string): Promise<number> => readMetric(await (await fetch(`${baseUrl}/metrics`)).text(), name);
+const metric = (name: string): Promise<number> => scrapeMetric(baseUrl, name);
 
 describe('pages in headless Chromium', () => {
   beforeAll(async () => {

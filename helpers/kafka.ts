@@ -1,12 +1,12 @@
 import { createRequire } from 'node:module';
 import type * as RdKafka from 'node-rdkafka';
-import { compressWindow } from '../../src/aggregate/compress.js';
-import { eventTimeOf, windowStartFor } from '../../src/aggregate/windows.js';
-import type { AvroSerde } from '../../src/codec/serde.js';
-import { loadConfig, type Config, type DeepPartial } from '../../src/config/config.js';
-import type { Reaction, WindowAggregate } from '../../src/domain/types.js';
-import { KafkaLog } from '../../src/log/kafka/kafka-log.js';
-import { topicsFor } from '../../src/roles/adapters.js';
+import { compressWindow } from '../src/aggregate/compress.js';
+import { eventTimeOf, windowStartFor } from '../src/domain/windows.js';
+import type { AvroSerde } from '../src/codec/serde.js';
+import { loadConfig, type Config, type DeepPartial } from '../src/config/config.js';
+import type { Reaction, WindowAggregate } from '../src/domain/types.js';
+import { KafkaLog } from '../src/adapters/kafka/kafka-log.js';
+import { topicsFor } from '../src/roles/adapters.js';
 import { catalog, silentLogger } from './fixtures.js';
 
 const Kafka = createRequire(import.meta.url)('node-rdkafka') as typeof RdKafka;
@@ -164,4 +164,53 @@ export function diffAggregates(expected: Map<string, WindowAggregate>, actual: W
 function normal(a: WindowAggregate) {
   const sort = (o: Record<string, number>) => Object.fromEntries(Object.entries(o).sort(([x], [y]) => (x < y ? -1 : 1)));
   return { matchId: a.matchId, windowStart: a.windowStart, windowEnd: a.windowEnd, counts: sort(a.counts), units: sort(a.units), total: a.total, sentiment: a.sentiment };
+}
+
+/**
+ * Reads topics from the start (read_committed) in the background and hands each record to
+ * `onRecord` with its arrival time (`clock`): the one read loop the benches time windows with.
+ * `ready` resolves once subscribed; `stop` ends the loop and disconnects.
+ */
+export function watchTopics(brokers: string, topics: string[], onRecord: (m: RdKafka.Message, at: number) => void | Promise<void>, clock: () => number = Date.now): { ready: Promise<void>; stop(): Promise<void> } {
+  const consumer = new Kafka.KafkaConsumer(
+    { 'bootstrap.servers': brokers, 'group.id': unique('watch'), 'enable.auto.commit': false, 'isolation.level': 'read_committed', 'fetch.wait.max.ms': 20 } as RdKafka.ConsumerGlobalConfig,
+    { 'auto.offset.reset': 'earliest' },
+  );
+  let stopped = false;
+  let connected!: () => void;
+  const ready = new Promise<void>((r) => (connected = r));
+  const loop = (async () => {
+    await new Promise<void>((resolve, reject) => consumer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
+    consumer.subscribe(topics);
+    consumer.setDefaultConsumeTimeout(20);
+    connected();
+    while (!stopped) {
+      const msgs = await new Promise<RdKafka.Message[]>((resolve, reject) => consumer.consume(1000, (err, m) => (err ? reject(err) : resolve(m))));
+      const at = clock();
+      for (const m of msgs) await onRecord(m, at);
+    }
+    await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
+  })();
+  return {
+    ready,
+    async stop() {
+      stopped = true;
+      await loop;
+    },
+  };
+}
+
+/**
+ * One reaction of a match nobody else uses, stamped `ts`: it moves the reactions topic's stream
+ * time past the last real window, so both aggregators close it without waiting on the wall clock.
+ */
+export async function produceFlush(config: Config, serde: AvroSerde<Reaction>, matchId: string, ts: number): Promise<void> {
+  const log = new KafkaLog(config.kafka, silentLogger);
+  try {
+    const producer = await log.producer();
+    const r: Reaction = { matchId, userId: 'flush', emoji: '🔥', ts, receivedAt: ts };
+    await producer.send([{ topic: config.log.reactionsTopic, key: r.matchId, value: serde.encode(r) }]);
+  } finally {
+    await log.close();
+  }
 }

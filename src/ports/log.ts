@@ -1,3 +1,5 @@
+import type { WindowStateStore } from './window-state-store.js';
+
 /**
  * The log port: what the pipeline needs of Kafka, and what the in-memory log provides in embedded
  * mode. Offsets follow Kafka's convention: a committed offset is the next record to read.
@@ -77,5 +79,10 @@ export interface Log {
   consumer(opts: { groupId: string; topics: string[] }): Promise<LogConsumer>;
   /** `onRecovery` hears of each recovery the producer makes by itself (an abort, a replaced instance). */
   transactionalProducer(opts: { transactionalId: string; onRecovery?: (kind: string) => void }): Promise<TransactionalProducer>;
+  /**
+   * A changelog on `topic` where the aggregator saves its open windows with each transaction, or
+   * undefined when the log does not outlive the process (nothing to restore from).
+   */
+  windowStateStore(topic: string): WindowStateStore | undefined;
   close(): Promise<void>;
 }

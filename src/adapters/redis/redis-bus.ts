@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { emoError } from '../domain/errors.js';
-import type { LiveUpdate, WindowAggregate } from '../domain/types.js';
-import { replayFrom, type FanoutBus, type ReplayResult, type UpdateListener } from './bus.js';
+import { emoError } from '../../domain/errors.js';
+import type { LiveUpdate, WindowAggregate } from '../../domain/types.js';
+import { replayFrom, type FanoutBus, type ReplayResult, type UpdateListener } from '../../ports/bus.js';
 import { createRedisClient, describeRedisTarget, type RedisTarget } from './redis-client.js';
 
 export interface RedisBusOptions extends RedisTarget {

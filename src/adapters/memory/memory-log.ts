@@ -1,4 +1,4 @@
-import { emoError } from '../domain/errors.js';
+import { emoError } from '../../domain/errors.js';
 import { partitionFor } from './partitioner.js';
 import type {
   AssignmentChange,
@@ -11,7 +11,7 @@ import type {
   TopicPartitionOffset,
   TopicSpec,
   TransactionalProducer,
-} from './port.js';
+} from '../../ports/log.js';
 
 interface Partition {
   /** Offset of records[0]. */
@@ -185,6 +185,11 @@ export class MemoryLog implements Log {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** The memory log lives and dies with the process: nothing to restore from. */
+  windowStateStore(): undefined {
+    return undefined;
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
-import type { Clock } from '../domain/clock.js';
-import type { BucketCost, BucketLimits, RateBuckets } from './rate-buckets.js';
+import type { Clock } from '../../ports/clock.js';
+import type { BucketCost, BucketLimits, RateBuckets } from '../../ports/rate-buckets.js';
 
 interface Bucket {
   tokens: number;

@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
-import type { WindowStateStore } from '../../aggregate/aggregator-runner.js';
-import type { AggregatorSnapshot } from '../../aggregate/window-aggregator.js';
-import type { ProducerRecord, TopicPartition } from '../port.js';
-import type { KafkaOptions } from './kafka-config.js';
+import type { AggregatorSnapshot, WindowStateStore } from '../../ports/window-state-store.js';
+import type { ProducerRecord, TopicPartition } from '../../ports/log.js';
+import type { KafkaOptions } from '../../config/kafka-options.js';
 import { call, rdkafka, type RdKafka } from './rdkafka.js';
 
 /** Offsets read back from the changelog's end: each transaction adds one snapshot and one marker per partition. */

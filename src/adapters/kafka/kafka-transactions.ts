@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { emoError } from '../../domain/errors.js';
-import type { LogConsumer, ProducerRecord, TopicPartitionOffset, TransactionalProducer } from '../port.js';
-import type { KafkaOptions } from './kafka-config.js';
+import type { LogConsumer, ProducerRecord, TopicPartitionOffset, TransactionalProducer } from '../../ports/log.js';
+import type { KafkaOptions } from '../../config/kafka-options.js';
 import { KafkaLogConsumer } from './kafka-consumer.js';
 import { classifyKafkaError, kafkaError, needsNewProducer } from './kafka-errors.js';
 import { producerConfig } from './kafka-producer.js';

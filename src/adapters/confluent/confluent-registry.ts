@@ -1,6 +1,6 @@
 import { COMPATIBILITY, SchemaRegistry as ConfluentClient, SchemaType } from '@kafkajs/confluent-schema-registry';
-import { emoError } from '../domain/errors.js';
-import type { SchemaRegistry } from './registry.js';
+import { emoError } from '../../domain/errors.js';
+import type { SchemaRegistry } from '../../ports/schema-registry.js';
 
 const REGISTER_ATTEMPTS = 5;
 

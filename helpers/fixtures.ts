@@ -1,6 +1,6 @@
 import { pino } from 'pino';
-import { EmojiCatalog } from '../../src/domain/catalog.js';
-import { loadConfig, type Config, type DeepPartial } from '../../src/config/config.js';
+import { EmojiCatalog } from '../src/domain/catalog.js';
+import { loadConfig, type Config, type DeepPartial } from '../src/config/config.js';
 
 export const catalog = EmojiCatalog.load();
 export const silentLogger = pino({ level: 'silent' });

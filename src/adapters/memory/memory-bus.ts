@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { LiveUpdate, WindowAggregate } from '../domain/types.js';
-import { replayFrom, type FanoutBus, type ReplayResult, type UpdateListener } from './bus.js';
+import type { LiveUpdate, WindowAggregate } from '../../domain/types.js';
+import { replayFrom, type FanoutBus, type ReplayResult, type UpdateListener } from '../../ports/bus.js';
 
 /** In-process bus: embedded mode's fan-out, with the same contract as the Redis adapter. */
 export class MemoryBus implements FanoutBus {

@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
-import type { Log, LogConsumer, LogProducer, TopicSpec, TransactionalProducer } from '../port.js';
-import type { KafkaOptions } from './kafka-config.js';
+import type { Log, LogConsumer, LogProducer, TopicSpec, TransactionalProducer } from '../../ports/log.js';
+import type { KafkaOptions } from '../../config/kafka-options.js';
 import { KafkaLogConsumer } from './kafka-consumer.js';
 import { KafkaProducer } from './kafka-producer.js';
+import { KafkaWindowStateStore } from './kafka-state-store.js';
 import { KafkaTransactionalProducer } from './kafka-transactions.js';
 import { call, errCode, rdkafka } from './rdkafka.js';
 
@@ -62,6 +63,12 @@ export class KafkaLog implements Log {
     const p = await KafkaTransactionalProducer.connect(this.o, transactionalId, this.logger.child({ client: 'tx', transactionalId }), onRecovery);
     this.#closers.push(() => p.close());
     return p;
+  }
+
+  windowStateStore(topic: string): KafkaWindowStateStore {
+    const store = new KafkaWindowStateStore(this.o, topic, this.logger.child({ stage: 'aggregator-state' }));
+    this.#closers.push(() => store.close());
+    return store;
   }
 
   async close(): Promise<void> {

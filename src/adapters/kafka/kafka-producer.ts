@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { emoError } from '../../domain/errors.js';
-import type { LogProducer, ProducerRecord } from '../port.js';
-import type { KafkaOptions } from './kafka-config.js';
+import type { LogProducer, ProducerRecord } from '../../ports/log.js';
+import type { KafkaOptions } from '../../config/kafka-options.js';
 import { call, rdkafka, type RdKafka } from './rdkafka.js';
 
 interface Pending {

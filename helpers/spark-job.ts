@@ -4,7 +4,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import path from 'node:path';
-import { repoRoot, schemasDir } from '../../src/domain/schemas-dir.js';
+import { repoRoot, schemasDir } from '../src/domain/schemas-dir.js';
 
 export interface SparkJobOptions {
   brokers: string;

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { AssignmentChange, LogConsumer, LogRecord, TopicPartition, TopicPartitionOffset } from '../port.js';
-import type { KafkaOptions } from './kafka-config.js';
+import type { AssignmentChange, LogConsumer, LogRecord, TopicPartition, TopicPartitionOffset } from '../../ports/log.js';
+import type { KafkaOptions } from '../../config/kafka-options.js';
 import { emoError } from '../../domain/errors.js';
 import { classifyKafkaError, kafkaError } from './kafka-errors.js';
 import { call, rdkafka, type RdKafka } from './rdkafka.js';

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import type { BucketCost, BucketLimits, RateBuckets } from './rate-buckets.js';
+import type { BucketCost, BucketLimits, RateBuckets } from '../../ports/rate-buckets.js';
 
 /**
  * Buckets shared by every API replica, in Redis (rate-limiter-flexible). Its limiter counts

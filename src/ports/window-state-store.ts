@@ -1,0 +1,16 @@
+import type { ProducerRecord, TopicPartition } from './log.js';
+
+/** Serializable state, so open windows survive a restart (see the Kafka changelog). */
+export interface AggregatorSnapshot {
+  streamTime: number;
+  matches: Array<{ matchId: string; closedThrough: number; open: Array<[number, number[]]> }>;
+}
+
+/**
+ * Where a partition's open windows are saved with each transaction, so a restarted or new owner
+ * resumes exactly (Kafka Streams' changelog). Embedded mode needs none: its log dies with it.
+ */
+export interface WindowStateStore {
+  load(tp: TopicPartition): Promise<AggregatorSnapshot | null>;
+  record(tp: TopicPartition, snapshot: AggregatorSnapshot): ProducerRecord;
+}
