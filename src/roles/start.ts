@@ -11,6 +11,7 @@ import type { FanoutBus } from '../ports/bus.js';
 import { StageProgress, type ReadinessCheck } from '../http/health-routes.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { PublisherRunner } from '../publish/publisher-runner.js';
+import { Lifecycle } from './lifecycle.js';
 import { createBus, createLog, createRegistry, createSharedRateLimits, createStateStore, topicsFor } from './adapters.js';
 
 export interface Pipeline {
@@ -37,30 +38,27 @@ export async function startRole(config: Config, deps: { logger: Logger; clock?: 
   const clock = deps.clock ?? systemClock;
   const catalog = deps.catalog ?? EmojiCatalog.load();
   const metrics = createMetrics({ defaults: true });
-  // Closed last-opened first: the HTTP app, then the stages in flow order, then the adapters.
-  const closers: Array<() => Promise<void>> = [];
-  const close = async () => {
-    for (const c of closers.splice(0).reverse()) await c().catch((err) => logger.error({ err }, 'close failed'));
-  };
+  const lifecycle = new Lifecycle(logger);
+  const close = () => lifecycle.close();
   try {
     const needsLog = stages.ingest || stages.aggregator || stages.publisher;
     const log = needsLog ? createLog(config, logger, metrics) : undefined;
-    if (log) closers.push(() => log.close());
+    if (log) lifecycle.add('adapters', () => log.close());
     const registry = createRegistry(config);
-    closers.push(() => registry.close());
+    lifecycle.add('adapters', () => registry.close());
     if (log && (stages.ingest || stages.aggregator)) await log.ensureTopics(topicsFor(config));
     const serdes = needsLog ? await createSerdes(registry, config.log) : undefined;
     const bus: FanoutBus | undefined = stages.publisher || stages.fanout ? await createBus(config, logger) : undefined;
-    if (bus) closers.push(() => bus.close());
+    if (bus) lifecycle.add('adapters', () => bus.close());
     const checks: ReadinessCheck[] = [];
 
     let ingest: NonNullable<Parameters<typeof buildApp>[0]['ingest']> | undefined;
     if (stages.ingest && log && serdes) {
       const producer = await log.producer();
-      closers.push(() => producer.close());
+      lifecycle.add('ingest', () => producer.close());
       checks.push({ name: 'log', ready: () => producer.ready() });
       const limits = config.ingest.rateLimitStore === 'redis' ? await createSharedRateLimits(config, logger) : undefined;
-      if (limits) closers.push(() => limits.close());
+      if (limits) lifecycle.add('adapters', () => limits.close());
       ingest = { producer, serde: serdes.reaction, ...(limits ? { limits } : {}) };
     }
     const app = await buildApp({
@@ -100,7 +98,7 @@ export async function startRole(config: Config, deps: { logger: Logger; clock?: 
         ...(deps.onFatal ? { onFatal: deps.onFatal } : {}),
       });
       await aggregator.start();
-      closers.push(() => aggregator.close());
+      lifecycle.add('aggregator', () => aggregator.close());
     }
     if (stages.publisher && log && serdes && bus) {
       const publisher = new PublisherRunner({
@@ -117,10 +115,9 @@ export async function startRole(config: Config, deps: { logger: Logger; clock?: 
         ...(deps.onFatal ? { onFatal: deps.onFatal } : {}),
       });
       await publisher.start();
-      closers.push(() => publisher.close());
+      lifecycle.add('publisher', () => publisher.close());
     }
-    // Registered last, so it closes first: no request arrives at a closed stage.
-    closers.push(() => app.close());
+    lifecycle.add('http', () => app.close());
     return { app, metrics, close };
   } catch (err) {
     await close();
