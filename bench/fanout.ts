@@ -176,7 +176,10 @@ async function runSize(n: number, bus: RedisBus, prefix: string, nodeMax: number
       clientP99.push(r.p99Ms);
     }
     const end = await Promise.all(nodes.map((x) => scrapeMetrics(x.url)));
-    const cpu = (m: Record<string, number>[]) => sum(m.map((x) => x.process_cpu_seconds_total ?? 0)) * 1000;
+    const cpu = (m: Record<string, number>[], metric = 'process_cpu_seconds_total') => sum(m.map((x) => x[metric] ?? 0)) * 1000;
+    // Split, because a loopback send is charged to the sender: the kernel delivers into the
+    // receiving socket in the sending process's system time, which a real network would not.
+    const perClientUs = (metric: string) => round(((cpu(end, metric) - cpu(after, metric)) / UPDATES / Math.max(1, open)) * 1000, 2);
     const rssBefore = sum(before.map((m) => m.process_resident_memory_bytes!));
     const rssAfter = sum(after.map((m) => m.process_resident_memory_bytes!));
     const totalHeld = sum(held);
@@ -200,6 +203,8 @@ async function runSize(n: number, bus: RedisBus, prefix: string, nodeMax: number
       clientP99Ms: round(pct(clientP99, 50), 1),
       missed,
       nodeCpuMsPerUpdate: round((cpu(end) - cpu(after)) / UPDATES, 1),
+      nodeUserUsPerClient: perClientUs('process_cpu_user_seconds_total'),
+      nodeSystemUsPerClient: perClientUs('process_cpu_system_seconds_total'),
       loaders: loaders.length,
     };
     return {

@@ -40,7 +40,8 @@ export async function startChild(cmd: string, args: string[], env: Record<string
 export async function startRoleChild(env: Record<string, string>, timeoutMs = 60_000): Promise<ChildProcess & { match: RegExpExecArray; url: string }> {
   const child = await startChild(
     process.execPath,
-    ['--import', 'tsx', path.join(repoRoot(), 'src/main.ts')],
+    // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": profile the role processes only.
+    [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', path.join(repoRoot(), 'src/main.ts')],
     { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
     /on (http:\/\/127\.0\.0\.1:(\d+))/,
     timeoutMs,

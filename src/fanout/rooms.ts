@@ -3,6 +3,7 @@ import type { WebSocket } from 'ws';
 import type { LiveUpdate } from '../domain/types.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { FanoutBus, UpdateListener } from '../ports/bus.js';
+import { SharedFrame, writeShared } from './frame.js';
 import { updateMessage, type ServerMessage } from './wire.js';
 
 export interface Viewer {
@@ -173,38 +174,44 @@ export class Rooms {
     if (u.epoch === room.epoch && u.seq <= room.lastSeq) return;
     room.lastSeq = u.seq;
     room.epoch = u.epoch;
-    let wire: Buffer | undefined;
+    let frame: SharedFrame | undefined;
+    let sent = 0;
     for (const v of room.viewers) {
       if (v.pending) {
         v.pending.push(u);
         continue;
       }
       if (u.seq <= v.lastSeq && u.epoch === v.epoch) continue;
-      // Encoded once per update, not once per socket: the same bytes go to every viewer.
-      wire ??= Buffer.from(updateMessage('update', u, this.totalViewers(u.matchId)));
-      this.sendUpdate(v, u, wire);
+      // Serialised and framed once per update, not once per socket: the same bytes go to every viewer.
+      frame ??= SharedFrame.of(updateMessage('update', u, this.totalViewers(u.matchId)));
+      if (this.#send(v, u, frame)) sent++;
     }
+    if (sent > 0) this.o.metrics.wsMessagesSent.inc(sent);
   }
 
   /** Sends unless the socket's queue is past the bound; a skipped client is told once it drains. */
-  sendUpdate(v: Viewer, u: LiveUpdate, wire: string | Buffer): void {
+  sendUpdate(v: Viewer, u: LiveUpdate, wire: string): void {
+    if (this.#send(v, u, SharedFrame.of(wire))) this.o.metrics.wsMessagesSent.inc();
+  }
+
+  #send(v: Viewer, u: LiveUpdate, frame: SharedFrame): boolean {
     const { socket } = v;
-    if (socket.readyState !== socket.OPEN) return;
+    if (socket.readyState !== socket.OPEN) return false;
     if (socket.bufferedAmount > this.o.maxBufferedBytes) {
       v.lagging = true;
       this.o.metrics.wsMessagesDropped.inc();
-      return;
+      return false;
     }
     if (v.lagging) {
       // It missed updates after lastSeq: say so; the SDK resumes from lastSeq out of history.
       send(socket, { type: 'gap', matchId: u.matchId, epoch: v.epoch, since: v.lastSeq, reason: 'slow-consumer' });
       v.lagging = false;
-      return;
+      return false;
     }
-    socket.send(wire, { binary: false });
+    writeShared(socket, frame);
     v.lastSeq = u.seq;
     v.epoch = u.epoch;
-    this.o.metrics.wsMessagesSent.inc();
+    return true;
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,64 @@
+import type { Socket } from 'node:net';
+import * as wsLib from 'ws';
+import type { WebSocket } from 'ws';
+
+// ws exports its Sender at run time but @types/ws does not declare it.
+interface FrameOptions {
+  fin: boolean;
+  opcode: number;
+  mask: boolean;
+  readOnly: boolean;
+  rsv1: boolean;
+}
+const Sender = (wsLib as unknown as { Sender: { frame(data: Buffer, o: FrameOptions): Buffer[] } }).Sender;
+
+/** The private parts of a ws socket that decide whether raw bytes may be written past its Sender. */
+interface WsInternals {
+  _socket?: Socket;
+  _sender?: { _state: number; _queue: unknown[] };
+  _extensions?: Record<string, unknown>;
+}
+
+const TEXT = 1;
+const SENDER_IDLE = 0;
+
+/**
+ * One update for many sockets: its payload and the whole WebSocket text frame (header + payload),
+ * built once. A server frame is unmasked, so the same bytes are valid on every connection.
+ */
+export class SharedFrame {
+  readonly frame: Buffer;
+
+  constructor(readonly payload: Buffer) {
+    const parts = Sender.frame(payload, { fin: true, opcode: TEXT, mask: false, readOnly: true, rsv1: false });
+    this.frame = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  static of(text: string): SharedFrame {
+    return new SharedFrame(Buffer.from(text));
+  }
+}
+
+/**
+ * Writes the prebuilt frame straight to the TCP stream: one write of shared bytes, no per-socket
+ * framing, corking or allocation. Only when ws's Sender is idle (nothing queued behind a deflate or
+ * a blob read, no compression negotiated) — otherwise the bytes would overtake or break what ws is
+ * sending, so it goes through ws.send like any message.
+ */
+export function writeShared(socket: WebSocket, f: SharedFrame): void {
+  const w = socket as unknown as WsInternals;
+  const raw = w._socket;
+  const sender = w._sender;
+  if (
+    raw !== undefined &&
+    raw.writable &&
+    sender !== undefined &&
+    sender._state === SENDER_IDLE &&
+    sender._queue.length === 0 &&
+    w._extensions?.['permessage-deflate'] === undefined
+  ) {
+    raw.write(f.frame);
+    return;
+  }
+  socket.send(f.payload, { binary: false });
+}
