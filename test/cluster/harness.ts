@@ -108,6 +108,8 @@ export async function startPipeline(opts: { aggregators?: number; graceMs?: numb
 interface SentBatch {
   at: number;
   status: number | 'network';
+  /** The error code and message of a non-202 answer, to tell a refusal's cause in a failure. */
+  error?: string;
   reactions: Array<{ matchId: string; userId: string; emoji: string; ts: number }>;
 }
 
@@ -116,6 +118,15 @@ interface SentBatch {
  * No retries: a 202 is an acknowledged reaction; anything else is an unknown outcome (it may or
  * may not be in the log), which bounds the expected counts from above only.
  */
+function errorOf(body: string): string {
+  try {
+    const e = JSON.parse(body) as { code?: string; message?: string };
+    return `${e.code}: ${e.message}`;
+  } catch {
+    return body.slice(0, 200);
+  }
+}
+
 export class Load {
   readonly batches: SentBatch[] = [];
   #timer: NodeJS.Timeout | undefined;
@@ -151,8 +162,10 @@ export class Load {
     const p = fetch(`${this.apiUrl}/v1/reactions/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reactions }), signal: AbortSignal.timeout(60_000) })
       .then(
         async (res) => {
-          await res.arrayBuffer();
-          this.batches.push({ at: Date.now(), status: res.status, reactions });
+          const body = await res.text();
+          const batch: SentBatch = { at: Date.now(), status: res.status, reactions };
+          if (res.status !== 202) batch.error = errorOf(body);
+          this.batches.push(batch);
         },
         () => {
           this.batches.push({ at: Date.now(), status: 'network', reactions });
@@ -164,6 +177,13 @@ export class Load {
 
   acknowledged(from = 0, to = Infinity): number {
     return this.batches.filter((b) => b.status === 202 && b.at >= from && b.at < to).reduce((n, b) => n + b.reactions.length, 0);
+  }
+
+  /** Non-202 answers by code and message. */
+  errors(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const b of this.batches) if (b.error !== undefined) out[b.error] = (out[b.error] ?? 0) + 1;
+    return out;
   }
 
   statuses(): Record<string, number> {

@@ -4,6 +4,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { closeAll, infra, kill9, partitionLeaders, printMemory, printRow, sleep, startFlow, startPipeline, transactionCoordinator, verify, waitFor } from './harness.js';
 
 const DOWN_MS = Number(process.env.EMO_CLUSTER_BROKER_DOWN_MS ?? 60_000);
+/** broker.session.timeout.ms of the cluster profile (6 s) + election, metadata refresh, margin. */
+const FAILOVER_GRACE_MS = 9000;
 let killed: string | undefined;
 
 afterAll(async () => {
@@ -17,7 +19,12 @@ describe('cluster: a Kafka node dies (3 nodes, replication 3, min.insync.replica
     // acks=all waits for 2 in-sync replicas; until the controller fences the dead node
     // (broker.session.timeout.ms, 6 s here) its partitions have no leader, so a durable send may
     // wait that long: the ack timeout is set above it, as on any replicated cluster.
-    const pipeline = await startPipeline({ extraEnv: { KAFKA_ACK_TIMEOUT_MS: '20000' } });
+    // A 202 is given only while the reaction's window still takes it (ack deadline: window end +
+    // grace). The dead node's partitions take the session timeout plus an election and a metadata
+    // refresh to get a new leader, so a grace shorter than that turns those seconds into 503s (the
+    // SDK retries them into the current window): a replicated deployment that must keep answering
+    // 202 through a node's death sets GRACE_MS above its failover time, as here.
+    const pipeline = await startPipeline({ graceMs: FAILOVER_GRACE_MS, extraEnv: { KAFKA_ACK_TIMEOUT_MS: '20000' } });
     const { viewers, load, t0 } = await startFlow(pipeline, { batchSize: 40, everyMs: 50 });
     const { windowMs } = pipeline.config.aggregation;
 
@@ -59,14 +66,17 @@ describe('cluster: a Kafka node dies (3 nodes, replication 3, min.insync.replica
       windows: verdict.windowsChecked,
     };
     printRow(row);
-    console.log(`[cluster] answers by status: ${JSON.stringify(load.statuses())}; windows emitted by the aggregators while the node was down: ${during.map((d, i) => d - before[i]!).join(', ')}`);
+    console.log(`[cluster] answers by status: ${JSON.stringify(load.statuses())} ${JSON.stringify(load.errors())}; windows emitted by the aggregators while the node was down: ${during.map((d, i) => d - before[i]!).join(', ')}`);
     printMemory({ api: pipeline.api, 'aggregator agg-0': pipeline.aggregators[0]!, 'aggregator agg-1': pipeline.aggregators[1]!, publisher: pipeline.publisher, 'fanout 0': pipeline.fanouts[0]!, 'fanout 1': pipeline.fanouts[1]! });
-    if (verdict.problems.length > 0) {
+    const emitted = during.map((d, i) => d - before[i]!);
+    if (verdict.problems.length > 0 || emitted.some((n) => n === 0) || row['non-202 answers'] > 0) {
       console.error(verdict.problems.slice(0, 20).join('\n'));
-      for (const a of pipeline.aggregators) console.error(a.output().slice(-3000));
+      for (const a of pipeline.aggregators) console.error(a.output().slice(-6000));
+      console.error(pipeline.api.output().slice(-3000));
     }
     expect(load.statuses()).toEqual({ '202': load.batches.length });
-    expect(during.reduce((n, d, i) => n + d - before[i]!, 0)).toBeGreaterThan(0);
+    // Each of them: the one whose transaction coordinator died finds the new one and goes on.
+    for (const n of emitted) expect(n).toBeGreaterThan(0);
     expect(verdict.windowsChecked).toBeGreaterThan(100);
     expect(verdict.problems).toEqual([]);
     expect(verdict.lost).toBe(0);

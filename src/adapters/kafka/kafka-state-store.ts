@@ -57,9 +57,24 @@ export class KafkaWindowStateStore implements WindowStateStore {
     // One load at a time on the shared reader: a load started meanwhile (a rebalance listener
     // while the runner rewinds) would re-assign it under the first, which would then wait for an
     // end of partition that never comes, silently, until its deadline.
-    const run = this.#loading.then(() => this.#load(tp));
+    const run = this.#loading.then(() =>
+      this.#load(tp).catch(async (err: unknown) => {
+        // A reader that failed may hold metadata that no longer heals: after a broker died, its
+        // queryWatermarkOffsets kept answering "Unknown partition" long after the broker was back
+        // (cluster tier). The next load starts from a new client.
+        this.logger.warn({ err, tp }, 'changelog load failed; the next load uses a new reader');
+        await this.#dropReader();
+        throw err;
+      }),
+    );
     this.#loading = run.catch(() => {});
     return run;
+  }
+
+  async #dropReader(): Promise<void> {
+    const r = this.#reader;
+    this.#reader = undefined;
+    if (r) await call((cb) => r.disconnect((err) => cb(err))).catch(() => {});
   }
 
   async #load(tp: TopicPartition): Promise<AggregatorSnapshot | null> {
@@ -103,8 +118,6 @@ export class KafkaWindowStateStore implements WindowStateStore {
   }
 
   async close(): Promise<void> {
-    const r = this.#reader;
-    this.#reader = undefined;
-    if (r) await call((cb) => r.disconnect((err) => cb(err))).catch(() => {});
+    await this.#dropReader();
   }
 }
