@@ -40,7 +40,7 @@ export function aggregateKey(a: { matchId: string; windowStart: number }): strin
 
 /** Consume reactions -> per-partition windows -> aggregates, committed with input offsets in one transaction. */
 export class AggregatorRunner {
-  readonly #tasks = new Map<string, { tp: TopicPartition; agg: WindowAggregator; offset: number; dirty: boolean }>();
+  readonly #tasks = new Map<string, Task>();
   #consumer!: LogConsumer;
   #producer!: TransactionalProducer;
   #loop: Promise<void> | undefined;
@@ -134,7 +134,7 @@ export class AggregatorRunner {
     const batch = await this.#consumer.poll(max, this.o.punctuateMs);
     // A state load failed during this poll's rebalance: nothing may be counted before the rewind.
     if (this.#needsRewind) return;
-    for (const rec of batch) await this.#process(rec);
+    await this.#processBatch(batch);
     // Wall-clock closing only for partitions read to their end: while a backlog replays, stream time decides.
     if (batch.length < max) {
       const now = this.o.clock.now();
@@ -150,22 +150,42 @@ export class AggregatorRunner {
     else if (batch.length === 0 && !this.#anyDirty()) this.#healthy();
   }
 
-  async #process(rec: LogRecord): Promise<void> {
-    const task = this.#tasks.get(key(rec));
-    if (!task) return; // partition revoked mid-batch: its new owner re-reads it
-    task.offset = rec.offset + 1;
-    task.dirty = true;
-    let reaction: Reaction;
+  /**
+   * The hot path, synchronous per record: a batch holds runs of one partition, so the task is
+   * looked up when the partition changes, not per record, and the counter moves once per batch.
+   * Only a record under a schema id not seen yet waits (for the registry).
+   */
+  async #processBatch(batch: LogRecord[]): Promise<void> {
+    let task: Task | undefined;
+    let topic = '';
+    let partition = -1;
+    let counted = 0;
     try {
-      reaction = await this.#decode(rec.value);
-    } catch (err) {
-      // A poison record must not stop the stream: count it, log it, skip it.
-      this.o.metrics.recordsUndecodable.inc({ topic: rec.topic });
-      this.o.logger.warn({ err, partition: rec.partition, offset: rec.offset }, 'skipping undecodable reaction');
-      return;
+      for (const rec of batch) {
+        if (rec.partition !== partition || rec.topic !== topic) {
+          topic = rec.topic;
+          partition = rec.partition;
+          task = this.#tasks.get(key(rec));
+        }
+        if (!task) continue; // partition revoked mid-batch: its new owner re-reads it
+        task.offset = rec.offset + 1;
+        task.dirty = true;
+        let reaction: Reaction;
+        try {
+          const decoded = this.#decode(rec.value);
+          reaction = decoded instanceof Promise ? await decoded : decoded;
+        } catch (err) {
+          // A poison record must not stop the stream: count it, log it, skip it.
+          this.o.metrics.recordsUndecodable.inc({ topic: rec.topic });
+          this.o.logger.warn({ err, partition: rec.partition, offset: rec.offset }, 'skipping undecodable reaction');
+          continue;
+        }
+        task.agg.process(reaction);
+        counted++;
+      }
+    } finally {
+      if (counted > 0) this.o.metrics.reactionsAggregated.inc(counted);
     }
-    task.agg.process(reaction);
-    this.o.metrics.reactionsAggregated.inc();
   }
 
   #decode(value: Buffer): Reaction | Promise<Reaction> {
@@ -243,6 +263,14 @@ export class AggregatorRunner {
     await this.#consumer?.close();
     await this.#producer?.close();
   }
+}
+
+/** One input partition's aggregation: its windows, the next offset to commit, and whether it changed. */
+interface Task {
+  tp: TopicPartition;
+  agg: WindowAggregator;
+  offset: number;
+  dirty: boolean;
 }
 
 function key(tp: TopicPartition): string {

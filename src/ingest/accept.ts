@@ -51,14 +51,12 @@ export async function acceptReactions(deps: AcceptDeps, items: ReactionBody[], b
   const costByUser = new Map<string, number>();
   for (let i = 0; i < items.length; i++) {
     const it = items[i]!;
-    const at = batch ? { details: { index: i } } : {};
-    const where = batch ? `reactions[${i}]: ` : '';
     if (!deps.catalog.has(it.emoji)) {
-      throw emoError('UNKNOWN_EMOJI', `${where}emoji ${JSON.stringify(it.emoji)} is not in the catalog (GET /v1/emojis)`, at);
+      throw emoError('UNKNOWN_EMOJI', `${where(batch, i)}emoji ${JSON.stringify(it.emoji)} is not in the catalog (GET /v1/emojis)`, at(batch, i));
     }
     const ts = it.ts ?? now;
     if (ts < now - deps.pastMs || ts > now + deps.futureMs) {
-      throw emoError('TIMESTAMP_RANGE', `${where}ts ${ts} is outside [now-${deps.pastMs} ms, now+${deps.futureMs} ms] (now=${now})`, at);
+      throw emoError('TIMESTAMP_RANGE', `${where(batch, i)}ts ${ts} is outside [now-${deps.pastMs} ms, now+${deps.futureMs} ms] (now=${now})`, at(batch, i));
     }
     reactions[i] = { matchId: it.matchId, userId: it.userId, emoji: it.emoji, ts, receivedAt: now };
     deadline = Math.min(deadline, ackDeadline(deps.closing, ts, now));
@@ -94,6 +92,10 @@ export async function acceptReactions(deps: AcceptDeps, items: ReactionBody[], b
   deps.metrics.reactionsAccepted.inc(reactions.length);
   return reactions.length;
 }
+
+// Built only for an error: the loop above runs once per reaction.
+const where = (batch: boolean, i: number) => (batch ? `reactions[${i}]: ` : '');
+const at = (batch: boolean, i: number) => (batch ? { details: { index: i } } : {});
 
 /**
  * The log's acknowledgement, if it comes in time. If not, the client hears 503: the reactions

@@ -44,13 +44,16 @@ describe('AggregatorRunner on the memory log', () => {
     });
     await runner.start();
     const producer = await log.producer();
-    const react = (w: number) => producer.send([{ topic: 'r', key: 'm', value: serdes.reaction.encode({ matchId: 'm', userId: 'u', emoji: '🔥', ts: T0 + w * 2000 + 700, receivedAt: T0 + w * 2000 + 700 }) }]);
+    const record = (w: number) => ({ topic: 'r', key: 'm', value: serdes.reaction.encode({ matchId: 'm', userId: 'u', emoji: '🔥', ts: T0 + w * 2000 + 700, receivedAt: T0 + w * 2000 + 700 }) });
+    const react = (w: number) => producer.send([record(w)]);
     const aggregates = (from: number) => log.read('a', 0, from, 100).map((r) => serdes.aggregate.decodeKnown(r.value) as WindowAggregate);
 
     for (const w of [0, 1, 2]) await react(w);
     clock.set(T0 + 3 * 2000 + 500); // wall clock closes window 2 as well
     await vi.waitFor(() => expect(aggregates(0)).toHaveLength(3));
-    for (const w of [3, 4, 5]) await react(w); // closes windows 3 and 4: 3 + 2 > capacity 4
+    // In one send, so one poll reads them: closes windows 3 and 4, and 3 + 2 > capacity 4. (Sent one
+    // by one, the runner may commit reaction 3 alone first; the refusal would then start at 4.)
+    await producer.send([3, 4, 5].map(record));
     await vi.waitFor(() => expect(log.committed('agg', 'r', 0)).toBe(3));
     await new Promise((r) => setTimeout(r, 200));
     expect(log.retained('a')).toBe(3); // refused, whole: nothing partial, nothing dropped
