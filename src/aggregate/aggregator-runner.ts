@@ -5,7 +5,7 @@ import type { Clock } from '../ports/clock.js';
 import { emoError, isEmoError } from '../domain/errors.js';
 import type { StageProgress } from '../http/health-routes.js';
 import type { Reaction, WindowAggregate } from '../domain/types.js';
-import type { Log, LogConsumer, LogRecord, ProducerRecord, TopicPartition, TopicPartitionOffset, TransactionalProducer } from '../ports/log.js';
+import type { Log, LogConsumer, LogRecord, ProducerRecord, TopicPartition, TopicPartitionOffset, TransactionalSession } from '../ports/log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { WindowStateStore } from '../ports/window-state-store.js';
 import { WindowAggregator, type WindowRules } from './window-aggregator.js';
@@ -42,7 +42,7 @@ export function aggregateKey(a: { matchId: string; windowStart: number }): strin
 export class AggregatorRunner {
   readonly #tasks = new Map<string, Task>();
   #consumer!: LogConsumer;
-  #producer!: TransactionalProducer;
+  #session!: TransactionalSession;
   #loop: Promise<void> | undefined;
   #closing = false;
   #lastCommit = 0;
@@ -59,8 +59,13 @@ export class AggregatorRunner {
   async start(): Promise<void> {
     if (this.#loop) return;
     const o = this.o;
-    this.#producer = await o.log.transactionalProducer({ transactionalId: o.transactionalId, onRecovery: (kind) => o.progress?.recovered(kind) });
-    this.#consumer = await o.log.consumer({ groupId: o.groupId, topics: [o.reactionsTopic] });
+    this.#session = await o.log.transactionalSession({
+      transactionalId: o.transactionalId,
+      groupId: o.groupId,
+      topics: [o.reactionsTopic],
+      onRecovery: (kind) => o.progress?.recovered(kind),
+    });
+    this.#consumer = this.#session.consumer;
     this.#consumer.onAssignment(async ({ assigned, revoked }) => {
       o.logger.info({ assigned: assigned.map((tp) => tp.partition), revoked: revoked.map((tp) => tp.partition) }, 'partitions reassigned');
       for (const tp of revoked) this.#tasks.delete(key(tp));
@@ -226,7 +231,7 @@ export class AggregatorRunner {
     this.#unsent = undefined;
     if (records.length > 0 || offsets.size > 0) {
       try {
-        await this.#producer.commitTransaction(records, this.#consumer, [...offsets.values()]);
+        await this.#session.commit(records, [...offsets.values()]);
       } catch (err) {
         // Aborted: nothing of it is visible. With a changelog the loop rebuilds every task from its
         // last committed state and reads again from the committed offsets, so the retry counts each
@@ -260,8 +265,7 @@ export class AggregatorRunner {
   async close(): Promise<void> {
     this.#closing = true;
     await this.#loop;
-    await this.#consumer?.close();
-    await this.#producer?.close();
+    await this.#session?.close();
   }
 }
 

@@ -62,9 +62,16 @@ export interface LogConsumer {
   close(): Promise<void>;
 }
 
-/** Consume-transform-produce: outputs and input offsets become visible together or not at all. */
-export interface TransactionalProducer {
-  commitTransaction(records: ProducerRecord[], consumer: LogConsumer, offsets: TopicPartitionOffset[]): Promise<void>;
+/**
+ * Consume-transform-produce: a group consumer and the transactions that commit its input offsets
+ * together with the outputs. The session owns both, so no caller can pair a transaction with a
+ * consumer of another log (or another group).
+ */
+export interface TransactionalSession {
+  readonly consumer: LogConsumer;
+  /** Outputs and input offsets become visible together or not at all; a rejection left neither. */
+  commit(records: ProducerRecord[], offsets: TopicPartitionOffset[]): Promise<void>;
+  /** Closes the consumer, then the transactional producer. */
   close(): Promise<void>;
 }
 
@@ -78,7 +85,7 @@ export interface Log {
   producer(): Promise<LogProducer>;
   consumer(opts: { groupId: string; topics: string[] }): Promise<LogConsumer>;
   /** `onRecovery` hears of each recovery the producer makes by itself (an abort, a replaced instance). */
-  transactionalProducer(opts: { transactionalId: string; onRecovery?: (kind: string) => void }): Promise<TransactionalProducer>;
+  transactionalSession(opts: { transactionalId: string; groupId: string; topics: string[]; onRecovery?: (kind: string) => void }): Promise<TransactionalSession>;
   /**
    * A changelog on `topic` where the aggregator saves its open windows with each transaction, or
    * undefined when the log does not outlive the process (nothing to restore from).

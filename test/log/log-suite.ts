@@ -185,16 +185,13 @@ export function logContract(name: string, factory: LogFactory): void {
       const output = await topicOn(log, 'tx-out');
       const groupId = factory.name('g');
       await (await log.producer()).send(records(input, 10));
-      const consumer = await log.consumer({ groupId, topics: [input] });
-      const tx = await log.transactionalProducer({ transactionalId: factory.name('tx') });
-      const read = await readToEnd(consumer, input);
-      await tx.commitTransaction(
+      const tx = await log.transactionalSession({ transactionalId: factory.name('tx'), groupId, topics: [input] });
+      const read = await readToEnd(tx.consumer, input);
+      await tx.commit(
         read.map((r) => ({ topic: output, key: r.key ?? '', value: Buffer.from(`out-${r.value.toString()}`) })),
-        consumer,
         nextOffsets(read),
       );
       await tx.close();
-      await consumer.close();
       const outputs = await readThroughMarkers(log, output);
       expect(values(outputs)).toEqual(values(read).map((v) => `out-${v}`).sort());
       // The same group starts after the transaction's offsets: nothing of the input is left.
@@ -207,16 +204,16 @@ export function logContract(name: string, factory: LogFactory): void {
       const output = await topicOn(log, 'abort-out');
       const groupId = factory.name('g');
       await (await log.producer()).send(records(input, 8));
-      const consumer = await log.consumer({ groupId, topics: [input] });
-      const tx = await log.transactionalProducer({ transactionalId: factory.name('tx') });
+      const tx = await log.transactionalSession({ transactionalId: factory.name('tx'), groupId, topics: [input] });
+      const { consumer } = tx;
       const read = await readToEnd(consumer, input);
       const good = read.map((r) => ({ topic: output, key: r.key ?? '', value: Buffer.from(`out-${r.value.toString()}`) }));
-      await expect(tx.commitTransaction([...good, ...factory.refusedRecords(output)], consumer, nextOffsets(read))).rejects.toMatchObject({ code: expect.stringMatching(/^EMO_ERR_/) });
+      await expect(tx.commit([...good, ...factory.refusedRecords(output)], nextOffsets(read))).rejects.toMatchObject({ code: expect.stringMatching(/^EMO_ERR_/) });
       await consumer.rewind(Array.from({ length: PARTITIONS }, (_, partition) => ({ topic: input, partition })));
       const again = await readToEnd(consumer, input);
       expect(values(again)).toEqual(values(read));
-      // The same producer commits the retry: exactly one copy of each output becomes visible.
-      await tx.commitTransaction(good, consumer, nextOffsets(again));
+      // The same session commits the retry: exactly one copy of each output becomes visible.
+      await tx.commit(good, nextOffsets(again));
       await tx.close();
       const outputs = await readThroughMarkers(log, output);
       expect(values(outputs)).toEqual(values(read).map((v) => `out-${v}`).sort());
@@ -232,8 +229,8 @@ export function logContract(name: string, factory: LogFactory): void {
       await producer.send(records(input, 300));
       let stop = false;
       const member = async (name: string, onCommit: () => void) => {
-        const consumer = await log.consumer({ groupId, topics: [input] });
-        const tx = await log.transactionalProducer({ transactionalId: factory.name(`tx-${name}`) });
+        const tx = await log.transactionalSession({ transactionalId: factory.name(`tx-${name}`), groupId, topics: [input] });
+        const { consumer } = tx;
         const state = { assigned: new Set<number>(), idle: false, revoked: 0, loop: Promise.resolve() };
         consumer.onAssignment(({ assigned, revoked }) => {
           for (const tp of revoked) state.assigned.delete(tp.partition);
@@ -251,7 +248,7 @@ export function logContract(name: string, factory: LogFactory): void {
             }
             state.idle = false;
             try {
-              await tx.commitTransaction(batch.map((r) => ({ topic: output, key: r.key ?? '', value: Buffer.from(`out-${r.value.toString()}`) })), consumer, nextOffsets(batch));
+              await tx.commit(batch.map((r) => ({ topic: output, key: r.key ?? '', value: Buffer.from(`out-${r.value.toString()}`) })), nextOffsets(batch));
               onCommit();
             } catch {
               // Fenced by the rebalance (or aborted): nothing of it is visible; read again from the commits.
@@ -259,7 +256,6 @@ export function logContract(name: string, factory: LogFactory): void {
             }
           }
           await tx.close();
-          await consumer.close();
         })();
         return state;
       };

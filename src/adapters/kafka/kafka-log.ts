@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Log, LogConsumer, LogProducer, TopicSpec, TransactionalProducer } from '../../ports/log.js';
+import type { Log, LogConsumer, LogProducer, TopicSpec, TransactionalSession } from '../../ports/log.js';
 import type { KafkaOptions } from '../../config/kafka-options.js';
 import { KafkaLogConsumer } from './kafka-consumer.js';
 import { KafkaProducer } from './kafka-producer.js';
@@ -59,10 +59,24 @@ export class KafkaLog implements Log {
     return c;
   }
 
-  async transactionalProducer({ transactionalId, onRecovery }: { transactionalId: string; onRecovery?: (kind: string) => void }): Promise<TransactionalProducer> {
-    const p = await KafkaTransactionalProducer.connect(this.o, transactionalId, this.logger.child({ client: 'tx', transactionalId }), onRecovery);
-    this.#closers.push(() => p.close());
-    return p;
+  async transactionalSession(opts: { transactionalId: string; groupId: string; topics: string[]; onRecovery?: (kind: string) => void }): Promise<TransactionalSession> {
+    const { transactionalId, groupId, topics, onRecovery } = opts;
+    const producer = await KafkaTransactionalProducer.connect(this.o, transactionalId, this.logger.child({ client: 'tx', transactionalId }), onRecovery);
+    let consumer: KafkaLogConsumer;
+    try {
+      consumer = await KafkaLogConsumer.connect(this.o, { groupId, topics, logger: this.logger.child({ client: 'consumer', group: groupId }) });
+    } catch (err) {
+      await producer.close();
+      throw err;
+    }
+    let closed: Promise<void> | undefined;
+    const session: TransactionalSession = {
+      consumer,
+      commit: (records, offsets) => producer.commitTransaction(records, consumer, offsets),
+      close: () => (closed ??= consumer.close().finally(() => producer.close())),
+    };
+    this.#closers.push(() => session.close());
+    return session;
   }
 
   windowStateStore(topic: string): KafkaWindowStateStore {

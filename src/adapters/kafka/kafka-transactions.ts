@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import { emoError } from '../../domain/errors.js';
-import type { LogConsumer, ProducerRecord, TopicPartitionOffset, TransactionalProducer } from '../../ports/log.js';
+import type { ProducerRecord, TopicPartitionOffset } from '../../ports/log.js';
 import type { KafkaOptions } from '../../config/kafka-options.js';
-import { KafkaLogConsumer } from './kafka-consumer.js';
+import type { KafkaLogConsumer } from './kafka-consumer.js';
 import { classifyKafkaError, kafkaError, needsNewProducer } from './kafka-errors.js';
 import { producerConfig } from './kafka-producer.js';
 import { call, rdkafka, type RdKafka } from './rdkafka.js';
@@ -20,7 +20,8 @@ const COMMIT_ATTEMPTS = 3;
  * broker restart leaves librdkafka's transaction manager in one) → this instance is replaced by a
  * new producer under the same transactional.id before the next transaction.
  */
-export class KafkaTransactionalProducer implements TransactionalProducer {
+/** The transactional half of a Kafka TransactionalSession (kafka-log.ts pairs it with its consumer). */
+export class KafkaTransactionalProducer {
   #closed = false;
   #producer: RdKafka.Producer | undefined;
   /** Set when the instance must be replaced; the next transaction does it first. */
@@ -80,8 +81,7 @@ export class KafkaTransactionalProducer implements TransactionalProducer {
     return p;
   }
 
-  async commitTransaction(records: ProducerRecord[], consumer: LogConsumer, offsets: TopicPartitionOffset[]): Promise<void> {
-    if (!(consumer instanceof KafkaLogConsumer)) throw emoError('INTERNAL', 'Kafka transactions need a Kafka consumer');
+  async commitTransaction(records: ProducerRecord[], consumer: KafkaLogConsumer, offsets: TopicPartitionOffset[]): Promise<void> {
     if (this.#closed) throw emoError('CLOSED', 'transactional producer is closed');
     const p = this.#broken || !this.#producer ? await this.#replace() : this.#producer;
     let begun = false;

@@ -10,7 +10,7 @@ import type {
   TopicPartition,
   TopicPartitionOffset,
   TopicSpec,
-  TransactionalProducer,
+  TransactionalSession,
 } from '../../ports/log.js';
 
 interface Partition {
@@ -171,15 +171,16 @@ export class MemoryLog implements Log {
     return new MemoryConsumer(this, opts.groupId, opts.topics);
   }
 
-  async transactionalProducer(): Promise<TransactionalProducer> {
+  async transactionalSession(opts: { transactionalId: string; groupId: string; topics: string[] }): Promise<TransactionalSession> {
+    const consumer = new MemoryConsumer(this, opts.groupId, opts.topics);
     return {
-      commitTransaction: async (records, consumer, offsets) => {
+      consumer,
+      commit: async (records, offsets) => {
         // Synchronous append + commit: nothing can observe one without the other.
         if (records.length > 0) this.append(records);
-        if (!(consumer instanceof MemoryConsumer)) throw emoError('INTERNAL', 'memory transactions need a memory consumer');
         this.commit(consumer.groupId, offsets);
       },
-      close: async () => {},
+      close: () => consumer.close(),
     };
   }
 
