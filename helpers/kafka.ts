@@ -1,3 +1,4 @@
+import type { ReactionCodec } from '../src/codec/reaction-codec.js';
 import { createRequire } from 'node:module';
 import type * as RdKafka from 'node-rdkafka';
 import { compressWindow } from '../src/aggregate/compress.js';
@@ -22,7 +23,13 @@ export function kafkaConfig(overrides: DeepPartial<Config> = {}): Config {
   const id = unique('t');
   return loadConfig(
     { ...process.env, LOG_ADAPTER: 'kafka', REGISTRY_ADAPTER: 'confluent', BUS_ADAPTER: 'redis' },
-    { port: 0, log: { reactionsTopic: `${id}.reactions`, aggregatesTopic: `${id}.aggregates` }, kafka: { reactionsPartitions: 6 }, redis: { keyPrefix: `${id}:` }, ...overrides },
+    {
+      port: 0,
+      ...overrides,
+      log: { reactionsTopic: `${id}.reactions`, aggregatesTopic: `${id}.aggregates`, ...overrides.log },
+      kafka: { reactionsPartitions: 6, ...overrides.kafka },
+      redis: { keyPrefix: `${id}:`, ...overrides.redis },
+    },
   );
 }
 
@@ -58,7 +65,8 @@ export async function createTopics(config: Config): Promise<void> {
  */
 export async function produceReactions(
   config: Config,
-  serde: AvroSerde<Reaction>,
+  /** One record per reaction, or codecs (each chunk of 500 through the next, round robin: a mix of formats). */
+  serde: AvroSerde<Reaction> | ReactionCodec[],
   count: number,
   opts: {
     matches: number;
@@ -84,7 +92,8 @@ export async function produceReactions(
         const k = Math.floor(emojis.length * Math.random() ** 2);
         batch.push({ matchId: `match-${j % opts.matches}`, userId: `u${j}`, emoji: emojis[k]!, ts: opts.clientTs?.(now, j) ?? now, receivedAt: now });
       }
-      await producer.send(batch.map((r) => ({ topic: config.log.reactionsTopic, key: r.matchId, value: serde.encode(r) })));
+      const topic = config.log.reactionsTopic;
+      await producer.send(Array.isArray(serde) ? serde[(i / chunk) % serde.length]!.records(topic, batch) : batch.map((r) => ({ topic, key: r.matchId, value: serde.encode(r) })));
       sent.push(...batch);
       await opts.onProgress?.(sent.length);
       if (opts.perSecond) {

@@ -4,12 +4,11 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
 import type { Logger } from 'pino';
-import type { AvroSerde } from './codec/serde.js';
+import type { ReactionCodec } from './codec/reaction-codec.js';
 import type { Config } from './config/config.js';
 import type { EmojiCatalog } from './domain/catalog.js';
 import type { Clock } from './ports/clock.js';
 import { repoRoot } from './domain/schemas-dir.js';
-import type { Reaction } from './domain/types.js';
 import type { FanoutBus } from './ports/bus.js';
 import { liveRoute } from './fanout/live-route.js';
 import { Rooms } from './fanout/rooms.js';
@@ -30,7 +29,7 @@ export interface AppOptions {
   metrics: Metrics;
   logger: Logger;
   /** Present where this process takes reactions in (roles all, api). */
-  ingest?: { producer: LogProducer; serde: AvroSerde<Reaction>; limits?: { client: RateBuckets; user: RateBuckets } };
+  ingest?: { producer: LogProducer; codec: ReactionCodec; limits?: { client: RateBuckets; user: RateBuckets } };
   /** Present where this process serves WebSockets (roles all, fanout). */
   fanout?: { bus: FanoutBus; nodeId: string };
   checks?: ReadinessCheck[];
@@ -69,7 +68,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       limits,
       tokens: config.apiTokens,
       producer: o.ingest.producer,
-      serde: o.ingest.serde,
+      codec: o.ingest.codec,
       metrics: o.metrics,
       topic: config.log.reactionsTopic,
       pastMs: config.ingest.pastMs,

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { AvroSerde } from '../codec/serde.js';
+import type { ReactionCodec } from '../codec/reaction-codec.js';
 import type { EmojiCatalog } from '../domain/catalog.js';
 import type { Clock } from '../ports/clock.js';
 import { emoError, isEmoError } from '../domain/errors.js';
@@ -12,7 +13,7 @@ import { WindowAggregator, type WindowRules } from './window-aggregator.js';
 
 export interface AggregatorRunnerOptions {
   log: Log;
-  serdes: { reaction: AvroSerde<Reaction>; aggregate: AvroSerde<WindowAggregate> };
+  serdes: { reactions: ReactionCodec; aggregate: AvroSerde<WindowAggregate> };
   catalog: EmojiCatalog;
   rules: WindowRules;
   reactionsTopic: string;
@@ -175,30 +176,22 @@ export class AggregatorRunner {
         if (!task) continue; // partition revoked mid-batch: its new owner re-reads it
         task.offset = rec.offset + 1;
         task.dirty = true;
-        let reaction: Reaction;
         try {
-          const decoded = this.#decode(rec.value);
-          reaction = decoded instanceof Promise ? await decoded : decoded;
+          // The whole record decodes before any of it counts: a poison record counts nothing.
+          const agg = task.agg;
+          const done = this.o.serdes.reactions.forEach(rec.value, (r) => {
+            agg.process(r);
+            counted++;
+          });
+          if (done) await done;
         } catch (err) {
           // A poison record must not stop the stream: count it, log it, skip it.
           this.o.metrics.recordsUndecodable.inc({ topic: rec.topic });
-          this.o.logger.warn({ err, partition: rec.partition, offset: rec.offset }, 'skipping undecodable reaction');
-          continue;
+          this.o.logger.warn({ err, partition: rec.partition, offset: rec.offset }, 'skipping undecodable reaction record');
         }
-        task.agg.process(reaction);
-        counted++;
       }
     } finally {
       if (counted > 0) this.o.metrics.reactionsAggregated.inc(counted);
-    }
-  }
-
-  #decode(value: Buffer): Reaction | Promise<Reaction> {
-    try {
-      return this.o.serdes.reaction.decodeKnown(value);
-    } catch (err) {
-      if (isEmoError(err, 'UNKNOWN_SCHEMA')) return this.o.serdes.reaction.decode(value);
-      throw err;
     }
   }
 

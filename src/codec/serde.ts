@@ -3,11 +3,12 @@ import path from 'node:path';
 import avro from 'avsc';
 import { emoError } from '../domain/errors.js';
 import { schemasDir } from '../domain/schemas-dir.js';
-import type { Reaction, WindowAggregate } from '../domain/types.js';
+import type { Reaction, ReactionsFormat, WindowAggregate } from '../domain/types.js';
 import { frame, HEADER_SIZE, readSchemaId } from './confluent-frame.js';
 import type { SchemaRegistry } from '../ports/schema-registry.js';
+import { ReactionCodec, type ReactionBatch } from './reaction-codec.js';
 
-export function loadAvsc(name: 'reaction' | 'aggregate'): object {
+export function loadAvsc(name: 'reaction' | 'reaction-batch' | 'aggregate'): object {
   return JSON.parse(readFileSync(path.join(schemasDir(), `${name}.avsc`), 'utf8')) as object;
 }
 
@@ -73,13 +74,26 @@ export class AvroSerde<T> {
 
 export interface Serdes {
   reaction: AvroSerde<Reaction>;
+  reactionBatch: AvroSerde<ReactionBatch>;
+  /** Reactions to reactions-topic records in the configured format, and back from either. */
+  reactions: ReactionCodec;
   aggregate: AvroSerde<WindowAggregate>;
 }
 
-export async function createSerdes(registry: SchemaRegistry, topics: { reactionsTopic: string; aggregatesTopic: string }): Promise<Serdes> {
-  const [reaction, aggregate] = await Promise.all([
+/** The packed record's subject: topic + record name, beside the single reaction's `<topic>-value`. */
+export function reactionBatchSubject(reactionsTopic: string): string {
+  return `${reactionsTopic}-io.emostream.v1.ReactionBatch`;
+}
+
+export async function createSerdes(
+  registry: SchemaRegistry,
+  topics: { reactionsTopic: string; aggregatesTopic: string },
+  format: ReactionsFormat = 'single',
+): Promise<Serdes> {
+  const [reaction, reactionBatch, aggregate] = await Promise.all([
     AvroSerde.create<Reaction>(registry, `${topics.reactionsTopic}-value`, loadAvsc('reaction')),
+    AvroSerde.create<ReactionBatch>(registry, reactionBatchSubject(topics.reactionsTopic), loadAvsc('reaction-batch')),
     AvroSerde.create<WindowAggregate>(registry, `${topics.aggregatesTopic}-value`, loadAvsc('aggregate')),
   ]);
-  return { reaction, aggregate };
+  return { reaction, reactionBatch, reactions: new ReactionCodec(format, reaction, reactionBatch, registry), aggregate };
 }

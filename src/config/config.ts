@@ -1,3 +1,4 @@
+import { REACTIONS_FORMATS, type ReactionsFormat } from '../domain/types.js';
 import { emoError } from '../domain/errors.js';
 import type { KafkaOptions } from './kafka-options.js';
 import { loadAggregationDefaults, type AggregationRules } from './aggregation.js';
@@ -39,6 +40,8 @@ export interface Config {
     capacity: number;
     reactionsTopic: string;
     aggregatesTopic: string;
+    /** How the API writes reactions (src/codec/reaction-codec.ts); readers take both. */
+    reactionsFormat: ReactionsFormat;
   };
   fanout: {
     historySize: number;
@@ -162,6 +165,7 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
       capacity: r.int('LOG_CAPACITY', 1_000_000, 1, 1_000_000_000),
       reactionsTopic: r.str('REACTIONS_TOPIC', 'emostream.reactions', topic),
       aggregatesTopic: r.str('AGGREGATES_TOPIC', 'emostream.aggregates', topic),
+      reactionsFormat: r.oneOf('REACTIONS_FORMAT', 'single', REACTIONS_FORMATS),
     },
     fanout: {
       historySize: r.int('HISTORY_SIZE', 300, 1, 1_000_000),

@@ -15,3 +15,12 @@ export interface Reaction {
 // A closed window (aggregate.avsc) and the same as the fan-out delivers it (seq, prevSeq, epoch) are
 // what the client SDK's users read off the wire: defined once, in the SDK package.
 export type { LiveWindow as LiveUpdate, WindowAggregate } from '../../packages/sdk/src/types.js';
+
+/**
+ * How the API writes reactions to the reactions topic: `single`, one record per reaction
+ * (reaction.avsc); `packed`, one record per request and match (reaction-batch.avsc), so the log's
+ * per-record costs (produce call, delivery report, consumer message, decode) are paid per batch.
+ * Readers take both, told apart by the record's schema id (src/codec/reaction-codec.ts).
+ */
+export type ReactionsFormat = 'single' | 'packed';
+export const REACTIONS_FORMATS: readonly ReactionsFormat[] = ['single', 'packed'];

@@ -1,4 +1,4 @@
-import type { AvroSerde } from '../codec/serde.js';
+import type { ReactionCodec } from '../codec/reaction-codec.js';
 import type { EmojiCatalog } from '../domain/catalog.js';
 import type { Clock } from '../ports/clock.js';
 import { emoError, isEmoError } from '../domain/errors.js';
@@ -15,7 +15,8 @@ export interface AcceptDeps {
   /** Buckets per client (API token subject, else address) and per userId: both must have room. */
   limits: { client: RateBuckets; user: RateBuckets };
   producer: LogProducer;
-  serde: AvroSerde<Reaction>;
+  /** Reactions to records in the configured format (one per reaction, or one per match). */
+  codec: ReactionCodec;
   metrics: Metrics;
   topic: string;
   pastMs: number;
@@ -77,7 +78,7 @@ export async function acceptReactions(deps: AcceptDeps, items: ReactionBody[], b
     await Promise.all([deps.limits.client.refund(clientCost), deps.limits.user.refund(userCosts)]);
     throw emoError('LOG_UNAVAILABLE', 'the reactions arrived too late for their window; retry', { retryAfterSec: deps.retryAfterSec });
   }
-  const records = reactions.map((r) => ({ topic: deps.topic, key: r.matchId, value: deps.serde.encode(r) }));
+  const records = deps.codec.records(deps.topic, reactions);
   const end = deps.metrics.produceLatency.startTimer();
   try {
     await beforeDeadline(deps.producer.send(records), deadline - deps.clock.now(), deps.retryAfterSec);

@@ -47,7 +47,7 @@ export async function startRole(config: Config, deps: { logger: Logger; clock?: 
     const registry = createRegistry(config);
     lifecycle.add('adapters', () => registry.close());
     if (log && (stages.ingest || stages.aggregator)) await log.ensureTopics(topicsFor(config));
-    const serdes = needsLog ? await createSerdes(registry, config.log) : undefined;
+    const serdes = needsLog ? await createSerdes(registry, config.log, config.log.reactionsFormat) : undefined;
     const bus: FanoutBus | undefined = stages.publisher || stages.fanout ? await createBus(config, logger) : undefined;
     if (bus) lifecycle.add('adapters', () => bus.close());
     const checks: ReadinessCheck[] = [];
@@ -59,7 +59,7 @@ export async function startRole(config: Config, deps: { logger: Logger; clock?: 
       checks.push({ name: 'log', ready: () => producer.ready() });
       const limits = config.ingest.rateLimitStore === 'redis' ? await createSharedRateLimits(config, logger) : undefined;
       if (limits) lifecycle.add('adapters', () => limits.close());
-      ingest = { producer, serde: serdes.reaction, ...(limits ? { limits } : {}) };
+      ingest = { producer, codec: serdes.reactions, ...(limits ? { limits } : {}) };
     }
     const app = await buildApp({
       config,

@@ -17,9 +17,9 @@ export async function ingestApp(opts: { config?: DeepPartial<Config>; wrap?: (p:
   const clock = new ManualClock(NOW);
   const log = new MemoryLog({ capacity: opts.capacity ?? 1000, retryAfterSec: config.ingest.retryAfterSec });
   await log.ensureTopics([{ name: config.log.reactionsTopic, partitions: 4 }]);
-  const serdes = await createSerdes(new MemorySchemaRegistry(), config.log);
+  const serdes = await createSerdes(new MemorySchemaRegistry(), config.log, config.log.reactionsFormat);
   const producer = opts.wrap ? opts.wrap(await log.producer()) : await log.producer();
   const metrics = createMetrics();
-  const app = await buildApp({ config, catalog, clock, metrics, logger: silentLogger, ingest: { producer, serde: serdes.reaction, ...(opts.limits ? { limits: opts.limits } : {}) }, pages: false });
+  const app = await buildApp({ config, catalog, clock, metrics, logger: silentLogger, ingest: { producer, codec: serdes.reactions, ...(opts.limits ? { limits: opts.limits } : {}) }, pages: false });
   return { app, log, clock, serdes, metrics, config };
 }

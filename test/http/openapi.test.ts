@@ -42,7 +42,7 @@ describe('OpenAPI document', () => {
       clock: new ManualClock(1_800_000_000_000),
       metrics: createMetrics(),
       logger: silentLogger,
-      ingest: { producer: await log.producer(), serde: serdes.reaction },
+      ingest: { producer: await log.producer(), codec: serdes.reactions },
       fanout: { bus: new MemoryBus({ historySize: 10 }), nodeId: 'n1' },
       pages: true,
     });

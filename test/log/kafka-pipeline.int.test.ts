@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { readSchemaId } from '../../src/codec/confluent-frame.js';
 import { ConfluentSchemaRegistry } from '../../src/adapters/confluent/confluent-registry.js';
-import { createSerdes } from '../../src/codec/serde.js';
-import type { WindowAggregate } from '../../src/domain/types.js';
+import { createSerdes, reactionBatchSubject } from '../../src/codec/serde.js';
+import type { Reaction, WindowAggregate } from '../../src/domain/types.js';
 import { startRole, type Pipeline } from '../../src/roles/start.js';
 import { silentLogger } from '../../helpers/fixtures.js';
 import { consumeUntil, createTopics, diffAggregates, expectedAggregates, kafkaConfig, produceReactions } from '../../helpers/kafka.js';
@@ -45,6 +45,54 @@ describe('ingest API on real Kafka with the schema registry', () => {
     expect(users).toEqual(new Set([...body.reactions.map((x) => x.userId), 'solo']));
     const ready = await api.app.inject('/readyz');
     expect(ready.json()).toEqual({ status: 'ready', failing: [] });
+  });
+});
+
+describe('packed reactions on real Kafka (REACTIONS_FORMAT=packed)', () => {
+  it('the API writes one record per request and match under the ReactionBatch subject, holding every reaction', async () => {
+    const config = kafkaConfig({ role: 'api', log: { reactionsFormat: 'packed' } });
+    const api = await startRole(config, { logger: silentLogger });
+    running.push(api);
+    const now = Date.now();
+    const body = { reactions: Array.from({ length: 30 }, (_, i) => ({ matchId: `m${i % 3}`, userId: `u${i}`, emoji: i % 2 ? '🔥' : '😂', ts: now - i })) };
+    expect((await api.app.inject({ method: 'POST', url: '/v1/reactions/batch', payload: body })).json()).toEqual({ accepted: 30 });
+    expect((await api.app.inject({ method: 'POST', url: '/v1/reactions', payload: { matchId: 'm9', userId: 'solo', emoji: '🎉' } })).statusCode).toBe(202);
+
+    const records = await consumeUntil(config, config.log.reactionsTopic, (r) => r.length >= 4, 60_000);
+    expect(records).toHaveLength(4); // 3 matches in the batch + the single POST
+    const id = await registryIdOf(config.registryUrl, reactionBatchSubject(config.log.reactionsTopic));
+    const serdes = await createSerdes(new ConfluentSchemaRegistry(config.registryUrl), config.log);
+    const got: Reaction[] = [];
+    for (const r of records) {
+      expect(readSchemaId(r.value)).toBe(id);
+      const rs = await serdes.reactions.decode(r.value);
+      expect(new Set(rs.map((x) => x.matchId))).toEqual(new Set([r.key]));
+      got.push(...rs);
+    }
+    expect(got.map((r) => r.userId).sort()).toEqual([...body.reactions.map((x) => x.userId), 'solo'].sort());
+    for (const r of got.filter((x) => x.userId !== 'solo')) expect(r.ts).toBe(body.reactions.find((x) => x.userId === r.userId)!.ts);
+  });
+
+  it('the aggregator counts a topic of packed and single records exactly, each window once', async () => {
+    const config = kafkaConfig({ role: 'aggregator', aggregation: { graceMs: 1500 } });
+    await createTopics(config);
+    const aggregator = await startRole(config, { logger: silentLogger });
+    running.push(aggregator);
+    const registry = new ConfluentSchemaRegistry(config.registryUrl);
+    const [packed, single] = await Promise.all([createSerdes(registry, config.log, 'packed'), createSerdes(registry, config.log, 'single')]);
+    const sent = await produceReactions(config, [packed.reactions, single.reactions], 60_000, { matches: 5, perSecond: 20_000 });
+    const expected = expectedAggregates(config, sent);
+    const decoded: WindowAggregate[] = [];
+    let total = 0;
+    await consumeUntil(config, config.log.aggregatesTopic, (rs) => {
+      while (decoded.length < rs.length) {
+        const a = packed.aggregate.decodeKnown(rs[decoded.length]!.value);
+        decoded.push(a);
+        total += a.total;
+      }
+      return total >= sent.length;
+    });
+    expect(diffAggregates(expected, decoded)).toEqual([]);
   });
 });
 
