@@ -62,6 +62,15 @@ def encode_reaction(rec: Mapping) -> bytes:
             + encode_long(rec["ts"]) + encode_long(rec["receivedAt"]))
 
 
+def encode_reaction_batch(rec: Mapping) -> bytes:
+    """reaction-batch.avsc record: matchId, receivedAt, then the reactions as one Avro array block
+    (count, items, 0); ts/receivedAt as epoch ms ints."""
+    items = rec["reactions"]
+    body = b"".join(encode_string(it["userId"]) + encode_string(it["emoji"]) + encode_long(it["ts"]) for it in items)
+    return (encode_string(rec["matchId"]) + encode_long(rec["receivedAt"])
+            + (encode_long(len(items)) + body if items else b"") + encode_long(0))
+
+
 class Reader:
     def __init__(self, buf: bytes):
         self.buf = bytes(buf)

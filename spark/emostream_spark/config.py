@@ -42,6 +42,7 @@ class AggregationConfig:
 class Schemas:
     directory: Path
     reaction_avsc: str    # JSON text of reaction.avsc (as in the file)
+    reaction_batch_avsc: str  # JSON text of reaction-batch.avsc: one record per request and match (packed)
     aggregate_avsc: str   # JSON text of aggregate.avsc (as in the file)
     catalog: Tuple[CatalogEmoji, ...]
     aggregation: AggregationConfig
@@ -113,12 +114,15 @@ def load_schemas(directory: Optional[os.PathLike] = None, env: Optional[Mapping[
     env = os.environ if env is None else env
     d = Path(directory or env.get("EMOSTREAM_SCHEMAS_DIR") or DEFAULT_SCHEMAS_DIR).resolve()
     reaction = (d / "reaction.avsc").read_text(encoding="utf-8")
+    reaction_batch = (d / "reaction-batch.avsc").read_text(encoding="utf-8")
+    json.loads(reaction_batch)
     aggregate = (d / "aggregate.avsc").read_text(encoding="utf-8")
     json.loads(reaction)
     json.loads(aggregate)
     return Schemas(
         directory=d,
         reaction_avsc=reaction,
+        reaction_batch_avsc=reaction_batch,
         aggregate_avsc=aggregate,
         catalog=load_catalog(d / "emojis.json"),
         aggregation=load_aggregation(d / "aggregation.json", env),

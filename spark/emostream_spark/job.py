@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 from . import transform as T
 from .config import REPO_ROOT, load_schemas, compact_schema
@@ -43,6 +43,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--reactions-schema-id", type=int, default=_int_env("REACTIONS_SCHEMA_ID"),
                    help="accepted for symmetry; input is decoded with reaction.avsc whatever id its header "
                         "carries [env REACTIONS_SCHEMA_ID]")
+    p.add_argument("--reaction-batch-schema-id", type=int, action="append",
+                   help="schema id of ReactionBatch records (packed) when no registry is given; repeatable")
     p.add_argument("--aggregates-schema-id", type=int, default=_int_env("AGGREGATES_SCHEMA_ID"),
                    help="schema id written in the aggregates' Confluent header when no registry is given "
                         "[env AGGREGATES_SCHEMA_ID]")
@@ -107,6 +109,19 @@ def resolve_aggregate_schema_id(args, schemas) -> int:
     return args.aggregates_schema_id
 
 
+def resolve_packed_ids(args, schemas) -> List[int]:
+    """Schema ids of ReactionBatch records (REACTIONS_FORMAT=packed) on the reactions topic: its
+    subject is <topic>-io.emostream.v1.ReactionBatch; registering the same text the API registers
+    returns the same id. Without a registry, --reaction-batch-schema-id (else single records only)."""
+    ids = list(args.reaction_batch_schema_id or [])
+    if args.registry_url:
+        subject = f"{args.reactions_topic}-io.emostream.v1.ReactionBatch"
+        schema_id = register_schema(args.registry_url, subject, compact_schema(schemas.reaction_batch_avsc))
+        log.info("reaction-batch.avsc registered under %s: id %d", subject, schema_id)
+        ids.append(schema_id)
+    return sorted(set(ids))
+
+
 def kafka_batch_writer(sink_options: dict):
     """The foreachBatch sink: each micro-batch's aggregates go to Kafka in ONE task, sorted by
     (windowStart, matchId) (transform.sink_order), so every match's windows land on the
@@ -147,7 +162,7 @@ def _progress_listener():
     return ProgressLog()
 
 
-def start_query(spark, args, schemas, schema_id: int):
+def start_query(spark, args, schemas, schema_id: int, packed_ids: Sequence[int] = ()):
     """Builds and starts the streaming query; returns the StreamingQuery."""
     rules = schemas.aggregation
     extra = _kv(args.kafka_option)
@@ -164,7 +179,7 @@ def start_query(spark, args, schemas, schema_id: int):
         reader = reader.option("maxOffsetsPerTrigger", str(args.max_offsets_per_trigger))
     for k, v in extra.items():
         reader = reader.option(k, v)
-    out = T.build_pipeline(reader.load(), schemas, schema_id, rules, order_columns=True)
+    out = T.build_pipeline(reader.load(), schemas, schema_id, rules, order_columns=True, packed_ids=packed_ids)
     checkpoint = args.checkpoint or str(REPO_ROOT / ".cache" / "spark-checkpoints" / args.aggregates_topic)
     if "://" not in checkpoint:
         Path(checkpoint).mkdir(parents=True, exist_ok=True)
@@ -198,7 +213,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                           shuffle_partitions=args.shuffle_partitions, driver_memory=args.driver_memory,
                           conf=_kv(args.conf))
     spark.streams.addListener(_progress_listener())
-    query = start_query(spark, args, schemas, schema_id)
+    query = start_query(spark, args, schemas, schema_id, resolve_packed_ids(args, schemas))
 
     def _stop(signum, _frame):
         log.info("signal %d: stopping the query", signum)

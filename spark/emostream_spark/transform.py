@@ -41,22 +41,58 @@ def confluent_schema_id(value: Column) -> Column:
     return F.conv(F.hex(F.substring(value, 2, 4)), 16, 10).cast("long")
 
 
-def decode_reactions(kafka_df: DataFrame, reaction_avsc: str, value_col: str = "value") -> DataFrame:
+def has_schema_id(value: Column, ids: Sequence[int]) -> Column:
+    """Whether the Confluent header's id is one of ids: the 4 header bytes compared as binary."""
+    if not ids:
+        return F.lit(False)
+    return F.substring(value, 2, 4).isin([bytearray(header(i)[1:]) for i in ids])
+
+
+def decode_reactions(kafka_df: DataFrame, reaction_avsc: str, value_col: str = "value", *,
+                     reaction_batch_avsc: Optional[str] = None, packed_ids: Sequence[int] = ()) -> DataFrame:
     """Kafka rows -> reactions (matchId, userId, emoji, ts: timestamp, receivedAt: timestamp).
 
-    Records that are not Confluent-framed (magic byte != 0 or shorter than 5 bytes) and records
-    whose body does not decode with reaction.avsc (PERMISSIVE mode -> null) are dropped.
-    The schema id in the header is ignored: the writer schema is reaction.avsc.
+    A record whose header carries one of packed_ids is a ReactionBatch (reaction-batch.avsc: one
+    record per request and match) and gives one row per reaction it holds; any other record is
+    read as one reaction.avsc. Only the branch a row takes is decoded (CASE WHEN is lazy), and
+    the source is scanned once. Records that are not Confluent-framed (magic byte != 0 or shorter
+    than 5 bytes) and records whose body does not decode (PERMISSIVE mode -> null) are dropped.
     """
     v = F.col(value_col)
     body = strip_confluent_header(value_col)
+    framed = kafka_df.where(is_confluent_framed(v))
+    single = from_avro(body, reaction_avsc, {"mode": "PERMISSIVE"})
+    if not packed_ids:
+        return (
+            framed.select(single.alias("r"))
+            .where(F.col("r").isNotNull() & F.col("r.matchId").isNotNull() & F.col("r.ts").isNotNull()
+                   & F.col("r.receivedAt").isNotNull())
+            .select("r.matchId", "r.userId", "r.emoji", "r.ts", "r.receivedAt")
+        )
+    if reaction_batch_avsc is None:
+        raise ValueError("packed_ids given without reaction_batch_avsc")
+    is_packed = has_schema_id(v, packed_ids)
+    batch = F.col("b")
+    items = F.when(
+        is_packed,
+        F.transform(batch.getField("reactions"), lambda it: F.struct(
+            batch.getField("matchId").alias("matchId"), it.getField("userId").alias("userId"),
+            it.getField("emoji").alias("emoji"), it.getField("ts").alias("ts"),
+            batch.getField("receivedAt").alias("receivedAt"))),
+    ).otherwise(F.array(F.struct(
+        F.col("r.matchId").alias("matchId"), F.col("r.userId").alias("userId"), F.col("r.emoji").alias("emoji"),
+        F.col("r.ts").alias("ts"), F.col("r.receivedAt").alias("receivedAt"))))
     return (
-        kafka_df
-        .where(is_confluent_framed(v))
-        .select(from_avro(body, reaction_avsc, {"mode": "PERMISSIVE"}).alias("r"))
-        .where(F.col("r").isNotNull() & F.col("r.matchId").isNotNull() & F.col("r.ts").isNotNull()
-               & F.col("r.receivedAt").isNotNull())
-        .select("r.matchId", "r.userId", "r.emoji", "r.ts", "r.receivedAt")
+        framed
+        .select(F.when(is_packed, from_avro(body, reaction_batch_avsc, {"mode": "PERMISSIVE"})).alias("b"),
+                F.when(~is_packed, single).alias("r"), v.alias(value_col))
+        .where(F.when(is_packed, F.col("b").isNotNull() & F.col("b.matchId").isNotNull()
+                      & F.col("b.receivedAt").isNotNull())
+               .otherwise(F.col("r").isNotNull() & F.col("r.matchId").isNotNull() & F.col("r.ts").isNotNull()
+                          & F.col("r.receivedAt").isNotNull()))
+        .select(F.explode(items).alias("x"))
+        .where(F.col("x.ts").isNotNull())
+        .select("x.matchId", "x.userId", "x.emoji", "x.ts", "x.receivedAt")
     )
 
 
@@ -323,11 +359,14 @@ def decode_aggregates(kafka_df: DataFrame, aggregate_avsc: str, value_col: str =
 
 
 def build_pipeline(kafka_df: DataFrame, schemas: Schemas, aggregate_schema_id: int,
-                   rules: Optional[AggregationConfig] = None, *, order_columns: bool = False) -> DataFrame:
+                   rules: Optional[AggregationConfig] = None, *, order_columns: bool = False,
+                   packed_ids: Sequence[int] = ()) -> DataFrame:
     """Kafka source rows (value: binary) -> Kafka sink rows (key, value). Batch or streaming.
     order_columns=True adds the sort key that sink_order uses (see encode_from_counts)."""
     rules = rules or schemas.aggregation
     check_aggregate_schema(schemas.aggregate_avsc)
-    reactions = filter_catalog(decode_reactions(kafka_df, schemas.reaction_avsc), schemas.catalog)
+    reactions = filter_catalog(decode_reactions(kafka_df, schemas.reaction_avsc,
+                                                reaction_batch_avsc=schemas.reaction_batch_avsc,
+                                                packed_ids=packed_ids), schemas.catalog)
     counts = window_counts(reactions, schemas.catalog, rules)
     return encode_from_counts(counts, schemas.catalog, rules, aggregate_schema_id, order_columns=order_columns)

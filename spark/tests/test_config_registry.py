@@ -31,7 +31,7 @@ def test_env_overrides_use_the_typescript_names():
 
 
 def test_schemas_dir_is_configurable(tmp_path):
-    for name in ["reaction.avsc", "aggregate.avsc", "aggregation.json"]:
+    for name in ["reaction.avsc", "reaction-batch.avsc", "aggregate.avsc", "aggregation.json"]:
         (tmp_path / name).write_text((DEFAULT_SCHEMAS_DIR / name).read_text(encoding="utf-8"), encoding="utf-8")
     (tmp_path / "emojis.json").write_text(json.dumps({"emojis": [
         {"emoji": "A", "name": "a", "valence": 0.35}, {"emoji": "B", "name": "b", "valence": -1}]}))

@@ -109,6 +109,34 @@ def test_decode_reactions_strips_header_and_drops_bad_frames(spark, schemas, cat
                                        ("o", "u0", fire, 4001, 4004)]
 
 
+def test_decode_reactions_explodes_packed_records_by_schema_id(spark, schemas, catalog, rules):
+    """A topic of ReactionBatch records (ids in packed_ids) and single records gives the same
+    reactions, and the same aggregates, as the same reactions sent one per record."""
+    data = rows(catalog)
+    singles = kafka_values(data, schema_id=5)
+    by_match = {}
+    for i, (m, e, ts) in enumerate(data):
+        by_match.setdefault((m, ts + 3), []).append({"userId": f"u{i}", "emoji": e, "ts": ts})
+    packed = [frame(7, A.encode_reaction_batch({"matchId": m, "receivedAt": rcv, "reactions": items}))
+              for (m, rcv), items in by_match.items()]
+    half = len(packed) // 2
+    empty = frame(7, A.encode_reaction_batch({"matchId": "m", "receivedAt": 1, "reactions": []}))
+    truncated = packed[0][:-4]
+    mixed = packed[:half] + singles[-3:] + packed[half:] + [empty, truncated]
+    df = spark.createDataFrame([(bytearray(v),) for v in mixed], "value binary")
+    cols = ("matchId", "userId", "emoji", F.unix_millis("ts").alias("ts"), F.unix_millis("receivedAt").alias("receivedAt"))
+    got = sorted(tuple(r) for r in T.decode_reactions(df, schemas.reaction_avsc, reaction_batch_avsc=schemas.reaction_batch_avsc,
+                                                      packed_ids=[7]).select(*cols).collect())
+    want = sorted([(m, f"u{i}", e, ts, ts + 3) for i, (m, e, ts) in enumerate(data)]
+                  + [(m, f"u{len(data) - 3 + j}", e, ts, ts + 3) for j, (m, e, ts) in enumerate(data[-3:])])
+    assert got == want
+    # Same aggregates as one record per reaction.
+    df_packed = spark.createDataFrame([(bytearray(v),) for v in packed], "value binary")
+    out = {r.key: bytes(r.value) for r in T.build_pipeline(df_packed, schemas, SCHEMA_ID, rules, packed_ids=[7]).collect()}
+    exp = reference_aggregates(data, catalog, rules.window_ms, rules.unit_scale, rules.top_n)
+    assert out == {f"{m}|{s}": frame(SCHEMA_ID, A.encode_aggregate(rec)) for (m, s), rec in exp.items()}
+
+
 def test_confluent_schema_id_column(spark):
     df = spark.createDataFrame([(bytearray(header(0x0A0B0C0D) + b"x"),)], "value binary")
     assert df.select(T.confluent_schema_id(F.col("value"))).first()[0] == 0x0A0B0C0D
