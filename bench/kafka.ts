@@ -17,7 +17,9 @@
 // Env: BENCH_SECONDS (10 per HTTP case), BENCH_CONNECTIONS (50), BENCH_PRODUCER_MESSAGES (500k),
 // BENCH_PRODUCER_WINDOW (10000), BENCH_PRODUCER_CHUNK (1000), BENCH_LINGERS (0,5,50),
 // BENCH_COMPRESSIONS (lz4,zstd,none), BENCH_AGG_REACTIONS (500000), BENCH_MATCHES (50),
-// BENCH_PARTITIONS (12), BENCH_PARTS (http,producer,aggregator), EMO_SKIP_INFRA_UP=1.
+// BENCH_PARTITIONS (12), BENCH_PARTS (http,producer,aggregator), BENCH_FORMATS (single,packed:
+// the reactions topic's record format, REACTIONS_FORMAT), BENCH_PACK (100 reactions per packed
+// record in the aggregator case), EMO_SKIP_INFRA_UP=1.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -56,6 +58,10 @@ const AGG_N = num('BENCH_AGG_REACTIONS', 500_000);
 const MATCHES = num('BENCH_MATCHES', 50);
 const PARTITIONS = num('BENCH_PARTITIONS', 12);
 const PARTS = new Set(list('BENCH_PARTS', 'http,producer,aggregator'));
+/** Topic formats measured (REACTIONS_FORMAT): single, one record per reaction; packed, one per request and match. */
+const FORMATS = list('BENCH_FORMATS', 'single,packed').filter((f): f is 'single' | 'packed' => f === 'single' || f === 'packed');
+/** Reactions per packed record in the aggregator case (an SDK batch of one match). */
+const PACK = num('BENCH_PACK', 100);
 const RUN = `bench-kafka-${process.pid}-${Date.now().toString(36)}`;
 const catalog = EmojiCatalog.load();
 const round = (x: number, d = 0) => +x.toFixed(d);
@@ -134,6 +140,10 @@ function reaction(i: number, ts: number): Reaction {
 
 // Single reactions rotate over MATCHES matches (so over the partitions); a batch holds 100 of them.
 const singles = Array.from({ length: MATCHES }, (_, m) => JSON.stringify({ matchId: `match-${m}`, userId: `u${m}`, emoji: catalog.entries[m % catalog.size]!.emoji }));
+// As an SDK sends them: one viewer, one match per request (what packing groups by).
+const oneMatchBatches = Array.from({ length: 10 }, (_, b) =>
+  JSON.stringify({ reactions: Array.from({ length: 100 }, (_, i) => ({ matchId: `match-${b % MATCHES}`, userId: `u${b}`, emoji: catalog.entries[(i * 7) % 4]!.emoji })) }),
+);
 const batches = Array.from({ length: 10 }, (_, b) =>
   JSON.stringify({ reactions: Array.from({ length: 100 }, (_, i) => ({ matchId: `match-${(b * 100 + i) % MATCHES}`, userId: `u${b * 100 + i}`, emoji: catalog.entries[(i * 7) % 4]!.emoji })) }),
 );
@@ -145,16 +155,20 @@ async function apiProcess(extraEnv: Record<string, string>) {
 
 async function httpCases(): Promise<Row[]> {
   const rows: Row[] = [];
-  const variants: Array<{ name: string; env: Record<string, string>; config?: Config }> = [
-    { name: 'memory', env: { LOG_ADAPTER: 'memory', REGISTRY_ADAPTER: 'memory', LOG_CAPACITY: '200000000' } },
-  ];
-  for (const mode of ['durable', 'queued'] as const) {
-    const config = kafkaConfig(`api-${mode}`, { ackMode: mode });
+  const variants: Array<{ name: string; format: 'single' | 'packed'; env: Record<string, string>; config?: Config }> = [];
+  for (const format of FORMATS) {
+    variants.push({ name: 'memory', format, env: { LOG_ADAPTER: 'memory', REGISTRY_ADAPTER: 'memory', LOG_CAPACITY: '200000000', REACTIONS_FORMAT: format } });
+  }
+  for (const [mode, format] of [['durable', 'single'], ['queued', 'single'], ['durable', 'packed']] as const) {
+    if (!FORMATS.includes(format)) continue;
+    const config = kafkaConfig(`api-${mode}-${format}`, { ackMode: mode });
     await createTopics(config);
     variants.push({
       name: `kafka ${mode}`,
+      format,
       config,
       env: {
+        REACTIONS_FORMAT: format,
         LOG_ADAPTER: 'kafka',
         REGISTRY_ADAPTER: 'confluent',
         KAFKA_ACK_MODE: mode,
@@ -168,7 +182,7 @@ async function httpCases(): Promise<Row[]> {
   }
   const base = new Map<string, CannonResult>();
   for (const v of variants) {
-    log(`http: api on the ${v.name} log`);
+    log(`http: api on the ${v.name} log, ${v.format} records`);
     const server = await apiProcess(v.env);
     const url = server.url;
     let accepted = 0;
@@ -176,14 +190,16 @@ async function httpCases(): Promise<Row[]> {
       accepted += (await cannon(`${url}/v1/reactions/batch`, batches, 100, 2)).accepted; // warm-up (JIT, connections)
       const cases = [
         ['POST /v1/reactions/batch (100/req)', await cannon(`${url}/v1/reactions/batch`, batches, 100, SECONDS)],
+        ['POST /v1/reactions/batch (100/req, one match)', await cannon(`${url}/v1/reactions/batch`, oneMatchBatches, 100, SECONDS)],
         ['POST /v1/reactions', await cannon(`${url}/v1/reactions`, singles, 1, SECONDS)],
       ] as const;
       for (const [c, r] of cases) {
         accepted += r.accepted;
-        if (v.name === 'memory') base.set(c, r);
-        const b = base.get(c);
+        // Against the memory log writing the same format, in this run.
+        if (v.name === 'memory') base.set(`${v.format} ${c}`, r);
+        const b = base.get(`${v.format} ${c}`);
         const { accepted: _a, ...figures } = r;
-        rows.push({ part: 'http', case: c, log: v.name, ...figures, ratioToMemory: b ? round(r.reactionsPerSec / b.reactionsPerSec, 3) : 1 });
+        rows.push({ part: 'http', case: c, log: v.name, format: v.format, ...figures, ratioToMemory: b ? round(r.reactionsPerSec / b.reactionsPerSec, 3) : 1 });
       }
     } finally {
       await stopChild(server); // the producer flushes on SIGTERM
@@ -191,7 +207,8 @@ async function httpCases(): Promise<Row[]> {
     if (v.config) {
       const inLog = await endOffsets(v.config.kafka.brokers, v.config.log.reactionsTopic, PARTITIONS);
       // ≥ acked: autocannon stops counting at the deadline while its last requests still land.
-      for (const r of rows.filter((x) => x.log === v.name)) r.inLogVsAcked = `${inLog}/${accepted}`;
+      // Packed: records, not reactions (one per request and match).
+      for (const r of rows.filter((x) => x.log === v.name && x.format === v.format)) r.inLogVsAcked = v.format === 'single' ? `${inLog}/${accepted}` : `${inLog} records/${accepted}`;
     }
   }
   return rows;
@@ -321,18 +338,26 @@ function watchAggregates(config: Config, serde: AvroSerde<WindowAggregate>, n: n
   };
 }
 
-async function aggregatorCase(): Promise<Row[]> {
-  const config = kafkaConfig('agg');
+async function aggregatorCase(format: 'single' | 'packed'): Promise<Row[]> {
+  const config = kafkaConfig(`agg-${format}`);
   await createTopics(config);
-  const serdes = await createSerdes(new ConfluentSchemaRegistry(config.registryUrl), config.log);
-  log(`aggregator: producing ${AGG_N} reactions (real-time ts) to ${config.log.reactionsTopic}`);
-  // Encoded per send, stamped with the wall clock: the input spans the production time.
-  const prod = await produceWindowed(config, config.log.reactionsTopic, AGG_N, (i) => {
-    const r = reaction(i, Date.now());
-    return { key: r.matchId, value: serdes.reaction.encode(r) };
+  const serdes = await createSerdes(new ConfluentSchemaRegistry(config.registryUrl), config.log, format);
+  log(`aggregator: producing ${AGG_N} reactions (real-time ts, ${format} records) to ${config.log.reactionsTopic}`);
+  // Encoded per send, stamped with the wall clock: the input spans the production time. Packed:
+  // records of PACK reactions of one match, as an SDK's batch becomes.
+  const records = format === 'single' ? AGG_N : Math.ceil(AGG_N / PACK);
+  const prod = await produceWindowed(config, config.log.reactionsTopic, records, (i) => {
+    const now = Date.now();
+    if (format === 'single') {
+      const r = reaction(i, now);
+      return { key: r.matchId, value: serdes.reaction.encode(r) };
+    }
+    const matchId = `match-${i % MATCHES}`;
+    const rs = Array.from({ length: Math.min(PACK, AGG_N - i * PACK) }, (_, k) => ({ ...reaction(i * PACK + k, now), matchId }));
+    return serdes.reactions.records(config.log.reactionsTopic, rs)[0]!;
   });
   const inLog = await endOffsets(config.kafka.brokers, config.log.reactionsTopic, PARTITIONS);
-  if (inLog !== AGG_N) throw new Error(`reactions topic holds ${inLog}, expected ${AGG_N}`);
+  if (inLog !== records) throw new Error(`reactions topic holds ${inLog}, expected ${records}`);
   const w = watchAggregates(config, serdes.aggregate, AGG_N);
   await w.ready;
   const rows: Row[] = [];
@@ -370,6 +395,7 @@ async function aggregatorCase(): Promise<Row[]> {
     const r = (measured: string, ms: number): Row => ({
       part: 'aggregator',
       case: 'backlog -> aggregates sum to N (read_committed)',
+      format,
       measured,
       reactions: AGG_N,
       windows: w.state.windows,
@@ -378,7 +404,7 @@ async function aggregatorCase(): Promise<Row[]> {
     });
     rows.push(r('spawn -> done', doneAt - spawnAt), r('process up -> done', doneAt - readyAt), r('first reaction counted -> done', doneAt - (firstAt || readyAt)));
     rows.forEach((x) => Object.assign(x, { duplicates: w.state.duplicates, droppedLate: dropped, windowsEmitted: emitted, partitions: PARTITIONS }));
-    rows.push({ part: 'aggregator', case: 'pre-production of the input (durable, windowed)', measured: 'producer', reactions: AGG_N, seconds: round(prod.seconds, 2), reactionsPerSec: Math.round(prod.msgsPerSec) });
+    rows.push({ part: 'aggregator', case: 'pre-production of the input (durable, windowed)', format, measured: 'producer', reactions: AGG_N, records, seconds: round(prod.seconds, 2), reactionsPerSec: Math.round((prod.msgsPerSec * AGG_N) / records) });
   } finally {
     clearInterval(poll);
     await stopChild(agg);
@@ -400,7 +426,11 @@ try {
     const serdes = await createSerdes(new ConfluentSchemaRegistry(c.registryUrl), c.log);
     results.push(['kafka-producer', await producerCases(serdes.reaction)]);
   }
-  if (PARTS.has('aggregator')) results.push(['kafka-aggregator', await aggregatorCase()]);
+  if (PARTS.has('aggregator')) {
+    const rows: Row[] = [];
+    for (const format of FORMATS) rows.push(...(await aggregatorCase(format)));
+    results.push(['kafka-aggregator', rows]);
+  }
   const extra = {
     run: RUN,
     seconds: SECONDS,
