@@ -30,6 +30,8 @@ import { applyInfraEnv, infraDir } from '../helpers/infra-env.js';
 const N = Number(process.env.BENCH_REACTIONS ?? 200_000);
 const RATE = Number(process.env.BENCH_RATE ?? 10_000);
 const MATCHES = Number(process.env.BENCH_MATCHES ?? 10);
+/** The reactions topic's record format (REACTIONS_FORMAT): packed puts each chunk's reactions of one match in one record. */
+const FORMAT = process.env.BENCH_REACTIONS_FORMAT === 'packed' ? 'packed' : 'single';
 const SPARK_MASTER = process.env.BENCH_SPARK_MASTER ?? 'local[2]';
 const SPARK_MEMORY = process.env.BENCH_SPARK_MEMORY ?? '1g';
 const FLUSH = 'bench-flush';
@@ -74,7 +76,7 @@ function watch(config: Config, topics: string[]) {
 /** Produces the input (rate-limited or as fast as possible), then the flush windowMs + graceMs after its last ts. */
 async function produceInput(config: Config, serdes: Serdes, perSecond?: number): Promise<{ sent: Reaction[]; firstAt: number; producedAt: number }> {
   const firstAt = Date.now();
-  const sent = await produceReactions(config, serdes.reaction, N, { matches: MATCHES, ...(perSecond ? { perSecond } : {}) });
+  const sent = await produceReactions(config, FORMAT === 'packed' ? [serdes.reactions] : serdes.reaction, N, { matches: MATCHES, ...(perSecond ? { perSecond } : {}) });
   const producedAt = Date.now();
   const lastTs = sent.reduce((m, r) => Math.max(m, r.ts), 0);
   const { windowMs, graceMs } = config.aggregation;
@@ -109,7 +111,7 @@ async function live(): Promise<{ rows: Row[]; extra: Record<string, unknown> }> 
   const sparkTopic = config.log.aggregatesTopic.replace(/\.aggregates$/, '.spark-aggregates');
   await createTopics(config);
   await createTopics({ ...config, log: { ...config.log, aggregatesTopic: sparkTopic } });
-  const serdes = await createSerdes(new ConfluentSchemaRegistry(config.registryUrl), config.log);
+  const serdes = await createSerdes(new ConfluentSchemaRegistry(config.registryUrl), config.log, FORMAT);
   const job = spark(config, sparkTopic, 'live');
   const [ts] = await Promise.all([startRole(config, { logger: silentLogger }), job.waitForLine(/query started/, 180_000)]);
   // Warm: let the query run its first (empty) micro-batch before the input starts, if it runs one.
@@ -158,7 +160,7 @@ async function backlog(): Promise<{ rows: Row[]; extra: Record<string, unknown> 
   const sparkTopic = config.log.aggregatesTopic.replace(/\.aggregates$/, '.spark-aggregates');
   await createTopics(config);
   await createTopics({ ...config, log: { ...config.log, aggregatesTopic: sparkTopic } });
-  const serdes = await createSerdes(new ConfluentSchemaRegistry(config.registryUrl), config.log);
+  const serdes = await createSerdes(new ConfluentSchemaRegistry(config.registryUrl), config.log, FORMAT);
   console.error(`[bench:spark] backlog: producing ${N} reactions as fast as possible`);
   const { sent, firstAt, producedAt } = await produceInput(config, serdes);
   const expected = expectedAggregates(config, sent);
@@ -222,7 +224,7 @@ try {
   ensureSparkInstalled();
   const a = await live();
   const b = await backlog();
-  report('spark', [...a.rows, ...b.rows], { reactions: N, matches: MATCHES, sparkMaster: SPARK_MASTER, sparkDriverMemory: SPARK_MEMORY, ...a.extra, ...b.extra, note: 'ratio: Spark / TypeScript (reactions/s; for latency, p50 Spark / p50 TS)' });
+  report('spark', [...a.rows, ...b.rows], { reactions: N, matches: MATCHES, format: FORMAT, sparkMaster: SPARK_MASTER, sparkDriverMemory: SPARK_MEMORY, ...a.extra, ...b.extra, note: 'ratio: Spark / TypeScript (reactions/s; for latency, p50 Spark / p50 TS)' });
 } finally {
   for (const j of sparks) await j.stop();
   rmSync(tmp, { recursive: true, force: true });
