@@ -66,4 +66,49 @@ describe('AggregatorRunner on the memory log', () => {
     expect(all.map((a) => [(a.windowStart - T0) / 2000, a.total, a.counts])).toEqual([0, 1, 2, 3, 4, 5].map((w) => [w, 1, { '🔥': 1 }]));
     expect(log.committed('agg', 'r', 0)).toBe(6);
   });
+
+  it('counts packed and single records alike; a poison packed record counts none of its reactions', async () => {
+    const log = new MemoryLog({ capacity: 1000, defaultPartitions: 2 });
+    await log.ensureTopics([
+      { name: 'r', partitions: 2 },
+      { name: 'a', partitions: 1 },
+    ]);
+    const registry = new MemorySchemaRegistry();
+    const packed = await createSerdes(registry, { reactionsTopic: 'r', aggregatesTopic: 'a' }, 'packed');
+    const single = await createSerdes(registry, { reactionsTopic: 'r', aggregatesTopic: 'a' }, 'single');
+    const clock = new ManualClock(T0);
+    const metrics = createMetrics();
+    runner = new AggregatorRunner({
+      log,
+      serdes: packed,
+      catalog,
+      rules: { windowMs: 2000, graceMs: 500, unitScale: 1000, topN: 8, tsToleranceMs: 250 },
+      reactionsTopic: 'r',
+      aggregatesTopic: 'a',
+      groupId: 'agg',
+      transactionalId: 'agg-0',
+      clock,
+      metrics,
+      logger: silentLogger,
+      punctuateMs: 10,
+      commitIntervalMs: 0,
+    });
+    await runner.start();
+    const producer = await log.producer();
+    const at = T0 + 300;
+    const reaction = (matchId: string, emoji: string, i: number) => ({ matchId, userId: `u${i}`, emoji, ts: at, receivedAt: at });
+    const request = [...Array.from({ length: 30 }, (_, i) => reaction('m1', '🔥', i)), ...Array.from({ length: 12 }, (_, i) => reaction('m2', '😂', i))];
+    const poison = packed.reactions.records('r', [reaction('m1', '🔥', 99)])[0]!;
+    await producer.send([
+      ...packed.reactions.records('r', request),
+      ...single.reactions.records('r', [reaction('m1', '😂', 50), reaction('m2', '😂', 51)]),
+      { ...poison, value: poison.value.subarray(0, poison.value.length - 2) },
+    ]);
+    clock.set(T0 + 2000 + 500);
+    const aggregates = () => log.read('a', 0, 0, 100).map((r) => packed.aggregate.decodeKnown(r.value) as WindowAggregate);
+    await vi.waitFor(() => expect(aggregates()).toHaveLength(2));
+    const byMatch = Object.fromEntries(aggregates().map((a) => [a.matchId, { ...a.counts }]));
+    expect(byMatch).toEqual({ m1: { '🔥': 30, '😂': 1 }, m2: { '😂': 13 } });
+    expect((await metrics.recordsUndecodable.get()).values.reduce((n, v) => n + v.value, 0)).toBe(1);
+  });
 });
