@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { describe, expect, it, vi } from 'vitest';
 import { RedisBus } from '../../src/adapters/redis/redis-bus.js';
 import { silentLogger } from '../../helpers/fixtures.js';
 import { agg, busContract } from './bus-suite.js';
@@ -10,6 +11,33 @@ busContract('redis', {
   create: ({ historySize, namespace }) => RedisBus.connect({ url: url(), keyPrefix: `${namespace}:`, historySize, presenceTtlSec: 10, logger: silentLogger }),
   // Pub/sub is asynchronous: a PING on the same connection order is not enough across two connections.
   settle: () => new Promise((r) => setTimeout(r, 150)),
+});
+
+describe('RedisBus when ioredis gives a client up', () => {
+  it('replaces a client that ended (status end, every command "Connection is closed."): publish and delivery resume', async () => {
+    const opts = { url: url(), keyPrefix: `end${Date.now()}:`, historySize: 50, presenceTtlSec: 10, logger: silentLogger };
+    const [publisher, node] = await Promise.all([RedisBus.connect(opts), RedisBus.connect(opts)]);
+    try {
+      const got: number[] = [];
+      await node.subscribe('m', (u) => got.push(u.seq));
+      await publisher.publish(agg('m', 1));
+      await vi.waitFor(() => expect(got).toEqual([1]));
+      // What ioredis does after a connect failure inside its Sentinel connector: the client ends.
+      // disconnect() takes it to the same status `end`, which the bus must not live with.
+      const clients = (b: RedisBus) => b as unknown as { cmd: Redis; sub: Redis };
+      const [oldCmd, oldSub] = [clients(publisher).cmd, clients(node).sub];
+      oldCmd.disconnect();
+      oldSub.disconnect();
+      await expect(oldCmd.get('x')).rejects.toThrow(/Connection is closed/);
+      await vi.waitFor(() => expect(clients(publisher).cmd).not.toBe(oldCmd), { timeout: 10_000 });
+      await vi.waitFor(() => expect(clients(node).sub).not.toBe(oldSub), { timeout: 10_000 });
+      await publisher.publish(agg('m', 2));
+      await vi.waitFor(() => expect(got).toEqual([1, 2]));
+      expect((await node.latest('m'))!.seq).toBe(2);
+    } finally {
+      await Promise.all([publisher.close(), node.close()]);
+    }
+  });
 });
 
 describe('RedisBus across nodes', () => {

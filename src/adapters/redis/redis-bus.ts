@@ -38,6 +38,16 @@ redis.call('PUBLISH', channel, data)
 return data
 `;
 
+type Role = 'cmd' | 'sub';
+
+/** A client of the bus, not yet connected: commands (with the publish script) or subscriptions. */
+function openClient(o: RedisBusOptions, role: Role): Redis {
+  const c = createRedisClient(o, { lazyConnect: true, maxRetriesPerRequest: 2, enableAutoPipelining: role === 'cmd', connectionName: `emostream-${role}` });
+  c.on('error', (err) => o.logger.warn({ err, client: role }, 'redis error'));
+  if (role === 'cmd') c.defineCommand('emoPublish', { numberOfKeys: 4, lua: PUBLISH_SCRIPT });
+  return c;
+}
+
 type PublishingRedis = Redis & { emoPublish(latest: string, hist: string, epoch: string, channel: string, seq: number, body: string, fresh: string, maxlen: number): Promise<string | null> };
 
 /** The fan-out bus on Redis: pub/sub channel per match, a stream per match as bounded history, presence hashes. */
@@ -46,18 +56,18 @@ export class RedisBus implements FanoutBus {
   #closed = false;
 
   private constructor(
-    private readonly cmd: PublishingRedis,
-    private readonly sub: Redis,
+    private cmd: PublishingRedis,
+    private sub: Redis,
     private readonly o: RedisBusOptions,
   ) {
     sub.on('message', (channel: string, message: string) => this.#onMessage(channel, message));
+    this.#guard('cmd', cmd);
+    this.#guard('sub', sub);
   }
 
   static async connect(o: RedisBusOptions): Promise<RedisBus> {
-    const common = { lazyConnect: true, maxRetriesPerRequest: 2, enableAutoPipelining: true };
-    const cmd = createRedisClient(o, { ...common, connectionName: 'emostream-cmd' }) as PublishingRedis;
-    const sub = createRedisClient(o, { ...common, connectionName: 'emostream-sub', enableAutoPipelining: false });
-    for (const c of [cmd, sub]) c.on('error', (err) => o.logger.warn({ err }, 'redis error'));
+    const cmd = openClient(o, 'cmd') as PublishingRedis;
+    const sub = openClient(o, 'sub');
     try {
       await Promise.all([cmd.connect(), sub.connect()]);
     } catch (cause) {
@@ -65,9 +75,51 @@ export class RedisBus implements FanoutBus {
       sub.disconnect();
       throw emoError('CONFIG', `cannot connect to Redis at ${describeRedisTarget(o)}`, { cause });
     }
-    cmd.defineCommand('emoPublish', { numberOfKeys: 4, lua: PUBLISH_SCRIPT });
     await cmd.set(`${o.keyPrefix}epoch`, randomUUID().slice(0, 8), 'NX');
     return new RedisBus(cmd, sub, o);
+  }
+
+  /**
+   * ioredis normally reconnects by itself, but a connect attempt that fails inside its connector
+   * (seen through Sentinel during a failover) leaves the client in status `end` for good, every
+   * command answering "Connection is closed." (the cluster tier's fan-out node stayed so for 90 s;
+   * ioredis issue #1683). A client that ends while the bus is open is replaced.
+   */
+  #guard(role: Role, client: Redis): void {
+    client.once('end', () => {
+      if (!this.#closed) void this.#replace(role);
+    });
+  }
+
+  async #replace(role: Role): Promise<void> {
+    this.o.logger.warn({ client: role }, 'redis client ended; replacing it');
+    for (let attempt = 1; !this.#closed; attempt++) {
+      const c = openClient(this.o, role);
+      try {
+        await c.connect();
+        if (role === 'sub') {
+          c.on('message', (channel: string, message: string) => this.#onMessage(channel, message));
+          // Updates published meanwhile are not lost to viewers: rooms fill a prevSeq hole from the history.
+          const channels = [...this.#listeners.keys()].map((m) => this.#k('ch', m));
+          if (channels.length > 0) await c.subscribe(...channels);
+          this.sub = c;
+        } else {
+          this.cmd = c as PublishingRedis;
+        }
+        if (this.#closed) {
+          c.disconnect();
+          return;
+        }
+        this.#guard(role, c);
+        this.o.logger.info({ client: role, attempt }, 'redis client replaced');
+        return;
+      } catch (err) {
+        c.removeAllListeners('end');
+        c.disconnect();
+        this.o.logger.warn({ err, client: role, attempt }, 'redis client replacement failed; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(5000, 250 * attempt)));
+      }
+    }
   }
 
   #k(kind: string, matchId: string): string {
