@@ -25,8 +25,11 @@ fi
 
 PACKAGES=(redis-server libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev chromium fonts-noto-color-emoji prometheus "$@")
 
+# No pipe into `grep -q`: under pipefail, grep leaving at its first match makes dpkg die of
+# SIGPIPE while it still writes a long description (prometheus's), and a package that is
+# installed then reads as missing, at random.
 installed() {
-  dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'
+  [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]
 }
 
 missing=()
