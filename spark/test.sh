@@ -6,6 +6,8 @@ eval "$("$HERE/install.sh")"
 cd "$HERE"
 export PYTHONPATH="$HERE${PYTHONPATH:+:$PYTHONPATH}"
 export PYSPARK_PYTHON="$EMOSTREAM_SPARK_PYTHON" PYSPARK_DRIVER_PYTHON="$EMOSTREAM_SPARK_PYTHON"
+# The test sessions listen on loopback only (session.py defaults the driver to SPARK_LOCAL_IP).
+export SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}"
 # The broker scripts/infra started (npm test runs the integration tier first) serves the Kafka e2e test.
 if [[ -z "${EMOSTREAM_TEST_KAFKA_BOOTSTRAP:-}" && -f "$HERE/../.infra/env" ]]; then
   EMOSTREAM_TEST_KAFKA_BOOTSTRAP="$(sed -n 's/^export KAFKA_BROKERS=//p' "$HERE/../.infra/env" | tr -d "\"'")"

@@ -64,6 +64,13 @@ def build_session(app_name: str, master: Optional[str] = "local[2]", *, jars: Op
         # AQE does not apply to stateful streaming anyway; off keeps batch tests' plans small.
         "spark.sql.adaptive.enabled": "false",
     })
+    if master:
+        # This call starts the JVM: loopback unless told otherwise, as run.sh does for spark-submit
+        # (same variables); without it the driver's RPC and block manager listen on the first
+        # non-loopback interface.
+        local_ip = os.environ.get("SPARK_LOCAL_IP") or "127.0.0.1"
+        settings["spark.driver.host"] = os.environ.get("SPARK_DRIVER_HOST") or local_ip
+        settings["spark.driver.bindAddress"] = os.environ.get("SPARK_DRIVER_BIND_ADDRESS") or local_ip
     settings.update(conf or {})
     for k, v in settings.items():
         b = b.config(k, v)

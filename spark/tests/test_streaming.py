@@ -160,3 +160,11 @@ def test_sink_writes_each_batch_in_window_order(spark, schemas, catalog, rules, 
     for m in ("m1", "m2", "m3"):
         starts = [int(k.rpartition("|")[2]) for k in everything if k.startswith(m + "|")]
         assert starts == [base + w * 2000 for w in range(4 if m != "m3" else 5)]
+
+
+def test_the_test_session_listens_on_loopback_only(spark):
+    """The driver (RPC, block manager) binds where SPARK_LOCAL_IP says, loopback by default: a
+    session started here must not listen on the machine's external interface."""
+    conf = spark.sparkContext.getConf()
+    assert conf.get("spark.driver.bindAddress") == "127.0.0.1"
+    assert conf.get("spark.driver.host") == "127.0.0.1"
