@@ -3,9 +3,9 @@ import type { AvroSerde } from '../codec/serde.js';
 import type { ReactionCodec } from '../codec/reaction-codec.js';
 import type { EmojiCatalog } from '../domain/catalog.js';
 import type { Clock } from '../ports/clock.js';
-import { emoError, isEmoError } from '../domain/errors.js';
+import { emoError } from '../domain/errors.js';
 import type { StageProgress } from '../http/health-routes.js';
-import type { Reaction, WindowAggregate } from '../domain/types.js';
+import type { WindowAggregate } from '../domain/types.js';
 import type { Log, LogConsumer, LogRecord, ProducerRecord, TopicPartition, TopicPartitionOffset, TransactionalSession } from '../ports/log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { WindowStateStore } from '../ports/window-state-store.js';
@@ -42,7 +42,6 @@ export function aggregateKey(a: { matchId: string; windowStart: number }): strin
 /** Consume reactions -> per-partition windows -> aggregates, committed with input offsets in one transaction. */
 export class AggregatorRunner {
   readonly #tasks = new Map<string, Task>();
-  #consumer!: LogConsumer;
   #session!: TransactionalSession;
   #loop: Promise<void> | undefined;
   #closing = false;
@@ -56,6 +55,11 @@ export class AggregatorRunner {
 
   constructor(private readonly o: AggregatorRunnerOptions) {}
 
+  /** The session's own consumer: its offsets are what the session's transactions commit. */
+  get #consumer(): LogConsumer {
+    return this.#session.consumer;
+  }
+
   /** Connects, joins the group and starts the loop; resolves once it runs. */
   async start(): Promise<void> {
     if (this.#loop) return;
@@ -66,7 +70,6 @@ export class AggregatorRunner {
       topics: [o.reactionsTopic],
       onRecovery: (kind) => o.progress?.recovered(kind),
     });
-    this.#consumer = this.#session.consumer;
     this.#consumer.onAssignment(async ({ assigned, revoked }) => {
       o.logger.info({ assigned: assigned.map((tp) => tp.partition), revoked: revoked.map((tp) => tp.partition) }, 'partitions reassigned');
       for (const tp of revoked) this.#tasks.delete(key(tp));

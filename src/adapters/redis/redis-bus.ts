@@ -60,7 +60,7 @@ export class RedisBus implements FanoutBus {
     private sub: Redis,
     private readonly o: RedisBusOptions,
   ) {
-    sub.on('message', (channel: string, message: string) => this.#onMessage(channel, message));
+    this.#listen(sub);
     this.#guard('cmd', cmd);
     this.#guard('sub', sub);
   }
@@ -77,6 +77,10 @@ export class RedisBus implements FanoutBus {
     }
     await cmd.set(`${o.keyPrefix}epoch`, randomUUID().slice(0, 8), 'NX');
     return new RedisBus(cmd, sub, o);
+  }
+
+  #listen(sub: Redis): void {
+    sub.on('message', (channel: string, message: string) => this.#onMessage(channel, message));
   }
 
   /**
@@ -98,7 +102,7 @@ export class RedisBus implements FanoutBus {
       try {
         await c.connect();
         if (role === 'sub') {
-          c.on('message', (channel: string, message: string) => this.#onMessage(channel, message));
+          this.#listen(c);
           // Updates published meanwhile are not lost to viewers: rooms fill a prevSeq hole from the history.
           const channels = [...this.#listeners.keys()].map((m) => this.#k('ch', m));
           if (channels.length > 0) await c.subscribe(...channels);
