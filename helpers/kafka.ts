@@ -152,6 +152,29 @@ export async function consumeUntil(config: Config, topic: string, done: (records
   return records;
 }
 
+/**
+ * The aggregates topic read from the start (read_committed), decoded, until their totals reach
+ * `expectedTotal`: the records and the aggregates in topic order.
+ */
+export async function readAggregates(config: Config, serde: AvroSerde<WindowAggregate>, expectedTotal: number, timeoutMs?: number): Promise<{ aggregates: WindowAggregate[]; records: ConsumedRecord[] }> {
+  const aggregates: WindowAggregate[] = [];
+  let total = 0;
+  const records = await consumeUntil(
+    config,
+    config.log.aggregatesTopic,
+    (rs) => {
+      while (aggregates.length < rs.length) {
+        const a = serde.decodeKnown(rs[aggregates.length]!.value);
+        aggregates.push(a);
+        total += a.total;
+      }
+      return total >= expectedTotal;
+    },
+    timeoutMs,
+  );
+  return { aggregates, records };
+}
+
 /** Compares the aggregates topic with the expected windows: every window exactly once, exact figures. */
 export function diffAggregates(expected: Map<string, WindowAggregate>, actual: WindowAggregate[]): string[] {
   const problems: string[] = [];

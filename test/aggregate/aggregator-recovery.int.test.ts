@@ -2,8 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConfluentSchemaRegistry } from '../../src/adapters/confluent/confluent-registry.js';
 import { createSerdes, type Serdes } from '../../src/codec/serde.js';
 import type { Config } from '../../src/config/config.js';
-import type { WindowAggregate } from '../../src/domain/types.js';
-import { consumeUntil, createTopics, diffAggregates, envFor, expectedAggregates, kafkaConfig, produceReactions } from '../../helpers/kafka.js';
+import { createTopics, diffAggregates, envFor, expectedAggregates, kafkaConfig, produceReactions, readAggregates } from '../../helpers/kafka.js';
 import { startRoleProcess, type RoleProcess } from '../helpers/role-process.js';
 
 const procs: RoleProcess[] = [];
@@ -22,20 +21,6 @@ async function aggregator(env: Record<string, string>, instanceId: string): Prom
   const p = await startRoleProcess({ ...env, INSTANCE_ID: instanceId });
   procs.push(p);
   return p;
-}
-
-async function readAggregates(config: Config, serdes: Serdes, expectedTotal: number): Promise<WindowAggregate[]> {
-  const decoded: WindowAggregate[] = [];
-  let total = 0;
-  await consumeUntil(config, config.log.aggregatesTopic, (rs) => {
-    while (decoded.length < rs.length) {
-      const a = serdes.aggregate.decodeKnown(rs[decoded.length]!.value);
-      decoded.push(a);
-      total += a.total;
-    }
-    return total >= expectedTotal;
-  }, 150_000);
-  return decoded;
 }
 
 describe('exactly-once TypeScript aggregator on Kafka', () => {
@@ -59,7 +44,7 @@ describe('exactly-once TypeScript aggregator on Kafka', () => {
     });
     expect(killed).toBe(true);
     expect(processedBeforeKill).toBeGreaterThan(0);
-    const decoded = await readAggregates(config, serdes, sent.length);
+    const { aggregates: decoded } = await readAggregates(config, serdes.aggregate, sent.length, 150_000);
     expect(diffAggregates(expectedAggregates(config, sent), decoded)).toEqual([]);
     expect(await instance.metric('emostream_aggregator_dropped_total', { reason: 'late' })).toBe(0);
   });
@@ -86,7 +71,7 @@ describe('exactly-once TypeScript aggregator on Kafka', () => {
     // Both had partitions (12 matches over 6 partitions) before b died.
     expect(bProcessed).toBeGreaterThan(0);
     expect(aProcessedBefore).toBeGreaterThan(0);
-    const decoded = await readAggregates(config, serdes, sent.length);
+    const { aggregates: decoded } = await readAggregates(config, serdes.aggregate, sent.length, 150_000);
     const problems = diffAggregates(expectedAggregates(config, sent), decoded);
     if (problems.length > 0) console.error(`instance a said:\n${a.output()}`);
     expect(problems).toEqual([]);

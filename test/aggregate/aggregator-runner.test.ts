@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AggregatorRunner } from '../../src/aggregate/aggregator-runner.js';
 import { MemorySchemaRegistry } from '../../src/adapters/memory/memory-schema-registry.js';
-import { createSerdes } from '../../src/codec/serde.js';
+import { createSerdes, type Serdes } from '../../src/codec/serde.js';
 import { ManualClock } from '../../src/ports/clock.js';
 import type { WindowAggregate } from '../../src/domain/types.js';
 import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
-import { createMetrics } from '../../src/metrics/metrics.js';
+import { createMetrics, type Metrics } from '../../src/metrics/metrics.js';
 import { catalog, silentLogger } from '../../helpers/fixtures.js';
 
 const T0 = 1_800_000_000_000;
@@ -14,6 +14,26 @@ afterEach(async () => {
   await runner?.close();
   runner = undefined;
 });
+
+/** A runner on `log` reading topic r and writing topic a, 2 s windows, a commit after every poll. */
+async function startRunner(log: MemoryLog, serdes: Serdes, clock: ManualClock, metrics: Metrics): Promise<void> {
+  runner = new AggregatorRunner({
+    log,
+    serdes,
+    catalog,
+    rules: { windowMs: 2000, graceMs: 500, unitScale: 1000, topN: 8, tsToleranceMs: 250 },
+    reactionsTopic: 'r',
+    aggregatesTopic: 'a',
+    groupId: 'agg',
+    transactionalId: 'agg-0',
+    clock,
+    metrics,
+    logger: silentLogger,
+    punctuateMs: 10,
+    commitIntervalMs: 0,
+  });
+  await runner.start();
+}
 
 describe('AggregatorRunner on the memory log', () => {
   it('keeps closed windows when the aggregates log is full and delivers them, in order, once there is room', async () => {
@@ -27,22 +47,7 @@ describe('AggregatorRunner on the memory log', () => {
     const serdes = await createSerdes(new MemorySchemaRegistry(), { reactionsTopic: 'r', aggregatesTopic: 'a' });
     const clock = new ManualClock(T0);
     const metrics = createMetrics();
-    runner = new AggregatorRunner({
-      log,
-      serdes,
-      catalog,
-      rules: { windowMs: 2000, graceMs: 500, unitScale: 1000, topN: 8, tsToleranceMs: 250 },
-      reactionsTopic: 'r',
-      aggregatesTopic: 'a',
-      groupId: 'agg',
-      transactionalId: 'agg-0',
-      clock,
-      metrics,
-      logger: silentLogger,
-      punctuateMs: 10,
-      commitIntervalMs: 0,
-    });
-    await runner.start();
+    await startRunner(log, serdes, clock, metrics);
     const producer = await log.producer();
     const record = (w: number) => ({ topic: 'r', key: 'm', value: serdes.reaction.encode({ matchId: 'm', userId: 'u', emoji: '🔥', ts: T0 + w * 2000 + 700, receivedAt: T0 + w * 2000 + 700 }) });
     const react = (w: number) => producer.send([record(w)]);
@@ -78,22 +83,7 @@ describe('AggregatorRunner on the memory log', () => {
     const single = await createSerdes(registry, { reactionsTopic: 'r', aggregatesTopic: 'a' }, 'single');
     const clock = new ManualClock(T0);
     const metrics = createMetrics();
-    runner = new AggregatorRunner({
-      log,
-      serdes: packed,
-      catalog,
-      rules: { windowMs: 2000, graceMs: 500, unitScale: 1000, topN: 8, tsToleranceMs: 250 },
-      reactionsTopic: 'r',
-      aggregatesTopic: 'a',
-      groupId: 'agg',
-      transactionalId: 'agg-0',
-      clock,
-      metrics,
-      logger: silentLogger,
-      punctuateMs: 10,
-      commitIntervalMs: 0,
-    });
-    await runner.start();
+    await startRunner(log, packed, clock, metrics);
     const producer = await log.producer();
     const at = T0 + 300;
     const reaction = (matchId: string, emoji: string, i: number) => ({ matchId, userId: `u${i}`, emoji, ts: at, receivedAt: at });

@@ -2,10 +2,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readSchemaId } from '../../src/codec/confluent-frame.js';
 import { ConfluentSchemaRegistry } from '../../src/adapters/confluent/confluent-registry.js';
 import { createSerdes, reactionBatchSubject } from '../../src/codec/serde.js';
-import type { Reaction, WindowAggregate } from '../../src/domain/types.js';
+import type { Reaction } from '../../src/domain/types.js';
 import { startRole, type Pipeline } from '../../src/roles/start.js';
 import { silentLogger } from '../../helpers/fixtures.js';
-import { consumeUntil, createTopics, diffAggregates, expectedAggregates, kafkaConfig, produceReactions } from '../../helpers/kafka.js';
+import { consumeUntil, createTopics, diffAggregates, expectedAggregates, kafkaConfig, produceReactions, readAggregates } from '../../helpers/kafka.js';
 
 const running: Pipeline[] = [];
 afterAll(async () => {
@@ -82,16 +82,7 @@ describe('packed reactions on real Kafka (REACTIONS_FORMAT=packed)', () => {
     const [packed, single] = await Promise.all([createSerdes(registry, config.log, 'packed'), createSerdes(registry, config.log, 'single')]);
     const sent = await produceReactions(config, [packed.reactions, single.reactions], 60_000, { matches: 5, perSecond: 20_000 });
     const expected = expectedAggregates(config, sent);
-    const decoded: WindowAggregate[] = [];
-    let total = 0;
-    await consumeUntil(config, config.log.aggregatesTopic, (rs) => {
-      while (decoded.length < rs.length) {
-        const a = packed.aggregate.decodeKnown(rs[decoded.length]!.value);
-        decoded.push(a);
-        total += a.total;
-      }
-      return total >= sent.length;
-    });
+    const { aggregates: decoded } = await readAggregates(config, packed.aggregate, sent.length);
     expect(diffAggregates(expected, decoded)).toEqual([]);
   });
 });
@@ -107,16 +98,7 @@ describe('TypeScript aggregator on real Kafka', () => {
     const expected = expectedAggregates(config, sent);
     expect(expected.size).toBeGreaterThanOrEqual(7 * 2);
 
-    const decoded: WindowAggregate[] = [];
-    let total = 0;
-    const records = await consumeUntil(config, config.log.aggregatesTopic, (rs) => {
-      while (decoded.length < rs.length) {
-        const a = serdes.aggregate.decodeKnown(rs[decoded.length]!.value);
-        decoded.push(a);
-        total += a.total;
-      }
-      return total >= sent.length;
-    });
+    const { aggregates: decoded, records } = await readAggregates(config, serdes.aggregate, sent.length);
     expect(diffAggregates(expected, decoded)).toEqual([]);
     for (const r of records) expect(r.key).toBe(`${serdes.aggregate.decodeKnown(r.value).matchId}|${serdes.aggregate.decodeKnown(r.value).windowStart}`);
     const metrics = (await aggregator.app.inject('/metrics')).body;
