@@ -38,9 +38,27 @@ function vitestTier(name, config, needs) {
       if (!existsSync(out)) return { passed: 0, failed: 1, skipped: 0 };
       const j = JSON.parse(readFileSync(out, 'utf8'));
       const failed = j.numFailedTests + (r.status !== 0 && j.numFailedTests === 0 ? 1 : 0);
-      return { passed: j.numPassedTests, failed, skipped: (j.numPendingTests ?? 0) + (j.numTodoTests ?? 0) };
+      return { passed: j.numPassedTests, failed, skipped: (j.numPendingTests ?? 0) + (j.numTodoTests ?? 0), failures: failuresOf(j) };
     },
   };
+}
+
+/**
+ * The failed tests of a vitest JSON report with the start of their messages. Printed again at the
+ * end of the run: a CI log is often read from its tail, far below the tier that failed.
+ */
+function failuresOf(report) {
+  const out = [];
+  for (const file of report.testResults ?? []) {
+    const rel = path.relative(root, file.name ?? '');
+    for (const t of file.assertionResults ?? []) {
+      if (t.status !== 'failed') continue;
+      const msg = (t.failureMessages ?? []).join('\n').replace(/\u001b\[[0-9;]*m/g, '').split('\n').filter((l) => !/node_modules|<anonymous>|node:internal/.test(l)).slice(0, 12).join('\n');
+      out.push(`${rel} > ${t.fullName ?? t.title}\n${msg}`);
+    }
+    if ((file.assertionResults ?? []).length === 0 && file.status === 'failed') out.push(`${rel}\n${String(file.message ?? '').split('\n').slice(0, 12).join('\n')}`);
+  }
+  return out;
 }
 
 const infraUp = (services) => ({
@@ -102,6 +120,7 @@ let failed = 0;
 let skipped = 0;
 const unavailable = new Set();
 const table = [];
+const failures = [];
 for (const tier of tiers) {
   if (only && !only.some((o) => tier.name.startsWith(o))) continue;
   const started = Date.now();
@@ -117,8 +136,10 @@ for (const tier of tiers) {
   passed += r.passed;
   failed += r.failed;
   skipped += r.skipped;
+  for (const f of r.failures ?? []) failures.push(`[${tier.name}] ${f}`);
   table.push({ tier: tier.name, passed: r.passed, failed: r.failed, skipped: r.skipped, seconds: ((Date.now() - started) / 1000).toFixed(1), note: r.note ?? '' });
 }
+if (failures.length > 0) console.error(`\n[emostream] failed tests:\n\n${failures.join('\n\n')}`);
 console.log('');
 console.table(table);
 if (inCi && skipped > 0) console.error(`\n[emostream] CI: ${skipped} test(s) skipped; a skip in CI fails the run`);

@@ -3,7 +3,7 @@
 # for the TypeScript one. Installs what is missing (spark/install.sh, cached), takes the service
 # addresses from .infra/env when scripts/infra/up.sh wrote it (variables already set win), and runs
 # spark/run.sh. Master: --master or SPARK_MASTER (default local[*]); on the cluster profile
-# (`npm run infra:up -- --profile cluster`) `npm run spark -- --master spark://127.0.0.1:37077` takes
+# (`npm run infra:up -- --profile cluster`) `npm run spark -- --master spark://127.0.0.1:31077` takes
 # .infra/cluster/env instead (its brokers, registry, and SPARK_CONF_DIR with the executors' sizes and
 # the driver's loopback ports). Checkpoint: SPARK_CHECKPOINT (default
 # <repo>/.cache/spark-checkpoints/<aggregates topic>, local disk). Every option: npm run spark -- --help

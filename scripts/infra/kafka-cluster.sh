@@ -17,8 +17,8 @@
 #   reset              stop every node and delete the cluster's data (and its cluster id)
 #
 # Env (defaults):
-#   KAFKA_CLUSTER_PORTS="39092 39094 39096"             PLAINTEXT listeners of nodes 1..3
-#   KAFKA_CLUSTER_CONTROLLER_PORTS="39093 39095 39097"  CONTROLLER listeners of nodes 1..3
+#   KAFKA_CLUSTER_PORTS="31092 31094 31096"             PLAINTEXT listeners of nodes 1..3
+#   KAFKA_CLUSTER_CONTROLLER_PORTS="31093 31095 31097"  CONTROLLER listeners of nodes 1..3
 #   KAFKA_CLUSTER_HEAP_OPTS="-Xms256m -Xmx512m"         per node
 #   KAFKA_CLUSTER_SESSION_TIMEOUT_MS=6000  broker.session.timeout.ms: how long a node that died
 #                                      without a word keeps leading its partitions before the
@@ -32,8 +32,8 @@ EMOSTREAM_INFRA_DIR="${EMOSTREAM_INFRA_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")
 # shellcheck source=scripts/infra/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-read -r -a PORTS <<<"${KAFKA_CLUSTER_PORTS:-39092 39094 39096}"
-read -r -a CONTROLLER_PORTS <<<"${KAFKA_CLUSTER_CONTROLLER_PORTS:-39093 39095 39097}"
+read -r -a PORTS <<<"${KAFKA_CLUSTER_PORTS:-31092 31094 31096}"
+read -r -a CONTROLLER_PORTS <<<"${KAFKA_CLUSTER_CONTROLLER_PORTS:-31093 31095 31097}"
 HEAP="${KAFKA_CLUSTER_HEAP_OPTS:--Xms256m -Xmx512m}"
 SESSION_TIMEOUT_MS="${KAFKA_CLUSTER_SESSION_TIMEOUT_MS:-6000}"
 EXTRA="${KAFKA_CLUSTER_EXTRA_PROPS:-}"

@@ -18,8 +18,8 @@
 #   reset          stop everything and delete the group's state (Sentinel configs included)
 #
 # Env (defaults):
-#   REDIS_HA_PORTS="36379 36380"                 redis-1, redis-2
-#   REDIS_SENTINEL_PORTS="36381 36382 36383"     sentinel-1..3
+#   REDIS_HA_PORTS="31379 31380"                 redis-1, redis-2
+#   REDIS_SENTINEL_PORTS="31381 31382 31383"     sentinel-1..3
 #   REDIS_SENTINEL_NAME=emostream                the name the Sentinels monitor the group by
 #   REDIS_SENTINEL_DOWN_AFTER_MS=2000            silence before a Sentinel calls the primary down
 #   REDIS_SENTINEL_FAILOVER_TIMEOUT_MS=10000
@@ -31,8 +31,8 @@ EMOSTREAM_INFRA_DIR="${EMOSTREAM_INFRA_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")
 # shellcheck source=scripts/infra/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-read -r -a DATA_PORTS <<<"${REDIS_HA_PORTS:-36379 36380}"
-read -r -a SENTINEL_PORTS <<<"${REDIS_SENTINEL_PORTS:-36381 36382 36383}"
+read -r -a DATA_PORTS <<<"${REDIS_HA_PORTS:-31379 31380}"
+read -r -a SENTINEL_PORTS <<<"${REDIS_SENTINEL_PORTS:-31381 31382 31383}"
 NAME="${REDIS_SENTINEL_NAME:-emostream}"
 DOWN_AFTER_MS="${REDIS_SENTINEL_DOWN_AFTER_MS:-2000}"
 FAILOVER_TIMEOUT_MS="${REDIS_SENTINEL_FAILOVER_TIMEOUT_MS:-10000}"

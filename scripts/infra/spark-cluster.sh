@@ -2,7 +2,7 @@
 # A Spark standalone cluster on 127.0.0.1 for the cluster profile: one master and two workers,
 # started with the installed pyspark's own classes (bin/spark-class ...deploy.master.Master /
 # ...deploy.worker.Worker; spark/install.sh provides pyspark, cached). Jobs go to it with
-# `npm run spark -- --master spark://127.0.0.1:37077`. It also writes the Spark conf directory
+# `npm run spark -- --master spark://127.0.0.1:31077`. It also writes the Spark conf directory
 # (spark-defaults.conf) that pins the driver's and executors' listeners to 127.0.0.1 and sizes the
 # executors; the cluster env file exports it as SPARK_CONF_DIR.
 #
@@ -15,15 +15,15 @@
 #   reset          stop and delete the workers' directories and logs
 #
 # Env (defaults):
-#   SPARK_MASTER_PORT=37077  SPARK_MASTER_WEBUI_PORT=38080
-#   SPARK_WORKER_PORTS="37078 37079"  SPARK_WORKER_WEBUI_PORTS="38091 38092"
+#   SPARK_MASTER_PORT=31077  SPARK_MASTER_WEBUI_PORT=31080
+#   SPARK_WORKER_PORTS="31078 31079"  SPARK_WORKER_WEBUI_PORTS="31191 31192"
 #   SPARK_WORKER_CORES=2  SPARK_WORKER_MEMORY=1g     what each worker offers (a restarted driver
 #                          gets executors while the dead one's are still being torn down)
 #   SPARK_DAEMON_MEMORY=256m                          heap of the master and worker daemons
 #   SPARK_WORKER_TIMEOUT=30                           seconds before the master drops a silent worker
 #   SPARK_EXECUTOR_MEMORY=512m  SPARK_CORES_MAX=2     per application: one 1-core executor per worker
-#   SPARK_DRIVER_PORT=37080  SPARK_BLOCK_MANAGER_PORT=37081 (driver; executors take the next ports)
-#   SPARK_UI_PORT=34040      SPARK_BIND_HOST=127.0.0.1
+#   SPARK_DRIVER_PORT=31070  SPARK_BLOCK_MANAGER_PORT=31071 (driver; executors take the next ports)
+#   SPARK_UI_PORT=31040      SPARK_BIND_HOST=127.0.0.1
 #   SPARK_START_TIMEOUT=180, SPARK_STOP_TIMEOUT=20
 #   EMOSTREAM_INFRA_DIR      default <repo>/.infra/cluster (state in spark/)
 set -euo pipefail
@@ -33,10 +33,10 @@ EMOSTREAM_INFRA_DIR="${EMOSTREAM_INFRA_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 HOST="${SPARK_BIND_HOST:-$BIND_HOST}"
-MASTER_PORT="${SPARK_MASTER_PORT:-37077}"
-MASTER_UI_PORT="${SPARK_MASTER_WEBUI_PORT:-38080}"
-read -r -a WORKER_PORTS <<<"${SPARK_WORKER_PORTS:-37078 37079}"
-read -r -a WORKER_UI_PORTS <<<"${SPARK_WORKER_WEBUI_PORTS:-38091 38092}"
+MASTER_PORT="${SPARK_MASTER_PORT:-31077}"
+MASTER_UI_PORT="${SPARK_MASTER_WEBUI_PORT:-31080}"
+read -r -a WORKER_PORTS <<<"${SPARK_WORKER_PORTS:-31078 31079}"
+read -r -a WORKER_UI_PORTS <<<"${SPARK_WORKER_WEBUI_PORTS:-31191 31192}"
 WORKER_CORES="${SPARK_WORKER_CORES:-2}"
 WORKER_MEMORY="${SPARK_WORKER_MEMORY:-1g}"
 DAEMON_MEMORY="${SPARK_DAEMON_MEMORY:-256m}"
@@ -72,10 +72,10 @@ write_conf() {
 # Every listener of the driver and its executors on $HOST, on known ports.
 spark.driver.host                $HOST
 spark.driver.bindAddress         $HOST
-spark.driver.port                ${SPARK_DRIVER_PORT:-37080}
-spark.driver.blockManager.port   ${SPARK_BLOCK_MANAGER_PORT:-37081}
-spark.blockManager.port          $(( ${SPARK_BLOCK_MANAGER_PORT:-37081} + 1 ))
-spark.ui.port                    ${SPARK_UI_PORT:-34040}
+spark.driver.port                ${SPARK_DRIVER_PORT:-31070}
+spark.driver.blockManager.port   ${SPARK_BLOCK_MANAGER_PORT:-31071}
+spark.blockManager.port          $(( ${SPARK_BLOCK_MANAGER_PORT:-31071} + 1 ))
+spark.ui.port                    ${SPARK_UI_PORT:-31040}
 spark.port.maxRetries            8
 # One 1-core executor on each worker
 spark.executor.memory            ${SPARK_EXECUTOR_MEMORY:-512m}

@@ -86,7 +86,7 @@ describe('cluster: Spark standalone (master + 2 workers) loses a worker, then it
     printMemory({ ...memory, api: pipeline.api, 'aggregator agg-0': pipeline.aggregators[0]!, publisher: pipeline.publisher, 'fanout 0': pipeline.fanouts[0]!, 'fanout 1': pipeline.fanouts[1]! });
 
     // ---- 1. a worker node dies: the worker daemon and its executor, kill -9 ----
-    const workerPort = 37078;
+    const workerPort = 31078;
     const executors = executorsOf(workerPort);
     expect(executors.length).toBeGreaterThan(0);
     const workerKilledAt = Date.now();

@@ -32,8 +32,8 @@ describe('Redis client factory', () => {
   });
 
   it('reads REDIS_SENTINELS and REDIS_SENTINEL_NAME, and names a malformed entry', () => {
-    const c = loadConfig({ REDIS_SENTINELS: '127.0.0.1:36381, 127.0.0.1:36382', REDIS_SENTINEL_NAME: 'emo' });
-    expect(c.redis.sentinels).toEqual(['127.0.0.1:36381', '127.0.0.1:36382']);
+    const c = loadConfig({ REDIS_SENTINELS: '127.0.0.1:31381, 127.0.0.1:31382', REDIS_SENTINEL_NAME: 'emo' });
+    expect(c.redis.sentinels).toEqual(['127.0.0.1:31381', '127.0.0.1:31382']);
     expect(c.redis.sentinelName).toBe('emo');
     expect(loadConfig({}).redis.sentinels).toEqual([]);
     expect(() => loadConfig({ REDIS_SENTINELS: '127.0.0.1' })).toThrow(/REDIS_SENTINELS entry "127.0.0.1" must be host:port/);
