@@ -125,7 +125,14 @@ export async function liveRoute(app: FastifyInstance, o: LiveRouteOptions): Prom
             for (const u of r.updates) deliver(updateMessage('update', u, viewers()), u.seq, u.epoch);
           } else {
             send(socket, { type: 'gap', matchId, epoch, since, reason: r.reason });
-            if (r.latest) deliver(updateMessage('snapshot', r.latest, viewers()), r.latest.seq, r.latest.epoch);
+            // A new epoch's history is whole from its first update: the client gets all of it, not
+            // only the latest, so what was published since the old history was lost still arrives.
+            const fresh = r.reason === 'epoch-changed' ? await o.bus.replay(matchId, -1, epoch) : undefined;
+            if (fresh?.kind === 'replay' && fresh.updates.length > 0) {
+              for (const u of fresh.updates) deliver(updateMessage('update', u, viewers()), u.seq, u.epoch);
+            } else if (r.latest) {
+              deliver(updateMessage('snapshot', r.latest, viewers()), r.latest.seq, r.latest.epoch);
+            }
           }
         } else {
           const latest = await o.bus.latest(matchId);

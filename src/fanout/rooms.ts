@@ -145,10 +145,17 @@ export class Rooms {
   #receive(room: Room, u: LiveUpdate): void {
     room.chain = room.chain
       .then(async () => {
+        let since: number | undefined;
         if (room.lastSeq >= 0 && u.epoch !== room.epoch) {
+          // The old epoch's history is gone (told), but the new one is whole from its first update:
+          // updates of it published before this one reached the node are replayed, not skipped.
           this.#tellGap(room, u, 'epoch-changed');
+          if (u.prevSeq >= 0) since = -1;
         } else if (room.lastSeq >= 0 && u.prevSeq > room.lastSeq) {
-          const r = await this.bus.replay(u.matchId, room.lastSeq, u.epoch);
+          since = room.lastSeq;
+        }
+        if (since !== undefined) {
+          const r = await this.bus.replay(u.matchId, since, u.epoch);
           if (r.kind === 'replay') {
             this.o.metrics.fanoutGaps.inc({ reason: 'filled' });
             for (const missed of r.updates) if (missed.seq < u.seq) this.#broadcast(room, missed);

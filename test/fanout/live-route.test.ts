@@ -82,6 +82,19 @@ describe('GET /v1/live', () => {
     ]);
   });
 
+  it('after epoch-changed, sends the new epoch from its first update while history holds it all', async () => {
+    const { bus, url } = await fanoutNode({}, 10);
+    for (const s of [7, 8, 9]) await bus.publish(agg('m', s));
+    const stale = connect(`${url}/v1/live?matchId=m&since=5&epoch=gone`);
+    await vi.waitFor(() => expect(stale.messages).toHaveLength(4));
+    expect(stale.messages.map((m) => [m.type, m.reason ?? m.seq, m.prevSeq])).toEqual([
+      ['gap', 'epoch-changed', undefined],
+      ['update', 7, -1],
+      ['update', 8, 7],
+      ['update', 9, 8],
+    ]);
+  });
+
   it('refuses a bad query before the upgrade with a 400', async () => {
     const { url } = await fanoutNode();
     expect(await connect(`${url}/v1/live`).refused).toBe(400);

@@ -3,7 +3,7 @@
 // wrapped so a test can lose deliveries the way a cut Redis subscriber connection does.
 import { describe, expect, it, vi } from 'vitest';
 import type { WebSocket } from 'ws';
-import type { UpdateListener } from '../../src/ports/bus.js';
+import type { FanoutBus, UpdateListener } from '../../src/ports/bus.js';
 import { MemoryBus } from '../../src/adapters/memory/memory-bus.js';
 import { Rooms, type Viewer } from '../../src/fanout/rooms.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
@@ -21,6 +21,33 @@ class LossyBus extends MemoryBus {
   override unsubscribe(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+/**
+ * A bus that can lose all its data the way a Redis restarted without persistence does: a fresh
+ * memory adapter (new epoch, empty history) takes over, and subscriptions carry over to it.
+ */
+class RestartableBus implements FanoutBus {
+  #inner = new MemoryBus({ historySize: 10 });
+  readonly #subs: Array<[string, UpdateListener]> = [];
+  cut = false;
+  restart(): void {
+    this.#inner = new MemoryBus({ historySize: 10 });
+    for (const [m, l] of this.#subs) void this.#inner.subscribe(m, l);
+  }
+  epoch() { return this.#inner.epoch(); }
+  publish(a: Parameters<FanoutBus['publish']>[0]) { return this.#inner.publish(a); }
+  subscribe(matchId: string, listener: UpdateListener): Promise<void> {
+    const l: UpdateListener = (u) => { if (!this.cut) listener(u); };
+    this.#subs.push([matchId, l]);
+    return this.#inner.subscribe(matchId, l);
+  }
+  unsubscribe(): Promise<void> { return Promise.resolve(); }
+  latest(matchId: string) { return this.#inner.latest(matchId); }
+  replay(matchId: string, since: number, epoch: string) { return this.#inner.replay(matchId, since, epoch); }
+  setPresence(nodeId: string, matchId: string, viewers: number) { return this.#inner.setPresence(nodeId, matchId, viewers); }
+  viewers(matchId: string) { return this.#inner.viewers(matchId); }
+  close() { return this.#inner.close(); }
 }
 
 function fakeViewer(lastSeq = -1, epoch = '') {
@@ -67,6 +94,32 @@ describe('Rooms: holes in the bus stream', () => {
       ['update', 1, undefined],
       ['gap', 1, 'history-trimmed'],
       ['update', 6, undefined],
+    ]);
+    await rooms.close();
+  });
+
+  it('after a new epoch, replays that epoch from its first update before the one in hand', async () => {
+    const bus = new RestartableBus();
+    const rooms = new Rooms(bus, { nodeId: 'n1', maxBufferedBytes: 1 << 20, presenceIntervalMs: 60_000, metrics: createMetrics(), logger: silentLogger });
+    const { viewer, sent } = fakeViewer();
+    await rooms.join('m', viewer);
+    await bus.publish(agg('m', 1));
+    await vi.waitFor(() => expect(sent).toHaveLength(1));
+    // The bus loses its data; windows 2 and 3 are published into the new epoch before this node's
+    // subscription is back, window 4 after it.
+    bus.restart();
+    bus.cut = true;
+    await bus.publish(agg('m', 2));
+    await bus.publish(agg('m', 3));
+    bus.cut = false;
+    await bus.publish(agg('m', 4));
+    await vi.waitFor(() => expect(sent).toHaveLength(5));
+    expect(sent.map((m) => [m.type, m.seq ?? m.since, m.reason])).toEqual([
+      ['update', 1, undefined],
+      ['gap', 1, 'epoch-changed'],
+      ['update', 2, undefined],
+      ['update', 3, undefined],
+      ['update', 4, undefined],
     ]);
     await rooms.close();
   });

@@ -83,6 +83,37 @@ describe('LiveSubscription: a hole in the feed is filled or told, never silent',
     sub.close();
   });
 
+  it('a new epoch is checked from its first update: one seen mid-epoch resumes with since=-1', async () => {
+    const { sub, got, gaps, socket } = await subscription();
+    socket().deliver(update(10, -1, 'e1', 'snapshot'));
+    // Updates 3 and 4 of the new epoch went by; 5 (prevSeq 4) is the first this socket sees.
+    socket().deliver(update(5, 4, 'e2'));
+    expect(gaps.map((g) => [g.reason, g.epoch])).toEqual([['epoch-changed', 'e2']]);
+    expect(got.map((m) => m.seq)).toEqual([10]);
+    expect(sub.holes).toBe(1);
+    expect(ScriptedSocket.opened).toHaveLength(2);
+    expect(socket().url).toContain('since=-1&epoch=e2');
+    await new Promise((r) => queueMicrotask(() => r(undefined)));
+    for (const [seq, prev] of [[3, -1], [4, 3], [5, 4]] as const) socket().deliver(update(seq, prev, 'e2'));
+    expect(got.map((m) => [m.seq, m.epoch])).toEqual([[10, 'e1'], [3, 'e2'], [4, 'e2'], [5, 'e2']]);
+    sub.close();
+  });
+
+  it('after an epoch-changed gap from the server, the new epoch still has to link from -1', async () => {
+    const { sub, got, socket } = await subscription();
+    socket().deliver(update(10, -1, 'e1', 'snapshot'));
+    socket().deliver({ type: 'gap', matchId: 'm', epoch: 'e2', since: 10, reason: 'epoch-changed' });
+    socket().deliver(update(3, -1, 'e2'));
+    socket().deliver(update(4, 3, 'e2'));
+    expect(got.map((m) => m.seq)).toEqual([10, 3, 4]);
+    expect(sub.holes).toBe(0);
+    socket().deliver({ type: 'gap', matchId: 'm', epoch: 'e3', since: 4, reason: 'epoch-changed' });
+    socket().deliver(update(8, 7, 'e3'));
+    expect(sub.holes).toBe(1);
+    expect(got.map((m) => m.seq)).toEqual([10, 3, 4]);
+    sub.close();
+  });
+
   it('after a gap the server told, the next update is taken without another resume', async () => {
     const { sub, got, gaps, socket } = await subscription();
     socket().deliver(update(10, -1, 'e1', 'snapshot'));

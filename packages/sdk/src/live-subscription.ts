@@ -31,7 +31,8 @@ const FATAL_CLOSE = new Set([4400]);
  * Every update names the one before it (prevSeq). An update that does not link to the last one
  * delivered reveals a hole: it is held back and the feed resumes from history at once, which either
  * replays what was missed, in order, or answers with a `gap` (history trimmed). A new epoch seen on
- * a live socket is a `gap` too. So the app sees every update once, in order, or hears of the hole.
+ * a live socket is a `gap` too, and the new epoch is checked from its first update (prevSeq -1). So
+ * the app sees every update once, in order, or hears of the hole.
  */
 export class LiveSubscription extends EventEmitter<SubscriptionEvents> {
   #socket: WebSocketLike | undefined;
@@ -44,6 +45,8 @@ export class LiveSubscription extends EventEmitter<SubscriptionEvents> {
   #closed = false;
   #holes = 0;
   #toldGap = false;
+  /** At the start of a new epoch with nothing of it seen yet: its first update must have prevSeq -1. */
+  #epochStart = false;
 
   constructor(private readonly o: SubscriptionOptions) {
     super();
@@ -80,7 +83,7 @@ export class LiveSubscription extends EventEmitter<SubscriptionEvents> {
   #url(): string {
     const q = new URLSearchParams({ matchId: this.o.matchId });
     if (this.o.token) q.set('token', this.o.token);
-    if (this.#epoch && this.#lastSeq >= 0) {
+    if (this.#epoch && (this.#lastSeq >= 0 || this.#epochStart)) {
       q.set('since', String(this.#lastSeq));
       q.set('epoch', this.#epoch);
     }
@@ -148,9 +151,11 @@ export class LiveSubscription extends EventEmitter<SubscriptionEvents> {
         }
         this.#epoch = m.epoch;
         this.#lastSeq = -1;
+        this.#epochStart = true;
       }
       if (m.seq <= this.#lastSeq) return;
-      if (m.type === 'update' && this.#lastSeq >= 0 && m.prevSeq > this.#lastSeq && !this.#toldGap) {
+      const linked = this.#lastSeq >= 0 || this.#epochStart;
+      if (m.type === 'update' && linked && m.prevSeq > this.#lastSeq && !this.#toldGap) {
         // Something between lastSeq and this update never arrived: resume from lastSeq instead of
         // delivering past the hole (the replay brings this update too).
         this.#holes++;
@@ -159,16 +164,20 @@ export class LiveSubscription extends EventEmitter<SubscriptionEvents> {
       }
       this.#lastSeq = m.seq;
       this.#toldGap = false;
+      this.#epochStart = false;
       this.emit('update', m);
     } else if (msg.type === 'gap') {
       const g = msg as GapMessage;
       // After a gap the next snapshot starts the feed anew (its epoch may be new): no second gap for it.
+      // The new epoch's history follows from its first update, so its updates are still checked
+      // link by link (a resume asks for it from the start: since -1).
       if (g.reason === 'epoch-changed') {
         this.#epoch = g.epoch;
         this.#lastSeq = -1;
+        this.#epochStart = true;
       }
-      // The hole is told: the update after it will not link to lastSeq, and that is expected.
-      this.#toldGap = g.reason !== 'slow-consumer';
+      // A trimmed history is told: the update after it will not link to lastSeq, and that is expected.
+      this.#toldGap = g.reason === 'history-trimmed';
       this.emit('gap', g);
       // A slow-consumer gap means this socket skipped updates: resume from history on a new one.
       if (g.reason === 'slow-consumer') this.reconnect();
