@@ -165,7 +165,7 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
       capacity: r.int('LOG_CAPACITY', 1_000_000, 1, 1_000_000_000),
       reactionsTopic: r.str('REACTIONS_TOPIC', 'emostream.reactions', topic),
       aggregatesTopic: r.str('AGGREGATES_TOPIC', 'emostream.aggregates', topic),
-      reactionsFormat: r.oneOf('REACTIONS_FORMAT', 'single', REACTIONS_FORMATS),
+      reactionsFormat: r.oneOf('REACTIONS_FORMAT', 'packed', REACTIONS_FORMATS),
     },
     fanout: {
       historySize: r.int('HISTORY_SIZE', 300, 1, 1_000_000),

@@ -1,6 +1,7 @@
 import { buildApp } from '../../src/app.js';
 import { MemorySchemaRegistry } from '../../src/adapters/memory/memory-schema-registry.js';
 import { createSerdes } from '../../src/codec/serde.js';
+import type { Reaction } from '../../src/domain/types.js';
 import type { Config, DeepPartial } from '../../src/config/config.js';
 import { ManualClock } from '../../src/ports/clock.js';
 import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
@@ -21,5 +22,11 @@ export async function ingestApp(opts: { config?: DeepPartial<Config>; wrap?: (p:
   const producer = opts.wrap ? opts.wrap(await log.producer()) : await log.producer();
   const metrics = createMetrics();
   const app = await buildApp({ config, catalog, clock, metrics, logger: silentLogger, ingest: { producer, codec: serdes.reactions, ...(opts.limits ? { limits: opts.limits } : {}) }, pages: false });
-  return { app, log, clock, serdes, metrics, config };
+  /** Every reaction the log holds, whatever the record format (one per reaction, or packed per match). */
+  const stored = async () => {
+    const out: Reaction[] = [];
+    for (let p = 0; p < 4; p++) for (const r of log.read(config.log.reactionsTopic, p, 0, 1_000_000)) out.push(...(await serdes.reactions.decode(r.value)));
+    return out;
+  };
+  return { app, log, clock, serdes, metrics, config, stored };
 }

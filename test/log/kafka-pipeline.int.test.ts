@@ -19,8 +19,8 @@ async function registryIdOf(url: string, subject: string): Promise<number> {
 }
 
 describe('ingest API on real Kafka with the schema registry', () => {
-  it('lands accepted reactions Avro-encoded in Confluent framing with the registry\'s schema id, keyed by match', async () => {
-    const config = kafkaConfig({ role: 'api' });
+  it('REACTIONS_FORMAT=single lands each accepted reaction Avro-encoded in Confluent framing with the registry\'s schema id, keyed by match', async () => {
+    const config = kafkaConfig({ role: 'api', log: { reactionsFormat: 'single' } });
     const api = await startRole(config, { logger: silentLogger });
     running.push(api);
     const now = Date.now();
