@@ -38,6 +38,8 @@ export interface Config {
     partitions: number;
     /** Records the in-memory log retains per topic before producers get 503 (backpressure). */
     capacity: number;
+    /** ...and bytes (keys + values): packed records differ in size from single ones by 100×. */
+    capacityBytes: number;
     reactionsTopic: string;
     aggregatesTopic: string;
     /** How the API writes reactions (src/codec/reaction-codec.ts); readers take both. */
@@ -163,6 +165,7 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
     log: {
       partitions: r.int('LOG_PARTITIONS', 12, 1, 10_000),
       capacity: r.int('LOG_CAPACITY', 1_000_000, 1, 1_000_000_000),
+      capacityBytes: r.int('LOG_CAPACITY_BYTES', 256 * 1024 * 1024, 1024, 64 * 1024 * 1024 * 1024),
       reactionsTopic: r.str('REACTIONS_TOPIC', 'emostream.reactions', topic),
       aggregatesTopic: r.str('AGGREGATES_TOPIC', 'emostream.aggregates', topic),
       reactionsFormat: r.oneOf('REACTIONS_FORMAT', 'packed', REACTIONS_FORMATS),

@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ConfluentSchemaRegistry } from '../adapters/confluent/confluent-registry.js';
 import { MemorySchemaRegistry } from '../adapters/memory/memory-schema-registry.js';
@@ -17,7 +18,7 @@ export function createLog(config: Config, logger: Logger, metrics: Metrics): Log
   if (config.adapters.log === 'kafka') {
     return new KafkaLog(config.kafka, logger.child({ adapter: 'kafka' }), (err) => metrics.deliveryErrors.inc({ code: String((err as { code?: unknown }).code ?? 'unknown') }));
   }
-  return new MemoryLog({ capacity: config.log.capacity, retryAfterSec: config.ingest.retryAfterSec, defaultPartitions: config.log.partitions });
+  return new MemoryLog({ capacity: config.log.capacity, capacityBytes: config.log.capacityBytes, retryAfterSec: config.ingest.retryAfterSec, defaultPartitions: config.log.partitions });
 }
 
 export function createRegistry(config: Config): SchemaRegistry {
@@ -35,21 +36,44 @@ export async function createBus(config: Config, logger: Logger): Promise<FanoutB
 
 /**
  * Rate-limit buckets in Redis, shared by every API replica (RATE_LIMIT_STORE=redis). The client
- * fails fast while Redis is away (no offline queue), so each replica falls back to local buckets.
+ * fails fast while Redis is away (no offline queue), so each replica falls back to local buckets;
+ * a client ioredis gives up (status `end`) is replaced, so the limits are shared again once Redis
+ * is back, even when it was unreachable as the API started.
  */
-export async function createSharedRateLimits(config: Config, logger: Logger): Promise<{ client: RateBuckets; user: RateBuckets; close(): Promise<void> }> {
-  const [{ createRedisClient }, { RedisRateBuckets }] = await Promise.all([import('../adapters/redis/redis-client.js'), import('../adapters/redis/redis-rate-buckets.js')]);
+export async function createSharedRateLimits(config: Config, logger: Logger): Promise<{ client: RateBuckets; user: RateBuckets; connection(): Redis; close(): Promise<void> }> {
+  const [{ createRedisClient, replaceWhenEnded }, { RedisRateBuckets }] = await Promise.all([import('../adapters/redis/redis-client.js'), import('../adapters/redis/redis-rate-buckets.js')]);
+  const log = logger.child({ stage: 'rate-limit' });
   // The same client factory as the bus, so the buckets follow a Sentinel failover too.
   const { url, sentinels, sentinelName } = config.redis;
-  const redis = createRedisClient({ url, sentinels, sentinelName }, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: 'emostream-ratelimit', lazyConnect: true });
-  redis.on('error', (err) => logger.debug({ err }, 'rate-limit redis'));
-  await redis.connect().catch((err: unknown) => logger.warn({ err }, 'rate-limit redis unreachable; limiting per replica until it returns'));
+  const open = (): Redis => {
+    const c = createRedisClient({ url, sentinels, sentinelName }, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: 'emostream-ratelimit', lazyConnect: true });
+    c.on('error', (err) => log.debug({ err }, 'rate-limit redis'));
+    return c;
+  };
+  let redis = open();
+  let closed = false;
+  await redis.connect().catch((err: unknown) => log.warn({ err }, 'rate-limit redis unreachable; limiting per replica until it returns'));
   const { ingest, redis: r } = config;
-  const log = logger.child({ stage: 'rate-limit' });
+  const client = new RedisRateBuckets(redis, { ratePerSec: ingest.clientRatePerSec, burst: ingest.clientBurst, keyPrefix: `${r.keyPrefix}rl:client`, logger: log });
+  const user = new RedisRateBuckets(redis, { ratePerSec: ingest.userRatePerSec, burst: ingest.userBurst, keyPrefix: `${r.keyPrefix}rl:user`, logger: log });
+  replaceWhenEnded(redis, {
+    name: 'rate-limit',
+    open,
+    prepare: (c) => c.connect(),
+    adopt: (c) => {
+      redis = c;
+      client.use(c);
+      user.use(c);
+    },
+    closed: () => closed,
+    logger: log,
+  });
   return {
-    client: new RedisRateBuckets(redis, { ratePerSec: ingest.clientRatePerSec, burst: ingest.clientBurst, keyPrefix: `${r.keyPrefix}rl:client`, logger: log }),
-    user: new RedisRateBuckets(redis, { ratePerSec: ingest.userRatePerSec, burst: ingest.userBurst, keyPrefix: `${r.keyPrefix}rl:user`, logger: log }),
+    client,
+    user,
+    connection: () => redis,
     close: async () => {
+      closed = true;
       redis.disconnect();
     },
   };

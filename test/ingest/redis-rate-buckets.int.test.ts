@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { RedisRateBuckets } from '../../src/adapters/redis/redis-rate-buckets.js';
 import { createSharedRateLimits } from '../../src/roles/adapters.js';
 import { ingestApp } from '../helpers/ingest-app.js';
@@ -70,6 +70,30 @@ describe('API replicas with RATE_LIMIT_STORE=redis', () => {
         await r.app.close();
         await r.closeLimits();
       }
+    }
+  });
+});
+
+describe('shared rate limits when ioredis gives their client up', () => {
+  it('replace a client that ended, so two replicas share one bucket again instead of each limiting alone', async () => {
+    const config = testConfig({ redis: { url: process.env.REDIS_URL!, keyPrefix: `test-end-${randomUUID().slice(0, 8)}:` }, ingest: { clientRatePerSec: 1, clientBurst: 40, rateLimitStore: 'redis' } });
+    const replicas = await Promise.all([0, 1].map(() => createSharedRateLimits(config, silentLogger)));
+    try {
+      // What ioredis does after a connect failure inside its Sentinel connector, or when Redis is
+      // unreachable as the client starts: status `end`. disconnect() takes it there the same way.
+      const old = replicas[0]!.connection();
+      old.disconnect();
+      await vi.waitFor(() => expect(old.status).toBe('end'));
+      await vi.waitFor(() => expect(replicas[0]!.connection()).not.toBe(old), { timeout: 10_000 });
+      await vi.waitFor(() => expect(replicas[0]!.connection().status).toBe('ready'), { timeout: 10_000 });
+      let granted = 0;
+      for (let i = 0; i < 30; i++) {
+        for (const r of replicas) if ((await r.client.take([['ip:198.51.100.9', 1]])) === 0) granted++;
+      }
+      // Each replica limiting on its own would grant 30 + 30; one shared bucket grants its burst.
+      expect(granted).toBe(40);
+    } finally {
+      await Promise.all(replicas.map((r) => r.close()));
     }
   });
 });

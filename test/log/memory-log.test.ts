@@ -1,3 +1,4 @@
+import { describe, expect, it } from 'vitest';
 import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
 import { logContract } from './log-suite.js';
 
@@ -11,4 +12,22 @@ logContract('memory', {
   refusedRecords: (topic) => Array.from({ length: CAPACITY + 1 }, (_, i) => ({ topic, key: `r${i}`, value: Buffer.from('r') })),
   rebalances: false,
   readTimeoutMs: 2000,
+});
+
+describe('MemoryLog capacity in bytes', () => {
+  it('refuses with EMO_ERR_BACKPRESSURE once the unread bytes would pass LOG_CAPACITY_BYTES, and takes more once they are read', async () => {
+    const log = new MemoryLog({ capacity: 1000, capacityBytes: 10_000, defaultPartitions: 1 });
+    const big = (i: number) => ({ topic: 't', key: `k${i}`, value: Buffer.alloc(3000) });
+    const consumer = await log.consumer({ groupId: 'g', topics: ['t'] });
+    log.append([big(0), big(1), big(2)]);
+    // Four records are far below the record count, but not below the bytes.
+    expect(() => log.append([big(3)])).toThrow(expect.objectContaining({ code: 'EMO_ERR_BACKPRESSURE' }));
+    expect(log.retainedBytes('t')).toBe(3 * 3002);
+    const read = await consumer.poll(10, 100);
+    expect(read).toHaveLength(3);
+    await consumer.commit([{ topic: 't', partition: 0, offset: read.at(-1)!.offset + 1 }]);
+    log.append([big(3)]);
+    expect(log.retainedBytes('t')).toBe(3002);
+    await log.close();
+  });
 });

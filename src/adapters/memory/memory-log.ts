@@ -17,6 +17,12 @@ interface Partition {
   /** Offset of records[0]. */
   base: number;
   records: LogRecord[];
+  /** Bytes of key and value the records hold. */
+  bytes: number;
+}
+
+function sizeOf(r: { key: string | null; value: Buffer }): number {
+  return r.value.length + (r.key?.length ?? 0);
 }
 
 interface Topic {
@@ -26,6 +32,11 @@ interface Topic {
 export interface MemoryLogOptions {
   /** Records a topic may retain unread by some group before producers get EMO_ERR_BACKPRESSURE. */
   capacity: number;
+  /**
+   * Bytes (keys and values) a topic may retain so. Records differ in size by two orders (a packed
+   * record holds a whole request's reactions), so a count alone does not bound the memory.
+   */
+  capacityBytes: number;
   retryAfterSec: number;
   defaultPartitions: number;
 }
@@ -43,7 +54,7 @@ export class MemoryLog implements Log {
   #closed = false;
 
   constructor(opts: Partial<MemoryLogOptions> = {}) {
-    this.opts = { capacity: 1_000_000, retryAfterSec: 1, defaultPartitions: 12, ...opts };
+    this.opts = { capacity: 1_000_000, capacityBytes: 256 * 1024 * 1024, retryAfterSec: 1, defaultPartitions: 12, ...opts };
   }
 
   async ensureTopics(topics: TopicSpec[]): Promise<void> {
@@ -53,7 +64,7 @@ export class MemoryLog implements Log {
   #topic(name: string, partitions = this.opts.defaultPartitions): Topic {
     let topic = this.#topics.get(name);
     if (!topic) {
-      topic = { partitions: Array.from({ length: partitions }, () => ({ base: 0, records: [] })) };
+      topic = { partitions: Array.from({ length: partitions }, () => ({ base: 0, records: [], bytes: 0 })) };
       this.#topics.set(name, topic);
     }
     return topic;
@@ -65,14 +76,25 @@ export class MemoryLog implements Log {
     return topic ? topic.partitions.reduce((n, p) => n + p.records.length, 0) : 0;
   }
 
+  /** Bytes of the records retained in the topic. */
+  retainedBytes(name: string): number {
+    const topic = this.#topics.get(name);
+    return topic ? topic.partitions.reduce((n, p) => n + p.bytes, 0) : 0;
+  }
+
   append(records: ProducerRecord[]): void {
     if (this.#closed) throw emoError('LOG_UNAVAILABLE', 'log is closed');
-    const byTopic = new Map<string, number>();
-    for (const r of records) byTopic.set(r.topic, (byTopic.get(r.topic) ?? 0) + 1);
+    const byTopic = new Map<string, { n: number; bytes: number }>();
+    for (const r of records) {
+      const t = byTopic.get(r.topic) ?? { n: 0, bytes: 0 };
+      t.n++;
+      t.bytes += sizeOf(r);
+      byTopic.set(r.topic, t);
+    }
     // All-or-nothing: check every topic's room before storing anything.
-    for (const [name, n] of byTopic) {
+    for (const [name, { n, bytes }] of byTopic) {
       this.#trim(name);
-      if (this.retained(name) + n > this.opts.capacity) {
+      if (this.retained(name) + n > this.opts.capacity || this.retainedBytes(name) + bytes > this.opts.capacityBytes) {
         throw emoError('BACKPRESSURE', undefined, { retryAfterSec: this.opts.retryAfterSec });
       }
     }
@@ -82,6 +104,7 @@ export class MemoryLog implements Log {
       const partition = r.partition ?? partitionFor(r.key, topic.partitions.length);
       const p = topic.partitions[partition]!;
       p.records.push({ topic: r.topic, partition, offset: p.base + p.records.length, key: r.key, value: r.value, timestamp: now });
+      p.bytes += sizeOf(r);
     }
     this.#wake();
   }
@@ -96,6 +119,7 @@ export class MemoryLog implements Log {
       const upTo = Math.min(...groups.map((g) => g.get(`${name}/${i}`) ?? 0));
       const drop = Math.min(Math.max(0, upTo - p.base), p.records.length);
       if (drop > 0) {
+        for (let i = 0; i < drop; i++) p.bytes -= sizeOf(p.records[i]!);
         p.records.splice(0, drop);
         p.base += drop;
       }

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { emoError } from '../../domain/errors.js';
 import type { LiveUpdate, WindowAggregate } from '../../domain/types.js';
 import { replayFrom, type FanoutBus, type ReplayResult, type UpdateListener } from '../../ports/bus.js';
-import { createRedisClient, describeRedisTarget, type RedisTarget } from './redis-client.js';
+import { createRedisClient, describeRedisTarget, replaceWhenEnded, type RedisTarget } from './redis-client.js';
 
 export interface RedisBusOptions extends RedisTarget {
   keyPrefix: string;
@@ -83,47 +83,27 @@ export class RedisBus implements FanoutBus {
     sub.on('message', (channel: string, message: string) => this.#onMessage(channel, message));
   }
 
-  /**
-   * ioredis normally reconnects by itself, but a connect attempt that fails inside its connector
-   * (seen through Sentinel during a failover) leaves the client in status `end` for good, every
-   * command answering "Connection is closed." (the cluster tier's fan-out node stayed so for 90 s;
-   * ioredis issue #1683). A client that ends while the bus is open is replaced.
-   */
+  /** Each client is replaced if ioredis gives it up (see replaceWhenEnded). */
   #guard(role: Role, client: Redis): void {
-    client.once('end', () => {
-      if (!this.#closed) void this.#replace(role);
-    });
-  }
-
-  async #replace(role: Role): Promise<void> {
-    this.o.logger.warn({ client: role }, 'redis client ended; replacing it');
-    for (let attempt = 1; !this.#closed; attempt++) {
-      const c = openClient(this.o, role);
-      try {
+    replaceWhenEnded(client, {
+      name: role,
+      open: () => openClient(this.o, role),
+      prepare: async (c) => {
         await c.connect();
         if (role === 'sub') {
           this.#listen(c);
           // Updates published meanwhile are not lost to viewers: rooms fill a prevSeq hole from the history.
           const channels = [...this.#listeners.keys()].map((m) => this.#k('ch', m));
           if (channels.length > 0) await c.subscribe(...channels);
-          this.sub = c;
-        } else {
-          this.cmd = c as PublishingRedis;
         }
-        if (this.#closed) {
-          c.disconnect();
-          return;
-        }
-        this.#guard(role, c);
-        this.o.logger.info({ client: role, attempt }, 'redis client replaced');
-        return;
-      } catch (err) {
-        c.removeAllListeners('end');
-        c.disconnect();
-        this.o.logger.warn({ err, client: role, attempt }, 'redis client replacement failed; retrying');
-        await new Promise((r) => setTimeout(r, Math.min(5000, 250 * attempt)));
-      }
-    }
+      },
+      adopt: (c) => {
+        if (role === 'sub') this.sub = c;
+        else this.cmd = c as PublishingRedis;
+      },
+      closed: () => this.#closed,
+      logger: this.o.logger,
+    });
   }
 
   #k(kind: string, matchId: string): string {

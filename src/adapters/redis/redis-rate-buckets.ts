@@ -12,21 +12,37 @@ import type { BucketCost, BucketLimits, RateBuckets } from '../../ports/rate-buc
  * limits then hold per replica instead of across them, and no request fails because of the limiter.
  */
 export class RedisRateBuckets implements RateBuckets {
-  readonly #limiter: RateLimiterRedis;
+  #limiter: RateLimiterRedis;
   readonly #logger: Logger;
+  readonly #o: BucketLimits & { keyPrefix: string };
+  readonly #insurance: RateLimiterMemory;
 
   constructor(redis: Redis, o: BucketLimits & { keyPrefix: string; logger: Logger }) {
-    const duration = Math.max(1, Math.ceil(o.burst / o.ratePerSec));
-    this.#limiter = new RateLimiterRedis({
+    this.#o = o;
+    this.#logger = o.logger;
+    this.#insurance = new RateLimiterMemory({ keyPrefix: `${o.keyPrefix}:local`, points: o.burst, duration: this.#duration() });
+    this.#limiter = this.#limiterOn(redis);
+  }
+
+  /** Moves the buckets to another client (one that replaced a client ioredis gave up). */
+  use(redis: Redis): void {
+    this.#limiter = this.#limiterOn(redis);
+  }
+
+  #duration(): number {
+    return Math.max(1, Math.ceil(this.#o.burst / this.#o.ratePerSec));
+  }
+
+  #limiterOn(redis: Redis): RateLimiterRedis {
+    return new RateLimiterRedis({
       storeClient: redis,
-      keyPrefix: o.keyPrefix,
-      points: o.burst,
-      duration,
+      keyPrefix: this.#o.keyPrefix,
+      points: this.#o.burst,
+      duration: this.#duration(),
       // Do not queue behind a reconnecting client: decide locally at once.
       rejectIfRedisNotReady: true,
-      insuranceLimiter: new RateLimiterMemory({ keyPrefix: `${o.keyPrefix}:local`, points: o.burst, duration }),
+      insuranceLimiter: this.#insurance,
     });
-    this.#logger = o.logger;
   }
 
   async take(costs: readonly BucketCost[]): Promise<number> {
