@@ -10,9 +10,12 @@
 // 2. producer: KafkaLog's producer alone, pre-encoded reactions as fast as possible, durable, with
 //    at most BENCH_PRODUCER_WINDOW records unacknowledged (sends of BENCH_PRODUCER_CHUNK), over
 //    linger.ms × compression; msgs/s, per-send ack latency and bytes on the broker's disk.
-// 3. aggregator: BENCH_AGG_REACTIONS (500k) reactions with real-time timestamps pre-produced to a
+// 3. aggregator: BENCH_AGG_REACTIONS (500k) reactions with timestamps a minute back pre-produced to a
 //    fresh topic, then an `aggregator` role process started on it, timed until the totals of the
-//    windows on the aggregates topic (read_committed) sum to N.
+//    windows on the aggregates topic (read_committed) sum to N; beside it, the same runner on the
+//    in-memory log over the same records in this process (ratioToMemory). A backlog of 500k packed
+//    reactions is 5k records, read in well under a second: fixed costs (fetch waits, the first
+//    transaction) then dominate, so use BENCH_AGG_REACTIONS=5000000 for a rate per core.
 //
 // Env: BENCH_SECONDS (10 per HTTP case), BENCH_CONNECTIONS (50), BENCH_PRODUCER_MESSAGES (500k),
 // BENCH_PRODUCER_WINDOW (10000), BENCH_PRODUCER_CHUNK (1000), BENCH_LINGERS (0,5,50),
@@ -35,6 +38,11 @@ import type { Reaction, WindowAggregate } from '../src/domain/types.js';
 import type { KafkaOptions } from '../src/config/kafka-options.js';
 import { KafkaLog } from '../src/adapters/kafka/kafka-log.js';
 import { topicsFor } from '../src/roles/adapters.js';
+import { MemoryLog } from '../src/adapters/memory/memory-log.js';
+import { MemorySchemaRegistry } from '../src/adapters/memory/memory-schema-registry.js';
+import { AggregatorRunner } from '../src/aggregate/aggregator-runner.js';
+import { createMetrics } from '../src/metrics/metrics.js';
+import { systemClock } from '../src/ports/clock.js';
 import { silentLogger } from '../helpers/fixtures.js';
 import { watchTopics } from '../helpers/kafka.js';
 import { cannon as cannonWith, pct, report, sleep, startRoleChild, stopChild, type CannonResult, type Row } from './lib.js';
@@ -338,24 +346,89 @@ function watchAggregates(config: Config, serde: AvroSerde<WindowAggregate>, n: n
   };
 }
 
-async function aggregatorCase(format: 'single' | 'packed'): Promise<Row[]> {
-  const config = kafkaConfig(`agg-${format}`);
-  await createTopics(config);
-  const serdes = await createSerdes(new ConfluentSchemaRegistry(config.registryUrl), config.log, format);
-  log(`aggregator: producing ${AGG_N} reactions (real-time ts, ${format} records) to ${config.log.reactionsTopic}`);
-  // Encoded per send, stamped with the wall clock: the input spans the production time. Packed:
-  // records of PACK reactions of one match, as an SDK's batch becomes.
+/**
+ * The records of the aggregator case, stamped with the wall clock a minute back as they are made
+ * (the input spans its production time): every window is closable by the time the aggregator has
+ * read the backlog, so both runs measure work, not the wait for the last window's end + grace.
+ * Packed: records of PACK reactions of one match, as an SDK's batch becomes.
+ */
+function aggregatorInput(serdes: Awaited<ReturnType<typeof createSerdes>>, topic: string, format: 'single' | 'packed') {
   const records = format === 'single' ? AGG_N : Math.ceil(AGG_N / PACK);
-  const prod = await produceWindowed(config, config.log.reactionsTopic, records, (i) => {
-    const now = Date.now();
+  const record = (i: number) => {
+    const now = Date.now() - 60_000;
     if (format === 'single') {
       const r = reaction(i, now);
       return { key: r.matchId, value: serdes.reaction.encode(r) };
     }
     const matchId = `match-${i % MATCHES}`;
     const rs = Array.from({ length: Math.min(PACK, AGG_N - i * PACK) }, (_, k) => ({ ...reaction(i * PACK + k, now), matchId }));
-    return serdes.reactions.records(config.log.reactionsTopic, rs)[0]!;
+    return serdes.reactions.records(topic, rs)[0]!;
+  };
+  return { records, record };
+}
+
+/**
+ * The in-run baseline: the same AggregatorRunner, rules and records on the in-memory log, in this
+ * process (one core), timed from its start until the aggregates it wrote sum to N.
+ */
+async function aggregatorInMemory(format: 'single' | 'packed', config: Config): Promise<Row> {
+  const serdes = await createSerdes(new MemorySchemaRegistry(), { reactionsTopic: 'r', aggregatesTopic: 'a' }, format);
+  const input = aggregatorInput(serdes, 'r', format);
+  const log = new MemoryLog({ capacity: input.records + 1000, capacityBytes: 16 * 1024 ** 3, defaultPartitions: PARTITIONS });
+  await log.ensureTopics([{ name: 'r', partitions: PARTITIONS }, { name: 'a', partitions: 1 }]);
+  const producer = await log.producer();
+  for (let i = 0; i < input.records; i += PRODUCER_CHUNK) {
+    const chunk = [];
+    for (let j = i; j < Math.min(input.records, i + PRODUCER_CHUNK); j++) chunk.push({ topic: 'r', ...input.record(j) });
+    await producer.send(chunk);
+  }
+  const runner = new AggregatorRunner({
+    log,
+    serdes,
+    catalog: EmojiCatalog.load(),
+    rules: config.aggregation,
+    reactionsTopic: 'r',
+    aggregatesTopic: 'a',
+    groupId: 'agg',
+    transactionalId: 'agg-0',
+    clock: systemClock,
+    metrics: createMetrics(),
+    logger: silentLogger,
+    punctuateMs: config.punctuateMs,
   });
+  // The memory log's waits are unref'd (they never hold a process open): keep this one alive.
+  const keepAlive = setInterval(() => {}, 1000);
+  const start = now();
+  await runner.start();
+  let sum = 0;
+  let windows = 0;
+  let from = 0;
+  const deadline = Date.now() + 300_000;
+  while (sum < AGG_N) {
+    if (Date.now() > deadline) throw new Error(`in-memory aggregates sum to ${sum} of ${AGG_N}`);
+    for (const r of log.read('a', 0, from, 10_000)) {
+      from = r.offset + 1;
+      sum += serdes.aggregate.decodeKnown(r.value).total;
+      windows++;
+    }
+    if (sum < AGG_N) await sleep(5);
+  }
+  const seconds = (now() - start) / 1000;
+  await runner.close();
+  await log.close();
+  clearInterval(keepAlive);
+  return { part: 'aggregator', case: 'same runner on the in-memory log (in-run baseline)', format, measured: 'start -> done', reactions: AGG_N, windows, seconds: round(seconds, 2), reactionsPerSec: Math.round(AGG_N / seconds) };
+}
+
+async function aggregatorCase(format: 'single' | 'packed'): Promise<Row[]> {
+  const config = kafkaConfig(`agg-${format}`);
+  await createTopics(config);
+  const serdes = await createSerdes(new ConfluentSchemaRegistry(config.registryUrl), config.log, format);
+  log(`aggregator: the same runner on the in-memory log (baseline), ${AGG_N} reactions, ${format} records`);
+  const baseline = await aggregatorInMemory(format, config);
+  log(`aggregator: producing ${AGG_N} reactions (ts a minute back, ${format} records) to ${config.log.reactionsTopic}`);
+  const { records, record } = aggregatorInput(serdes, config.log.reactionsTopic, format);
+  const prod = await produceWindowed(config, config.log.reactionsTopic, records, record);
   const inLog = await endOffsets(config.kafka.brokers, config.log.reactionsTopic, PARTITIONS);
   if (inLog !== records) throw new Error(`reactions topic holds ${inLog}, expected ${records}`);
   const w = watchAggregates(config, serdes.aggregate, AGG_N);
@@ -403,7 +476,8 @@ async function aggregatorCase(format: 'single' | 'packed'): Promise<Row[]> {
       reactionsPerSec: Math.round(AGG_N / (ms / 1000)),
     });
     rows.push(r('spawn -> done', doneAt - spawnAt), r('process up -> done', doneAt - readyAt), r('first reaction counted -> done', doneAt - (firstAt || readyAt)));
-    rows.forEach((x) => Object.assign(x, { duplicates: w.state.duplicates, droppedLate: dropped, windowsEmitted: emitted, partitions: PARTITIONS }));
+    rows.forEach((x) => Object.assign(x, { duplicates: w.state.duplicates, droppedLate: dropped, windowsEmitted: emitted, partitions: PARTITIONS, ratioToMemory: round(Number(x.reactionsPerSec) / Number(baseline.reactionsPerSec), 2) }));
+    rows.push(baseline);
     rows.push({ part: 'aggregator', case: 'pre-production of the input (durable, windowed)', format, measured: 'producer', reactions: AGG_N, records, seconds: round(prod.seconds, 2), reactionsPerSec: Math.round((prod.msgsPerSec * AGG_N) / records) });
   } finally {
     clearInterval(poll);
