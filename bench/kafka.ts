@@ -10,16 +10,16 @@
 // 2. producer: KafkaLog's producer alone, pre-encoded reactions as fast as possible, durable, with
 //    at most BENCH_PRODUCER_WINDOW records unacknowledged (sends of BENCH_PRODUCER_CHUNK), over
 //    linger.ms × compression; msgs/s, per-send ack latency and bytes on the broker's disk.
-// 3. aggregator: BENCH_AGG_REACTIONS (500k) reactions with timestamps a minute back pre-produced to a
+// 3. aggregator: BENCH_AGG_REACTIONS (5M) reactions with timestamps a minute back pre-produced to a
 //    fresh topic, then an `aggregator` role process started on it, timed until the totals of the
 //    windows on the aggregates topic (read_committed) sum to N; beside it, the same runner on the
 //    in-memory log over the same records in this process (ratioToMemory). A backlog of 500k packed
 //    reactions is 5k records, read in well under a second: fixed costs (fetch waits, the first
-//    transaction) then dominate, so use BENCH_AGG_REACTIONS=5000000 for a rate per core.
+//    transaction) then dominate; the default 5M gives a rate per core.
 //
 // Env: BENCH_SECONDS (10 per HTTP case), BENCH_CONNECTIONS (50), BENCH_PRODUCER_MESSAGES (500k),
 // BENCH_PRODUCER_WINDOW (10000), BENCH_PRODUCER_CHUNK (1000), BENCH_LINGERS (0,5,50),
-// BENCH_COMPRESSIONS (lz4,zstd,none), BENCH_AGG_REACTIONS (500000), BENCH_MATCHES (50),
+// BENCH_COMPRESSIONS (lz4,zstd,none), BENCH_AGG_REACTIONS (5000000), BENCH_MATCHES (50),
 // BENCH_PARTITIONS (12), BENCH_PARTS (http,producer,aggregator), BENCH_FORMATS (single,packed:
 // the reactions topic's record format, REACTIONS_FORMAT), BENCH_PACK (100 reactions per packed
 // record in the aggregator case), EMO_SKIP_INFRA_UP=1.
@@ -62,7 +62,7 @@ const PRODUCER_WINDOW = num('BENCH_PRODUCER_WINDOW', 10_000);
 const PRODUCER_CHUNK = num('BENCH_PRODUCER_CHUNK', 1000);
 const LINGERS = list('BENCH_LINGERS', '0,5,50').map(Number);
 const COMPRESSIONS = list('BENCH_COMPRESSIONS', 'lz4,zstd,none') as Array<KafkaOptions['compression']>;
-const AGG_N = num('BENCH_AGG_REACTIONS', 500_000);
+const AGG_N = num('BENCH_AGG_REACTIONS', 5_000_000);
 const MATCHES = num('BENCH_MATCHES', 50);
 const PARTITIONS = num('BENCH_PARTITIONS', 12);
 const PARTS = new Set(list('BENCH_PARTS', 'http,producer,aggregator'));
