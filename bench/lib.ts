@@ -3,6 +3,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { repoRoot } from '../src/domain/schemas-dir.js';
+// @ts-expect-error -- a plain .mjs script without types; ensureBuilt() takes no arguments
+import { ensureBuilt } from '../scripts/ensure-install.mjs';
 
 /** Starts a child process and waits for a line on stdout matching `ready`. */
 const children = new Set<ChildProcess>();
@@ -34,14 +36,17 @@ export async function startChild(cmd: string, args: string[], env: Record<string
 }
 
 /**
- * One EmoStream role as its own process (src/main.ts), on loopback and a free port; resolves with
- * its base URL once it printed it. Defaults below, overridden by `env`.
+ * One EmoStream role as its own process on loopback and a free port; resolves with its base URL
+ * once it printed it. Defaults below, overridden by `env`. It runs the build `npm start` runs
+ * (dist/, rebuilt first when src/ is newer), not the sources through tsx: tsx's loader hooks and
+ * esbuild's keepNames helper showed in the profiles as a few percent of the request path.
  */
 export async function startRoleChild(env: Record<string, string>, timeoutMs = 60_000): Promise<ChildProcess & { match: RegExpExecArray; url: string }> {
+  ensureBuilt();
   const child = await startChild(
     process.execPath,
     // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": profile the role processes only.
-    [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', path.join(repoRoot(), 'src/main.ts')],
+    [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), '--enable-source-maps', path.join(repoRoot(), 'dist/src/main.js')],
     { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
     /on (http:\/\/127\.0\.0\.1:(\d+))/,
     timeoutMs,

@@ -31,3 +31,31 @@ describe('MemoryLog capacity in bytes', () => {
     await log.close();
   });
 });
+
+describe('MemoryLog wakeups and trimming', () => {
+  it("wakes a reader only for its own topics (the publisher does not poll on every reaction)", async () => {
+    const log = new MemoryLog({ defaultPartitions: 1 });
+    let woken = false;
+    const waiting = log.waitForData(60_000, new Set(['a'])).then(() => (woken = true));
+    log.append([{ topic: 'r', key: 'k', value: Buffer.from('x') }]);
+    await new Promise((r) => setImmediate(r));
+    expect(woken).toBe(false);
+    log.append([{ topic: 'a', key: 'k', value: Buffer.from('x') }]);
+    await waiting;
+    expect(woken).toBe(true);
+    await log.close();
+  });
+
+  it('drops records every group has read in runs, so what it holds stays bounded', async () => {
+    const log = new MemoryLog({ defaultPartitions: 1 });
+    const consumer = await log.consumer({ groupId: 'g', topics: ['t'] });
+    for (let i = 0; i < 5000; i++) {
+      log.append([{ topic: 't', key: 'k', value: Buffer.from('x') }]);
+      const read = await consumer.poll(10, 0);
+      await consumer.commit([{ topic: 't', partition: 0, offset: read.at(-1)!.offset + 1 }]);
+    }
+    // Read and committed: at most one run of records awaits the next trim.
+    expect(log.retained('t')).toBeLessThanOrEqual(1024);
+    await log.close();
+  });
+});

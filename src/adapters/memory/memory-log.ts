@@ -27,6 +27,19 @@ function sizeOf(r: { key: string | null; value: Buffer }): number {
 
 interface Topic {
   partitions: Partition[];
+  /** Records and bytes retained over all partitions (kept as they change: read per append). */
+  records: number;
+  bytes: number;
+  /** Records appended since the last trim: consumed records are dropped in runs, not per append. */
+  sinceTrim: number;
+}
+
+/** Consumed records are trimmed once this many were appended since the last trim (or when full). */
+const TRIM_EVERY = 1024;
+
+interface Waiter {
+  topics: ReadonlySet<string> | undefined;
+  done: () => void;
 }
 
 export interface MemoryLogOptions {
@@ -49,7 +62,7 @@ export class MemoryLog implements Log {
   readonly #topics = new Map<string, Topic>();
   /** group -> "topic/partition" -> committed offset */
   readonly #groups = new Map<string, Map<string, number>>();
-  readonly #waiters = new Set<() => void>();
+  readonly #waiters = new Set<Waiter>();
   readonly opts: MemoryLogOptions;
   #closed = false;
 
@@ -64,7 +77,7 @@ export class MemoryLog implements Log {
   #topic(name: string, partitions = this.opts.defaultPartitions): Topic {
     let topic = this.#topics.get(name);
     if (!topic) {
-      topic = { partitions: Array.from({ length: partitions }, () => ({ base: 0, records: [], bytes: 0 })) };
+      topic = { partitions: Array.from({ length: partitions }, () => ({ base: 0, records: [], bytes: 0 })), records: 0, bytes: 0, sinceTrim: 0 };
       this.#topics.set(name, topic);
     }
     return topic;
@@ -72,14 +85,12 @@ export class MemoryLog implements Log {
 
   /** Records retained in the topic (not yet read and committed by every group). */
   retained(name: string): number {
-    const topic = this.#topics.get(name);
-    return topic ? topic.partitions.reduce((n, p) => n + p.records.length, 0) : 0;
+    return this.#topics.get(name)?.records ?? 0;
   }
 
   /** Bytes of the records retained in the topic. */
   retainedBytes(name: string): number {
-    const topic = this.#topics.get(name);
-    return topic ? topic.partitions.reduce((n, p) => n + p.bytes, 0) : 0;
+    return this.#topics.get(name)?.bytes ?? 0;
   }
 
   append(records: ProducerRecord[]): void {
@@ -93,10 +104,10 @@ export class MemoryLog implements Log {
     }
     // All-or-nothing: check every topic's room before storing anything.
     for (const [name, { n, bytes }] of byTopic) {
-      this.#trim(name);
-      if (this.retained(name) + n > this.opts.capacity || this.retainedBytes(name) + bytes > this.opts.capacityBytes) {
-        throw emoError('BACKPRESSURE', undefined, { retryAfterSec: this.opts.retryAfterSec });
-      }
+      const topic = this.#topic(name);
+      const full = () => topic.records + n > this.opts.capacity || topic.bytes + bytes > this.opts.capacityBytes;
+      if (topic.sinceTrim >= TRIM_EVERY || full()) this.#trim(name, topic);
+      if (full()) throw emoError('BACKPRESSURE', undefined, { retryAfterSec: this.opts.retryAfterSec });
     }
     const now = Date.now();
     for (const r of records) {
@@ -104,14 +115,17 @@ export class MemoryLog implements Log {
       const partition = r.partition ?? partitionFor(r.key, topic.partitions.length);
       const p = topic.partitions[partition]!;
       p.records.push({ topic: r.topic, partition, offset: p.base + p.records.length, key: r.key, value: r.value, timestamp: now });
-      p.bytes += sizeOf(r);
+      const size = sizeOf(r);
+      p.bytes += size;
+      topic.records++;
+      topic.bytes += size;
+      topic.sinceTrim++;
     }
-    this.#wake();
+    this.#wake(byTopic);
   }
 
-  #trim(name: string): void {
-    const topic = this.#topics.get(name);
-    if (!topic) return;
+  #trim(name: string, topic: Topic): void {
+    topic.sinceTrim = 0;
     const groups = [...this.#groups.values()].filter((g) => g.has(`${name}/0`));
     // With no group reading the topic nothing is consumed: it fills up to capacity, then refuses.
     if (groups.length === 0) return;
@@ -119,27 +133,38 @@ export class MemoryLog implements Log {
       const upTo = Math.min(...groups.map((g) => g.get(`${name}/${i}`) ?? 0));
       const drop = Math.min(Math.max(0, upTo - p.base), p.records.length);
       if (drop > 0) {
-        for (let i = 0; i < drop; i++) p.bytes -= sizeOf(p.records[i]!);
+        let bytes = 0;
+        for (let i = 0; i < drop; i++) bytes += sizeOf(p.records[i]!);
+        p.bytes -= bytes;
+        topic.bytes -= bytes;
+        topic.records -= drop;
         p.records.splice(0, drop);
         p.base += drop;
       }
     });
   }
 
-  #wake(): void {
-    for (const w of [...this.#waiters]) w();
+  /** Wakes the waiters on any of these topics (every waiter when none are given: closing). */
+  #wake(topics?: ReadonlyMap<string, unknown>): void {
+    for (const w of [...this.#waiters]) {
+      if (!topics || !w.topics || [...w.topics].some((t) => topics.has(t))) w.done();
+    }
   }
 
-  waitForData(timeoutMs: number): Promise<void> {
+  /** Resolves when records are appended to one of `topics` (any topic if not given), or after the timeout. */
+  waitForData(timeoutMs: number, topics?: ReadonlySet<string>): Promise<void> {
     return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#waiters.delete(done);
-        resolve();
+      const waiter: Waiter = {
+        topics,
+        done: () => {
+          clearTimeout(timer);
+          this.#waiters.delete(waiter);
+          resolve();
+        },
       };
-      const timer = setTimeout(done, timeoutMs);
+      const timer = setTimeout(waiter.done, timeoutMs);
       timer.unref?.();
-      this.#waiters.add(done);
+      this.#waiters.add(waiter);
     });
   }
 
@@ -234,8 +259,18 @@ class MemoryProducer implements LogProducer {
   async close(): Promise<void> {}
 }
 
+interface Position {
+  topic: string;
+  partition: number;
+  /** The next offset to read. */
+  next: number;
+}
+
 class MemoryConsumer implements LogConsumer {
-  readonly #positions = new Map<string, number>();
+  /** "topic/partition" -> position; #order holds the same objects for the round-robin read. */
+  readonly #positions = new Map<string, Position>();
+  #order: Position[] = [];
+  readonly #topicSet: ReadonlySet<string>;
   readonly #listeners: Array<(c: AssignmentChange) => void | Promise<void>> = [];
   #assigned = false;
   #closed = false;
@@ -247,6 +282,7 @@ class MemoryConsumer implements LogConsumer {
     private readonly topics: string[],
   ) {
     log.joinGroup(groupId, topics);
+    this.#topicSet = new Set(topics);
   }
 
   onAssignment(listener: (change: AssignmentChange) => void | Promise<void>): void {
@@ -258,7 +294,8 @@ class MemoryConsumer implements LogConsumer {
     const assigned = this.topics.flatMap((topic) =>
       Array.from({ length: this.log.partitionCount(topic) }, (_, partition) => ({ topic, partition })),
     );
-    for (const tp of assigned) this.#positions.set(`${tp.topic}/${tp.partition}`, this.log.committed(this.groupId, tp.topic, tp.partition));
+    for (const tp of assigned) this.#positions.set(`${tp.topic}/${tp.partition}`, { ...tp, next: this.log.committed(this.groupId, tp.topic, tp.partition) });
+    this.#order = [...this.#positions.values()];
     for (const l of this.#listeners) await l({ assigned, revoked: [] });
   }
 
@@ -271,24 +308,26 @@ class MemoryConsumer implements LogConsumer {
       if (out.length > 0) return out;
       const left = deadline - Date.now();
       if (left <= 0) return [];
-      await this.log.waitForData(left);
+      await this.log.waitForData(left, this.#topicSet);
+      // Woken by one append: let the rest of this turn's requests append too, then read them as one
+      // batch (under a flood of single reactions, one poll per loop turn instead of per request).
+      await new Promise((r) => setImmediate(r));
     }
   }
 
   #collect(max: number): LogRecord[] {
-    const keys = [...this.#positions.keys()];
+    const order = this.#order;
     const out: LogRecord[] = [];
     // Round-robin start so one busy partition cannot starve the rest.
-    for (let i = 0; i < keys.length && out.length < max; i++) {
-      const key = keys[(this.#next + i) % keys.length]!;
-      const [topic, p] = splitKey(key);
-      const records = this.log.read(topic, p, this.#positions.get(key)!, max - out.length);
+    for (let i = 0; i < order.length && out.length < max; i++) {
+      const pos = order[(this.#next + i) % order.length]!;
+      const records = this.log.read(pos.topic, pos.partition, pos.next, max - out.length);
       if (records.length > 0) {
-        this.#positions.set(key, records[records.length - 1]!.offset + 1);
-        out.push(...records);
+        pos.next = records[records.length - 1]!.offset + 1;
+        for (const r of records) out.push(r);
       }
     }
-    this.#next = (this.#next + 1) % Math.max(1, keys.length);
+    this.#next = (this.#next + 1) % Math.max(1, order.length);
     return out;
   }
 
@@ -297,11 +336,14 @@ class MemoryConsumer implements LogConsumer {
   }
 
   async caughtUp(tp: TopicPartition): Promise<boolean> {
-    return (this.#positions.get(`${tp.topic}/${tp.partition}`) ?? 0) >= this.log.endOffset(tp.topic, tp.partition);
+    return (this.#positions.get(`${tp.topic}/${tp.partition}`)?.next ?? 0) >= this.log.endOffset(tp.topic, tp.partition);
   }
 
   async rewind(partitions: TopicPartition[]): Promise<void> {
-    for (const tp of partitions) this.#positions.set(`${tp.topic}/${tp.partition}`, this.log.committed(this.groupId, tp.topic, tp.partition));
+    for (const tp of partitions) {
+      const pos = this.#positions.get(`${tp.topic}/${tp.partition}`);
+      if (pos) pos.next = this.log.committed(this.groupId, tp.topic, tp.partition);
+    }
   }
 
   async close(): Promise<void> {
@@ -309,7 +351,3 @@ class MemoryConsumer implements LogConsumer {
   }
 }
 
-function splitKey(key: string): [string, number] {
-  const i = key.lastIndexOf('/');
-  return [key.slice(0, i), Number(key.slice(i + 1))];
-}
