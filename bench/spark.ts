@@ -30,8 +30,8 @@ import { applyInfraEnv, infraDir } from '../helpers/infra-env.js';
 const N = Number(process.env.BENCH_REACTIONS ?? 200_000);
 const RATE = Number(process.env.BENCH_RATE ?? 10_000);
 const MATCHES = Number(process.env.BENCH_MATCHES ?? 10);
-/** The reactions topic's record format (REACTIONS_FORMAT): packed puts each chunk's reactions of one match in one record. */
-const FORMAT = process.env.BENCH_REACTIONS_FORMAT === 'packed' ? 'packed' : 'single';
+/** The reactions topic's record format (REACTIONS_FORMAT, packed by default as the API writes): packed puts each chunk's reactions of one match in one record. */
+const FORMAT = process.env.BENCH_REACTIONS_FORMAT === 'single' ? 'single' : 'packed';
 const SPARK_MASTER = process.env.BENCH_SPARK_MASTER ?? 'local[2]';
 const SPARK_MEMORY = process.env.BENCH_SPARK_MEMORY ?? '1g';
 const FLUSH = 'bench-flush';
