@@ -15,7 +15,7 @@ const root = repoRoot();
 
 async function http(): Promise<Row[]> {
   // Limits high enough that the benchmark measures the path, not the per-user limiter.
-  const server = await startRoleChild({ USER_RATE_PER_SEC: '1000000', USER_BURST: '10000000', CLIENT_RATE_PER_SEC: '10000000', CLIENT_BURST: '100000000', LOG_CAPACITY: '50000000' });
+  const server = await startRoleChild({ USER_RATE_PER_SEC: '1000000', USER_BURST: '10000000', CLIENT_RATE_PER_SEC: '10000000', CLIENT_BURST: '100000000', LOG_CAPACITY: '50000000', LOG_CAPACITY_BYTES: String(4 * 1024 ** 3) });
   const bare = await startChild(process.execPath, [path.join(root, 'bench/bare-http-server.mjs')], { PORT: '0' }, /listening on (\d+)/);
   const port = Number(server.match[2]);
   const barePort = Number(bare.match[1]);

@@ -35,10 +35,12 @@ function vitestTier(name, config, needs) {
       const out = path.join(resultsDir, `${name}.json`);
       rmSync(out, { force: true });
       const r = run(process.execPath, [path.join(root, 'node_modules/vitest/vitest.mjs'), 'run', '--config', config, '--reporter=default', '--reporter=json', `--outputFile.json=${out}`]);
-      if (!existsSync(out)) return { passed: 0, failed: 1, skipped: 0 };
+      if (!existsSync(out)) return { passed: 0, failed: 1, skipped: 0, failures: [`${name}: vitest exited with ${r.status ?? r.signal} and wrote no report`] };
       const j = JSON.parse(readFileSync(out, 'utf8'));
       const failed = j.numFailedTests + (r.status !== 0 && j.numFailedTests === 0 ? 1 : 0);
-      return { passed: j.numPassedTests, failed, skipped: (j.numPendingTests ?? 0) + (j.numTodoTests ?? 0), failures: failuresOf(j) };
+      const failures = failuresOf(j);
+      if (r.status !== 0 && failures.length === 0) failures.push(`${name}: vitest exited with ${r.status ?? r.signal} without a failed test (an error outside the tests: see its output above)`);
+      return { passed: j.numPassedTests, failed, skipped: (j.numPendingTests ?? 0) + (j.numTodoTests ?? 0), failures };
     },
   };
 }
@@ -56,7 +58,8 @@ function failuresOf(report) {
       const msg = (t.failureMessages ?? []).join('\n').replace(/\u001b\[[0-9;]*m/g, '').split('\n').filter((l) => !/node_modules|<anonymous>|node:internal/.test(l)).slice(0, 12).join('\n');
       out.push(`${rel} > ${t.fullName ?? t.title}\n${msg}`);
     }
-    if ((file.assertionResults ?? []).length === 0 && file.status === 'failed') out.push(`${rel}\n${String(file.message ?? '').split('\n').slice(0, 12).join('\n')}`);
+    // A file can fail outside its tests (a hook, an import) with every test passed or none run.
+    if (file.status === 'failed' && !(file.assertionResults ?? []).some((t) => t.status === 'failed')) out.push(`${rel}\n${String(file.message ?? '').split('\n').slice(0, 12).join('\n')}`);
   }
   return out;
 }
@@ -137,6 +140,7 @@ for (const tier of tiers) {
   failed += r.failed;
   skipped += r.skipped;
   for (const f of r.failures ?? []) failures.push(`[${tier.name}] ${f}`);
+  if (r.failed > 0 && !r.failures?.length) failures.push(`[${tier.name}] ${r.failed} failed${r.note ? ` (${r.note})` : ''}: see its output above`);
   table.push({ tier: tier.name, passed: r.passed, failed: r.failed, skipped: r.skipped, seconds: ((Date.now() - started) / 1000).toFixed(1), note: r.note ?? '' });
 }
 if (failures.length > 0) console.error(`\n[emostream] failed tests:\n\n${failures.join('\n\n')}`);

@@ -22,7 +22,7 @@
 #   SPARK_DAEMON_MEMORY=256m                          heap of the master and worker daemons
 #   SPARK_WORKER_TIMEOUT=30                           seconds before the master drops a silent worker
 #   SPARK_EXECUTOR_MEMORY=512m  SPARK_CORES_MAX=2     per application: one 1-core executor per worker
-#   SPARK_DRIVER_PORT=31070  SPARK_BLOCK_MANAGER_PORT=31071 (driver; executors take the next ports)
+#   SPARK_DRIVER_PORT=31050  SPARK_BLOCK_MANAGER_PORT=31051 (driver; executors take the next ports)
 #   SPARK_UI_PORT=31040      SPARK_BIND_HOST=127.0.0.1
 #   SPARK_START_TIMEOUT=180, SPARK_STOP_TIMEOUT=20
 #   EMOSTREAM_INFRA_DIR      default <repo>/.infra/cluster (state in spark/)
@@ -72,9 +72,9 @@ write_conf() {
 # Every listener of the driver and its executors on $HOST, on known ports.
 spark.driver.host                $HOST
 spark.driver.bindAddress         $HOST
-spark.driver.port                ${SPARK_DRIVER_PORT:-31070}
-spark.driver.blockManager.port   ${SPARK_BLOCK_MANAGER_PORT:-31071}
-spark.blockManager.port          $(( ${SPARK_BLOCK_MANAGER_PORT:-31071} + 1 ))
+spark.driver.port                ${SPARK_DRIVER_PORT:-31050}
+spark.driver.blockManager.port   ${SPARK_BLOCK_MANAGER_PORT:-31051}
+spark.blockManager.port          $(( ${SPARK_BLOCK_MANAGER_PORT:-31051} + 1 ))
 spark.ui.port                    ${SPARK_UI_PORT:-31040}
 spark.port.maxRetries            8
 # One 1-core executor on each worker

@@ -228,6 +228,10 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
     // Else a reaction could be received after its window stopped taking acknowledgements.
     r.problems.push(`TS_TOLERANCE_MS + ACK_CLOSE_MARGIN_MS (${config.aggregation.tsToleranceMs} + ${config.ingest.closeMarginMs}) must be smaller than GRACE_MS (${config.aggregation.graceMs})`);
   }
+  if (config.log.capacityBytes < config.ingest.bodyLimitBytes) {
+    // Else one full request could be refused with 503 for ever: no amount of draining makes room.
+    r.problems.push(`LOG_CAPACITY_BYTES (${config.log.capacityBytes}) must be at least BODY_LIMIT_BYTES (${config.ingest.bodyLimitBytes})`);
+  }
   const badSentinel = config.redis.sentinels.find((h) => !/^[^\s:,]+:\d{1,5}$/.test(h));
   if (badSentinel !== undefined) r.problems.push(`REDIS_SENTINELS entry ${JSON.stringify(badSentinel)} must be host:port`);
   if (r.problems.length > 0) {

@@ -173,6 +173,8 @@ export class Rooms {
     const msg = JSON.stringify({ type: 'gap', matchId: u.matchId, epoch: u.epoch, since: room.lastSeq, reason } satisfies ServerMessage);
     for (const v of room.viewers) {
       if (v.pending) continue; // still joining: its own snapshot/replay covers this
+      // A viewer that joined inside the new epoch has nothing to be told of it.
+      if (reason === 'epoch-changed' && v.epoch === u.epoch) continue;
       if (v.socket.readyState === v.socket.OPEN) v.socket.send(msg);
     }
   }

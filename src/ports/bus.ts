@@ -31,8 +31,12 @@ export interface FanoutBus {
   close(): Promise<void>;
 }
 
-/** Shared by both adapters: which part of a history answers a resume from `since`. */
-export function replayFrom(history: readonly LiveUpdate[], since: number): ReplayResult {
+/**
+ * Shared by both adapters: which part of a history answers a resume from `since` in `epoch`.
+ * Entries of another epoch (a history that outlived its epoch key) are never replayed.
+ */
+export function replayFrom(history: readonly LiveUpdate[], since: number, epoch?: string): ReplayResult {
+  if (epoch !== undefined && history.some((u) => u.epoch !== epoch)) history = history.filter((u) => u.epoch === epoch);
   const idx = history.findIndex((u) => u.seq > since);
   if (idx === -1) return { kind: 'replay', updates: [] };
   // The first newer entry must link back to `since` (or earlier); otherwise what followed since was trimmed.

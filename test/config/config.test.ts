@@ -24,6 +24,11 @@ describe('loadConfig', () => {
     expect(loadConfig({ BUS_ADAPTER: 'redis', RATE_LIMIT_STORE: 'memory' }).ingest.rateLimitStore).toBe('memory');
   });
 
+  it('needs room for a whole request in the memory log (LOG_CAPACITY_BYTES)', () => {
+    expect(() => loadConfig({ LOG_CAPACITY_BYTES: '100000' })).toThrow(/LOG_CAPACITY_BYTES \(100000\) must be at least BODY_LIMIT_BYTES \(262144\)/);
+    expect(loadConfig({ LOG_CAPACITY_BYTES: '262144' }).log.capacityBytes).toBe(262144);
+  });
+
   it('needs room for a full batch in the per-client bucket', () => {
     expect(() => loadConfig({ CLIENT_BURST: '10' })).toThrow(/CLIENT_BURST \(10\) must be at least MAX_BATCH \(500\)/);
   });

@@ -34,6 +34,20 @@ describe('default ports of the infrastructure scripts', () => {
     expect(inRange).toEqual([]);
   });
 
+  it("leave Spark's port retries clear of every other listener", () => {
+    // Spark binds the driver, block managers and UI at the port given or, when taken, at one of the
+    // next spark.port.maxRetries ports: those ranges must hold no master, worker or other listener.
+    const conf = readFileSync(path.join(infraDir, 'spark-cluster.sh'), 'utf8');
+    const retries = Number(/spark\.port\.maxRetries\s+(\d+)/.exec(conf)?.[1]);
+    expect(retries).toBeGreaterThan(0);
+    const at = (name: string) => ports.find((p) => p.name === name)!.port;
+    const retrying = new Set(['SPARK_DRIVER_PORT', 'SPARK_BLOCK_MANAGER_PORT', 'SPARK_UI_PORT']);
+    // Executors' block managers start one above the driver's (spark.blockManager.port).
+    const ranges = [...retrying].map((n) => [at(n), at(n) + retries] as const).concat([[at('SPARK_BLOCK_MANAGER_PORT') + 1, at('SPARK_BLOCK_MANAGER_PORT') + 1 + retries]]);
+    const inside = ports.filter((p) => !retrying.has(p.name) && ranges.some(([lo, hi]) => p.port >= lo && p.port <= hi));
+    expect(inside).toEqual([]);
+  });
+
   it('never give two listeners the same port', () => {
     const byPort = new Map<number, string>();
     const clashes: string[] = [];

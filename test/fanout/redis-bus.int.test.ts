@@ -40,6 +40,28 @@ describe('RedisBus when ioredis gives a client up', () => {
   });
 });
 
+describe('RedisBus when only its epoch key is lost (a DEL, an eviction)', () => {
+  it('starts the new epoch at prevSeq -1 and never replays the old epoch into it', async () => {
+    const prefix = `ep${Date.now()}:`;
+    const bus = await RedisBus.connect({ url: url(), keyPrefix: prefix, historySize: 50, presenceTtlSec: 10, logger: silentLogger });
+    try {
+      await bus.publish(agg('m', 1));
+      await bus.publish(agg('m', 2));
+      const old = await bus.epoch();
+      await (bus as unknown as { cmd: Redis }).cmd.del(`${prefix}epoch`);
+      const next = await bus.publish(agg('m', 3));
+      expect(next!.epoch).not.toBe(old);
+      // Linked to the old epoch's 2, a client would look for 2 in the new epoch's history forever.
+      expect(next!.prevSeq).toBe(-1);
+      const r = await bus.replay('m', -1, next!.epoch);
+      expect(r.kind === 'replay' && r.updates.map((u) => [u.seq, u.prevSeq, u.epoch])).toEqual([[3, -1, next!.epoch]]);
+      expect((await bus.publish(agg('m', 4)))!.prevSeq).toBe(3);
+    } finally {
+      await bus.close();
+    }
+  });
+});
+
 describe('RedisBus across nodes', () => {
   it('delivers one node\'s publish to subscribers on other nodes, and serves their replay from the shared history', async () => {
     const prefix = `x${Date.now()}:`;

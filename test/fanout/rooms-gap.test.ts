@@ -124,6 +124,33 @@ describe('Rooms: holes in the bus stream', () => {
     await rooms.close();
   });
 
+  it('does not tell a viewer that joined inside the new epoch of that epoch', async () => {
+    const bus = new RestartableBus();
+    const rooms = new Rooms(bus, { nodeId: 'n1', maxBufferedBytes: 1 << 20, presenceIntervalMs: 60_000, metrics: createMetrics(), logger: silentLogger });
+    const early = fakeViewer();
+    await rooms.join('m', early.viewer);
+    await bus.publish(agg('m', 1));
+    await vi.waitFor(() => expect(early.sent).toHaveLength(1));
+    bus.restart();
+    bus.cut = true;
+    const first = await bus.publish(agg('m', 2));
+    // Joined after the restart, with the new epoch's snapshot, before the room heard of it.
+    const late = fakeViewer(2, first!.epoch);
+    await rooms.join('m', late.viewer);
+    bus.cut = false;
+    await bus.publish(agg('m', 3));
+    await vi.waitFor(() => expect(late.sent).toHaveLength(1));
+    await vi.waitFor(() => expect(early.sent).toHaveLength(4));
+    expect(late.sent.map((m) => [m.type, m.seq])).toEqual([['update', 3]]);
+    expect(early.sent.map((m) => [m.type, m.seq ?? m.reason])).toEqual([
+      ['update', 1],
+      ['gap', 'epoch-changed'],
+      ['update', 2],
+      ['update', 3],
+    ]);
+    await rooms.close();
+  });
+
   it("checks a new room's first update against what its viewers were sent on joining", async () => {
     const { bus, rooms } = setup(10);
     const first = await bus.publish(agg('m', 5));

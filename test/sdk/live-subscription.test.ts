@@ -114,6 +114,35 @@ describe('LiveSubscription: a hole in the feed is filled or told, never silent',
     sub.close();
   });
 
+  it('ignores an epoch-changed gap for the epoch it already joined (no resume, no replay twice)', async () => {
+    const { sub, got, gaps, socket } = await subscription();
+    socket().deliver(update(3, 2, 'e2', 'snapshot'));
+    // Its room noticed the new epoch only now, after this viewer had joined inside it.
+    socket().deliver({ type: 'gap', matchId: 'm', epoch: 'e2', since: 0, reason: 'epoch-changed' });
+    socket().deliver(update(4, 3, 'e2'));
+    expect(got.map((m) => m.seq)).toEqual([3, 4]);
+    expect(gaps).toEqual([]);
+    expect(ScriptedSocket.opened).toHaveLength(1);
+    sub.close();
+  });
+
+  it('a resume that comes back with the same hole is told as a gap, not resumed again and again', async () => {
+    const { sub, got, gaps, socket } = await subscription();
+    socket().deliver(update(10, -1, 'e1', 'snapshot'));
+    socket().deliver(update(14, 13));
+    expect(ScriptedSocket.opened).toHaveLength(2);
+    await new Promise((r) => queueMicrotask(() => r(undefined)));
+    // The server's history starts past the hole without saying so (it cannot fill it either).
+    socket().deliver(update(14, 13));
+    expect(ScriptedSocket.opened).toHaveLength(2);
+    expect(gaps.map((g) => [g.reason, g.since])).toEqual([['history-trimmed', 10]]);
+    expect(got.map((m) => m.seq)).toEqual([10, 14]);
+    // ...and the next hole resumes again.
+    socket().deliver(update(20, 19));
+    expect(sub.holes).toBe(2);
+    sub.close();
+  });
+
   it('after a gap the server told, the next update is taken without another resume', async () => {
     const { sub, got, gaps, socket } = await subscription();
     socket().deliver(update(10, -1, 'e1', 'snapshot'));

@@ -47,6 +47,8 @@ export class LiveSubscription extends EventEmitter<SubscriptionEvents> {
   #toldGap = false;
   /** At the start of a new epoch with nothing of it seen yet: its first update must have prevSeq -1. */
   #epochStart = false;
+  /** Where the last hole resume started (epoch/lastSeq): a second hole there means history cannot fill it. */
+  #resumedAt: string | undefined;
 
   constructor(private readonly o: SubscriptionOptions) {
     super();
@@ -156,12 +158,20 @@ export class LiveSubscription extends EventEmitter<SubscriptionEvents> {
       if (m.seq <= this.#lastSeq) return;
       const linked = this.#lastSeq >= 0 || this.#epochStart;
       if (m.type === 'update' && linked && m.prevSeq > this.#lastSeq && !this.#toldGap) {
-        // Something between lastSeq and this update never arrived: resume from lastSeq instead of
-        // delivering past the hole (the replay brings this update too).
-        this.#holes++;
-        this.reconnect();
-        return;
+        const at = `${this.#epoch}/${this.#lastSeq}`;
+        if (this.#resumedAt !== at) {
+          // Something between lastSeq and this update never arrived: resume from lastSeq instead of
+          // delivering past the hole (the replay brings this update too).
+          this.#holes++;
+          this.#resumedAt = at;
+          this.reconnect();
+          return;
+        }
+        // The resume from here came back with the same hole: the server's history cannot fill it.
+        // Say so and go on, rather than resuming again and again.
+        this.emit('gap', { type: 'gap', matchId: m.matchId, epoch: m.epoch, since: this.#lastSeq, reason: 'history-trimmed' });
       }
+      this.#resumedAt = undefined;
       this.#lastSeq = m.seq;
       this.#toldGap = false;
       this.#epochStart = false;
@@ -171,6 +181,9 @@ export class LiveSubscription extends EventEmitter<SubscriptionEvents> {
       // After a gap the next snapshot starts the feed anew (its epoch may be new): no second gap for it.
       // The new epoch's history follows from its first update, so its updates are still checked
       // link by link (a resume asks for it from the start: since -1).
+      // One for the epoch this feed is already in (it joined the new epoch before its room noticed
+      // the change) tells it nothing: ignored.
+      if (g.reason === 'epoch-changed' && g.epoch === this.#epoch) return;
       if (g.reason === 'epoch-changed') {
         this.#epoch = g.epoch;
         this.#lastSeq = -1;

@@ -83,7 +83,10 @@ export class MemoryLog implements Log {
     return topic;
   }
 
-  /** Records retained in the topic (not yet read and committed by every group). */
+  /**
+   * Records retained in the topic: those not yet read and committed by every group, and up to
+   * TRIM_EVERY already read ones awaiting the next trim.
+   */
   retained(name: string): number {
     return this.#topics.get(name)?.records ?? 0;
   }

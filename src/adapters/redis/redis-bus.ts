@@ -30,9 +30,12 @@ if not epoch then
   epoch = freshEpoch
   redis.call('SET', epochKey, epoch)
 end
-local prev = last or '-1'
+-- prevSeq links only within one epoch: a latest left from another one (the epoch key alone was
+-- lost) starts the new epoch's history afresh, at -1.
+local prev = '-1'
+if last and redis.call('HGET', latestKey, 'epoch') == epoch then prev = last end
 local data = '{"prevSeq":' .. prev .. ',"epoch":"' .. epoch .. '",' .. string.sub(body, 2)
-redis.call('HSET', latestKey, 'seq', seq, 'data', data)
+redis.call('HSET', latestKey, 'seq', seq, 'data', data, 'epoch', epoch)
 redis.call('XADD', histKey, 'MAXLEN', maxlen, '*', 'seq', seq, 'data', data)
 redis.call('PUBLISH', channel, data)
 return data
@@ -161,7 +164,13 @@ export class RedisBus implements FanoutBus {
     if (!set) {
       set = new Set();
       this.#listeners.set(matchId, set);
-      await this.sub.subscribe(this.#k('ch', matchId));
+      try {
+        await this.sub.subscribe(this.#k('ch', matchId));
+      } catch (err) {
+        // Left behind, the empty set would make the next subscribe skip the SUBSCRIBE for good.
+        if (set.size === 0 && this.#listeners.get(matchId) === set) this.#listeners.delete(matchId);
+        throw err;
+      }
     }
     set.add(listener);
   }
@@ -189,7 +198,7 @@ export class RedisBus implements FanoutBus {
       const i = fields.indexOf('data');
       if (i >= 0 && fields[i + 1] !== undefined) history.push(JSON.parse(fields[i + 1]!) as LiveUpdate);
     }
-    return replayFrom(history, since);
+    return replayFrom(history, since, epoch);
   }
 
   async setPresence(nodeId: string, matchId: string, viewers: number): Promise<void> {

@@ -87,7 +87,8 @@ export function replaceWhenEnded(client: Redis, o: ReplaceWhenEndedOptions): voi
         c.removeAllListeners('end');
         c.disconnect();
         o.logger.warn({ err, client: o.name, attempt }, 'redis client replacement failed; retrying');
-        await new Promise((r) => setTimeout(r, Math.min(5000, 250 * attempt)));
+        // Unref'd: a pending retry never holds a closing process open.
+        await new Promise((r) => setTimeout(r, Math.min(5000, 250 * attempt)).unref());
       }
     }
   };
