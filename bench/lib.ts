@@ -3,7 +3,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { repoRoot } from '../src/domain/schemas-dir.js';
-// @ts-expect-error -- a plain .mjs script without types; ensureBuilt() takes no arguments
 import { ensureBuilt } from '../scripts/ensure-install.mjs';
 
 /** Starts a child process and waits for a line on stdout matching `ready`. */
