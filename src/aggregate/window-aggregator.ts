@@ -85,6 +85,11 @@ export class WindowAggregator {
     return now >= this.#nextCloseAt;
   }
 
+  /** When the first open window may close (its end + grace); +Infinity with none open. */
+  get nextCloseAt(): number {
+    return this.#nextCloseAt;
+  }
+
   /** Wall-clock close for quiet matches; the runner calls it only when its input is caught up. */
   punctuate(now: number): void {
     if (now >= this.#nextCloseAt) this.#closeUpTo(now);

@@ -16,7 +16,7 @@ afterEach(async () => {
 });
 
 /** A runner on `log` reading topic r and writing topic a, 2 s windows, a commit after every poll. */
-async function startRunner(log: MemoryLog, serdes: Serdes, clock: ManualClock, metrics: Metrics): Promise<void> {
+async function startRunner(log: MemoryLog, serdes: Serdes, clock: ManualClock, metrics: Metrics, punctuateMs = 10): Promise<void> {
   runner = new AggregatorRunner({
     log,
     serdes,
@@ -29,7 +29,7 @@ async function startRunner(log: MemoryLog, serdes: Serdes, clock: ManualClock, m
     clock,
     metrics,
     logger: silentLogger,
-    punctuateMs: 10,
+    punctuateMs,
     commitIntervalMs: 0,
   });
   await runner.start();
@@ -70,6 +70,24 @@ describe('AggregatorRunner on the memory log', () => {
     const all = [...first, ...aggregates(3)];
     expect(all.map((a) => [(a.windowStart - T0) / 2000, a.total, a.counts])).toEqual([0, 1, 2, 3, 4, 5].map((w) => [w, 1, { '🔥': 1 }]));
     expect(log.committed('agg', 'r', 0)).toBe(6);
+  });
+
+  it("waits for input no longer than until the next window may close (not punctuateMs)", async () => {
+    const log = new MemoryLog({ defaultPartitions: 1 });
+    await log.ensureTopics([
+      { name: 'r', partitions: 1 },
+      { name: 'a', partitions: 1 },
+    ]);
+    const serdes = await createSerdes(new MemorySchemaRegistry(), { reactionsTopic: 'r', aggregatesTopic: 'a' });
+    // The window [T0, T0 + 2000) may close at T0 + 2500; the clock is 50 ms short of it.
+    const clock = new ManualClock(T0 + 2450);
+    await startRunner(log, serdes, clock, createMetrics(), 60_000);
+    const producer = await log.producer();
+    await producer.send([{ topic: 'r', key: 'm', value: serdes.reaction.encode({ matchId: 'm', userId: 'u', emoji: '🔥', ts: T0 + 1950, receivedAt: T0 + 1950 }) }]);
+    await vi.waitFor(() => expect(log.committed('agg', 'r', 0)).toBe(1));
+    // No more input comes; the window is due now. Polling with punctuateMs (60 s) would sit on it.
+    clock.set(T0 + 2600);
+    await vi.waitFor(() => expect(log.read('a', 0, 0, 10)).toHaveLength(1), { timeout: 2000 });
   });
 
   it('counts packed and single records alike; a poison packed record counts none of its reactions', async () => {
