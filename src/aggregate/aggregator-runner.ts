@@ -168,7 +168,9 @@ export class AggregatorRunner {
     let next = Number.POSITIVE_INFINITY;
     for (const t of this.#tasks.values()) if (t.agg.nextCloseAt < next) next = t.agg.nextCloseAt;
     const left = Math.ceil(next - this.o.clock.now());
-    return Math.max(5, Math.min(this.o.punctuateMs, left));
+    // At least 50 ms (the consumer's fetch.wait.max.ms): a due window whose partition is still
+    // behind must not turn the loop into a spin of empty polls and caught-up queries to the broker.
+    return Math.max(Math.min(50, this.o.punctuateMs), Math.min(this.o.punctuateMs, left));
   }
 
   /**
