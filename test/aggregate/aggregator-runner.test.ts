@@ -81,13 +81,15 @@ describe('AggregatorRunner on the memory log', () => {
     const serdes = await createSerdes(new MemorySchemaRegistry(), { reactionsTopic: 'r', aggregatesTopic: 'a' });
     // The window [T0, T0 + 2000) may close at T0 + 2500; the clock is 50 ms short of it.
     const clock = new ManualClock(T0 + 2450);
-    await startRunner(log, serdes, clock, createMetrics(), 60_000);
+    // punctuateMs 3 s: long enough to tell apart from the 50 ms it should wait, short enough for
+    // afterEach's close, which waits for the poll in progress.
+    await startRunner(log, serdes, clock, createMetrics(), 3000);
     const producer = await log.producer();
     await producer.send([{ topic: 'r', key: 'm', value: serdes.reaction.encode({ matchId: 'm', userId: 'u', emoji: '🔥', ts: T0 + 1950, receivedAt: T0 + 1950 }) }]);
     await vi.waitFor(() => expect(log.committed('agg', 'r', 0)).toBe(1));
-    // No more input comes; the window is due now. Polling with punctuateMs (60 s) would sit on it.
+    // No more input comes; the window is due now. Polling with punctuateMs (3 s) would sit on it.
     clock.set(T0 + 2600);
-    await vi.waitFor(() => expect(log.read('a', 0, 0, 10)).toHaveLength(1), { timeout: 2000 });
+    await vi.waitFor(() => expect(log.read('a', 0, 0, 10)).toHaveLength(1), { timeout: 1500 });
   });
 
   it('counts packed and single records alike; a poison packed record counts none of its reactions', async () => {
