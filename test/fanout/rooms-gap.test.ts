@@ -58,10 +58,13 @@ function fakeViewer(lastSeq = -1, epoch = '') {
   return { viewer, sent };
 }
 
+function roomsOn(bus: FanoutBus): Rooms {
+  return new Rooms(bus, { nodeId: 'n1', maxBufferedBytes: 1 << 20, presenceIntervalMs: 60_000, metrics: createMetrics(), logger: silentLogger });
+}
+
 function setup(historySize: number) {
   const bus = new LossyBus({ historySize });
-  const rooms = new Rooms(bus, { nodeId: 'n1', maxBufferedBytes: 1 << 20, presenceIntervalMs: 60_000, metrics: createMetrics(), logger: silentLogger });
-  return { bus, rooms };
+  return { bus, rooms: roomsOn(bus) };
 }
 
 describe('Rooms: holes in the bus stream', () => {
@@ -100,7 +103,7 @@ describe('Rooms: holes in the bus stream', () => {
 
   it('after a new epoch, replays that epoch from its first update before the one in hand', async () => {
     const bus = new RestartableBus();
-    const rooms = new Rooms(bus, { nodeId: 'n1', maxBufferedBytes: 1 << 20, presenceIntervalMs: 60_000, metrics: createMetrics(), logger: silentLogger });
+    const rooms = roomsOn(bus);
     const { viewer, sent } = fakeViewer();
     await rooms.join('m', viewer);
     await bus.publish(agg('m', 1));
@@ -126,7 +129,7 @@ describe('Rooms: holes in the bus stream', () => {
 
   it('does not tell a viewer that joined inside the new epoch of that epoch', async () => {
     const bus = new RestartableBus();
-    const rooms = new Rooms(bus, { nodeId: 'n1', maxBufferedBytes: 1 << 20, presenceIntervalMs: 60_000, metrics: createMetrics(), logger: silentLogger });
+    const rooms = roomsOn(bus);
     const early = fakeViewer();
     await rooms.join('m', early.viewer);
     await bus.publish(agg('m', 1));

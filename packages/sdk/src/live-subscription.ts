@@ -178,11 +178,9 @@ export class LiveSubscription extends EventEmitter<SubscriptionEvents> {
       this.emit('update', m);
     } else if (msg.type === 'gap') {
       const g = msg as GapMessage;
-      // After a gap the next snapshot starts the feed anew (its epoch may be new): no second gap for it.
-      // The new epoch's history follows from its first update, so its updates are still checked
-      // link by link (a resume asks for it from the start: since -1).
-      // One for the epoch this feed is already in (it joined the new epoch before its room noticed
-      // the change) tells it nothing: ignored.
+      // An epoch-changed gap for the epoch this feed is already in (it joined the new epoch before
+      // its room noticed the change) tells it nothing. Otherwise the new epoch's history follows
+      // from its first update and is checked link by link (a resume asks for it from since -1).
       if (g.reason === 'epoch-changed' && g.epoch === this.#epoch) return;
       if (g.reason === 'epoch-changed') {
         this.#epoch = g.epoch;

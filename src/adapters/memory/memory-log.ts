@@ -99,12 +99,13 @@ export class MemoryLog implements Log {
   append(records: ProducerRecord[]): void {
     if (this.#closed) throw emoError('LOG_UNAVAILABLE', 'log is closed');
     const byTopic = new Map<string, { n: number; bytes: number }>();
-    for (const r of records) {
+    const sizes = records.map(sizeOf);
+    records.forEach((r, i) => {
       const t = byTopic.get(r.topic) ?? { n: 0, bytes: 0 };
       t.n++;
-      t.bytes += sizeOf(r);
+      t.bytes += sizes[i]!;
       byTopic.set(r.topic, t);
-    }
+    });
     // All-or-nothing: check every topic's room before storing anything.
     for (const [name, { n, bytes }] of byTopic) {
       const topic = this.#topic(name);
@@ -113,12 +114,13 @@ export class MemoryLog implements Log {
       if (full()) throw emoError('BACKPRESSURE', undefined, { retryAfterSec: this.opts.retryAfterSec });
     }
     const now = Date.now();
-    for (const r of records) {
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
       const topic = this.#topic(r.topic);
       const partition = r.partition ?? partitionFor(r.key, topic.partitions.length);
       const p = topic.partitions[partition]!;
       p.records.push({ topic: r.topic, partition, offset: p.base + p.records.length, key: r.key, value: r.value, timestamp: now });
-      const size = sizeOf(r);
+      const size = sizes[i]!;
       p.bytes += size;
       topic.records++;
       topic.bytes += size;
@@ -150,7 +152,7 @@ export class MemoryLog implements Log {
   /** Wakes the waiters on any of these topics (every waiter when none are given: closing). */
   #wake(topics?: ReadonlyMap<string, unknown>): void {
     for (const w of [...this.#waiters]) {
-      if (!topics || !w.topics || [...w.topics].some((t) => topics.has(t))) w.done();
+      if (!topics || !w.topics || [...topics.keys()].some((t) => w.topics!.has(t))) w.done();
     }
   }
 
