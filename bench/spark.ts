@@ -28,6 +28,10 @@ import { pct, report, sleep, type Row } from './lib.js';
 import { applyInfraEnv, infraDir } from '../helpers/infra-env.js';
 
 const N = Number(process.env.BENCH_REACTIONS ?? 200_000);
+/** The backlog case's input: larger than the live case's so fixed per-batch costs do not hide the rate. */
+const BACKLOG_N = Number(process.env.BENCH_BACKLOG_REACTIONS ?? N);
+/** Which cases run (live, backlog; both by default). */
+const CASES = new Set((process.env.BENCH_SPARK_CASES ?? 'live,backlog').split(',').map((c) => c.trim()));
 const RATE = Number(process.env.BENCH_RATE ?? 10_000);
 const MATCHES = Number(process.env.BENCH_MATCHES ?? 10);
 /** The reactions topic's record format (REACTIONS_FORMAT, packed by default as the API writes): packed puts each chunk's reactions of one match in one record. */
@@ -74,9 +78,9 @@ function watch(config: Config, topics: string[]) {
 }
 
 /** Produces the input (rate-limited or as fast as possible), then the flush windowMs + graceMs after its last ts. */
-async function produceInput(config: Config, serdes: Serdes, perSecond?: number): Promise<{ sent: Reaction[]; firstAt: number; producedAt: number }> {
+async function produceInput(config: Config, serdes: Serdes, n: number, perSecond?: number): Promise<{ sent: Reaction[]; firstAt: number; producedAt: number }> {
   const firstAt = Date.now();
-  const sent = await produceReactions(config, FORMAT === 'packed' ? [serdes.reactions] : serdes.reaction, N, { matches: MATCHES, ...(perSecond ? { perSecond } : {}) });
+  const sent = await produceReactions(config, FORMAT === 'packed' ? [serdes.reactions] : serdes.reaction, n, { matches: MATCHES, ...(perSecond ? { perSecond } : {}) });
   const producedAt = Date.now();
   const lastTs = sent.reduce((m, r) => Math.max(m, r.ts), 0);
   const { windowMs, graceMs } = config.aggregation;
@@ -119,7 +123,7 @@ async function live(): Promise<{ rows: Row[]; extra: Record<string, unknown> }> 
   const w = watch(config, [config.log.aggregatesTopic, sparkTopic]);
   try {
     console.error(`[bench:spark] live: ${N} reactions at ${RATE}/s over ${MATCHES} matches, both aggregators warm`);
-    const { sent } = await produceInput(config, serdes, RATE);
+    const { sent } = await produceInput(config, serdes, N, RATE);
     const expected = expectedAggregates(config, sent);
     const waits = await Promise.allSettled([w.until(config.log.aggregatesTopic, expected.keys(), 90_000), w.until(sparkTopic, expected.keys(), 90_000)]);
     const dropped = (await ts.metrics.reactionsDropped.get()).values.map((v) => `${v.labels.reason}=${v.value}`).join(' ');
@@ -145,7 +149,7 @@ async function live(): Promise<{ rows: Row[]; extra: Record<string, unknown> }> 
     return {
       rows,
       extra: {
-        live: { windows: expected.size, windowMs, graceMs, rate: RATE, sparkBatches: batches.map((p) => ({ batch: p.batch, input: p.input, durationMs: p.durationMs, removed: p.removed })) },
+        live: { windows: expected.size, windowMs, graceMs, rate: RATE, sparkBatches: batches.map((p) => ({ batch: p.batch, input: p.input, durationMs: p.durationMs, removed: p.removed, phases: p.phases })) },
       },
     };
   } finally {
@@ -161,8 +165,8 @@ async function backlog(): Promise<{ rows: Row[]; extra: Record<string, unknown> 
   await createTopics(config);
   await createTopics({ ...config, log: { ...config.log, aggregatesTopic: sparkTopic } });
   const serdes = await createSerdes(new ConfluentSchemaRegistry(config.registryUrl), config.log, FORMAT);
-  console.error(`[bench:spark] backlog: producing ${N} reactions as fast as possible`);
-  const { sent, firstAt, producedAt } = await produceInput(config, serdes);
+  console.error(`[bench:spark] backlog: producing ${BACKLOG_N} reactions as fast as possible`);
+  const { sent, firstAt, producedAt } = await produceInput(config, serdes, BACKLOG_N);
   const expected = expectedAggregates(config, sent);
   const w = watch(config, [config.log.aggregatesTopic, sparkTopic]);
   const rows: Row[] = [];
@@ -192,7 +196,7 @@ async function backlog(): Promise<{ rows: Row[]; extra: Record<string, unknown> 
     const upTo = progress.filter((p) => p.startedAt <= spDone);
     const batchMs = upTo.reduce((s, p) => s + Math.max(0, p.durationMs), 0);
 
-    const r = (aggregator: string, measured: string, ms: number): Row => ({ case: 'backlog', aggregator, measured, reactions: N, windows: expected.size, seconds: round(ms / 1000, 2), reactionsPerSec: Math.round(N / (ms / 1000)) });
+    const r = (aggregator: string, measured: string, ms: number): Row => ({ case: 'backlog', aggregator, measured, reactions: BACKLOG_N, windows: expected.size, seconds: round(ms / 1000, 2), reactionsPerSec: Math.round(BACKLOG_N / (ms / 1000)) });
     const tsFromStart = r('typescript', 'start -> last window', tsDone - tsStart);
     const tsFromFirst = r('typescript', 'first reaction counted -> last window', tsDone - (tsFirst || tsStart));
     const spCold = r('spark', 'spawn (JVM + session) -> last window', spDone - spStart);
@@ -210,7 +214,7 @@ async function backlog(): Promise<{ rows: Row[]; extra: Record<string, unknown> 
         backlog: {
           produceSeconds: round((producedAt - firstAt) / 1000, 2),
           sparkSessionStartMs: firstData ? firstData.startedAt - spStart : null,
-          sparkBatches: upTo.map((p) => ({ batch: p.batch, input: p.input, durationMs: p.durationMs, removed: p.removed })),
+          sparkBatches: upTo.map((p) => ({ batch: p.batch, input: p.input, durationMs: p.durationMs, removed: p.removed, phases: p.phases })),
         },
       },
     };
@@ -222,9 +226,10 @@ async function backlog(): Promise<{ rows: Row[]; extra: Record<string, unknown> 
 try {
   infra();
   ensureSparkInstalled();
-  const a = await live();
-  const b = await backlog();
-  report('spark', [...a.rows, ...b.rows], { reactions: N, matches: MATCHES, format: FORMAT, sparkMaster: SPARK_MASTER, sparkDriverMemory: SPARK_MEMORY, ...a.extra, ...b.extra, note: 'ratio: Spark / TypeScript (reactions/s; for latency, p50 Spark / p50 TS)' });
+  const none = { rows: [] as Row[], extra: {} };
+  const a = CASES.has('live') ? await live() : none;
+  const b = CASES.has('backlog') ? await backlog() : none;
+  report('spark', [...a.rows, ...b.rows], { reactions: N, backlogReactions: BACKLOG_N, matches: MATCHES, format: FORMAT, sparkMaster: SPARK_MASTER, sparkDriverMemory: SPARK_MEMORY, ...a.extra, ...b.extra, note: 'ratio: Spark / TypeScript (reactions/s; for latency, p50 Spark / p50 TS)' });
 } finally {
   for (const j of sparks) await j.stop();
   rmSync(tmp, { recursive: true, force: true });

@@ -183,14 +183,22 @@ export interface SparkProgress {
   startedAt: number;
   removed: number;
   droppedLate: number;
+  /** Spark's durationMs per phase (addBatch, queryPlanning, walCommit...), when the job logs them. */
+  phases: Record<string, number>;
 }
 
 export function sparkProgress(lines: LogLine[]): SparkProgress[] {
   const out: SparkProgress[] = [];
-  const re = /progress batch=(\d+) input=(\d+) durationMs=(-?\d+) watermark=\S+ timestamp=(\S+) stateRows=\d+ removed=(\d+) droppedLate=(\d+)/;
+  const re = /progress batch=(\d+) input=(\d+) durationMs=(-?\d+) watermark=\S+ timestamp=(\S+) stateRows=\d+ removed=(\d+) droppedLate=(\d+)(?: phases=(\S+))?/;
   for (const l of lines) {
     const m = re.exec(l.text);
-    if (m) out.push({ at: l.at, batch: +m[1]!, input: +m[2]!, durationMs: +m[3]!, startedAt: Date.parse(m[4]!), removed: +m[5]!, droppedLate: +m[6]! });
+    if (!m) continue;
+    const phases: Record<string, number> = {};
+    for (const kv of m[7] && m[7] !== '-' ? m[7].split(',') : []) {
+      const [k, v] = kv.split(':');
+      if (k && v !== undefined && Number.isFinite(Number(v))) phases[k] = Number(v);
+    }
+    out.push({ at: l.at, batch: +m[1]!, input: +m[2]!, durationMs: +m[3]!, startedAt: Date.parse(m[4]!), removed: +m[5]!, droppedLate: +m[6]!, phases });
   }
   return out;
 }

@@ -147,11 +147,15 @@ def _progress_listener():
         def onQueryProgress(self, event):
             p = event.progress
             ops = p.stateOperators or []
+            d = p.durationMs or {}
+            # Where a batch's time goes (getBatch, queryPlanning, addBatch = the sink's job, walCommit...):
+            # the per-batch fixed cost, not the rows, dominates latency at a 2 s trigger.
+            phases = ",".join(f"{k}:{v}" for k, v in sorted(d.items()) if k != "triggerExecution")
             log.info("progress batch=%d input=%d durationMs=%s watermark=%s timestamp=%s stateRows=%d "
-                     "removed=%d droppedLate=%d", p.batchId, p.numInputRows,
-                     (p.durationMs or {}).get("triggerExecution", -1), (p.eventTime or {}).get("watermark", "-"),
+                     "removed=%d droppedLate=%d phases=%s", p.batchId, p.numInputRows,
+                     d.get("triggerExecution", -1), (p.eventTime or {}).get("watermark", "-"),
                      p.timestamp, sum(o.numRowsTotal for o in ops), sum(o.numRowsRemoved for o in ops),
-                     sum(o.numRowsDroppedByWatermark for o in ops))
+                     sum(o.numRowsDroppedByWatermark for o in ops), phases or "-")
 
         def onQueryIdle(self, event):
             pass

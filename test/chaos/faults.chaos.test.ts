@@ -4,7 +4,7 @@ import { WebSocket } from 'ws';
 import { EmoStreamClient, type LiveMessage } from '../../packages/sdk/src/index.js';
 import type { WebSocketCtor } from '../../packages/sdk/src/types.js';
 import { startRoleProcess, type RoleProcess } from '../helpers/role-process.js';
-import { kill9, start, stop, upAll, type Service } from './infra.js';
+import { kafkaDiagnostics, kill9, start, stop, upAll, type Service } from './infra.js';
 
 /*
  * Every role as its own process on the chaos tier's own Kafka, registry and Redis; reactions from
@@ -135,9 +135,11 @@ async function fault(name: string, inject: () => Promise<void>, heal: () => Prom
   };
   rows.push(row);
   console.table([row]);
-  if (row.lost > 0 || !recoveredAt) {
-    for (const [n, r] of Object.entries(roles)) console.log(`--- ${n} (last output) ---\n${r.output().slice(-2500)}`);
+  const exited = restartedRoles(opts.killed ?? []);
+  if (row.lost > 0 || !recoveredAt || exited.length > 0) {
+    for (const [n, r] of Object.entries(roles)) console.log(`--- ${n} (last output${exited.includes(n) ? `; exited ${r.child.exitCode ?? r.child.signalCode}` : ''}) ---\n${r.output().slice(exited.includes(n) ? -8000 : -2500)}`);
     console.log(viewers.map((v) => `${v.matchId}@${v.node}: ${v.messages.length} msgs, seen ${seen(v)}, acked ${acked.get(v.matchId)}`).join('\n'));
+    if (!recoveredAt) console.log(`--- Kafka's view ---\n${kafkaDiagnostics(env.KAFKA_BROKERS!)}`);
   }
   expect(recoveredAt, `${name}: no window after healing`).toBeGreaterThan(0);
   expect(recoveredAt - healedAt).toBeLessThanOrEqual(30_000);
@@ -145,7 +147,7 @@ async function fault(name: string, inject: () => Promise<void>, heal: () => Prom
   expect(row.lost).toBe(0);
   expect(row.duplicated).toBe(0);
   expect(viewers.flatMap(orderProblems)).toEqual([]);
-  expect(restartedRoles(opts.killed ?? [])).toEqual([]);
+  expect(exited, 'roles that exited on their own').toEqual([]);
   void newMessages;
   // One epoch-changed gap per viewer where Redis lost its data; none otherwise.
   for (const v of viewers) v.gaps.splice(0);

@@ -22,9 +22,9 @@ export const chaosEnv: Record<string, string> = {
 
 export type Service = 'kafka' | 'registry' | 'redis';
 
-function script(service: Service | 'up', cmd?: string): string {
+function script(service: Service | 'up', ...args: string[]): string {
   const file = path.join(root, 'scripts/infra', `${service === 'up' ? 'up' : service}.sh`);
-  return execFileSync('bash', cmd ? [file, cmd] : [file], { env: { ...process.env, ...chaosEnv }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return execFileSync('bash', [file, ...args], { env: { ...process.env, ...chaosEnv }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 60_000 });
 }
 
 /** Starts all three (a no-op for those already running) and returns their addresses. Throws if one cannot start. */
@@ -61,4 +61,27 @@ export function kill9(service: Service): void {
     }
     execFileSync('sleep', ['0.1']);
   }
+}
+
+/**
+ * What the broker says about transactions and group offsets, for a fault the pipeline did not
+ * recover from: open or hanging transactions (a pending offset commit no coordinator will end
+ * blocks every read_committed OffsetFetch of its partitions) and each group's committed offsets.
+ */
+export function kafkaDiagnostics(brokers: string): string {
+  const run = (args: string[]) => {
+    try {
+      return script('kafka', 'run-class', ...args) || '(nothing)';
+    } catch (err) {
+      return `failed: ${(err as Error).message.split('\n')[0]}`;
+    }
+  };
+  return [
+    `transactions not complete:\n${run(['org.apache.kafka.tools.TransactionsCommand', '--bootstrap-server', brokers, 'list'])
+      .split('\n')
+      .filter((l) => !/\b(CompleteCommit|CompleteAbort|Empty)\b/.test(l))
+      .join('\n')}`,
+    `hanging:\n${run(['org.apache.kafka.tools.TransactionsCommand', '--bootstrap-server', brokers, 'find-hanging', '--broker-id', '1'])}`,
+    `groups:\n${run(['org.apache.kafka.tools.consumer.group.ConsumerGroupCommand', '--bootstrap-server', brokers, '--describe', '--all-groups', '--offsets'])}`,
+  ].join('\n');
 }
