@@ -38,6 +38,8 @@ const MATCHES = Number(process.env.BENCH_MATCHES ?? 10);
 const FORMAT = process.env.BENCH_REACTIONS_FORMAT === 'single' ? 'single' : 'packed';
 const SPARK_MASTER = process.env.BENCH_SPARK_MASTER ?? 'local[2]';
 const SPARK_MEMORY = process.env.BENCH_SPARK_MEMORY ?? '1g';
+/** Extra Spark conf for the job, comma-separated K=V (e.g. spark.eventLog.enabled=true,spark.eventLog.dir=/tmp/ev). */
+const SPARK_CONF = (process.env.BENCH_SPARK_CONF ?? '').split(',').filter((kv) => kv.includes('='));
 const FLUSH = 'bench-flush';
 const root = repoRoot();
 const tmp = mkdtempSync(path.join(tmpdir(), 'emostream-bench-spark-'));
@@ -103,6 +105,7 @@ function spark(config: Config, aggregatesTopic: string, name: string): SparkJob 
     triggerSeconds: 2, // the job's default
     runSeconds: 900,
     env: { WINDOW_MS: String(config.aggregation.windowMs), GRACE_MS: String(config.aggregation.graceMs) },
+    conf: SPARK_CONF,
   });
   sparks.push(job);
   return job;

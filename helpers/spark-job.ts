@@ -22,6 +22,8 @@ export interface SparkJobOptions {
   /** Hard cap on the job's life (the job stops itself); a safety net for orphans. */
   runSeconds?: number;
   env?: Record<string, string>;
+  /** Extra Spark conf (K=V), each passed as --conf. */
+  conf?: string[];
 }
 
 export interface LogLine {
@@ -91,6 +93,7 @@ export function startSparkJob(o: SparkJobOptions): SparkJob {
     '--trigger-seconds', String(o.triggerSeconds ?? 2),
     '--starting-offsets', 'earliest',
     '--conf', 'spark.default.parallelism=2',
+    ...(o.conf ?? []).flatMap((kv) => ['--conf', kv]),
     ...(o.runSeconds ? ['--run-seconds', String(o.runSeconds)] : []),
   ];
   const startedAt = Date.now();
