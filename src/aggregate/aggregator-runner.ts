@@ -8,7 +8,7 @@ import type { StageProgress } from '../http/health-routes.js';
 import type { WindowAggregate } from '../domain/types.js';
 import type { Log, LogConsumer, LogRecord, ProducerRecord, TopicPartition, TopicPartitionOffset, TransactionalSession } from '../ports/log.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { WindowStateStore } from '../ports/window-state-store.js';
+import type { AggregatorSnapshot, WindowStateStore } from '../ports/window-state-store.js';
 import { WindowAggregator, type WindowRules } from './window-aggregator.js';
 
 export interface AggregatorRunnerOptions {
@@ -34,6 +34,9 @@ export interface AggregatorRunnerOptions {
   /** Recovery that keeps failing this long ends the loop (onFatal). */
   recoveryGiveUpMs?: number;
 }
+
+/** How long a rewind waits for the changelog to show the snapshot of the committed offsets. */
+const SNAPSHOT_CATCH_UP_MS = 10_000;
 
 export function aggregateKey(a: { matchId: string; windowStart: number }): string {
   return `${a.matchId}|${a.windowStart}`;
@@ -70,21 +73,13 @@ export class AggregatorRunner {
       topics: [o.reactionsTopic],
       onRecovery: (kind) => o.progress?.recovered(kind),
     });
-    this.#consumer.onAssignment(async ({ assigned, revoked }) => {
+    this.#consumer.onAssignment(({ assigned, revoked }) => {
       o.logger.info({ assigned: assigned.map((tp) => tp.partition), revoked: revoked.map((tp) => tp.partition) }, 'partitions reassigned');
       for (const tp of revoked) this.#tasks.delete(key(tp));
-      for (const tp of assigned) {
-        const agg = this.#newAggregator();
-        try {
-          const snapshot = await o.stateStore?.load(tp);
-          if (snapshot) agg.restore(snapshot);
-        } catch (err) {
-          // The broker may be away: the loop's recovery loads it again (with every other task) before counting.
-          o.logger.warn({ err, tp }, 'window state load failed; will rewind');
-          this.#needsRewind = true;
-        }
-        this.#tasks.set(key(tp), { tp, agg, offset: -1, dirty: false });
-      }
+      for (const tp of assigned) this.#tasks.set(key(tp), { tp, agg: this.#newAggregator(), offset: -1, dirty: false });
+      // A new partition's windows come back through the rewind, before anything of it counts: its
+      // committed offset first, then the snapshot written with that offset (see #rewind).
+      if (o.stateStore && assigned.length > 0) this.#needsRewind = true;
     });
     this.#loop = this.#run().catch((err) => {
       this.o.logger.fatal({ err }, 'aggregator loop stopped');
@@ -234,7 +229,8 @@ export class AggregatorRunner {
       for (const a of out) records.push({ topic: this.o.aggregatesTopic, key: aggregateKey(a), value: this.o.serdes.aggregate.encode(a) });
       open += t.agg.openWindows;
       if (!t.dirty && out.length === 0) continue;
-      if (this.o.stateStore) records.push(this.o.stateStore.record(t.tp, t.agg.snapshot()));
+      // The snapshot names the offset it has counted up to: the one this transaction commits.
+      if (this.o.stateStore) records.push(this.o.stateStore.record(t.tp, { ...t.agg.snapshot(), offset: t.offset }));
       if (t.offset >= 0) offsets.set(key(t.tp), { ...t.tp, offset: t.offset });
       t.dirty = false;
     }
@@ -261,15 +257,45 @@ export class AggregatorRunner {
     this.o.metrics.openWindows.set(open);
   }
 
+  /**
+   * Back to the last commit: every task's input position and its windows. Offsets first: on Kafka
+   * that read waits (read_committed) for a transaction still open on them, e.g. the previous
+   * owner's last commit, so the changelog read after it can hold that transaction's snapshot.
+   */
   async #rewind(): Promise<void> {
-    const tps = [...this.#tasks.values()].map((t) => t.tp);
-    for (const t of this.#tasks.values()) {
+    const tasks = [...this.#tasks.values()];
+    const at = new Map((await this.#consumer.rewind(tasks.map((t) => t.tp))).map((p) => [key(p), p.offset]));
+    for (const t of tasks) {
+      const offset = at.get(key(t.tp)) ?? -1;
       const agg = this.#newAggregator();
-      const snapshot = await this.o.stateStore?.load(t.tp);
+      const snapshot = await this.#snapshotAt(t.tp, offset);
       if (snapshot) agg.restore(snapshot);
-      Object.assign(t, { agg, offset: -1, dirty: false });
+      Object.assign(t, { agg, offset, dirty: false });
     }
-    await this.#consumer.rewind(tps);
+  }
+
+  /**
+   * The partition's snapshot written with its committed offset. Snapshot and offsets commit in one
+   * transaction, but the commit's markers reach the changelog and the group's offsets separately:
+   * just after a commit the offsets may be readable while the changelog still ends before the
+   * snapshot. Restoring the older snapshot and reading on from the newer offset would lose the
+   * reactions in between, so the load is tried again until the two agree, and fails (the loop's
+   * recovery) if they never do. Snapshots written before they carried an offset are taken as is.
+   */
+  async #snapshotAt(tp: TopicPartition, offset: number): Promise<AggregatorSnapshot | null> {
+    const store = this.o.stateStore;
+    if (!store) return null;
+    const deadline = Date.now() + SNAPSHOT_CATCH_UP_MS;
+    for (let wait = 20; ; wait = Math.min(500, wait * 2)) {
+      const s = await store.load(tp);
+      // No snapshot is right only where nothing was counted yet (no commit, or the partition's start).
+      const has = s ? (s.offset ?? offset) : -1;
+      if (has === offset || (!s && offset <= 0)) return s;
+      if (Date.now() + wait > deadline) {
+        throw emoError('LOG_UNAVAILABLE', `window state of ${tp.topic}/${tp.partition} was saved at offset ${has}, but the committed offset is ${offset}; the changelog did not catch up in ${SNAPSHOT_CATCH_UP_MS} ms`);
+      }
+      await new Promise((r) => setTimeout(r, wait));
+    }
   }
 
   async close(): Promise<void> {

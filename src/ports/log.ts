@@ -57,8 +57,11 @@ export interface LogConsumer {
    * high watermark): the only state in which the wall clock may close a quiet window.
    */
   caughtUp(tp: TopicPartition): Promise<boolean>;
-  /** Moves back to the committed offsets (after an aborted transaction). */
-  rewind(partitions: TopicPartition[]): Promise<void>;
+  /**
+   * Moves back to the committed offsets (after an aborted transaction) and says where each
+   * partition now reads from: its committed offset, -1 when nothing was committed (the start).
+   */
+  rewind(partitions: TopicPartition[]): Promise<TopicPartitionOffset[]>;
   close(): Promise<void>;
 }
 

@@ -3,6 +3,11 @@ import type { ProducerRecord, TopicPartition } from './log.js';
 /** Serializable state, so open windows survive a restart (see the Kafka changelog). */
 export interface AggregatorSnapshot {
   streamTime: number;
+  /**
+   * The next input offset of the partition this state has counted up to: the offset committed in
+   * the same transaction (-1: none yet). Absent in snapshots of older versions.
+   */
+  offset?: number;
   matches: Array<{ matchId: string; closedThrough: number; open: Array<[number, number[]]> }>;
 }
 

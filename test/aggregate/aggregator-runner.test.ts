@@ -7,6 +7,8 @@ import type { WindowAggregate } from '../../src/domain/types.js';
 import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics.js';
 import { catalog, silentLogger } from '../../helpers/fixtures.js';
+import type { AggregatorSnapshot, WindowStateStore } from '../../src/ports/window-state-store.js';
+import type { TopicPartition } from '../../src/ports/log.js';
 
 const T0 = 1_800_000_000_000;
 let runner: AggregatorRunner | undefined;
@@ -16,8 +18,9 @@ afterEach(async () => {
 });
 
 /** A runner on `log` reading topic r and writing topic a, 2 s windows, a commit after every poll. */
-async function startRunner(log: MemoryLog, serdes: Serdes, clock: ManualClock, metrics: Metrics, punctuateMs = 10): Promise<void> {
+async function startRunner(log: MemoryLog, serdes: Serdes, clock: ManualClock, metrics: Metrics, punctuateMs = 10, stateStore?: WindowStateStore): Promise<void> {
   runner = new AggregatorRunner({
+    ...(stateStore ? { stateStore } : {}),
     log,
     serdes,
     catalog,
@@ -35,7 +38,67 @@ async function startRunner(log: MemoryLog, serdes: Serdes, clock: ManualClock, m
   await runner.start();
 }
 
+/**
+ * A changelog kept on the memory log whose reads can lag its writes by one snapshot. On Kafka the
+ * same happens for a moment after each commit: the transaction's markers reach the changelog and
+ * the group's offsets separately. That race cannot be produced on demand against a broker, so
+ * this double stands in for the Kafka store's read side only; what it reads is the real log.
+ */
+class LaggingChangelog implements WindowStateStore {
+  staleLoads = 0;
+  loads = 0;
+  constructor(
+    private readonly log: MemoryLog,
+    private readonly topic: string,
+  ) {}
+
+  record(tp: TopicPartition, snapshot: AggregatorSnapshot) {
+    return { topic: this.topic, partition: tp.partition, key: `${tp.topic}/${tp.partition}`, value: Buffer.from(JSON.stringify(snapshot)) };
+  }
+
+  async load(tp: TopicPartition): Promise<AggregatorSnapshot | null> {
+    this.loads++;
+    const mine = this.log.read(this.topic, tp.partition, 0, 1_000_000).filter((r) => r.key === `${tp.topic}/${tp.partition}`);
+    const lag = this.staleLoads > 0 ? 1 : 0;
+    if (this.staleLoads > 0) this.staleLoads--;
+    const r = mine[mine.length - 1 - lag];
+    return r ? (JSON.parse(r.value.toString()) as AggregatorSnapshot) : null;
+  }
+}
+
 describe('AggregatorRunner on the memory log', () => {
+  it('restores a partition from the snapshot saved with its committed offset, waiting out a changelog that lags the offsets', async () => {
+    const log = new MemoryLog({ defaultPartitions: 1 });
+    await log.ensureTopics([
+      { name: 'r', partitions: 1 },
+      { name: 'a', partitions: 1 },
+      { name: 'state', partitions: 1 },
+    ]);
+    const serdes = await createSerdes(new MemorySchemaRegistry(), { reactionsTopic: 'r', aggregatesTopic: 'a' });
+    const clock = new ManualClock(T0);
+    const changelog = new LaggingChangelog(log, 'state');
+    await startRunner(log, serdes, clock, createMetrics(), 10, changelog);
+    const producer = await log.producer();
+    const react = (n: number) => producer.send(Array.from({ length: n }, (_, i) => ({ topic: 'r', key: 'm', value: serdes.reaction.encode({ matchId: 'm', userId: `u${i}`, emoji: '🔥', ts: T0 + 100, receivedAt: T0 + 100 }) })));
+    // Two commits, so the changelog holds two snapshots of the open window: 1 reaction, then 3.
+    await react(1);
+    await vi.waitFor(() => expect(log.committed('agg', 'r', 0)).toBe(1));
+    await react(2);
+    await vi.waitFor(() => expect(log.committed('agg', 'r', 0)).toBe(3));
+    await runner!.close();
+
+    // A new owner whose first two changelog reads still end before the last commit's snapshot.
+    changelog.staleLoads = 2;
+    const loadsBefore = changelog.loads;
+    await startRunner(log, serdes, clock, createMetrics(), 10, changelog);
+    clock.set(T0 + 2000 + 500);
+    await vi.waitFor(() => expect(log.read('a', 0, 0, 10)).toHaveLength(1));
+    const [window] = log.read('a', 0, 0, 10).map((r) => serdes.aggregate.decodeKnown(r.value) as WindowAggregate);
+    // Restoring the 1-reaction snapshot and reading on from offset 3 would say 1.
+    expect(window!.total).toBe(3);
+    expect(changelog.loads - loadsBefore).toBeGreaterThanOrEqual(3);
+  });
+
   it('keeps closed windows when the aggregates log is full and delivers them, in order, once there is room', async () => {
     // Capacity 4 per topic; a publisher group that has read nothing yet holds the aggregates.
     const log = new MemoryLog({ capacity: 4, defaultPartitions: 1 });

@@ -174,7 +174,10 @@ export function logContract(name: string, factory: LogFactory): void {
       await producer.send(records(topic, 9, 50));
       const uncommitted = await readToEnd(consumer, topic);
       expect(values(uncommitted)).toEqual(values(asRead(records(topic, 9, 50))));
-      await consumer.rewind(Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition })));
+      const at = await consumer.rewind(Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition })));
+      // Where each partition reads from now: its committed offset, -1 where nothing was committed.
+      const committedAt = new Map(nextOffsets(committed).map((o) => [o.partition, o.offset]));
+      expect(at.map((o) => [o.partition, o.offset])).toEqual(Array.from({ length: PARTITIONS }, (_, p) => [p, committedAt.get(p) ?? -1]));
       expect(await allCaughtUp(consumer, Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition })))).toBe(false);
       expect(values(await readToEnd(consumer, topic))).toEqual(values(uncommitted));
     });

@@ -184,8 +184,8 @@ export class KafkaLogConsumer implements LogConsumer {
     }
   }
 
-  async rewind(partitions: TopicPartition[]): Promise<void> {
-    if (partitions.length === 0) return;
+  async rewind(partitions: TopicPartition[]): Promise<TopicPartitionOffset[]> {
+    if (partitions.length === 0) return [];
     const committed = await call<RdKafka.TopicPartitionOffset[]>((cb) => this.raw.committed(partitions, 10_000, (err, tps) => cb(err, tps)));
     const byKey = new Map(committed.map((tp) => [`${tp.topic}/${tp.partition}`, tp.offset]));
     // Re-assigning with explicit offsets (rather than seek) works whatever state the fetcher is in.
@@ -201,6 +201,10 @@ export class KafkaLogConsumer implements LogConsumer {
     });
     for (const p of partitions) this.#next.delete(`${p.topic}/${p.partition}`);
     this.raw.assign(assignment);
+    return partitions.map((p) => {
+      const off = byKey.get(`${p.topic}/${p.partition}`);
+      return { ...p, offset: off !== undefined && off >= 0 ? off : -1 };
+    });
   }
 
   async close(): Promise<void> {

@@ -194,8 +194,9 @@ export class MemoryLog implements Log {
     return this.#topic(topic).partitions.length;
   }
 
-  committed(groupId: string, topic: string, partition: number): number {
-    return this.#groups.get(groupId)?.get(`${topic}/${partition}`) ?? 0;
+  /** The group's committed offset, `none` (0: read from the start) where it has committed none. */
+  committed(groupId: string, topic: string, partition: number, none = 0): number {
+    return this.#groups.get(groupId)?.get(`${topic}/${partition}`) ?? none;
   }
 
   commit(groupId: string, offsets: TopicPartitionOffset[]): void {
@@ -349,11 +350,13 @@ class MemoryConsumer implements LogConsumer {
     return (this.#positions.get(`${tp.topic}/${tp.partition}`)?.next ?? 0) >= this.log.endOffset(tp.topic, tp.partition);
   }
 
-  async rewind(partitions: TopicPartition[]): Promise<void> {
-    for (const tp of partitions) {
+  async rewind(partitions: TopicPartition[]): Promise<TopicPartitionOffset[]> {
+    return partitions.map((tp) => {
+      const offset = this.log.committed(this.groupId, tp.topic, tp.partition, -1);
       const pos = this.#positions.get(`${tp.topic}/${tp.partition}`);
-      if (pos) pos.next = this.log.committed(this.groupId, tp.topic, tp.partition);
-    }
+      if (pos) pos.next = Math.max(0, offset);
+      return { ...tp, offset };
+    });
   }
 
   async close(): Promise<void> {
