@@ -49,8 +49,10 @@ export class AggregatorRunner {
   #loop: Promise<void> | undefined;
   #closing = false;
   #lastCommit = 0;
-  /** Set by a failed transaction or state load: every task is rebuilt from the changelog before going on. */
+  /** Set by a failure or a new assignment: every task is rebuilt from the changelog before going on. */
   #needsRewind = false;
+  /** The pending rewind recovers from a failure (counted as a recovery), not only restores new partitions. */
+  #rewindAfterFailure = false;
   /** When the current run of failures began (wall time); cleared by a commit or an idle poll. */
   #failingSince: number | undefined;
   /** A commit the log refused, kept whole for the next attempt (memory log only). */
@@ -105,7 +107,8 @@ export class AggregatorRunner {
         if (this.#needsRewind) {
           await this.#rewind();
           this.#needsRewind = false;
-          this.o.progress?.recovered('rewind');
+          if (this.#rewindAfterFailure) this.o.progress?.recovered('rewind');
+          this.#rewindAfterFailure = false;
         }
         await this.#step();
         backoff = 100;
@@ -114,7 +117,7 @@ export class AggregatorRunner {
         const now = Date.now();
         this.#failingSince ??= now;
         this.o.progress?.down('kafka');
-        if (this.o.stateStore) this.#needsRewind = true;
+        if (this.o.stateStore) this.#needsRewind = this.#rewindAfterFailure = true;
         if (now - this.#failingSince > giveUpMs) {
           throw emoError('LOG_UNAVAILABLE', `aggregator gave up: Kafka recovery kept failing for ${Math.round((now - this.#failingSince) / 1000)} s (last error: ${(err as Error).message})`, { cause: err });
         }
