@@ -54,7 +54,10 @@ function orderProblems(v: Viewer): string[] {
   return problems;
 }
 
+const roleVars = new Map<string, Record<string, string>>();
+
 async function startRole(name: string, vars: Record<string, string>): Promise<void> {
+  roleVars.set(name, vars);
   roles[name] = await startRoleProcess({ ...env, INSTANCE_ID: name, ...vars }, 120_000);
 }
 
@@ -96,6 +99,14 @@ function restartedRoles(except: string[]): string[] {
 }
 
 async function fault(name: string, inject: () => Promise<void>, heal: () => Promise<void>, opts: { epochChange?: boolean; killed?: string[] } = {}): Promise<void> {
+  // A role that exited on its own has failed an earlier fault already; a supervisor would restart
+  // it, so this fault starts with every role up and measures only itself. (Not the fan-out nodes:
+  // the viewers' clients are bound to their addresses.)
+  const gone = restartedRoles([]).filter((n) => !n.startsWith('fanout'));
+  if (gone.length > 0) {
+    console.log(`restarting ${gone.join(', ')}: exited during an earlier fault`);
+    await Promise.all(gone.map((n) => startRole(n, roleVars.get(n)!)));
+  }
   const before = new Map(acked);
   const lengths = viewers.map((v) => v.messages.length);
   loadOn(roles.api!.url);
