@@ -294,6 +294,14 @@ export class AggregatorRunner {
       // No snapshot is right only where nothing was counted yet (no commit, or the partition's start).
       const has = s ? (s.offset ?? offset) : -1;
       if (has === offset || (!s && offset <= 0)) return s;
+      if (has > offset) {
+        // Another member has committed this partition past our offsets: this member's assignment
+        // is stale (a zombie not yet told of the rebalance; the cluster tier's node death shows
+        // it). Its transactions are fenced by the group generation, so nothing it counts can
+        // commit; waiting here would only keep it from polling and hearing of the revocation.
+        this.o.logger.warn({ tp, snapshotOffset: has, committed: offset }, 'changelog ahead of the committed offsets: assignment looks stale');
+        return s;
+      }
       if (Date.now() + wait > deadline) {
         throw emoError('LOG_UNAVAILABLE', `window state of ${tp.topic}/${tp.partition} was saved at offset ${has}, but the committed offset is ${offset}; the changelog did not catch up in ${SNAPSHOT_CATCH_UP_MS} ms`);
       }
