@@ -51,8 +51,6 @@ export class AggregatorRunner {
   #lastCommit = 0;
   /** Set by a failure or a new assignment: every task is rebuilt from the changelog before going on. */
   #needsRewind = false;
-  /** The pending rewind recovers from a failure (counted as a recovery), not only restores new partitions. */
-  #rewindAfterFailure = false;
   /** When the current run of failures began (wall time); cleared by a commit or an idle poll. */
   #failingSince: number | undefined;
   /** A commit the log refused, kept whole for the next attempt (memory log only). */
@@ -107,8 +105,8 @@ export class AggregatorRunner {
         if (this.#needsRewind) {
           await this.#rewind();
           this.#needsRewind = false;
-          if (this.#rewindAfterFailure) this.o.progress?.recovered('rewind');
-          this.#rewindAfterFailure = false;
+          // A recovery only when it follows a failure, not the restore of newly assigned partitions.
+          if (this.#failingSince !== undefined) this.o.progress?.recovered('rewind');
         }
         await this.#step();
         backoff = 100;
@@ -117,7 +115,7 @@ export class AggregatorRunner {
         const now = Date.now();
         this.#failingSince ??= now;
         this.o.progress?.down('kafka');
-        if (this.o.stateStore) this.#needsRewind = this.#rewindAfterFailure = true;
+        if (this.o.stateStore) this.#needsRewind = true;
         if (now - this.#failingSince > giveUpMs) {
           throw emoError('LOG_UNAVAILABLE', `aggregator gave up: Kafka recovery kept failing for ${Math.round((now - this.#failingSince) / 1000)} s (last error: ${(err as Error).message})`, { cause: err });
         }
@@ -139,7 +137,8 @@ export class AggregatorRunner {
     const max = this.o.maxPollRecords ?? 5000;
     const commitEvery = this.o.commitIntervalMs ?? 100;
     const batch = await this.#consumer.poll(max, this.#pollTimeout());
-    // A state load failed during this poll's rebalance: nothing may be counted before the rewind.
+    // This poll's rebalance assigned partitions (or a failure is pending): nothing may be counted
+    // before the rewind restores them.
     if (this.#needsRewind) return;
     await this.#processBatch(batch);
     // Wall-clock closing only for partitions read to their end: while a backlog replays, stream time decides.

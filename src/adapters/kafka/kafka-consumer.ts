@@ -188,23 +188,24 @@ export class KafkaLogConsumer implements LogConsumer {
     if (partitions.length === 0) return [];
     const committed = await call<RdKafka.TopicPartitionOffset[]>((cb) => this.raw.committed(partitions, 10_000, (err, tps) => cb(err, tps)));
     const byKey = new Map(committed.map((tp) => [`${tp.topic}/${tp.partition}`, tp.offset]));
+    // Where each rewound partition reads from: its committed offset, -1 with none committed yet.
+    const at = partitions.map((p) => {
+      const off = byKey.get(`${p.topic}/${p.partition}`);
+      return { ...p, offset: off !== undefined && off >= 0 ? off : -1 };
+    });
+    const rewound = new Map(at.map((p) => [`${p.topic}/${p.partition}`, p.offset]));
     // Re-assigning with explicit offsets (rather than seek) works whatever state the fetcher is in.
-    // No commit yet (negative offset): the start of the partition, as auto.offset.reset=earliest.
-    const keep = new Set(partitions.map((p) => `${p.topic}/${p.partition}`));
+    // No commit yet: the start of the partition (-2), as auto.offset.reset=earliest.
     const assignment = this.raw.assignments().map((a) => {
-      const k = `${a.topic}/${a.partition}`;
-      const off = byKey.get(k);
-      if (keep.has(k)) return { topic: a.topic, partition: a.partition, offset: off !== undefined && off >= 0 ? off : -2 };
+      const off = rewound.get(`${a.topic}/${a.partition}`);
+      if (off !== undefined) return { topic: a.topic, partition: a.partition, offset: off >= 0 ? off : -2 };
       // Partitions not rewound keep their place.
       const [pos] = this.raw.position([{ topic: a.topic, partition: a.partition }]);
       return pos && pos.offset >= 0 ? { topic: a.topic, partition: a.partition, offset: pos.offset } : { topic: a.topic, partition: a.partition };
     });
     for (const p of partitions) this.#next.delete(`${p.topic}/${p.partition}`);
     this.raw.assign(assignment);
-    return partitions.map((p) => {
-      const off = byKey.get(`${p.topic}/${p.partition}`);
-      return { ...p, offset: off !== undefined && off >= 0 ? off : -1 };
-    });
+    return at;
   }
 
   async close(): Promise<void> {
