@@ -11,28 +11,46 @@ import { cannon, report, startChild, startRoleChild, stopChild, type Row } from 
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
 const root = repoRoot();
 
 async function http(): Promise<Row[]> {
   // Limits high enough that the benchmark measures the path, not the per-user limiter.
-  const server = await startRoleChild({ USER_RATE_PER_SEC: '1000000', USER_BURST: '10000000', CLIENT_RATE_PER_SEC: '10000000', CLIENT_BURST: '100000000', LOG_CAPACITY: '50000000', LOG_CAPACITY_BYTES: String(4 * 1024 ** 3) });
+  const limits = { USER_RATE_PER_SEC: '1000000', USER_BURST: '10000000', CLIENT_RATE_PER_SEC: '10000000', CLIENT_BURST: '100000000', LOG_CAPACITY: '50000000', LOG_CAPACITY_BYTES: String(4 * 1024 ** 3) };
+  const server = await startRoleChild(limits);
   const bare = await startChild(process.execPath, [path.join(root, 'bench/bare-http-server.mjs')], { PORT: '0' }, /listening on (\d+)/);
+  const fastify = await startChild(process.execPath, [path.join(root, 'bench/bare-fastify-server.mjs')], { PORT: '0' }, /listening on (\d+)/);
+  // The ingest role alone (what a distributed deployment scales out), on the memory log: no
+  // aggregator or fan-out sharing its core, nothing consuming the log.
+  const api = await startRoleChild({ ...limits, ROLE: 'api' });
   const port = Number(server.match[2]);
   const barePort = Number(bare.match[1]);
   const one = JSON.stringify({ matchId: 'bench-match', userId: 'bench-user', emoji: '🔥' });
   const batch = JSON.stringify({ reactions: Array.from({ length: 100 }, (_, i) => ({ matchId: `bench-${i % 4}`, userId: `u${i}`, emoji: i % 3 ? '🔥' : '😂' })) });
+  // Every server gets the same unmeasured warm-up first (JIT, heap sizing, connections): a cold
+  // first run would count the compiler's work against the servers with more code in their path.
+  const measure = async (url: string, body: string, perRequest: number) => {
+    if (warmupSeconds > 0) await cannon(url, [body], perRequest, warmupSeconds, connections);
+    return cannon(url, [body], perRequest, seconds, connections);
+  };
   try {
-    const bareOne = await cannon(`http://127.0.0.1:${barePort}/`, [one], 1, seconds, connections);
-    const single = await cannon(`http://127.0.0.1:${port}/v1/reactions`, [one], 1, seconds, connections);
-    const batched = await cannon(`http://127.0.0.1:${port}/v1/reactions/batch`, [batch], 100, seconds, connections);
+    const bareOne = await measure(`http://127.0.0.1:${barePort}/`, one, 1);
+    const floor = await measure(`http://127.0.0.1:${Number(fastify.match[1])}/`, one, 1);
+    const single = await measure(`http://127.0.0.1:${port}/v1/reactions`, one, 1);
+    const apiOnly = await measure(`http://127.0.0.1:${Number(api.match[2])}/v1/reactions`, one, 1);
+    const batched = await measure(`http://127.0.0.1:${port}/v1/reactions/batch`, batch, 100);
     return [
       { case: 'bare node:http 202 (baseline)', ...bareOne, ratio: 1 },
+      { case: 'minimal Fastify POST route (framework floor)', ...floor, ratio: +(floor.rps / bareOne.rps).toFixed(3) },
       { case: 'POST /v1/reactions', ...single, ratio: +(single.rps / bareOne.rps).toFixed(3) },
+      { case: 'POST /v1/reactions (ROLE=api alone)', ...apiOnly, ratio: +(apiOnly.rps / bareOne.rps).toFixed(3) },
       { case: 'POST /v1/reactions/batch (100/req)', ...batched, ratio: +(batched.rps / bareOne.rps).toFixed(3) },
     ];
   } finally {
     await stopChild(server);
     await stopChild(bare);
+    await stopChild(fastify);
+    await stopChild(api);
   }
 }
 
@@ -61,4 +79,4 @@ async function aggregator(): Promise<Row[]> {
 
 const httpRows = await http();
 const aggRows = await aggregator();
-report('embedded', [...httpRows, ...aggRows], { seconds, connections });
+report('embedded', [...httpRows, ...aggRows], { seconds, warmupSeconds, connections });

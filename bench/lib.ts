@@ -4,6 +4,7 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import { repoRoot } from '../src/domain/schemas-dir.js';
 import { ensureBuilt } from '../scripts/ensure-install.mjs';
+import { ROLE_NODE_FLAGS } from '../scripts/role-node-flags.mjs';
 
 /** Starts a child process and waits for a line on stdout matching `ready`. */
 const children = new Set<ChildProcess>();
@@ -45,7 +46,7 @@ export async function startRoleChild(env: Record<string, string>, timeoutMs = 60
   const child = await startChild(
     process.execPath,
     // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": profile the role processes only.
-    [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), '--enable-source-maps', path.join(repoRoot(), 'dist/src/main.js')],
+    [...ROLE_NODE_FLAGS, ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), '--enable-source-maps', path.join(repoRoot(), 'dist/src/main.js')],
     { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
     /on (http:\/\/127\.0\.0\.1:(\d+))/,
     timeoutMs,

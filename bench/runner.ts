@@ -17,7 +17,7 @@ export interface BenchSpec {
 }
 
 export const BENCHES: BenchSpec[] = [
-  { name: 'embedded', script: 'bench/embedded.ts', smokeEnv: { BENCH_SECONDS: '1', BENCH_CONNECTIONS: '10', BENCH_AGG_REACTIONS: '100000' } },
+  { name: 'embedded', script: 'bench/embedded.ts', smokeEnv: { BENCH_SECONDS: '1', BENCH_WARMUP_SECONDS: '0', BENCH_CONNECTIONS: '10', BENCH_AGG_REACTIONS: '100000' } },
   {
     name: 'kafka',
     script: 'bench/kafka.ts',

@@ -3,11 +3,12 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureBuilt, ensureInstalled } from './ensure-install.mjs';
+import { ROLE_NODE_FLAGS } from './role-node-flags.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 ensureInstalled();
 ensureBuilt();
-const child = spawn(process.execPath, ['--enable-source-maps', path.join(root, 'dist/src/main.js'), ...process.argv.slice(2)], { stdio: 'inherit' });
+const child = spawn(process.execPath, [...ROLE_NODE_FLAGS, '--enable-source-maps', path.join(root, 'dist/src/main.js'), ...process.argv.slice(2)], { stdio: 'inherit' });
 // Ctrl-C reaches the whole process group; the server shuts down cleanly and this wrapper follows it.
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 130 : 0)));

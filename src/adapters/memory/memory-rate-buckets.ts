@@ -30,29 +30,40 @@ export class MemoryRateBuckets implements RateBuckets {
     const now = this.clock.now();
     const { burst, ratePerSec } = this.limits;
     let waitSec = 0;
-    const refilled: Array<[string, Bucket, number]> = [];
-    for (const [key, cost] of costs) {
+    // Refilled in place before anything is taken: a refill is the same whenever it is applied, so a
+    // request refused here leaves the buckets as they would be anyway. No object per request.
+    const buckets: Bucket[] = new Array(costs.length);
+    for (let i = 0; i < costs.length; i++) {
+      const [key, cost] = costs[i]!;
       if (cost > burst) return Math.ceil(cost / ratePerSec);
-      const b = this.#refill(this.#buckets.get(key), now);
+      const b = this.#bucket(key, now);
       if (b.tokens < cost) waitSec = Math.max(waitSec, Math.ceil((cost - b.tokens) / ratePerSec));
-      refilled.push([key, b, cost]);
+      buckets[i] = b;
     }
     if (waitSec > 0) return waitSec;
-    for (const [key, b, cost] of refilled) this.#buckets.set(key, { tokens: b.tokens - cost, at: b.at });
+    for (let i = 0; i < costs.length; i++) buckets[i]!.tokens -= costs[i]![1];
     return 0;
   }
 
   async refund(costs: readonly BucketCost[]): Promise<void> {
     const now = this.clock.now();
     for (const [key, cost] of costs) {
-      const b = this.#refill(this.#buckets.get(key), now);
-      this.#buckets.set(key, { tokens: Math.min(this.limits.burst, b.tokens + cost), at: b.at });
+      const b = this.#bucket(key, now);
+      b.tokens = Math.min(this.limits.burst, b.tokens + cost);
     }
   }
 
-  #refill(b: Bucket | undefined, now: number): Bucket {
-    if (!b) return { tokens: this.limits.burst, at: now };
+  /** The key's bucket refilled to `now` (a new key's starts full). */
+  #bucket(key: string, now: number): Bucket {
+    const b = this.#buckets.get(key);
+    if (!b) {
+      const fresh = { tokens: this.limits.burst, at: now };
+      this.#buckets.set(key, fresh);
+      return fresh;
+    }
     const elapsed = Math.max(0, now - b.at) / 1000;
-    return { tokens: Math.min(this.limits.burst, b.tokens + elapsed * this.limits.ratePerSec), at: now };
+    b.tokens = Math.min(this.limits.burst, b.tokens + elapsed * this.limits.ratePerSec);
+    b.at = Math.max(b.at, now);
+    return b;
   }
 }
