@@ -15,7 +15,12 @@
 // Env: BENCH_FANOUT_SIZES, BENCH_FANOUT_UPDATES (10), BENCH_FANOUT_PER_LOADER (17000),
 // BENCH_FANOUT_NODE_MAX (ulimit -n - 1000, at most 50000),
 // BENCH_FANOUT_ADDRS_PER_LOADER (2), BENCH_FANOUT_CONCURRENCY (250 handshakes in flight per
-// loader), BENCH_FANOUT_PING_MS (the node's WS_PING_INTERVAL_MS, 30000), EMO_SKIP_INFRA_UP=1.
+// loader), BENCH_FANOUT_PING_MS (the node's WS_PING_INTERVAL_MS, 30000), EMO_SKIP_INFRA_UP=1,
+// BENCH_FANOUT_FLOOR_SIZES (10000; empty: none).
+//
+// The floor: for each of BENCH_FANOUT_FLOOR_SIZES the same clients and updates are run once more
+// against bench/bare-ws-server.mjs, a bare ws server that writes one prebuilt frame to every
+// socket, so the node's CPU per client can be read against what the kernel alone costs here.
 // The npm script raises `ulimit -n` where the hard limit allows.
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -25,7 +30,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { repoRoot } from '../src/domain/schemas-dir.js';
 import { RedisBus } from '../src/adapters/redis/redis-bus.js';
-import { pct, report, sleep, startRoleChild, stopChild, type Row } from './lib.js';
+import { pct, report, sleep, startChild, startRoleChild, stopChild, type Row } from './lib.js';
 import { applyInfraEnv, infraDir } from '../helpers/infra-env.js';
 import { scrapeMetrics } from '../helpers/metrics.js';
 
@@ -37,6 +42,7 @@ const PER_LOADER = Number(env.BENCH_FANOUT_PER_LOADER ?? 17_000);
 const ADDRS_PER_LOADER = Number(env.BENCH_FANOUT_ADDRS_PER_LOADER ?? 2);
 const CONCURRENCY = Number(env.BENCH_FANOUT_CONCURRENCY ?? 250);
 const PING_MS = env.BENCH_FANOUT_PING_MS ?? '30000';
+const FLOOR_SIZES = (env.BENCH_FANOUT_FLOOR_SIZES ?? '10000').split(',').map(Number).filter((n) => n > 0);
 const RUN = `bench-fanout-${process.pid}-${Date.now().toString(36)}`;
 const MATCH = 'bench-match';
 const WINDOW_MS = 2000;
@@ -95,10 +101,35 @@ function aggregate(seq: number) {
 }
 
 interface Node {
-  child: Awaited<ReturnType<typeof startRoleChild>>;
+  child: Awaited<ReturnType<typeof startChild>>;
   url: string;
   share: number;
 }
+
+/** What holds the clients: fan-out nodes on the Redis bus, or the bare ws floor. */
+interface Target {
+  label: string;
+  start(maxConnections: number, id: string): Promise<Node>;
+  /** Sends update `seq` to every client of `nodes`; false when it was not sent (a dedupe). */
+  publish(seq: number, nodes: Node[]): Promise<boolean>;
+}
+
+function fanoutTarget(bus: RedisBus, prefix: string): Target {
+  return { label: 'fanout', start: (max, id) => startNode(prefix, max, id), publish: async (seq) => (await bus.publish(aggregate(seq))) !== null };
+}
+
+const floorTarget: Target = {
+  label: 'bare ws (floor)',
+  async start() {
+    const child = await startChild(process.execPath, [path.join(root, 'bench/bare-ws-server.mjs')], { PORT: '0' }, /listening on (\d+)/);
+    return { child, url: `http://127.0.0.1:${child.match[1]}`, share: 0 };
+  },
+  async publish(seq, nodes) {
+    const body = JSON.stringify({ type: 'update', ...aggregate(seq) });
+    await Promise.all(nodes.map((n) => fetch(`${n.url}/publish`, { method: 'POST', body }).then((r) => r.text())));
+    return true;
+  },
+};
 
 async function startNode(prefix: string, maxConnections: number, id: string): Promise<Node> {
   const child = await startRoleChild({
@@ -120,12 +151,12 @@ const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
  * N clients over ceil(N / NODE_MAX) nodes (one process holds at most `ulimit -n` sockets), each
  * node's share over loaders of at most PER_LOADER clients.
  */
-async function runSize(n: number, bus: RedisBus, prefix: string, nodeMax: number): Promise<{ row: Row; detail: Record<string, unknown> }> {
+async function runSize(n: number, target: Target, nodeMax: number): Promise<{ row: Row; detail: Record<string, unknown> }> {
   const nNodes = Math.ceil(n / nodeMax);
   const nodes: Node[] = [];
   const loaders: Loader[] = [];
   try {
-    for (let i = 0; i < nNodes; i++) nodes.push(await startNode(prefix, nodeMax, `${RUN}-${n}-${i}`));
+    for (let i = 0; i < nNodes; i++) nodes.push(await target.start(nodeMax, `${RUN}-${n}-${i}`));
     nodes.forEach((node, i) => (node.share = Math.floor(n / nNodes) + (i < n % nNodes ? 1 : 0)));
     await sleep(1000);
     const before = await Promise.all(nodes.map((x) => scrapeMetrics(x.url)));
@@ -153,7 +184,7 @@ async function runSize(n: number, bus: RedisBus, prefix: string, nodeMax: number
 
     // Every viewer joined (presence writes settle), then one unmeasured update reaches them all.
     let seq = 900_000_000 + (Math.floor(Date.now() / WINDOW_MS) % 1_000_000);
-    const warm = await broadcast(loaders, bus, ++seq, 60_000);
+    const warm = await broadcast(loaders, target, nodes, ++seq, 60_000);
     await sleep(1000);
     const after = await Promise.all(nodes.map((x) => scrapeMetrics(x.url)));
     const held = after.map((m) => m.emostream_ws_connections ?? 0);
@@ -167,7 +198,7 @@ async function runSize(n: number, bus: RedisBus, prefix: string, nodeMax: number
     let missed = 0;
     for (let u = 0; u < UPDATES; u++) {
       await sleep(300 + Math.random() * 200);
-      const r = await broadcast(loaders, bus, ++seq, 30_000);
+      const r = await broadcast(loaders, target, nodes, ++seq, 30_000);
       if (r.sample !== 'ok') throw new Error(`update ${seq}: a client received ${r.sample}`);
       missed += open - r.received;
       toAll.push(r.maxMs);
@@ -184,6 +215,7 @@ async function runSize(n: number, bus: RedisBus, prefix: string, nodeMax: number
     const rssAfter = sum(after.map((m) => m.process_resident_memory_bytes!));
     const totalHeld = sum(held);
     const row: Row = {
+      node: target.label,
       clients: n,
       nodes: nodes.length,
       heldPerNode: held.join('/'),
@@ -250,7 +282,7 @@ function loaderRss(l: Loader): number {
 }
 
 /** Arms every loader for `seq`, publishes it, and waits until every client got it (or the timeout). */
-async function broadcast(loaders: Loader[], bus: RedisBus, seq: number, timeoutMs: number) {
+async function broadcast(loaders: Loader[], target: Target, nodes: Node[], seq: number, timeoutMs: number) {
   await Promise.all(
     loaders.map((l, k) => {
       l.child.send({ type: 'arm', round: seq, seq });
@@ -260,7 +292,7 @@ async function broadcast(loaders: Loader[], bus: RedisBus, seq: number, timeoutM
     }),
   );
   const t0 = clock();
-  const published = await bus.publish(aggregate(seq));
+  const published = await target.publish(seq, nodes);
   if (!published) throw new Error(`seq ${seq} was not published (dedupe)`);
   const timer = setTimeout(() => loaders.forEach((l) => l.child.send({ type: 'collect', round: seq })), timeoutMs);
   const results = await Promise.all(loaders.map((l) => l.next<{ round: number; times: number[]; complete: boolean; sample: string }>('received')));
@@ -294,7 +326,7 @@ try {
     const prefix = `${RUN}-${n}:`;
     const nodeBus = await RedisBus.connect({ url: redisUrl, keyPrefix: prefix, historySize: 300, presenceTtlSec: 10, logger: pino({ level: 'silent' }) });
     try {
-      const r = await runSize(n, nodeBus, prefix, NODE_MAX);
+      const r = await runSize(n, fanoutTarget(nodeBus, prefix), NODE_MAX);
       rows.push(r.row);
       details.push(r.detail);
       if (Number(r.row.failed) > 0) {
@@ -308,6 +340,11 @@ try {
     } finally {
       await nodeBus.close();
     }
+  }
+  for (const n of stoppedAt ? [] : FLOOR_SIZES.filter((x) => x <= NODE_MAX)) {
+    const r = await runSize(n, floorTarget, NODE_MAX);
+    rows.push(r.row);
+    details.push({ ...r.detail, node: floorTarget.label });
   }
 } finally {
   await dropKeys(redisUrl, `${RUN}-`);
