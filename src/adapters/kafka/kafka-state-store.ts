@@ -4,6 +4,8 @@ import type { ProducerRecord, TopicPartition } from '../../ports/log.js';
 import type { KafkaOptions } from '../../config/kafka-options.js';
 import { call, rdkafka, type RdKafka } from './rdkafka.js';
 
+const WATERMARK_TIMEOUT_MS = 3000;
+
 /** Offsets read back from the changelog's end: each transaction adds one snapshot and one marker per partition. */
 const TAIL_OFFSETS = 64;
 
@@ -79,7 +81,11 @@ export class KafkaWindowStateStore implements WindowStateStore {
 
   async #load(tp: TopicPartition): Promise<AggregatorSnapshot | null> {
     const reader = await this.#connectReader();
-    const wm = await call<{ highOffset: number; lowOffset: number }>((cb) => reader.queryWatermarkOffsets(this.topic, tp.partition, 10_000, (err, w) => cb(err, w)));
+    // A broker answers this in milliseconds. When the partition's leader has died, the reader keeps
+    // asking the dead one until the call times out; the load then fails and the next starts from a
+    // new reader with fresh metadata (see load). So the timeout is what a leader's death adds to a
+    // restore: 10 s made the cluster tier's node death 22 s without updates for one aggregator.
+    const wm = await call<{ highOffset: number; lowOffset: number }>((cb) => reader.queryWatermarkOffsets(this.topic, tp.partition, WATERMARK_TIMEOUT_MS, (err, w) => cb(err, w)));
     if (wm.highOffset <= wm.lowOffset) return null;
     const tailStart = Math.max(wm.lowOffset, wm.highOffset - TAIL_OFFSETS);
     let latest = await this.#scan(reader, tp, tailStart);
