@@ -9,6 +9,7 @@ import type { WindowAggregate } from '../domain/types.js';
 import type { Log, LogConsumer, LogRecord, ProducerRecord, TopicPartition, TopicPartitionOffset, TransactionalSession } from '../ports/log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { AggregatorSnapshot, WindowStateStore } from '../ports/window-state-store.js';
+import { resumeVerdict } from './resume-point.js';
 import { WindowAggregator, type WindowRules } from './window-aggregator.js';
 
 export interface AggregatorRunnerOptions {
@@ -35,8 +36,16 @@ export interface AggregatorRunnerOptions {
   recoveryGiveUpMs?: number;
 }
 
-/** How long a rewind waits for the changelog to show the snapshot of the committed offsets. */
-const SNAPSHOT_CATCH_UP_MS = 10_000;
+/**
+ * How long a partition's restore waits for a consistent resume point: past the transaction timeout
+ * (10 s), after which the coordinator has aborted any transaction left open on the changelog.
+ */
+const RESUME_WAIT_MS = 12_000;
+/** A transaction open this long on the changelog is not a commit in flight (milliseconds). */
+const FENCE_AFTER_MS = 1_000;
+/** The group's committed offset is a cross-check: asked with a short bound, never waited for. */
+const COMMITTED_CHECK_MS = 2_000;
+const IDLE_CHECK_MS = 1_000;
 
 export function aggregateKey(a: { matchId: string; windowStart: number }): string {
   return `${a.matchId}|${a.windowStart}`;
@@ -49,6 +58,7 @@ export class AggregatorRunner {
   #loop: Promise<void> | undefined;
   #closing = false;
   #lastCommit = 0;
+  #lastIdleCheck = 0;
   /** Set by a failure or a new assignment: every task is rebuilt from the changelog before going on. */
   #needsRewind = false;
   /** When the current run of failures began (wall time); cleared by a commit or an idle poll. */
@@ -67,6 +77,9 @@ export class AggregatorRunner {
   async start(): Promise<void> {
     if (this.#loop) return;
     const o = this.o;
+    // Ready once it holds its partitions (maybe none) and has restored them: before, a fresh deploy
+    // answered 200 while no window could come out for the first ~18 s.
+    o.progress?.pending('assignment');
     this.#session = await o.log.transactionalSession({
       transactionalId: o.transactionalId,
       groupId: o.groupId,
@@ -79,7 +92,11 @@ export class AggregatorRunner {
       for (const tp of assigned) this.#tasks.set(key(tp), { tp, agg: this.#newAggregator(), offset: -1, dirty: false });
       // A new partition's windows come back through the rewind, before anything of it counts: its
       // committed offset first, then the snapshot written with that offset (see #rewind).
-      if (o.stateStore && assigned.length > 0) this.#needsRewind = true;
+      if (o.stateStore && assigned.length > 0) {
+        this.#needsRewind = true;
+        o.progress?.pending('restore');
+      }
+      o.progress?.settled('assignment');
     });
     this.#loop = this.#run().catch((err) => {
       this.o.logger.fatal({ err }, 'aggregator loop stopped');
@@ -105,6 +122,7 @@ export class AggregatorRunner {
         if (this.#needsRewind) {
           await this.#rewind();
           this.#needsRewind = false;
+          this.o.progress?.settled('restore');
           // A recovery only when it follows a failure, not the restore of newly assigned partitions.
           if (this.#failingSince !== undefined) this.o.progress?.recovered('rewind');
         }
@@ -120,7 +138,8 @@ export class AggregatorRunner {
           throw emoError('LOG_UNAVAILABLE', `aggregator gave up: Kafka recovery kept failing for ${Math.round((now - this.#failingSince) / 1000)} s (last error: ${(err as Error).message})`, { cause: err });
         }
         this.o.logger.warn({ err, failingForMs: now - this.#failingSince }, 'aggregator step failed; recovering');
-        await new Promise((r) => setTimeout(r, backoff));
+        // Jittered: two members that failed together do not retry against the broker in step.
+        await new Promise((r) => setTimeout(r, backoff / 2 + Math.random() * (backoff / 2)));
         backoff = Math.min(2000, backoff * 2);
       }
     }
@@ -153,7 +172,24 @@ export class AggregatorRunner {
     // Commit cadence is wall time, whatever clock drives the windows.
     const due = Date.now() - this.#lastCommit >= commitEvery;
     if (this.#unsent || this.#hasOutput() || (due && this.#anyDirty())) await this.#commit();
-    else if (batch.length === 0 && !this.#anyDirty()) this.#healthy();
+    else if (batch.length === 0 && !this.#anyDirty()) await this.#idleIfCaughtUp();
+  }
+
+  /**
+   * A quiet poll is progress only when no input is waiting: a partition that cannot be read (its
+   * fetch stuck, its broker away) gives empty polls too, and health must see it stalled.
+   * Asked of the log at most once a second, which also refreshes the per-partition lag gauge.
+   */
+  async #idleIfCaughtUp(): Promise<void> {
+    if (Date.now() - this.#lastIdleCheck < IDLE_CHECK_MS) return;
+    this.#lastIdleCheck = Date.now();
+    let waiting = false;
+    for (const t of [...this.#tasks.values()]) {
+      const lag = await this.#consumer.lag(t.tp).catch(() => undefined);
+      if (lag !== undefined) this.o.metrics.partitionLag.set({ partition: String(t.tp.partition) }, lag);
+      if (lag !== 0) waiting = true;
+    }
+    if (!waiting) this.#healthy();
   }
 
   /**
@@ -236,6 +272,7 @@ export class AggregatorRunner {
       if (t.offset >= 0) offsets.set(key(t.tp), { ...t.tp, offset: t.offset });
       t.dirty = false;
     }
+    const committedAt = Date.now() / 1000;
     this.#unsent = undefined;
     if (records.length > 0 || offsets.size > 0) {
       try {
@@ -254,55 +291,72 @@ export class AggregatorRunner {
       }
     }
     this.#lastCommit = Date.now();
+    for (const o of offsets.values()) this.o.metrics.partitionLastCommit.set({ partition: String(o.partition) }, committedAt);
     this.#healthy();
     this.o.metrics.windowsEmitted.inc(emitted);
     this.o.metrics.openWindows.set(open);
   }
 
   /**
-   * Back to the last commit: every task's input position and its windows. Offsets first: on Kafka
-   * that read waits (read_committed) for a transaction still open on them, e.g. the previous
-   * owner's last commit, so the changelog read after it can hold that transaction's snapshot.
+   * Back to the last commit: every task's windows and input position, from the changelog (see
+   * resume-point.ts). The group's committed offsets are asked for each partition on its own, with
+   * a short bound: a partition whose offset fetch hangs does not hold back the others' answers.
    */
   async #rewind(): Promise<void> {
     const tasks = [...this.#tasks.values()];
-    const at = new Map((await this.#consumer.rewind(tasks.map((t) => t.tp))).map((p) => [key(p), p.offset]));
-    for (const t of tasks) {
-      const offset = at.get(key(t.tp)) ?? -1;
+    const committed = await Promise.all(
+      tasks.map((t) =>
+        this.#consumer.committed([t.tp], COMMITTED_CHECK_MS).then(
+          ([c]) => c?.offset,
+          (err: unknown) => {
+            this.o.logger.warn({ tp: t.tp, err: (err as Error).message }, 'committed offset not known in time: the changelog decides');
+            return undefined;
+          },
+        ),
+      ),
+    );
+    const positions: TopicPartitionOffset[] = [];
+    for (const [i, t] of tasks.entries()) {
+      const at = await this.#resumePoint(t.tp, committed[i]);
       const agg = this.#newAggregator();
-      const snapshot = await this.#snapshotAt(t.tp, offset);
-      if (snapshot) agg.restore(snapshot);
-      Object.assign(t, { agg, offset, dirty: false });
+      if (at.snapshot) agg.restore(at.snapshot);
+      Object.assign(t, { agg, offset: at.offset, dirty: false });
+      positions.push({ ...t.tp, offset: at.offset });
     }
+    await this.#consumer.seek(positions);
   }
 
   /**
-   * The partition's snapshot written with its committed offset. Snapshot and offsets commit in one
-   * transaction, but the commit's markers reach the changelog and the group's offsets separately:
-   * just after a commit the offsets may be readable while the changelog still ends before the
-   * snapshot. Restoring the older snapshot and reading on from the newer offset would lose the
-   * reactions in between, so the load is tried again until the two agree, and fails (the loop's
-   * recovery) if they never do. Snapshots written before they carried an offset are taken as is.
+   * Loads the partition's changelog until it gives a consistent resume point. While it is not
+   * (the last commit's snapshot not visible yet, or a transaction open on the changelog) the load
+   * is tried again; a transaction that stays open is ended by fencing our own transactional id
+   * (the only one whose open transaction this member can end; any other the coordinator aborts
+   * after the transaction timeout), and one that outlives that fails the rewind (the loop's
+   * recovery, ended by RECOVERY_GIVE_UP_MS).
    */
-  async #snapshotAt(tp: TopicPartition, offset: number): Promise<AggregatorSnapshot | null> {
+  async #resumePoint(tp: TopicPartition, committed: number | undefined): Promise<{ snapshot: AggregatorSnapshot | null; offset: number }> {
     const store = this.o.stateStore;
-    if (!store) return null;
-    const deadline = Date.now() + SNAPSHOT_CATCH_UP_MS;
+    if (!store) return { snapshot: null, offset: committed ?? -1 };
+    const started = Date.now();
+    let fenced = false;
     for (let wait = 20; ; wait = Math.min(500, wait * 2)) {
-      const s = await store.load(tp);
-      // No snapshot is right only where nothing was counted yet (no commit, or the partition's start).
-      const has = s ? (s.offset ?? offset) : -1;
-      if (has === offset || (!s && offset <= 0)) return s;
-      if (has > offset) {
-        // Another member has committed this partition past our offsets: this member's assignment
-        // is stale (a zombie not yet told of the rebalance; the cluster tier's node death shows
-        // it). Its transactions are fenced by the group generation, so nothing it counts can
-        // commit; waiting here would only keep it from polling and hearing of the revocation.
-        this.o.logger.warn({ tp, snapshotOffset: has, committed: offset }, 'changelog ahead of the committed offsets: assignment looks stale');
-        return s;
+      const state = await store.load(tp);
+      const v = resumeVerdict(state, committed);
+      if (v.resume) {
+        if (v.basis !== 'agreed') this.o.logger.warn({ tp, basis: v.basis, snapshotOffset: state.snapshot?.offset, committed }, 'resuming from the changelog without the group offset agreeing');
+        this.o.metrics.resumes.inc({ basis: v.basis });
+        return v;
       }
-      if (Date.now() + wait > deadline) {
-        throw emoError('LOG_UNAVAILABLE', `window state of ${tp.topic}/${tp.partition} was saved at offset ${has}, but the committed offset is ${offset}; the changelog did not catch up in ${SNAPSHOT_CATCH_UP_MS} ms`);
+      const waited = Date.now() - started;
+      if (v.waitFor === 'open-transaction' && !fenced && waited >= FENCE_AFTER_MS) {
+        // Ours, if it is ours: an instance whose abort failed keeps it open until replaced.
+        fenced = true;
+        this.o.logger.warn({ tp }, 'changelog transaction still open: fencing our own transactional id');
+        await this.#session.fence();
+        this.o.progress?.recovered('fenced');
+      }
+      if (waited + wait > RESUME_WAIT_MS) {
+        throw emoError('LOG_UNAVAILABLE', `no consistent resume point for ${tp.topic}/${tp.partition} in ${RESUME_WAIT_MS} ms (${v.waitFor}; snapshot offset ${state.snapshot?.offset ?? 'none'}, committed ${committed ?? 'unknown'})`);
       }
       await new Promise((r) => setTimeout(r, wait));
     }

@@ -201,6 +201,7 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
       reactionsPartitions: r.int('KAFKA_REACTIONS_PARTITIONS', 12, 1, 10_000),
       replicationFactor: r.int('KAFKA_REPLICATION_FACTOR', 1, 1, 10),
       retryAfterSec,
+      debug: r.str('KAFKA_DEBUG', '', /^[a-z]+(,[a-z]+)*$/),
     },
     registryUrl: r.str('SCHEMA_REGISTRY_URL', 'http://127.0.0.1:18081/apis/ccompat/v7', /^https?:\/\/\S+$/),
     redis: {

@@ -20,4 +20,6 @@ export interface KafkaOptions {
   /** 1 on the single-node dev cluster; 3 with min.insync.replicas=2 on a real one (see README). */
   replicationFactor: number;
   retryAfterSec: number;
+  /** librdkafka debug contexts (KAFKA_DEBUG, e.g. `cgrp,eos`) logged through the role's logger; '' for none. */
+  debug: string;
 }

@@ -19,6 +19,7 @@ export interface ReadinessCheck {
 export class StageProgress implements ReadinessCheck {
   #last: number;
   readonly #down = new Set<string>();
+  readonly #pending = new Set<string>();
 
   constructor(
     readonly name: string,
@@ -51,12 +52,24 @@ export class StageProgress implements ReadinessCheck {
     if (this.#down.delete(dependency)) this.metrics?.reconnects.inc({ stage: this.name, dependency });
   }
 
+  /**
+   * /readyz is false until `settled(what)`: work the stage must finish before it can do its job
+   * (join its group, restore its partitions' state), unlike a dependency being down.
+   */
+  pending(what: string): void {
+    this.#pending.add(what);
+  }
+
+  settled(what: string): void {
+    this.#pending.delete(what);
+  }
+
   recovered(kind: string): void {
     this.metrics?.recoveries.inc({ stage: this.name, kind });
   }
 
   ready(): boolean {
-    return this.#down.size === 0;
+    return this.#down.size === 0 && this.#pending.size === 0;
   }
 
   alive(): boolean {

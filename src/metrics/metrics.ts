@@ -29,6 +29,9 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
     stageProgress: new Gauge({ name: 'emostream_stage_last_progress_seconds', help: 'Unix time of the stage\'s last progress (commit, publish or idle poll); time() minus it is the time since progress', labelNames: ['stage'], registers: [registry] }),
     recoveries: new Counter({ name: 'emostream_recoveries_total', help: 'Recoveries from a dependency fault, by stage and kind (rewind, producer-recreated, aborted, retry)', labelNames: ['stage', 'kind'], registers: [registry] }),
     reconnects: new Counter({ name: 'emostream_reconnects_total', help: 'A dependency came back after the stage saw it down, by stage and dependency', labelNames: ['stage', 'dependency'], registers: [registry] }),
+    resumes: new Counter({ name: 'emostream_aggregator_resumes_total', help: 'Partitions restored from the changelog, by what vouched for the resume point (agreed: the group offset; changelog: no open transaction; changelog-ahead; committed: an old snapshot)', labelNames: ['basis'], registers: [registry] }),
+    partitionLag: new Gauge({ name: 'emostream_aggregator_partition_lag', help: 'Input records waiting in each assigned reactions partition (checked on quiet polls)', labelNames: ['partition'], registers: [registry] }),
+    partitionLastCommit: new Gauge({ name: 'emostream_aggregator_partition_last_commit_seconds', help: 'Unix time of the last transaction that committed input of the partition; time() minus it is the time since', labelNames: ['partition'], registers: [registry] }),
     recordsUndecodable: new Counter({ name: 'emostream_records_undecodable_total', help: 'Log records skipped because they could not be decoded', labelNames: ['topic'], registers: [registry] }),
   };
   // Exported at 0 from the start: an alert on rate(dropped{reason="late"}) and a test reading it

@@ -1,35 +1,12 @@
 import type { WindowStateStore } from './window-state-store.js';
+import type { LogRecord, ProducerRecord, TopicPartition, TopicPartitionOffset } from './log-records.js';
+
+export type { LogRecord, ProducerRecord, TopicPartition, TopicPartitionOffset } from './log-records.js';
 
 /**
  * The log port: what the pipeline needs of Kafka, and what the in-memory log provides in embedded
  * mode. Offsets follow Kafka's convention: a committed offset is the next record to read.
  */
-export interface ProducerRecord {
-  topic: string;
-  key: string;
-  value: Buffer;
-  /** Explicit partition (a changelog co-partitioned with its source); otherwise by key. */
-  partition?: number;
-}
-
-export interface LogRecord {
-  topic: string;
-  partition: number;
-  offset: number;
-  key: string | null;
-  value: Buffer;
-  timestamp: number;
-}
-
-export interface TopicPartition {
-  topic: string;
-  partition: number;
-}
-
-export interface TopicPartitionOffset extends TopicPartition {
-  offset: number;
-}
-
 export interface AssignmentChange {
   assigned: TopicPartition[];
   revoked: TopicPartition[];
@@ -58,10 +35,27 @@ export interface LogConsumer {
    */
   caughtUp(tp: TopicPartition): Promise<boolean>;
   /**
+   * Records between this consumer's position and the partition's end, asked of the log (not a
+   * cache): what health and metrics call input waiting. Rejects when the log cannot tell now.
+   */
+  lag(tp: TopicPartition): Promise<number>;
+  /**
    * Moves back to the committed offsets (after an aborted transaction) and says where each
    * partition now reads from: its committed offset, -1 when nothing was committed (the start).
    */
   rewind(partitions: TopicPartition[]): Promise<TopicPartitionOffset[]>;
+  /**
+   * The group's committed offset of each partition (-1: none), asked with a bound: rejects with
+   * EMO_ERR_LOG_UNAVAILABLE when the answer takes longer than timeoutMs. On Kafka a read_committed
+   * fetch waits while an offset commit of an open transaction is pending on the partition.
+   */
+  committed(partitions: TopicPartition[], timeoutMs: number): Promise<TopicPartitionOffset[]>;
+  /**
+   * Reads each partition next from the given offset (-1: its start), whatever was committed: where
+   * a stage resumes from its own state (the changelog snapshot names the offset it counted up to).
+   * Partitions not named keep their place; a partition not assigned to this consumer is ignored.
+   */
+  seek(positions: TopicPartitionOffset[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -74,6 +68,12 @@ export interface TransactionalSession {
   readonly consumer: LogConsumer;
   /** Outputs and input offsets become visible together or not at all; a rejection left neither. */
   commit(records: ProducerRecord[], offsets: TopicPartitionOffset[]): Promise<void>;
+  /**
+   * Ends whatever transaction this session's id may have left open (on Kafka a new producer
+   * instance under the same transactional id, whose start aborts it), so readers that wait for it
+   * (read_committed) go on.
+   */
+  fence(): Promise<void>;
   /** Closes the consumer, then the transactional producer. */
   close(): Promise<void>;
 }

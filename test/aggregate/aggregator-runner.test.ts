@@ -7,7 +7,8 @@ import type { WindowAggregate } from '../../src/domain/types.js';
 import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics.js';
 import { catalog, silentLogger } from '../../helpers/fixtures.js';
-import type { AggregatorSnapshot, WindowStateStore } from '../../src/ports/window-state-store.js';
+import type { AggregatorSnapshot, LoadedState, WindowStateStore } from '../../src/ports/window-state-store.js';
+import { emoError } from '../../src/domain/errors.js';
 import type { TopicPartition } from '../../src/ports/log.js';
 
 const T0 = 1_800_000_000_000;
@@ -41,11 +42,14 @@ async function startRunner(log: MemoryLog, serdes: Serdes, clock: ManualClock, m
 /**
  * A changelog kept on the memory log whose reads can lag its writes by one snapshot. On Kafka the
  * same happens for a moment after each commit: the transaction's markers reach the changelog and
- * the group's offsets separately. That race cannot be produced on demand against a broker, so
- * this double stands in for the Kafka store's read side only; what it reads is the real log.
+ * the group's offsets separately, and until the changelog's marker is there the snapshot is part
+ * of an open transaction. That race cannot be produced on demand against a broker, so this double
+ * stands in for the Kafka store's read side only; what it reads is the real log.
  */
 class LaggingChangelog implements WindowStateStore {
   staleLoads = 0;
+  /** Loads that report a transaction open on the changelog (whatever they read). */
+  openLoads = 0;
   loads = 0;
   constructor(
     private readonly log: MemoryLog,
@@ -56,14 +60,50 @@ class LaggingChangelog implements WindowStateStore {
     return { topic: this.topic, partition: tp.partition, key: `${tp.topic}/${tp.partition}`, value: Buffer.from(JSON.stringify(snapshot)) };
   }
 
-  async load(tp: TopicPartition): Promise<AggregatorSnapshot | null> {
+  async load(tp: TopicPartition): Promise<LoadedState> {
     this.loads++;
     const mine = this.log.read(this.topic, tp.partition, 0, 1_000_000).filter((r) => r.key === `${tp.topic}/${tp.partition}`);
     const lag = this.staleLoads > 0 ? 1 : 0;
     if (this.staleLoads > 0) this.staleLoads--;
+    const open = lag > 0 || this.openLoads > 0;
+    if (this.openLoads > 0) this.openLoads--;
     const r = mine[mine.length - 1 - lag];
-    return r ? (JSON.parse(r.value.toString()) as AggregatorSnapshot) : null;
+    return { snapshot: r ? (JSON.parse(r.value.toString()) as AggregatorSnapshot) : null, openTransaction: open };
   }
+}
+
+/**
+ * The memory log whose group-offset fetch never answers, as a Kafka group coordinator holding a
+ * pending transactional offset commit that no transaction will end (the broker-side hang behind
+ * the chaos tier's wedge: every require_stable OffsetFetch answers UNSTABLE_OFFSET_COMMIT until
+ * it times out). Only `committed` is replaced; it cannot be made to hang on a real broker on
+ * demand. `fences` counts the session's fence() calls.
+ */
+class UnstableOffsetsLog extends MemoryLog {
+  committedCalls = 0;
+  fences = 0;
+  override async transactionalSession(opts: { transactionalId: string; groupId: string; topics: string[] }) {
+    const session = await super.transactionalSession(opts);
+    const consumer = session.consumer;
+    consumer.committed = async () => {
+      this.committedCalls++;
+      throw emoError('LOG_UNAVAILABLE', 'committed offsets not known in 2000 ms (unstable offset commit)');
+    };
+    return { ...session, fence: async () => void this.fences++ };
+  }
+}
+
+async function threeWindowsLog(log: MemoryLog): Promise<{ serdes: Serdes; react: (n: number, from?: number) => Promise<void> }> {
+  await log.ensureTopics([
+    { name: 'r', partitions: 1 },
+    { name: 'a', partitions: 1 },
+    { name: 'state', partitions: 1 },
+  ]);
+  const serdes = await createSerdes(new MemorySchemaRegistry(), { reactionsTopic: 'r', aggregatesTopic: 'a' });
+  const producer = await log.producer();
+  const react = (n: number, from = 0) =>
+    producer.send(Array.from({ length: n }, (_, i) => ({ topic: 'r', key: 'm', value: serdes.reaction.encode({ matchId: 'm', userId: `u${from + i}`, emoji: '🔥', ts: T0 + 100, receivedAt: T0 + 100 }) })));
+  return { serdes, react };
 }
 
 describe('AggregatorRunner on the memory log', () => {
@@ -183,5 +223,70 @@ describe('AggregatorRunner on the memory log', () => {
     const byMatch = Object.fromEntries(aggregates().map((a) => [a.matchId, { ...a.counts }]));
     expect(byMatch).toEqual({ m1: { '🔥': 30, '😂': 1 }, m2: { '😂': 13 } });
     expect((await metrics.recordsUndecodable.get()).values.reduce((n, v) => n + v.value, 0)).toBe(1);
+  });
+  it('resumes from the changelog when the group offset fetch never answers: no window lost, none counted twice', async () => {
+    const log = new UnstableOffsetsLog({ defaultPartitions: 1 });
+    const { serdes, react } = await threeWindowsLog(log);
+    const clock = new ManualClock(T0);
+    const changelog = new LaggingChangelog(log, 'state');
+    const metrics = createMetrics();
+    await startRunner(log, serdes, clock, metrics, 10, changelog);
+    await react(2);
+    await vi.waitFor(() => expect(log.committed('agg', 'r', 0)).toBe(2));
+    await runner!.close();
+    // The new owner cannot learn the group's offset; the changelog has no open transaction.
+    await startRunner(log, serdes, clock, metrics, 10, changelog);
+    await react(3, 2);
+    await vi.waitFor(() => expect(log.committed('agg', 'r', 0)).toBe(5));
+    clock.set(T0 + 2000 + 500);
+    await vi.waitFor(() => expect(log.read('a', 0, 0, 10)).toHaveLength(1));
+    const [window] = log.read('a', 0, 0, 10).map((r) => serdes.aggregate.decodeKnown(r.value) as WindowAggregate);
+    // From the committed offsets' default (the start) the 2 first reactions would count twice: 7.
+    expect(window!.total).toBe(5);
+    expect(log.committedCalls).toBeGreaterThan(0);
+    expect((await metrics.resumes.get()).values.find((v) => v.labels.basis === 'changelog')?.value).toBeGreaterThan(0);
+  });
+
+  it('without the group offset, waits while a transaction is open on the changelog and fences its own id', async () => {
+    const log = new UnstableOffsetsLog({ defaultPartitions: 1 });
+    const { serdes, react } = await threeWindowsLog(log);
+    const clock = new ManualClock(T0);
+    const changelog = new LaggingChangelog(log, 'state');
+    await startRunner(log, serdes, clock, createMetrics(), 10, changelog);
+    await react(1);
+    await vi.waitFor(() => expect(log.committed('agg', 'r', 0)).toBe(1));
+    await react(2, 1);
+    await vi.waitFor(() => expect(log.committed('agg', 'r', 0)).toBe(3));
+    await runner!.close();
+    // The last commit's snapshot still behind an open transaction for its first loads (about 1.3 s of
+    // retries): restoring the 1-reaction snapshot and reading on from its offset would be exact too,
+    // but only once the open transaction is known to be aborted; here it commits, so waiting is right.
+    changelog.staleLoads = 8;
+    await startRunner(log, serdes, clock, createMetrics(), 10, changelog);
+    clock.set(T0 + 2000 + 500);
+    await vi.waitFor(() => expect(log.read('a', 0, 0, 10)).toHaveLength(1), { timeout: 10_000 });
+    const [window] = log.read('a', 0, 0, 10).map((r) => serdes.aggregate.decodeKnown(r.value) as WindowAggregate);
+    expect(window!.total).toBe(3);
+    expect(log.fences).toBe(1);
+  });
+
+  it('a changelog ahead of the group offsets resumes from the changelog, counting nothing twice', async () => {
+    const log = new MemoryLog({ defaultPartitions: 1 });
+    const { serdes, react } = await threeWindowsLog(log);
+    const clock = new ManualClock(T0);
+    const changelog = new LaggingChangelog(log, 'state');
+    await startRunner(log, serdes, clock, createMetrics(), 10, changelog);
+    await react(4);
+    await vi.waitFor(() => expect(log.committed('agg', 'r', 0)).toBe(4));
+    await runner!.close();
+    // The group's offsets show an older commit than the changelog (its markers not there yet, or an
+    // operator's reset): resuming the 4-reaction snapshot at offset 1 would count 3 of them twice.
+    log.commit('agg', [{ topic: 'r', partition: 0, offset: 1 }]);
+    await startRunner(log, serdes, clock, createMetrics(), 10, changelog);
+    await react(1, 4);
+    clock.set(T0 + 2000 + 500);
+    await vi.waitFor(() => expect(log.read('a', 0, 0, 10)).toHaveLength(1));
+    const [window] = log.read('a', 0, 0, 10).map((r) => serdes.aggregate.decodeKnown(r.value) as WindowAggregate);
+    expect(window!.total).toBe(5);
   });
 });

@@ -4,7 +4,9 @@ import { WebSocket } from 'ws';
 import { EmoStreamClient, type LiveMessage } from '../../packages/sdk/src/index.js';
 import type { WebSocketCtor } from '../../packages/sdk/src/types.js';
 import { startRoleProcess, type RoleProcess } from '../helpers/role-process.js';
-import { kafkaDiagnostics, kill9, start, stop, upAll, type Service } from './infra.js';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { freeze, kafkaDiagnostics, keepServiceLogs, kill9, start, stop, upAll, type Service } from './infra.js';
 
 /*
  * Every role as its own process on the chaos tier's own Kafka, registry and Redis; reactions from
@@ -151,6 +153,14 @@ async function fault(name: string, inject: () => Promise<void>, heal: () => Prom
     for (const [n, r] of Object.entries(roles)) console.log(`--- ${n} (last output${exited.includes(n) ? `; exited ${r.child.exitCode ?? r.child.signalCode}` : ''}) ---\n${r.output().slice(exited.includes(n) ? -8000 : -2500)}`);
     console.log(viewers.map((v) => `${v.matchId}@${v.node}: ${v.messages.length} msgs, seen ${seen(v)}, acked ${acked.get(v.matchId)}`).join('\n'));
     if (!recoveredAt) console.log(`--- Kafka's view ---\n${kafkaDiagnostics(env.KAFKA_BROKERS!)}`);
+    // The whole of each role's output and the services' logs, kept where CI keeps test results.
+    const kept = keepServiceLogs(name);
+    if (kept) {
+      for (const [n, r] of Object.entries(roles)) writeFileSync(path.join(kept, `role-${n}.log`), r.output());
+      const broker = path.join(kept, 'kafka-server.log');
+      if (existsSync(broker)) console.log(`--- broker log (tail) ---\n${readFileSync(broker, 'utf8').split('\n').slice(-40).join('\n')}`);
+      console.log(`service and role logs of this fault kept in ${kept}`);
+    }
   }
   expect(recoveredAt, `${name}: no window after healing`).toBeGreaterThan(0);
   expect(recoveredAt - healedAt).toBeLessThanOrEqual(30_000);
@@ -222,6 +232,8 @@ afterAll(async () => {
   for (const r of Object.values(roles)) await r.stop();
   console.log('\nChaos tier: per fault');
   console.table(rows);
+  // For npm run test:soak, which runs the tier again and again and prints every run's rows.
+  if (process.env.EMO_CHAOS_ROWS_FILE) writeFileSync(process.env.EMO_CHAOS_ROWS_FILE, JSON.stringify(rows));
   // Leave the chaos services running for the next run only when asked; by default they stop.
   if (process.env.EMO_CHAOS_KEEP_INFRA !== '1') for (const s of ['kafka', 'registry', 'redis'] as Service[]) stop(s);
 });
@@ -241,6 +253,26 @@ describe('the distributed pipeline rides through faults of Kafka, Redis and the 
   it('broker stopped for 20 s', async () => {
     await fault('broker stopped 20 s', async () => stop('kafka'), async () => {
       await sleep(20_000);
+      start('kafka');
+    });
+  });
+
+  it('broker frozen for 10 s (SIGSTOP, then SIGCONT: hung, not dead)', async () => {
+    await fault('broker frozen 10 s', async () => freeze('kafka', 10_000), async () => {});
+  });
+
+  it('aggregator frozen for 10 s while its partitions move to the other member, then woken (a zombie: fenced, nothing counted twice)', async () => {
+    await fault('aggregator frozen 10 s (zombie)', async () => {
+      const pid = roles['agg-1']!.child.pid!;
+      process.kill(pid, 'SIGSTOP');
+      await sleep(10_000);
+      process.kill(pid, 'SIGCONT');
+    }, async () => {});
+  });
+
+  it('broker stopped for 60 s', async () => {
+    await fault('broker stopped 60 s', async () => stop('kafka'), async () => {
+      await sleep(60_000);
       start('kafka');
     });
   });

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { readInfraEnv } from '../../helpers/infra-env.js';
 
@@ -46,11 +47,30 @@ export function stop(service: Service): void {
   script(service, 'stop');
 }
 
-/** kill -9 of the service's process: no shutdown, nothing flushed. */
-export function kill9(service: Service): void {
+function pidOf(service: Service): number {
   const out = script(service, 'status');
   const pid = /pid (\d+)/.exec(out)?.[1];
   if (!pid) throw new Error(`${service} is not running: ${out}`);
+  return Number(pid);
+}
+
+/**
+ * SIGSTOP, then SIGCONT after `ms`: a hung service, not a dead one. Its sockets stay open and
+ * nothing answers: clients see timeouts, not refused connections, and no restart clears its state.
+ */
+export async function freeze(service: Service, ms: number): Promise<void> {
+  const pid = pidOf(service);
+  process.kill(pid, 'SIGSTOP');
+  try {
+    await new Promise((r) => setTimeout(r, ms));
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+}
+
+/** kill -9 of the service's process: no shutdown, nothing flushed. */
+export function kill9(service: Service): void {
+  const pid = String(pidOf(service));
   process.kill(Number(pid), 'SIGKILL');
   // The scripts' status reads the pid file: wait until the process is really gone.
   for (let i = 0; i < 100; i++) {
@@ -84,4 +104,17 @@ export function kafkaDiagnostics(brokers: string): string {
     `hanging:\n${run(['org.apache.kafka.tools.TransactionsCommand', '--bootstrap-server', brokers, 'find-hanging', '--broker-id', '1'])}`,
     `groups:\n${run(['org.apache.kafka.tools.consumer.group.ConsumerGroupCommand', '--bootstrap-server', brokers, '--describe', '--all-groups', '--offsets'])}`,
   ].join('\n');
+}
+
+/**
+ * Copies the chaos services' logs (broker, registry, Redis) beside the test results, for a fault
+ * the pipeline did not heal: CI keeps test-results/, while .infra/chaos goes with the machine.
+ */
+export function keepServiceLogs(label: string): string | undefined {
+  const from = path.join(chaosEnv.EMOSTREAM_INFRA_DIR!, 'logs');
+  if (!existsSync(from)) return undefined;
+  const to = path.join(root, 'test-results', `chaos-logs-${label.replace(/[^A-Za-z0-9-]+/g, '_')}-${Date.now()}`);
+  mkdirSync(to, { recursive: true });
+  for (const f of readdirSync(from)) if (/\.(log|out)(\.\d+)?$/.test(f)) cpSync(path.join(from, f), path.join(to, f));
+  return to;
 }

@@ -182,6 +182,35 @@ export function logContract(name: string, factory: LogFactory): void {
       expect(values(await readToEnd(consumer, topic))).toEqual(values(uncommitted));
     });
 
+    it('committed says the group offsets (-1: none); seek reads each named partition from its offset, whatever was committed', async () => {
+      const log = await open();
+      const topic = await topicOn(log, 'seek');
+      const producer = await log.producer();
+      await producer.send(Array.from({ length: 12 }, (_, i) => ({ topic, partition: i % PARTITIONS, key: `k${i}`, value: Buffer.from(`v${i}`) })));
+      const consumer = await log.consumer({ groupId: factory.name('g'), topics: [topic] });
+      const tps = Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition }));
+      const first = await readToEnd(consumer, topic);
+      expect(first).toHaveLength(12);
+      // Commit partition 0 only, at its second record.
+      await consumer.commit([{ topic, partition: 0, offset: 2 }]);
+      expect((await consumer.committed(tps, 5000)).map((o) => [o.partition, o.offset])).toEqual([[0, 2], [1, -1], [2, -1]]);
+      // Partition 1 from offset 3 (its last record), partition 2 from its start; partition 0 stays at its end.
+      await consumer.seek([
+        { topic, partition: 1, offset: 3 },
+        { topic, partition: 2, offset: -1 },
+      ]);
+      expect(await consumer.lag({ topic, partition: 1 })).toBe(1);
+      expect(await consumer.lag({ topic, partition: 2 })).toBe(4);
+      expect(await consumer.caughtUp({ topic, partition: 0 })).toBe(true);
+      const again = await readToEnd(consumer, topic);
+      const byPartition = (rs: LogRecord[], p: number) => rs.filter((r) => r.partition === p).map((r) => r.offset);
+      expect(byPartition(again, 0)).toEqual([]);
+      expect(byPartition(again, 1)).toEqual([3]);
+      expect(byPartition(again, 2)).toEqual([0, 1, 2, 3]);
+      // Seeking moved no committed offset.
+      expect((await consumer.committed(tps, 5000)).map((o) => o.offset)).toEqual([2, -1, -1]);
+    });
+
     it('a committed transaction makes its records and its input offsets visible together', async () => {
       const log = await open();
       const input = await topicOn(log, 'tx-in');

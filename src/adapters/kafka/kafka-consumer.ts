@@ -3,10 +3,13 @@ import type { AssignmentChange, LogConsumer, LogRecord, TopicPartition, TopicPar
 import type { KafkaOptions } from '../../config/kafka-options.js';
 import { emoError } from '../../domain/errors.js';
 import { classifyKafkaError, kafkaError } from './kafka-errors.js';
-import { call, rdkafka, type RdKafka } from './rdkafka.js';
+import { call, debugConfig, forwardDebugLog, rdkafka, type RdKafka } from './rdkafka.js';
 
 const COMMIT_RETRY_MS = 10_000;
 const TOPIC_WAIT_MS = 120_000;
+/** Bounds of the group coordinator's answers (a stable fetch can wait on a pending commit for ever). */
+const REWIND_COMMITTED_MS = 10_000;
+const CAUGHT_UP_COMMITTED_MS = 5_000;
 
 /**
  * LogConsumer over librdkafka's KafkaConsumer: group membership with manual commits and
@@ -52,16 +55,28 @@ export class KafkaLogConsumer implements LogConsumer {
         // collecting until n records arrive: the chaos tier's aggregators sat 40 s on a 5000 batch
         // while every window closed late. With them it returns what is ready once caught up.
         'enable.partition.eof': true,
+        ...debugConfig(o),
         rebalance_cb(this: RdKafka.KafkaConsumer, err: RdKafka.LibrdKafkaError, assignment: RdKafka.Assignment[]) {
           const tps = assignment.map((a) => ({ topic: a.topic, partition: a.partition }));
           self.#generation++;
           self.#next.clear();
+          // librdkafka calls this from its own thread's queue: an exception here is uncaught and
+          // ends the process. assign() throws "Erroneous state" when the callback comes while the
+          // consumer is closing (seen in tests that close a session during a rebalance).
+          const apply = (what: () => void) => {
+            try {
+              what();
+              return true;
+            } catch (e) {
+              if (!self.#closed) logger.warn({ err: e, groupId }, 'rebalance: could not apply the assignment');
+              return false;
+            }
+          };
           if (err.code === Kafka.CODES.ERRORS.ERR__ASSIGN_PARTITIONS) {
-            this.assign(assignment);
-            self.#notify({ assigned: tps, revoked: [] });
+            if (apply(() => this.assign(assignment))) self.#notify({ assigned: tps, revoked: [] });
           } else if (err.code === Kafka.CODES.ERRORS.ERR__REVOKE_PARTITIONS) {
             self.#notify({ assigned: [], revoked: tps });
-            this.unassign();
+            apply(() => this.unassign());
           } else {
             logger.error({ err }, 'rebalance error');
           }
@@ -70,6 +85,7 @@ export class KafkaLogConsumer implements LogConsumer {
       { 'auto.offset.reset': 'earliest' },
     );
     this.raw.on('event.error', (err) => logger.warn({ err, groupId }, 'kafka consumer error'));
+    forwardDebugLog(o, this.raw, logger);
   }
 
   static async connect(o: KafkaOptions, opts: { groupId: string; topics: string[]; logger: Logger; sessionTimeoutMs?: number; topicWaitMs?: number }): Promise<KafkaLogConsumer> {
@@ -130,8 +146,11 @@ export class KafkaLogConsumer implements LogConsumer {
     if (generation !== this.#generation) {
       // Records fetched before the revocation may sit in this batch beside the new assignment's:
       // counting them would count them twice once the committed offsets are read again. Drop the
-      // batch and restart every assigned partition at its committed offset.
-      await this.rewind(this.raw.assignments().map((a) => ({ topic: a.topic, partition: a.partition })));
+      // batch and restart every assigned partition at its committed offset, which librdkafka
+      // fetches by itself: no call here waits on the group coordinator (a stage that resumes from
+      // its own state seeks afterwards, see seek()).
+      this.raw.assign(this.raw.assignments().map((a) => ({ topic: a.topic, partition: a.partition })));
+      for (const a of this.raw.assignments()) this.#next.delete(`${a.topic}/${a.partition}`);
       return [];
     }
     for (const m of messages ?? []) this.#next.set(`${m.topic}/${m.partition}`, m.offset + 1);
@@ -167,45 +186,71 @@ export class KafkaLogConsumer implements LogConsumer {
   }
 
   async caughtUp(tp: TopicPartition): Promise<boolean> {
-    const key = `${tp.topic}/${tp.partition}`;
     try {
-      // Asked of the broker, not librdkafka's cache: a wrong "yes" would close windows early.
-      const wm = await call<RdKafka.WatermarkOffsets>((cb) => this.raw.queryWatermarkOffsets(tp.topic, tp.partition, 2000, (err, w) => cb(err, w)));
-      let next = this.#next.get(key);
-      if (next === undefined) {
-        // Nothing read since the assignment: we stand at the committed offset.
-        const [c] = await call<RdKafka.TopicPartitionOffset[]>((cb) => this.raw.committed([tp], 5000, (err, tps) => cb(err, tps)));
-        next = c && c.offset >= 0 ? c.offset : wm.lowOffset;
-      }
-      return next >= wm.highOffset;
+      return (await this.lag(tp)) === 0;
     } catch (err) {
       this.logger.debug({ err, tp }, 'caught-up check failed');
       return false;
     }
   }
 
+  async lag(tp: TopicPartition): Promise<number> {
+    const key = `${tp.topic}/${tp.partition}`;
+    // Asked of the broker, not librdkafka's cache: a wrong "caught up" would close windows early.
+    // (read_committed: the high offset is the last stable offset, so commit markers are no lag.)
+    const wm = await call<RdKafka.WatermarkOffsets>((cb) => this.raw.queryWatermarkOffsets(tp.topic, tp.partition, 2000, (err, w) => cb(err, w))).catch((err: unknown) => {
+      throw kafkaError(`watermarks of ${key} not known`, err);
+    });
+    let next = this.#next.get(key);
+    if (next === undefined) {
+      // Nothing read or sought since the assignment: we stand at the committed offset.
+      const [c] = await this.committed([tp], CAUGHT_UP_COMMITTED_MS);
+      next = c && c.offset >= 0 ? c.offset : wm.lowOffset;
+    } else if (next < 0) {
+      next = wm.lowOffset; // sought to the start of the partition
+    }
+    return Math.max(0, wm.highOffset - next);
+  }
+
   async rewind(partitions: TopicPartition[]): Promise<TopicPartitionOffset[]> {
     if (partitions.length === 0) return [];
-    const committed = await call<RdKafka.TopicPartitionOffset[]>((cb) => this.raw.committed(partitions, 10_000, (err, tps) => cb(err, tps)));
-    const byKey = new Map(committed.map((tp) => [`${tp.topic}/${tp.partition}`, tp.offset]));
-    // Where each rewound partition reads from: its committed offset, -1 with none committed yet.
-    const at = partitions.map((p) => {
+    const at = await this.committed(partitions, REWIND_COMMITTED_MS);
+    await this.seek(at);
+    return at;
+  }
+
+  async committed(partitions: TopicPartition[], timeoutMs: number): Promise<TopicPartitionOffset[]> {
+    if (partitions.length === 0) return [];
+    const tps = partitions.map((p) => ({ topic: p.topic, partition: p.partition }));
+    const got = await call<RdKafka.TopicPartitionOffset[]>((cb) => this.raw.committed(tps, timeoutMs, (err, r) => cb(err, r))).catch((err: unknown) => {
+      throw kafkaError(`committed offsets of ${tps.map((p) => `${p.topic}/${p.partition}`).join(', ')} not known in ${timeoutMs} ms`, err);
+    });
+    const byKey = new Map(got.map((tp) => [`${tp.topic}/${tp.partition}`, tp.offset]));
+    return tps.map((p) => {
       const off = byKey.get(`${p.topic}/${p.partition}`);
       return { ...p, offset: off !== undefined && off >= 0 ? off : -1 };
     });
-    const rewound = new Map(at.map((p) => [`${p.topic}/${p.partition}`, p.offset]));
-    // Re-assigning with explicit offsets (rather than seek) works whatever state the fetcher is in.
-    // No commit yet: the start of the partition (-2), as auto.offset.reset=earliest.
+  }
+
+  async seek(positions: TopicPartitionOffset[]): Promise<void> {
+    if (positions.length === 0) return;
+    const wanted = new Map(positions.map((p) => [`${p.topic}/${p.partition}`, p.offset]));
+    // Re-assigning with explicit offsets (rather than seek) works whatever state the fetcher is in,
+    // and never asks the group coordinator for offsets: a partition whose stable offset fetch
+    // hangs (a pending transactional commit the broker never resolves) still reads.
+    // -1 is the start of the partition (-2 for librdkafka, as auto.offset.reset=earliest).
     const assignment = this.raw.assignments().map((a) => {
-      const off = rewound.get(`${a.topic}/${a.partition}`);
-      if (off !== undefined) return { topic: a.topic, partition: a.partition, offset: off >= 0 ? off : -2 };
-      // Partitions not rewound keep their place.
+      const k = `${a.topic}/${a.partition}`;
+      const off = wanted.get(k);
+      if (off !== undefined) {
+        this.#next.set(k, off >= 0 ? off : -1);
+        return { topic: a.topic, partition: a.partition, offset: off >= 0 ? off : -2 };
+      }
+      // Partitions not named keep their place.
       const [pos] = this.raw.position([{ topic: a.topic, partition: a.partition }]);
       return pos && pos.offset >= 0 ? { topic: a.topic, partition: a.partition, offset: pos.offset } : { topic: a.topic, partition: a.partition };
     });
-    for (const p of partitions) this.#next.delete(`${p.topic}/${p.partition}`);
     this.raw.assign(assignment);
-    return at;
   }
 
   async close(): Promise<void> {

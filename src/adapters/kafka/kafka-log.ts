@@ -73,6 +73,7 @@ export class KafkaLog implements Log {
     const session: TransactionalSession = {
       consumer,
       commit: (records, offsets) => producer.commitTransaction(records, consumer, offsets),
+      fence: () => producer.fence(),
       close: () => (closed ??= consumer.close().finally(() => producer.close())),
     };
     this.#closers.push(() => session.close());

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { emoError } from '../../domain/errors.js';
 import type { LogProducer, ProducerRecord } from '../../ports/log.js';
 import type { KafkaOptions } from '../../config/kafka-options.js';
-import { call, rdkafka, type RdKafka } from './rdkafka.js';
+import { call, debugConfig, forwardDebugLog, rdkafka, type RdKafka } from './rdkafka.js';
 
 interface Pending {
   resolve(): void;
@@ -26,6 +26,7 @@ export function producerConfig(o: KafkaOptions, extra: Record<string, unknown> =
     'socket.keepalive.enable': true,
     'statistics.interval.ms': 1000,
     dr_cb: true,
+    ...debugConfig(o),
     ...extra,
   };
 }
@@ -69,6 +70,7 @@ export class KafkaProducer implements LogProducer {
   ) {
     const Kafka = rdkafka();
     this.#producer = new Kafka.Producer(producerConfig(o) as RdKafka.ProducerGlobalConfig, {});
+    forwardDebugLog(o, this.#producer, logger);
     this.#producer.on('delivery-report', (err, report) => {
       this.#inFlight--;
       const pending = report.opaque as Pending | undefined;

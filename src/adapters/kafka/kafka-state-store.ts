@@ -1,10 +1,13 @@
 import type { Logger } from 'pino';
-import type { AggregatorSnapshot, WindowStateStore } from '../../ports/window-state-store.js';
+import type { AggregatorSnapshot, LoadedState, WindowStateStore } from '../../ports/window-state-store.js';
 import type { ProducerRecord, TopicPartition } from '../../ports/log.js';
 import type { KafkaOptions } from '../../config/kafka-options.js';
-import { call, rdkafka, type RdKafka } from './rdkafka.js';
+import { emoError } from '../../domain/errors.js';
+import { call, debugConfig, forwardDebugLog, rdkafka, type RdKafka } from './rdkafka.js';
 
 const WATERMARK_TIMEOUT_MS = 3000;
+/** A load reads a few records; a whole partition (no snapshot in the tail) is bounded too. */
+const SCAN_BOUND_MS = 20_000;
 
 /** Offsets read back from the changelog's end: each transaction adds one snapshot and one marker per partition. */
 const TAIL_OFFSETS = 64;
@@ -16,6 +19,8 @@ const TAIL_OFFSETS = 64;
  */
 export class KafkaWindowStateStore implements WindowStateStore {
   #reader: RdKafka.KafkaConsumer | undefined;
+  /** read_uncommitted: its high watermark counts records of open transactions, the reader's stops before them. */
+  #probe: RdKafka.KafkaConsumer | undefined;
   #loading: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -29,23 +34,33 @@ export class KafkaWindowStateStore implements WindowStateStore {
   }
 
   async #connectReader(): Promise<RdKafka.KafkaConsumer> {
-    if (this.#reader) return this.#reader;
+    this.#reader ??= await this.#connect('read_committed', 'state-reader');
+    return this.#reader;
+  }
+
+  async #connectProbe(): Promise<RdKafka.KafkaConsumer> {
+    this.#probe ??= await this.#connect('read_uncommitted', 'state-probe');
+    return this.#probe;
+  }
+
+  async #connect(isolation: 'read_committed' | 'read_uncommitted', name: string): Promise<RdKafka.KafkaConsumer> {
     const Kafka = rdkafka();
-    const reader = new Kafka.KafkaConsumer(
+    const client = new Kafka.KafkaConsumer(
       {
         'bootstrap.servers': this.o.brokers,
-        'client.id': `${this.o.clientId}-state-reader`,
-        // No group: the reader assigns partitions itself and never commits.
-        'group.id': `${this.o.clientId}-state-reader-unused`,
+        'client.id': `${this.o.clientId}-${name}`,
+        // No group: the client assigns partitions itself and never commits.
+        'group.id': `${this.o.clientId}-${name}-unused`,
         'enable.auto.commit': false,
-        'isolation.level': 'read_committed',
+        'isolation.level': isolation,
         'enable.partition.eof': true,
+        ...debugConfig(this.o),
       } as RdKafka.ConsumerGlobalConfig,
       { 'auto.offset.reset': 'earliest' },
     );
-    await call((cb) => reader.connect({ timeout: 10_000 }, (err) => cb(err)));
-    this.#reader = reader;
-    return reader;
+    forwardDebugLog(this.o, client, this.logger);
+    await call((cb) => client.connect({ timeout: 10_000 }, (err) => cb(err)));
+    return client;
   }
 
   /**
@@ -55,7 +70,7 @@ export class KafkaWindowStateStore implements WindowStateStore {
    * time so depends on the snapshot size, not on how long the pipeline has run or how far
    * compaction lags.
    */
-  load(tp: TopicPartition): Promise<AggregatorSnapshot | null> {
+  load(tp: TopicPartition): Promise<LoadedState> {
     // One load at a time on the shared reader: a load started meanwhile (a rebalance listener
     // while the runner rewinds) would re-assign it under the first, which would then wait for an
     // end of partition that never comes, silently, until its deadline.
@@ -74,24 +89,34 @@ export class KafkaWindowStateStore implements WindowStateStore {
   }
 
   async #dropReader(): Promise<void> {
-    const r = this.#reader;
+    const clients = [this.#reader, this.#probe];
     this.#reader = undefined;
-    if (r) await call((cb) => r.disconnect((err) => cb(err))).catch(() => {});
+    this.#probe = undefined;
+    for (const c of clients) if (c) await call((cb) => c.disconnect((err) => cb(err))).catch(() => {});
   }
 
-  async #load(tp: TopicPartition): Promise<AggregatorSnapshot | null> {
+  async #load(tp: TopicPartition): Promise<LoadedState> {
     const reader = await this.#connectReader();
-    // A broker answers this in milliseconds. When the partition's leader has died, the reader keeps
-    // asking the dead one until the call times out; the load then fails and the next starts from a
-    // new reader with fresh metadata (see load). So the timeout is what a leader's death adds to a
-    // restore: 10 s made the cluster tier's node death 22 s without updates for one aggregator.
-    const wm = await call<{ highOffset: number; lowOffset: number }>((cb) => reader.queryWatermarkOffsets(this.topic, tp.partition, WATERMARK_TIMEOUT_MS, (err, w) => cb(err, w)));
-    if (wm.highOffset <= wm.lowOffset) return null;
+    const probe = await this.#connectProbe();
+    // A broker answers these in milliseconds. When the partition's leader has died, a client keeps
+    // asking the dead one until the call times out; the load then fails and the next starts from
+    // new clients with fresh metadata (see load). So the timeout is what a leader's death adds to
+    // a restore: 10 s made the cluster tier's node death 22 s without updates for one aggregator.
+    // The high watermark first, then the last stable offset: every record below that high
+    // watermark is decided (committed or aborted) when the stable offset has reached it.
+    const hw = await this.#watermarks(probe, tp);
+    const wm = await this.#watermarks(reader, tp);
+    const openTransaction = wm.highOffset < hw.highOffset;
+    if (wm.highOffset <= wm.lowOffset) return { snapshot: null, openTransaction };
     const tailStart = Math.max(wm.lowOffset, wm.highOffset - TAIL_OFFSETS);
     let latest = await this.#scan(reader, tp, tailStart);
     if (latest === null && tailStart > wm.lowOffset) latest = await this.#scan(reader, tp, wm.lowOffset);
-    this.logger.debug({ tp, restored: latest !== null }, 'window state loaded');
-    return latest;
+    this.logger.debug({ tp, restored: latest !== null, openTransaction }, 'window state loaded');
+    return { snapshot: latest, openTransaction };
+  }
+
+  #watermarks(client: RdKafka.KafkaConsumer, tp: TopicPartition): Promise<{ highOffset: number; lowOffset: number }> {
+    return call((cb) => client.queryWatermarkOffsets(this.topic, tp.partition, WATERMARK_TIMEOUT_MS, (err, w) => cb(err, w)));
   }
 
   async #scan(reader: RdKafka.KafkaConsumer, tp: TopicPartition, from: number): Promise<AggregatorSnapshot | null> {
@@ -100,7 +125,7 @@ export class KafkaWindowStateStore implements WindowStateStore {
     let latest: AggregatorSnapshot | null = null;
     try {
       reader.setDefaultConsumeTimeout(200);
-      const deadline = Date.now() + 120_000;
+      const deadline = Date.now() + SCAN_BOUND_MS;
       let eof = false;
       const onEof = (e: { topic: string; partition: number }) => {
         if (e.topic === this.topic && e.partition === tp.partition) eof = true;
@@ -108,7 +133,7 @@ export class KafkaWindowStateStore implements WindowStateStore {
       reader.on('partition.eof', onEof);
       try {
         while (!eof) {
-          if (Date.now() > deadline) throw new Error(`changelog ${this.topic}/${tp.partition} did not reach its end in 120 s`);
+          if (Date.now() > deadline) throw emoError('LOG_UNAVAILABLE', `changelog ${this.topic}/${tp.partition} did not reach its end in ${SCAN_BOUND_MS} ms`);
           const msgs = await call<RdKafka.Message[]>((cb) => reader.consume(1000, (err, m) => cb(err, m)));
           for (const m of msgs ?? []) {
             if (m.key?.toString() === key && m.value) latest = JSON.parse(m.value.toString()) as AggregatorSnapshot;

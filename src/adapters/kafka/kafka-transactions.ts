@@ -5,10 +5,19 @@ import type { KafkaOptions } from '../../config/kafka-options.js';
 import type { KafkaLogConsumer } from './kafka-consumer.js';
 import { classifyKafkaError, kafkaError, needsNewProducer } from './kafka-errors.js';
 import { producerConfig } from './kafka-producer.js';
-import { call, rdkafka, type RdKafka } from './rdkafka.js';
+import { call, debugConfig, forwardDebugLog, rdkafka, type RdKafka } from './rdkafka.js';
 
 /** How often a retriable commit is tried again before the transaction is given up (and aborted). */
 const COMMIT_ATTEMPTS = 3;
+/**
+ * The bound of one transaction, begin to commit, and of each call in it: past the transaction
+ * timeout (10 s) the coordinator aborts it anyway, so waiting longer only keeps the stage from its
+ * recovery. librdkafka's own defaults (and this file's before) let one commit wait ~150 s.
+ */
+const TRANSACTION_BOUND_MS = 15_000;
+const CALL_MS = 10_000;
+/** initTransactions: finds the coordinator and fences the previous instance (waits out its open transaction). */
+const INIT_MS = 20_000;
 
 /**
  * Consume-transform-produce in one Kafka transaction: outputs, changelog records and the input
@@ -52,10 +61,11 @@ export class KafkaTransactionalProducer {
       {},
     );
     producer.on('event.error', (err) => this.logger.warn({ err }, 'kafka transactional producer error'));
+    forwardDebugLog(this.o, producer, this.logger);
     try {
       await call((cb) => producer.connect({ timeout: 10_000 }, (err) => cb(err)));
       producer.setPollInterval(5);
-      await call((cb) => producer.initTransactions(30_000, (err) => cb(err)));
+      await call((cb) => producer.initTransactions(INIT_MS, (err) => cb(err)));
     } catch (err) {
       await this.#dispose(producer);
       throw kafkaError('cannot start the transactional producer', err);
@@ -84,19 +94,26 @@ export class KafkaTransactionalProducer {
   async commitTransaction(records: ProducerRecord[], consumer: KafkaLogConsumer, offsets: TopicPartitionOffset[]): Promise<void> {
     if (this.#closed) throw emoError('CLOSED', 'transactional producer is closed');
     const p = this.#broken || !this.#producer ? await this.#replace() : this.#producer;
+    const deadline = Date.now() + TRANSACTION_BOUND_MS;
+    const left = () => Math.max(1, Math.min(CALL_MS, deadline - Date.now()));
     let begun = false;
     try {
       await call((cb) => p.beginTransaction((err) => cb(err)));
       begun = true;
       for (const r of records) p.produce(r.topic, r.partition ?? null, r.value, r.key, Date.now());
-      if (offsets.length > 0) await call((cb) => p.sendOffsetsToTransaction(offsets, consumer.raw, 30_000, (err) => cb(err)));
+      // The records are in the log before the offsets are sent: while an offset commit of this
+      // transaction is pending in the group coordinator, its changelog snapshot is there too, as
+      // an open transaction. A reader that finds the changelog without one knows no commit of its
+      // partition is pending, without asking the group coordinator (see the aggregator's restore).
+      if (records.length > 0) await call((cb) => p.flush(left(), (err) => cb(err)));
+      if (offsets.length > 0) await call((cb) => p.sendOffsetsToTransaction(offsets, consumer.raw, left(), (err) => cb(err)));
       for (let attempt = 1; ; attempt++) {
         try {
-          await call((cb) => p.commitTransaction(30_000, (err) => cb(err)));
+          await call((cb) => p.commitTransaction(left(), (err) => cb(err)));
           return;
         } catch (err) {
           // Retriable: the commit's outcome is not known yet; asking again is how librdkafka learns it.
-          if (classifyKafkaError(err) !== 'retriable' || attempt >= COMMIT_ATTEMPTS) throw err;
+          if (classifyKafkaError(err) !== 'retriable' || attempt >= COMMIT_ATTEMPTS || Date.now() >= deadline) throw err;
         }
       }
     } catch (err) {
@@ -105,7 +122,7 @@ export class KafkaTransactionalProducer {
         this.#broken = true;
       } else if (begun) {
         try {
-          await call((cb) => p.abortTransaction(30_000, (e) => cb(e)));
+          await call((cb) => p.abortTransaction(CALL_MS, (e) => cb(e)));
           this.onRecovery('aborted');
         } catch (abortErr) {
           // An abort that fails leaves the transaction manager in no usable state: start afresh.
@@ -116,6 +133,16 @@ export class KafkaTransactionalProducer {
       this.logger.warn({ err, kafkaClass: kind, replace: this.#broken }, 'transaction failed');
       throw kafkaError('Kafka transaction failed', err, kind);
     }
+  }
+
+  /**
+   * A new instance under the same transactional.id: its initTransactions aborts whatever
+   * transaction of ours is still open (a reader of the changelog would otherwise wait for the
+   * coordinator's timeout, or for ever if the coordinator lost track of it).
+   */
+  async fence(): Promise<void> {
+    if (this.#closed) throw emoError('CLOSED', 'transactional producer is closed');
+    await this.#replace();
   }
 
   async close(): Promise<void> {

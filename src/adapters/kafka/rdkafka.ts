@@ -2,6 +2,8 @@
 // never needs it built.
 import { createRequire } from 'node:module';
 import type * as RdKafka from 'node-rdkafka';
+import type { Logger } from 'pino';
+import type { KafkaOptions } from '../../config/kafka-options.js';
 import { emoError } from '../../domain/errors.js';
 
 export type { RdKafka };
@@ -17,6 +19,19 @@ export function rdkafka(): typeof RdKafka {
     }
   }
   return cached;
+}
+
+/**
+ * librdkafka's own debug output (KAFKA_DEBUG: cgrp, eos, broker, fetch...) for a fault that the
+ * project's logs do not explain: set in a client's config and forwarded to the role's logger.
+ */
+export function debugConfig(o: KafkaOptions): Record<string, string> {
+  return o.debug ? { debug: o.debug } : {};
+}
+
+export function forwardDebugLog(o: KafkaOptions, client: { on(event: 'event.log', cb: (e: { severity: number; fac: string; message: string }) => void): unknown }, logger: Logger): void {
+  if (!o.debug) return;
+  client.on('event.log', (e) => logger.info({ librdkafka: e.fac, severity: e.severity }, e.message));
 }
 
 /** node-rdkafka callbacks -> promises. */

@@ -196,7 +196,8 @@ export class MemoryLog implements Log {
 
   /** The group's committed offset, `none` (0: read from the start) where it has committed none. */
   committed(groupId: string, topic: string, partition: number, none = 0): number {
-    return this.#groups.get(groupId)?.get(`${topic}/${partition}`) ?? none;
+    const offset = this.#groups.get(groupId)?.get(`${topic}/${partition}`);
+    return offset === undefined || offset < 0 ? none : offset;
   }
 
   commit(groupId: string, offsets: TopicPartitionOffset[]): void {
@@ -218,7 +219,8 @@ export class MemoryLog implements Log {
     for (const t of topics) {
       this.#topic(t).partitions.forEach((_, i) => {
         const key = `${t}/${i}`;
-        if (!group.has(key)) group.set(key, 0);
+        // Joined, nothing committed (-1): the topic keeps what this group has not read yet.
+        if (!group.has(key)) group.set(key, -1);
       });
     }
   }
@@ -240,6 +242,8 @@ export class MemoryLog implements Log {
         if (records.length > 0) this.append(records);
         this.commit(consumer.groupId, offsets);
       },
+      // Its commits are synchronous: no transaction is ever left open.
+      fence: async () => {},
       close: () => consumer.close(),
     };
   }
@@ -347,7 +351,11 @@ class MemoryConsumer implements LogConsumer {
   }
 
   async caughtUp(tp: TopicPartition): Promise<boolean> {
-    return (this.#positions.get(`${tp.topic}/${tp.partition}`)?.next ?? 0) >= this.log.endOffset(tp.topic, tp.partition);
+    return (await this.lag(tp)) === 0;
+  }
+
+  async lag(tp: TopicPartition): Promise<number> {
+    return Math.max(0, this.log.endOffset(tp.topic, tp.partition) - (this.#positions.get(`${tp.topic}/${tp.partition}`)?.next ?? 0));
   }
 
   async rewind(partitions: TopicPartition[]): Promise<TopicPartitionOffset[]> {
@@ -357,6 +365,17 @@ class MemoryConsumer implements LogConsumer {
       if (pos) pos.next = Math.max(0, offset);
       return { ...tp, offset };
     });
+  }
+
+  async committed(partitions: TopicPartition[]): Promise<TopicPartitionOffset[]> {
+    return partitions.map((tp) => ({ ...tp, offset: this.log.committed(this.groupId, tp.topic, tp.partition, -1) }));
+  }
+
+  async seek(positions: TopicPartitionOffset[]): Promise<void> {
+    for (const p of positions) {
+      const pos = this.#positions.get(`${p.topic}/${p.partition}`);
+      if (pos) pos.next = Math.max(0, p.offset);
+    }
   }
 
   async close(): Promise<void> {
