@@ -4,7 +4,8 @@ import type { ReactionCodec } from '../codec/reaction-codec.js';
 import type { EmojiCatalog } from '../domain/catalog.js';
 import type { Clock } from '../ports/clock.js';
 import { emoError } from '../domain/errors.js';
-import type { StageProgress } from '../http/health-routes.js';
+import { StageLoop } from '../stage/stage-loop.js';
+import type { StageProgress } from '../stage/stage-progress.js';
 import type { WindowAggregate } from '../domain/types.js';
 import type { Log, LogConsumer, LogRecord, ProducerRecord, TopicPartition, TopicPartitionOffset, TransactionalSession } from '../ports/log.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -61,12 +62,14 @@ export class AggregatorRunner {
   #lastIdleCheck = 0;
   /** Set by a failure or a new assignment: every task is rebuilt from the changelog before going on. */
   #needsRewind = false;
-  /** When the current run of failures began (wall time); cleared by a commit or an idle poll. */
-  #failingSince: number | undefined;
   /** A commit the log refused, kept whole for the next attempt (memory log only). */
   #unsent: { records: ProducerRecord[]; offsets: Array<[string, TopicPartitionOffset]>; emitted: number } | undefined;
 
-  constructor(private readonly o: AggregatorRunnerOptions) {}
+  readonly #stage: StageLoop;
+
+  constructor(private readonly o: AggregatorRunnerOptions) {
+    this.#stage = new StageLoop({ stage: 'aggregator', dependency: 'kafka', giveUpMs: o.recoveryGiveUpMs ?? 60_000, logger: o.logger, ...(o.progress ? { progress: o.progress } : {}) });
+  }
 
   /** The session's own consumer: its offsets are what the session's transactions commit. */
   get #consumer(): LogConsumer {
@@ -111,45 +114,33 @@ export class AggregatorRunner {
 
   /**
    * The loop heals itself: any failure (poll, commit, state load) marks every task for a rewind
-   * from the changelog and the committed offsets, waits with backoff and goes on. Only failures
-   * lasting past recoveryGiveUpMs end it, with one error saying why.
+   * from the changelog, waits with backoff and goes on (see StageLoop). Only failures lasting past
+   * recoveryGiveUpMs end it, with one error saying why.
    */
   async #run(): Promise<void> {
-    const giveUpMs = this.o.recoveryGiveUpMs ?? 60_000;
-    let backoff = 100;
-    while (!this.#closing) {
-      try {
+    await this.#stage.run(
+      async () => {
         if (this.#needsRewind) {
           await this.#rewind();
           this.#needsRewind = false;
           this.o.progress?.settled('restore');
           // A recovery only when it follows a failure, not the restore of newly assigned partitions.
-          if (this.#failingSince !== undefined) this.o.progress?.recovered('rewind');
+          if (this.#stage.failing) this.o.progress?.recovered('rewind');
         }
         await this.#step();
-        backoff = 100;
-      } catch (err) {
-        if (this.#closing) break;
-        const now = Date.now();
-        this.#failingSince ??= now;
-        this.o.progress?.down('kafka');
-        if (this.o.stateStore) this.#needsRewind = true;
-        if (now - this.#failingSince > giveUpMs) {
-          throw emoError('LOG_UNAVAILABLE', `aggregator gave up: Kafka recovery kept failing for ${Math.round((now - this.#failingSince) / 1000)} s (last error: ${(err as Error).message})`, { cause: err });
-        }
-        this.o.logger.warn({ err, failingForMs: now - this.#failingSince }, 'aggregator step failed; recovering');
-        // Jittered: two members that failed together do not retry against the broker in step.
-        await new Promise((r) => setTimeout(r, backoff / 2 + Math.random() * (backoff / 2)));
-        backoff = Math.min(2000, backoff * 2);
-      }
-    }
+      },
+      {
+        closing: () => this.#closing,
+        onFailure: () => {
+          if (this.o.stateStore) this.#needsRewind = true;
+        },
+      },
+    );
     if (!this.#needsRewind && (this.#unsent || this.#anyDirty() || this.#hasOutput())) await this.#commit();
   }
 
   #healthy(): void {
-    this.#failingSince = undefined;
-    this.o.progress?.up('kafka');
-    this.o.progress?.progressed();
+    this.#stage.healthy();
   }
 
   async #step(): Promise<void> {

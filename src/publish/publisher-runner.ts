@@ -4,8 +4,8 @@ import type { WindowAggregate } from '../domain/types.js';
 import { seqFor } from '../domain/windows.js';
 import type { FanoutBus } from '../ports/bus.js';
 import type { Log, LogConsumer, TopicPartitionOffset } from '../ports/log.js';
-import { emoError } from '../domain/errors.js';
-import type { StageProgress } from '../http/health-routes.js';
+import { Backoff, sleep, StageLoop } from '../stage/stage-loop.js';
+import type { StageProgress } from '../stage/stage-progress.js';
 import type { Metrics } from '../metrics/metrics.js';
 
 export interface PublisherRunnerOptions {
@@ -35,7 +35,11 @@ export class PublisherRunner {
   #loop: Promise<void> | undefined;
   #closing = false;
 
-  constructor(private readonly o: PublisherRunnerOptions) {}
+  readonly #stage: StageLoop;
+
+  constructor(private readonly o: PublisherRunnerOptions) {
+    this.#stage = new StageLoop({ stage: 'publisher', dependency: 'kafka', giveUpMs: o.recoveryGiveUpMs ?? 60_000, logger: o.logger, ...(o.progress ? { progress: o.progress } : {}) });
+  }
 
   async start(): Promise<void> {
     if (this.#loop) return;
@@ -48,33 +52,18 @@ export class PublisherRunner {
 
   /**
    * Kafka failures (poll, commit) are retried with backoff; only past recoveryGiveUpMs do they end
-   * the loop. A bus write is retried for as long as Redis is away, and the offsets are committed
-   * only once the bus holds every update of the batch: an outage delays updates, never skips one.
+   * the loop (see StageLoop). A bus write is retried for as long as Redis is away, and the offsets
+   * are committed only once the bus holds every update of the batch: an outage delays updates,
+   * never skips one.
    */
   async #run(): Promise<void> {
-    const giveUpMs = this.o.recoveryGiveUpMs ?? 60_000;
-    let failingSince: number | undefined;
-    let backoff = 100;
-    while (!this.#closing) {
-      try {
+    await this.#stage.run(
+      async () => {
         await this.#step();
-        if (failingSince !== undefined) this.o.progress?.up('kafka');
-        failingSince = undefined;
-        backoff = 100;
-      } catch (err) {
-        if (this.#closing) break;
-        const now = Date.now();
-        failingSince ??= now;
-        this.o.progress?.down('kafka');
-        if (now - failingSince > giveUpMs) {
-          throw emoError('LOG_UNAVAILABLE', `publisher gave up: Kafka recovery kept failing for ${Math.round((now - failingSince) / 1000)} s (last error: ${(err as Error).message})`, { cause: err });
-        }
-        this.o.logger.warn({ err, failingForMs: now - failingSince }, 'publisher step failed; retrying');
-        this.o.progress?.recovered('retry');
-        await sleep(backoff);
-        backoff = Math.min(2000, backoff * 2);
-      }
-    }
+        if (this.#stage.failing) this.#stage.healthy();
+      },
+      { closing: () => this.#closing, onFailure: () => this.o.progress?.recovered('retry') },
+    );
   }
 
   async #step(): Promise<void> {
@@ -105,7 +94,7 @@ export class PublisherRunner {
 
   /** The bus write, retried with backoff until it succeeds; undefined only when closing. */
   async #publish(update: WindowAggregate & { seq: number }): Promise<boolean | undefined> {
-    let backoff = 50;
+    const backoff = new Backoff(50, 2000);
     for (;;) {
       try {
         const published = (await this.o.bus.publish(update)) !== null;
@@ -115,8 +104,7 @@ export class PublisherRunner {
         if (this.#closing) return undefined;
         this.o.progress?.down('redis');
         this.o.logger.warn({ err, matchId: update.matchId, seq: update.seq }, 'bus write failed; retrying');
-        await sleep(backoff);
-        backoff = Math.min(2000, backoff * 2);
+        await sleep(backoff.next());
       }
     }
   }
@@ -126,8 +114,4 @@ export class PublisherRunner {
     await this.#loop;
     await this.#consumer?.close();
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -8,7 +8,7 @@ import type { Config, Role } from '../config/config.js';
 import { EmojiCatalog } from '../domain/catalog.js';
 import { systemClock, type Clock } from '../ports/clock.js';
 import type { FanoutBus } from '../ports/bus.js';
-import { StageProgress, type ReadinessCheck } from '../http/health-routes.js';
+import { StageProgress, type ReadinessCheck } from '../stage/stage-progress.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { PublisherRunner } from '../publish/publisher-runner.js';
 import { Lifecycle } from './lifecycle.js';

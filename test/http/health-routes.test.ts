@@ -1,7 +1,8 @@
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/ports/clock.js';
-import { StageProgress, healthRoutes } from '../../src/http/health-routes.js';
+import { healthRoutes } from '../../src/http/health-routes.js';
+import { StageProgress } from '../../src/stage/stage-progress.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 
 async function appWith(progress: StageProgress, metrics = createMetrics()) {

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { Backoff, StageLoop } from '../../src/stage/stage-loop.js';
+import { StageProgress } from '../../src/stage/stage-progress.js';
+import { ManualClock } from '../../src/ports/clock.js';
+import { silentLogger } from '../../helpers/fixtures.js';
+
+describe('Backoff', () => {
+  it('doubles up to its maximum, each delay between half and all of its step; reset starts over', () => {
+    const low = new Backoff(100, 1000, () => 0);
+    expect([1, 2, 3, 4, 5, 6].map(() => low.next())).toEqual([50, 100, 200, 400, 500, 500]);
+    const high = new Backoff(100, 1000, () => 0.999999);
+    expect(high.next()).toBeCloseTo(100, 3);
+    expect(high.next()).toBeCloseTo(200, 3);
+    high.reset();
+    expect(high.next()).toBeCloseTo(100, 3);
+  });
+});
+
+describe('StageLoop', () => {
+  const loopWith = (giveUpMs: number, progress?: StageProgress) =>
+    new StageLoop({ stage: 'test', dependency: 'kafka', giveUpMs, logger: silentLogger, backoff: new Backoff(1, 2), ...(progress ? { progress } : {}) });
+
+  it('gives up with EMO_ERR_LOG_UNAVAILABLE, naming the stage and the last error, once failures outlast giveUpMs', async () => {
+    const loop = loopWith(30);
+    let failures = 0;
+    const run = loop.run(
+      async () => {
+        throw new Error('broker away');
+      },
+      { closing: () => false, onFailure: () => failures++ },
+    );
+    await expect(run).rejects.toMatchObject({ code: 'EMO_ERR_LOG_UNAVAILABLE', message: expect.stringMatching(/^test gave up: .*broker away/) });
+    expect(failures).toBeGreaterThan(1);
+  });
+
+  it('a step that stops throwing is no recovery until the stage says healthy: the run of failures goes on, and gives up', async () => {
+    const loop = loopWith(40);
+    let steps = 0;
+    // Fails, then "succeeds" without progress (an empty poll), then fails again: still one run.
+    const run = loop.run(
+      async () => {
+        steps++;
+        if (steps % 2 === 1) throw new Error('poll failed');
+        await new Promise((r) => setTimeout(r, 5));
+      },
+      { closing: () => false },
+    );
+    await expect(run).rejects.toMatchObject({ code: 'EMO_ERR_LOG_UNAVAILABLE' });
+  });
+
+  it('healthy() ends the run of failures and marks the dependency up for /readyz', async () => {
+    const progress = new StageProgress('test', new ManualClock(0), 1000);
+    const loop = loopWith(60_000, progress);
+    let steps = 0;
+    let closing = false;
+    await loop.run(
+      async () => {
+        steps++;
+        if (steps === 1) throw new Error('once');
+        expect(loop.failing).toBe(true);
+        expect(progress.ready()).toBe(false);
+        loop.healthy();
+        expect(loop.failing).toBe(false);
+        expect(progress.ready()).toBe(true);
+        closing = true;
+      },
+      { closing: () => closing },
+    );
+    expect(steps).toBe(2);
+  });
+});
