@@ -60,6 +60,8 @@ export class AggregatorRunner {
   #closing = false;
   #lastCommit = 0;
   #lastIdleCheck = 0;
+  /** A fence in progress, shared by the partitions restored side by side. */
+  #fencing: Promise<void> | undefined;
   /** Set by a failure or a new assignment: every task is rebuilt from the changelog before going on. */
   #needsRewind = false;
   /** A commit the log refused, kept whole for the next attempt (memory log only). */
@@ -306,9 +308,12 @@ export class AggregatorRunner {
         ),
       ),
     );
+    // Side by side: one partition waiting out an open transaction (up to RESUME_WAIT_MS) does not
+    // add its wait to every other's; the store reads one partition at a time anyway.
+    const points = await Promise.all(tasks.map((t, i) => this.#resumePoint(t.tp, committed[i])));
     const positions: TopicPartitionOffset[] = [];
     for (const [i, t] of tasks.entries()) {
-      const at = await this.#resumePoint(t.tp, committed[i]);
+      const at = points[i]!;
       const agg = this.#newAggregator();
       if (at.snapshot) agg.restore(at.snapshot);
       Object.assign(t, { agg, offset: at.offset, dirty: false });
@@ -340,17 +345,23 @@ export class AggregatorRunner {
       }
       const waited = Date.now() - started;
       if (v.waitFor === 'open-transaction' && !fenced && waited >= FENCE_AFTER_MS) {
-        // Ours, if it is ours: an instance whose abort failed keeps it open until replaced.
+        // Ours, if it is ours: an instance whose abort failed keeps it open until replaced. One
+        // fence serves every partition restored side by side.
         fenced = true;
-        this.o.logger.warn({ tp }, 'changelog transaction still open: fencing our own transactional id');
-        await this.#session.fence();
-        this.o.progress?.recovered('fenced');
+        this.#fencing ??= this.#fence(tp).finally(() => (this.#fencing = undefined));
+        await this.#fencing;
       }
       if (waited + wait > RESUME_WAIT_MS) {
         throw emoError('LOG_UNAVAILABLE', `no consistent resume point for ${tp.topic}/${tp.partition} in ${RESUME_WAIT_MS} ms (${v.waitFor}; snapshot offset ${state.snapshot?.offset ?? 'none'}, committed ${committed ?? 'unknown'})`);
       }
       await new Promise((r) => setTimeout(r, wait));
     }
+  }
+
+  async #fence(tp: TopicPartition): Promise<void> {
+    this.o.logger.warn({ tp }, 'changelog transaction still open: fencing our own transactional id');
+    await this.#session.fence();
+    this.o.progress?.recovered('fenced');
   }
 
   async close(): Promise<void> {

@@ -43,7 +43,11 @@ export class PublisherRunner {
 
   async start(): Promise<void> {
     if (this.#loop) return;
+    // Ready once the group has given it the aggregates partition: before, a window could wait on
+    // the first rebalance while /readyz already said 200.
+    this.o.progress?.pending('assignment');
     this.#consumer = await this.o.log.consumer({ groupId: this.o.groupId, topics: [this.o.aggregatesTopic] });
+    this.#consumer.onAssignment(() => this.o.progress?.settled('assignment'));
     this.#loop = this.#run().catch((err) => {
       this.o.logger.fatal({ err }, 'publisher loop stopped');
       this.o.onFatal?.(err);

@@ -9,6 +9,7 @@ import { createMetrics, type Metrics } from '../../src/metrics/metrics.js';
 import { catalog, silentLogger } from '../../helpers/fixtures.js';
 import type { AggregatorSnapshot, LoadedState, WindowStateStore } from '../../src/ports/window-state-store.js';
 import { emoError } from '../../src/domain/errors.js';
+import { StageProgress } from '../../src/stage/stage-progress.js';
 import type { TopicPartition } from '../../src/ports/log.js';
 
 const T0 = 1_800_000_000_000;
@@ -19,9 +20,10 @@ afterEach(async () => {
 });
 
 /** A runner on `log` reading topic r and writing topic a, 2 s windows, a commit after every poll. */
-async function startRunner(log: MemoryLog, serdes: Serdes, clock: ManualClock, metrics: Metrics, punctuateMs = 10, stateStore?: WindowStateStore): Promise<void> {
+async function startRunner(log: MemoryLog, serdes: Serdes, clock: ManualClock, metrics: Metrics, punctuateMs = 10, stateStore?: WindowStateStore, progress?: StageProgress): Promise<void> {
   runner = new AggregatorRunner({
     ...(stateStore ? { stateStore } : {}),
+    ...(progress ? { progress } : {}),
     log,
     serdes,
     catalog,
@@ -262,7 +264,13 @@ describe('AggregatorRunner on the memory log', () => {
     // retries): restoring the 1-reaction snapshot and reading on from its offset would be exact too,
     // but only once the open transaction is known to be aborted; here it commits, so waiting is right.
     changelog.staleLoads = 8;
-    await startRunner(log, serdes, clock, createMetrics(), 10, changelog);
+    const progress = new StageProgress('aggregator', clock, 30_000);
+    await startRunner(log, serdes, clock, createMetrics(), 10, changelog, progress);
+    // Not ready while its partition's state is not restored: no window of it can come out yet.
+    await vi.waitFor(() => expect(changelog.staleLoads).toBeLessThan(8));
+    expect(progress.ready()).toBe(false);
+    await vi.waitFor(() => expect(progress.ready()).toBe(true), { timeout: 10_000 });
+    expect(changelog.staleLoads).toBe(0);
     clock.set(T0 + 2000 + 500);
     await vi.waitFor(() => expect(log.read('a', 0, 0, 10)).toHaveLength(1), { timeout: 10_000 });
     const [window] = log.read('a', 0, 0, 10).map((r) => serdes.aggregate.decodeKnown(r.value) as WindowAggregate);

@@ -24,6 +24,8 @@ interface Viewer {
   /** Window totals by seq (the last one delivered wins; a window repeated in a new epoch is compared by its total). */
   totals: Map<number, number>;
   messages: LiveMessage[];
+  /** When each message arrived (wall time), by index into messages. */
+  arrivals: number[];
   gaps: string[];
 }
 
@@ -212,12 +214,13 @@ beforeAll(async () => {
     for (const matchId of MATCHES) {
       const c = new EmoStreamClient({ baseUrl: roles[name]!.url, userId: `viewer-${node}-${matchId}`, WebSocket: WebSocket as unknown as WebSocketCtor, reconnectBaseMs: 100, reconnectMaxMs: 1000 });
       clients.push(c);
-      const v: Viewer = { node, matchId, totals: new Map(), messages: [], gaps: [] };
+      const v: Viewer = { node, matchId, totals: new Map(), messages: [], arrivals: [], gaps: [] };
       viewers.push(v);
       c.subscribe(
         matchId,
         (m) => {
           v.messages.push(m);
+          v.arrivals.push(Date.now());
           v.totals.set(m.seq, m.total);
         },
         { gap: (g) => v.gaps.push(g.reason) },
@@ -239,6 +242,45 @@ afterAll(async () => {
 });
 
 describe('the distributed pipeline rides through faults of Kafka, Redis and the registry', () => {
+  it('fresh start: once every role answers /readyz 200, the first window reaches every client within 2 s of its close', async () => {
+    // A deploy used to be ~18 s of silence while every role already said ready: /readyz now waits
+    // for what a role needs to do its work (an aggregator: its partitions, restored).
+    const deadline = Date.now() + 120_000;
+    const notReady = async () => {
+      const failing: string[] = [];
+      for (const [name, r] of Object.entries(roles)) {
+        const res = await fetch(`${r.url}/readyz`).catch(() => undefined);
+        if (res?.status !== 200) failing.push(name);
+      }
+      return failing;
+    };
+    let failing = await notReady();
+    while (failing.length > 0) {
+      expect(Date.now(), `roles not ready: ${failing.join(', ')}`).toBeLessThan(deadline);
+      await sleep(100);
+      failing = await notReady();
+    }
+    const readyAt = Date.now();
+    loadOn(roles.api!.url);
+    const windowMs = Number(env.WINDOW_MS);
+    const graceMs = Number(env.GRACE_MS);
+    const first = Math.ceil(readyAt / windowMs) * windowMs;
+    // Every viewer's first window that opened after the pipeline was ready: how long after its close.
+    const late: number[] = [];
+    while (late.length < viewers.length && Date.now() < readyAt + 60_000) {
+      late.length = 0;
+      for (const v of viewers) {
+        const i = v.messages.findIndex((m) => m.windowStart >= first);
+        if (i >= 0) late.push(v.arrivals[i]! - (v.messages[i]!.windowStart + windowMs + graceMs));
+      }
+      await sleep(100);
+    }
+    await pauseLoad();
+    console.log(`fresh start: first window after ready reached the clients ${late.map((ms) => `${ms} ms`).join(', ')} after its close`);
+    expect(late).toHaveLength(viewers.length);
+    expect(Math.max(...late)).toBeLessThanOrEqual(2000);
+  });
+
   it('baseline: no fault', async () => {
     await fault('none (baseline)', async () => {}, async () => {});
   });

@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { AggregatorSnapshot, LoadedState, WindowStateStore } from '../../ports/window-state-store.js';
 import type { ProducerRecord, TopicPartition } from '../../ports/log.js';
 import type { KafkaOptions } from '../../config/kafka-options.js';
-import { emoError } from '../../domain/errors.js';
+import { emoError, isEmoError } from '../../domain/errors.js';
+import { kafkaError } from './kafka-errors.js';
 import { call, debugConfig, forwardDebugLog, rdkafka, type RdKafka } from './rdkafka.js';
 
 const WATERMARK_TIMEOUT_MS = 3000;
@@ -81,7 +82,7 @@ export class KafkaWindowStateStore implements WindowStateStore {
         // (cluster tier). The next load starts from a new client.
         this.logger.warn({ err, tp }, 'changelog load failed; the next load uses a new reader');
         await this.#dropReader();
-        throw err;
+        throw isEmoError(err) ? err : kafkaError(`changelog load of ${this.topic}/${tp.partition} failed`, err);
       }),
     );
     this.#loading = run.catch(() => {});
