@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -f scripts/infra/apt-deps.sh ]; then bash scripts/infra/apt-deps.sh; fi
-node scripts/ensure-install.mjs
+node scripts/ensure-install.mjs --kafka

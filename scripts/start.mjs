@@ -2,11 +2,13 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureBuilt, ensureInstalled } from './ensure-install.mjs';
+import { ensureBuilt, ensureInstalled, ensureKafkaClient } from './ensure-install.mjs';
 import { ROLE_NODE_FLAGS } from './role-node-flags.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 ensureInstalled();
+// The embedded default (LOG_ADAPTER=memory) never loads node-rdkafka: it does not wait for its build.
+if (process.env.LOG_ADAPTER === 'kafka') ensureKafkaClient();
 ensureBuilt();
 const child = spawn(process.execPath, [...ROLE_NODE_FLAGS, '--enable-source-maps', path.join(root, 'dist/src/main.js'), ...process.argv.slice(2)], { stdio: 'inherit' });
 // Ctrl-C reaches the whole process group; the server shuts down cleanly and this wrapper follows it.

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureBuilt, ensureInstalled } from './ensure-install.mjs';
+import { ensureBuilt, ensureInstalled, ensureKafkaClient } from './ensure-install.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const only = process.env.EMO_TEST_TIERS?.split(',').map((s) => s.trim()).filter(Boolean);
@@ -117,6 +117,8 @@ if (chaosWanted && files(path.join(root, 'test'), '.chaos.test.ts').length > 0) 
 if (files(path.join(root, 'test'), '.browser.test.ts').length > 0) tiers.push(vitestTier('browser', 'vitest.browser.config.ts'));
 
 ensureInstalled();
+// The integration, cluster and chaos tiers talk to Kafka through node-rdkafka.
+if (!only || only.some((o) => !['typecheck', 'unit', 'browser'].some((t) => o.startsWith(t)))) ensureKafkaClient();
 ensureBuilt();
 let passed = 0;
 let failed = 0;

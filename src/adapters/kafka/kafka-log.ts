@@ -5,7 +5,7 @@ import { KafkaLogConsumer } from './kafka-consumer.js';
 import { KafkaProducer } from './kafka-producer.js';
 import { KafkaWindowStateStore } from './kafka-state-store.js';
 import { KafkaTransactionalProducer } from './kafka-transactions.js';
-import { call, errCode, rdkafka } from './rdkafka.js';
+import { call, checkFeatures, errCode, rdkafka } from './rdkafka.js';
 
 export interface KafkaTopicSpec extends TopicSpec {
   config?: Record<string, string>;
@@ -22,7 +22,9 @@ export class KafkaLog implements Log {
     private readonly logger: Logger,
     /** Told of every record the broker did not take (after librdkafka's own retries). */
     private readonly onDeliveryError: (err: unknown) => void = () => {},
-  ) {}
+  ) {
+    checkFeatures(o);
+  }
 
   async ensureTopics(topics: KafkaTopicSpec[]): Promise<void> {
     const Kafka = rdkafka();

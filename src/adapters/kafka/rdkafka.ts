@@ -22,6 +22,20 @@ export function rdkafka(): typeof RdKafka {
 }
 
 /**
+ * The built librdkafka has what the config asks for: zstd exists only when libzstd-dev was
+ * installed before node-rdkafka was built (scripts/install.sh does both, in that order), and
+ * without it every producer dies at its first batch with librdkafka's own `Unsupported value
+ * "zstd"`. Checked when the Kafka adapter is created, so a role fails at start with the fix named.
+ */
+export function checkFeatures(o: KafkaOptions, features: readonly string[] = rdkafka().features): void {
+  const needed = o.compression === 'none' ? [] : [o.compression];
+  const missing = needed.filter((f) => !features.includes(f));
+  if (missing.length > 0) {
+    throw emoError('CONFIG', `KAFKA_COMPRESSION=${o.compression}, but this build of librdkafka lacks ${missing.join(', ')} (it has ${features.join(', ')}); run scripts/install.sh, which installs the system libraries and then rebuilds node-rdkafka, or choose another KAFKA_COMPRESSION`);
+  }
+}
+
+/**
  * librdkafka's own debug output (KAFKA_DEBUG: cgrp, eos, broker, fetch...) for a fault that the
  * project's logs do not explain: set in a client's config and forwarded to the role's logger.
  */
