@@ -95,9 +95,9 @@ export class AggregatorRunner {
       o.logger.info({ assigned: assigned.map((tp) => tp.partition), revoked: revoked.map((tp) => tp.partition) }, 'partitions reassigned');
       for (const tp of revoked) this.#tasks.delete(key(tp));
       for (const tp of assigned) this.#tasks.set(key(tp), { tp, agg: this.#newAggregator(), offset: -1, dirty: false });
-      // A new partition's windows come back through the rewind, before anything of it counts: its
-      // committed offset first, then the snapshot written with that offset (see #rewind).
-      if (o.stateStore && assigned.length > 0) {
+      // A new partition's windows and position come back through the rewind, before anything of
+      // it counts (see #rewind); the session's consumer reads it only from where that seeks it.
+      if (assigned.length > 0) {
         this.#needsRewind = true;
         o.progress?.pending('restore');
       }
@@ -332,7 +332,10 @@ export class AggregatorRunner {
    */
   async #resumePoint(tp: TopicPartition, committed: number | undefined): Promise<{ snapshot: AggregatorSnapshot | null; offset: number }> {
     const store = this.o.stateStore;
-    if (!store) return { snapshot: null, offset: committed ?? -1 };
+    if (!store) {
+      if (committed === undefined) throw emoError('LOG_UNAVAILABLE', `committed offset of ${tp.topic}/${tp.partition} not known, and no changelog to resume from`);
+      return { snapshot: null, offset: committed };
+    }
     const started = Date.now();
     let fenced = false;
     for (let wait = 20; ; wait = Math.min(500, wait * 2)) {

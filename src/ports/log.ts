@@ -65,6 +65,11 @@ export interface LogConsumer {
  * consumer of another log (or another group).
  */
 export interface TransactionalSession {
+  /**
+   * Reads a newly assigned partition from where the stage seeks it (the stage resumes from its own
+   * state, or from the committed offset it asked for): until its first seek a partition may be
+   * read from anywhere, and the stage drops what it returns.
+   */
   readonly consumer: LogConsumer;
   /** Outputs and input offsets become visible together or not at all; a rejection left neither. */
   commit(records: ProducerRecord[], offsets: TopicPartitionOffset[]): Promise<void>;

@@ -155,6 +155,15 @@ async function fault(name: string, inject: () => Promise<void>, heal: () => Prom
     for (const [n, r] of Object.entries(roles)) console.log(`--- ${n} (last output${exited.includes(n) ? `; exited ${r.child.exitCode ?? r.child.signalCode}` : ''}) ---\n${r.output().slice(exited.includes(n) ? -8000 : -2500)}`);
     console.log(viewers.map((v) => `${v.matchId}@${v.node}: ${v.messages.length} msgs, seen ${seen(v)}, acked ${acked.get(v.matchId)}`).join('\n'));
     if (!recoveredAt) console.log(`--- Kafka's view ---\n${kafkaDiagnostics(env.KAFKA_BROKERS!)}`);
+    // Is each role's event loop alive? A role that answers nothing within 2 s is blocked (a
+    // synchronous native call), not merely waiting on a dependency.
+    for (const [n, r] of Object.entries(roles)) {
+      const health = await fetch(`${r.url}/healthz`, { signal: AbortSignal.timeout(2000) }).then(
+        async (res) => `${res.status} ${await res.text()}`,
+        (err: Error) => `no answer (${err.name}): event loop blocked?`,
+      );
+      console.log(`${n} /healthz: ${health}`);
+    }
     // The whole of each role's output and the services' logs, kept where CI keeps test results.
     const kept = keepServiceLogs(name);
     if (kept) {
@@ -200,6 +209,8 @@ beforeAll(async () => {
     USER_RATE_PER_SEC: '100000',
     USER_BURST: '1000000',
     LOG_LEVEL: 'warn',
+    // librdkafka's debug contexts in every role's output (kept with a failed fault's logs), e.g. cgrp,eos,fetch.
+    ...(process.env.EMO_CHAOS_KAFKA_DEBUG ? { KAFKA_DEBUG: process.env.EMO_CHAOS_KAFKA_DEBUG, LOG_LEVEL: 'info' } : {}),
   };
   // Started together, as a fresh deploy: the first registration of each subject races (issue 12, reproduction 3).
   await Promise.all([

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AssignmentChange, Log, LogConsumer, LogRecord, ProducerRecord, TopicPartition } from '../../src/ports/log.js';
+import type { AssignmentChange, Log, LogConsumer, LogRecord, ProducerRecord, TopicPartition, TransactionalSession } from '../../src/ports/log.js';
 
 export interface LogFactory {
   /** A log on the adapter's backend; each test uses topics and groups of its own on it. */
@@ -89,6 +89,45 @@ export function logContract(name: string, factory: LogFactory): void {
       }
       await consumer.close();
       return got;
+    }
+
+    /**
+     * A transactional session whose consumer is positioned as a stage positions it: each newly
+     * assigned partition at its committed offset (rewind) before anything of it is read. A batch
+     * polled while partitions were assigned is dropped, and everything assigned read again.
+     */
+    async function positionedSession(log: Log, opts: { transactionalId: string; groupId: string; topics: string[] }): Promise<TransactionalSession> {
+      const tx = await log.transactionalSession(opts);
+      const c = tx.consumer;
+      let pending = false;
+      const assigned = new Map<string, TopicPartition>();
+      c.onAssignment((change) => {
+        for (const tp of change.revoked) assigned.delete(`${tp.topic}/${tp.partition}`);
+        for (const tp of change.assigned) assigned.set(`${tp.topic}/${tp.partition}`, tp);
+        if (change.assigned.length > 0) pending = true;
+      });
+      const consumer: LogConsumer = {
+        poll: async (max, timeoutMs) => {
+          const position = async () => {
+            pending = false;
+            await c.rewind([...assigned.values()]);
+          };
+          if (pending) await position();
+          const batch = await c.poll(max, timeoutMs);
+          if (!pending) return batch;
+          await position();
+          return [];
+        },
+        commit: (offsets) => c.commit(offsets),
+        onAssignment: (listener) => c.onAssignment(listener),
+        caughtUp: (tp) => c.caughtUp(tp),
+        lag: (tp) => c.lag(tp),
+        rewind: (tps) => c.rewind(tps),
+        committed: (tps, timeoutMs) => c.committed(tps, timeoutMs),
+        seek: (positions) => c.seek(positions),
+        close: () => c.close(),
+      };
+      return { ...tx, consumer };
     }
 
     async function allCaughtUp(consumer: LogConsumer, tps: TopicPartition[]): Promise<boolean> {
@@ -217,7 +256,7 @@ export function logContract(name: string, factory: LogFactory): void {
       const output = await topicOn(log, 'tx-out');
       const groupId = factory.name('g');
       await (await log.producer()).send(records(input, 10));
-      const tx = await log.transactionalSession({ transactionalId: factory.name('tx'), groupId, topics: [input] });
+      const tx = await positionedSession(log, { transactionalId: factory.name('tx'), groupId, topics: [input] });
       const read = await readToEnd(tx.consumer, input);
       await tx.commit(
         read.map((r) => ({ topic: output, key: r.key ?? '', value: Buffer.from(`out-${r.value.toString()}`) })),
@@ -236,7 +275,7 @@ export function logContract(name: string, factory: LogFactory): void {
       const output = await topicOn(log, 'abort-out');
       const groupId = factory.name('g');
       await (await log.producer()).send(records(input, 8));
-      const tx = await log.transactionalSession({ transactionalId: factory.name('tx'), groupId, topics: [input] });
+      const tx = await positionedSession(log, { transactionalId: factory.name('tx'), groupId, topics: [input] });
       const { consumer } = tx;
       const read = await readToEnd(consumer, input);
       const good = read.map((r) => ({ topic: output, key: r.key ?? '', value: Buffer.from(`out-${r.value.toString()}`) }));
@@ -263,16 +302,24 @@ export function logContract(name: string, factory: LogFactory): void {
       const member = async (name: string, onCommit: () => void) => {
         const tx = await log.transactionalSession({ transactionalId: factory.name(`tx-${name}`), groupId, topics: [input] });
         const { consumer } = tx;
-        const state = { assigned: new Set<number>(), idle: false, revoked: 0, loop: Promise.resolve() };
+        const state = { assigned: new Set<number>(), idle: false, revoked: 0, positioned: true, loop: Promise.resolve() };
         consumer.onAssignment(({ assigned, revoked }) => {
           for (const tp of revoked) state.assigned.delete(tp.partition);
           for (const tp of assigned) state.assigned.add(tp.partition);
           state.revoked += revoked.length;
+          // A session's consumer reads a new partition from where the stage seeks it.
+          if (assigned.length > 0) state.positioned = false;
         });
         // The aggregator's loop in small: small batches, so a rebalance lands between (or inside) them.
         state.loop = (async () => {
           while (!stop) {
+            if (!state.positioned) {
+              state.positioned = true;
+              await consumer.rewind([...state.assigned].map((partition) => ({ topic: input, partition })));
+            }
             const batch = await consumer.poll(20, 100);
+            // Assigned during this poll: nothing of it counts before the partitions are positioned.
+            if (!state.positioned) continue;
             const mine = [...state.assigned].map((partition) => ({ topic: input, partition }));
             if (batch.length === 0) {
               state.idle = mine.length > 0 && (await allCaughtUp(consumer, mine));

@@ -3,13 +3,21 @@ import type { AssignmentChange, LogConsumer, LogRecord, TopicPartition, TopicPar
 import type { KafkaOptions } from '../../config/kafka-options.js';
 import { emoError } from '../../domain/errors.js';
 import { classifyKafkaError, kafkaError } from './kafka-errors.js';
-import { call, debugConfig, forwardDebugLog, rdkafka, type RdKafka } from './rdkafka.js';
+import { call, debugConfig, errCode, forwardDebugLog, rdkafka, type RdKafka } from './rdkafka.js';
 
 const COMMIT_RETRY_MS = 10_000;
 const TOPIC_WAIT_MS = 120_000;
 /** Bounds of the group coordinator's answers (a stable fetch can wait on a pending commit for ever). */
 const REWIND_COMMITTED_MS = 10_000;
 const CAUGHT_UP_COMMITTED_MS = 5_000;
+/** A seek waits for the partition's fetcher to start after an assignment; both are local to librdkafka. */
+const SEEK_BOUND_MS = 10_000;
+const SEEK_CALL_MS = 1_000;
+/** librdkafka's logical offsets and the errors of a seek on a partition not started yet. */
+const OFFSET_END = -1;
+const OFFSET_BEGINNING = -2;
+const ERR_STATE = -172;
+const ERR_PREV_IN_PROGRESS = -177;
 
 /**
  * LogConsumer over librdkafka's KafkaConsumer: group membership with manual commits and
@@ -32,6 +40,14 @@ export class KafkaLogConsumer implements LogConsumer {
     private readonly groupId: string,
     private readonly logger: Logger,
     sessionTimeoutMs: number,
+    /**
+     * committed: a newly assigned partition starts at the group's committed offset (librdkafka
+     * fetches it). caller: the stage says where (seek), from its own state; until then the
+     * partition sits at its end, and no committed offset is ever fetched for it, so a fetch that
+     * hangs (a pending transactional commit the broker never resolves) cannot stall it, and no
+     * late answer of one can move it after the stage's seek (librdkafka issue 5345).
+     */
+    private readonly start: 'committed' | 'caller' = 'committed',
   ) {
     this.brokers = o.brokers;
     const Kafka = rdkafka();
@@ -73,7 +89,8 @@ export class KafkaLogConsumer implements LogConsumer {
             }
           };
           if (err.code === Kafka.CODES.ERRORS.ERR__ASSIGN_PARTITIONS) {
-            if (apply(() => this.assign(assignment))) self.#notify({ assigned: tps, revoked: [] });
+            const at = start === 'caller' ? assignment.map((a) => ({ topic: a.topic, partition: a.partition, offset: OFFSET_END })) : assignment;
+            if (apply(() => this.assign(at))) self.#notify({ assigned: tps, revoked: [] });
           } else if (err.code === Kafka.CODES.ERRORS.ERR__REVOKE_PARTITIONS) {
             self.#notify({ assigned: [], revoked: tps });
             apply(() => this.unassign());
@@ -88,8 +105,8 @@ export class KafkaLogConsumer implements LogConsumer {
     forwardDebugLog(o, this.raw, logger);
   }
 
-  static async connect(o: KafkaOptions, opts: { groupId: string; topics: string[]; logger: Logger; sessionTimeoutMs?: number; topicWaitMs?: number }): Promise<KafkaLogConsumer> {
-    const c = new KafkaLogConsumer(o, opts.groupId, opts.logger, opts.sessionTimeoutMs ?? 6000);
+  static async connect(o: KafkaOptions, opts: { groupId: string; topics: string[]; logger: Logger; sessionTimeoutMs?: number; topicWaitMs?: number; start?: 'committed' | 'caller' }): Promise<KafkaLogConsumer> {
+    const c = new KafkaLogConsumer(o, opts.groupId, opts.logger, opts.sessionTimeoutMs ?? 6000, opts.start);
     await call((cb) => c.raw.connect({ timeout: 10_000 }, (err) => cb(err)));
     await c.#awaitTopics(opts.topics, opts.topicWaitMs ?? TOPIC_WAIT_MS);
     c.raw.subscribe(opts.topics);
@@ -146,10 +163,9 @@ export class KafkaLogConsumer implements LogConsumer {
     if (generation !== this.#generation) {
       // Records fetched before the revocation may sit in this batch beside the new assignment's:
       // counting them would count them twice once the committed offsets are read again. Drop the
-      // batch and restart every assigned partition at its committed offset, which librdkafka
-      // fetches by itself: no call here waits on the group coordinator (a stage that resumes from
-      // its own state seeks afterwards, see seek()).
-      this.raw.assign(this.raw.assignments().map((a) => ({ topic: a.topic, partition: a.partition })));
+      // batch. A stage that positions its partitions itself (start: caller) seeks them next; the
+      // others restart at their committed offsets, which librdkafka fetches by itself.
+      if (this.start === 'committed') this.raw.assign(this.raw.assignments().map((a) => ({ topic: a.topic, partition: a.partition })));
       for (const a of this.raw.assignments()) this.#next.delete(`${a.topic}/${a.partition}`);
       return [];
     }
@@ -234,23 +250,33 @@ export class KafkaLogConsumer implements LogConsumer {
 
   async seek(positions: TopicPartitionOffset[]): Promise<void> {
     if (positions.length === 0) return;
-    const wanted = new Map(positions.map((p) => [`${p.topic}/${p.partition}`, p.offset]));
-    // Re-assigning with explicit offsets (rather than seek) works whatever state the fetcher is in,
-    // and never asks the group coordinator for offsets: a partition whose stable offset fetch
-    // hangs (a pending transactional commit the broker never resolves) still reads.
-    // -1 is the start of the partition (-2 for librdkafka, as auto.offset.reset=earliest).
-    const assignment = this.raw.assignments().map((a) => {
-      const k = `${a.topic}/${a.partition}`;
-      const off = wanted.get(k);
-      if (off !== undefined) {
-        this.#next.set(k, off >= 0 ? off : -1);
-        return { topic: a.topic, partition: a.partition, offset: off >= 0 ? off : -2 };
+    const assigned = new Set(this.raw.assignments().map((a) => `${a.topic}/${a.partition}`));
+    const deadline = Date.now() + SEEK_BOUND_MS;
+    for (const p of positions) {
+      const k = `${p.topic}/${p.partition}`;
+      if (!assigned.has(k)) continue;
+      // A seek, not a new assign(): re-assigning stops every partition's fetcher and starts it
+      // again, and two such removals close together trip an assertion in librdkafka 2.12 that
+      // ends the process (rd_kafka_assignment_partition_stopped; librdkafka issue 5573, seen in
+      // the chaos soak). -1 is the start of the partition (OFFSET_BEGINNING for librdkafka).
+      await this.#seekOne({ topic: p.topic, partition: p.partition, offset: p.offset >= 0 ? p.offset : OFFSET_BEGINNING }, deadline);
+      this.#next.set(k, p.offset >= 0 ? p.offset : -1);
+    }
+  }
+
+  /** librdkafka seeks only a partition whose fetcher has started: just after an assignment, wait for it (bounded). */
+  async #seekOne(tp: TopicPartitionOffset, deadline: number): Promise<void> {
+    for (let wait = 10; ; wait = Math.min(200, wait * 2)) {
+      try {
+        await call((cb) => this.raw.seek(tp, SEEK_CALL_MS, (err) => cb(err)));
+        return;
+      } catch (err) {
+        const code = errCode(err);
+        const notStarted = code === ERR_STATE || code === ERR_PREV_IN_PROGRESS;
+        if (!notStarted || this.#closed || Date.now() + wait > deadline) throw kafkaError(`seek of ${tp.topic}/${tp.partition} to ${tp.offset} failed`, err);
+        await new Promise((r) => setTimeout(r, wait));
       }
-      // Partitions not named keep their place.
-      const [pos] = this.raw.position([{ topic: a.topic, partition: a.partition }]);
-      return pos && pos.offset >= 0 ? { topic: a.topic, partition: a.partition, offset: pos.offset } : { topic: a.topic, partition: a.partition };
-    });
-    this.raw.assign(assignment);
+    }
   }
 
   async close(): Promise<void> {

@@ -66,7 +66,7 @@ export class KafkaLog implements Log {
     const producer = await KafkaTransactionalProducer.connect(this.o, transactionalId, this.logger.child({ client: 'tx', transactionalId }), onRecovery);
     let consumer: KafkaLogConsumer;
     try {
-      consumer = await KafkaLogConsumer.connect(this.o, { groupId, topics, logger: this.logger.child({ client: 'consumer', group: groupId }) });
+      consumer = await KafkaLogConsumer.connect(this.o, { groupId, topics, start: 'caller', logger: this.logger.child({ client: 'consumer', group: groupId }) });
     } catch (err) {
       await producer.close();
       throw err;
