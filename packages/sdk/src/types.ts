@@ -68,3 +68,14 @@ export interface WebSocketLike {
   close(code?: number, reason?: string): void;
 }
 export type WebSocketCtor = new (url: string) => WebSocketLike;
+
+/**
+ * Where the client gets its token: a fixed string, or a function called before each batch and
+ * each (re)connection, so a viewer's short-lived token is renewed without rebuilding the client.
+ */
+export type TokenProvider = () => string | undefined | Promise<string | undefined>;
+export type TokenSource = string | TokenProvider;
+
+export function resolveToken(t: TokenSource | undefined): string | undefined | Promise<string | undefined> {
+  return typeof t === 'function' ? t() : t;
+}
