@@ -74,7 +74,13 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   // The API speaks JSON only: anything else is a 415, not a string that fails the schema.
   app.removeContentTypeParser('text/plain');
   // Before any route: the document is collected from routes as they are added.
-  await registerOpenApi(app, { version: packageVersion() });
+  await registerOpenApi(app, {
+    version: packageVersion(),
+    emojis: o.catalog.entries.map((e) => e.emoji),
+    clock: o.clock,
+    ts: { pastMs: config.ingest.pastMs, futureMs: config.ingest.futureMs },
+    auth: { serviceTokens: config.apiTokens.length > 0, jwt: config.jwt.secret !== '' || config.jwt.jwksFile !== '' || config.jwt.jwksUrl !== '' },
+  });
   await app.register(healthRoutes, { metrics: o.metrics, checks: o.checks ?? [] });
 
   const auth = Authenticator.create({ apiTokens: config.apiTokens, jwt: config.jwt, clock: o.clock });
