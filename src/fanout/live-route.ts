@@ -141,7 +141,13 @@ export async function liveRoute(app: FastifyInstance, o: LiveRouteOptions): Prom
         const viewers = () => o.rooms.totalViewers(matchId);
         if (since !== undefined && req.query.epoch !== undefined) {
           const r = await o.bus.replay(matchId, since, req.query.epoch);
-          if (r.kind === 'replay') {
+          const latest = r.kind === 'replay' && r.updates.length === 0 ? await o.bus.latest(matchId) : undefined;
+          if (r.kind === 'replay' && since >= 0 && r.updates.length === 0 && (latest === undefined || latest === null || latest.epoch !== req.query.epoch || latest.seq < since)) {
+            // The client claims a seq this server never published: resuming there would mute it until
+            // the server caught up. Say so, and restart it from the latest window.
+            send(socket, { type: 'gap', matchId, epoch, since, reason: 'since-ahead' });
+            if (latest) deliver(updateMessage('snapshot', latest, viewers()), latest.seq, latest.epoch);
+          } else if (r.kind === 'replay') {
             viewer.lastSeq = since;
             viewer.epoch = req.query.epoch;
             for (const u of r.updates) deliver(updateMessage('update', u, viewers()), u.seq, u.epoch);

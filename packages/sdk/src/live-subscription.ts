@@ -207,6 +207,11 @@ export class LiveSubscription extends EventEmitter<SubscriptionEvents> {
         this.#lastSeq = -1;
         this.#epochStart = true;
       }
+      // Resumed past what the server holds: its snapshot (an older seq) follows and restarts the feed.
+      if (g.reason === 'since-ahead') {
+        this.#lastSeq = -1;
+        this.#epochStart = false;
+      }
       // A trimmed history is told: the update after it will not link to lastSeq, and that is expected.
       this.#toldGap = g.reason === 'history-trimmed';
       this.emit('gap', g);

@@ -24,7 +24,8 @@ export interface LiveWindow extends WindowAggregate {
   epoch: string;
 }
 
-export type GapReason = 'history-trimmed' | 'epoch-changed' | 'slow-consumer';
+/** since-ahead: the client asked to resume after a seq this server has not published (yet). */
+export type GapReason = 'history-trimmed' | 'epoch-changed' | 'slow-consumer' | 'since-ahead';
 
 /** Server -> client messages on GET /v1/live: a discriminated union on `type`. */
 export type ServerMessage =
