@@ -5,6 +5,7 @@ import { ErrorCodes, type ErrorName } from '../domain/errors.js';
 import { LiveServerMessage, liveMessageSchemas } from '../fanout/wire-schemas.js';
 import { ErrorBody } from './error-schema.js';
 import type { Clock } from '../ports/clock.js';
+import { acceptedTsRange } from '../ingest/schemas.js';
 
 interface RouteDoc {
   tags: string[];
@@ -53,7 +54,7 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
     auth: 'header',
     description:
       '202 once the log holds the reaction. `ts` (ms since the epoch) is accepted within ±TS_PAST_MS/TS_FUTURE_MS of the receive time ' +
-      '(the bounds in this document are those of the moment it was served, an hour kept in reserve) and trusted only up to 250 ms behind it. ' +
+      '(to the hour: the bounds in this document hold until the hour turns) and trusted only up to 250 ms behind it. ' +
       'Retry 429/503 after Retry-After. The body may be sent with `Content-Encoding: gzip`.',
     errors: INGEST_ERRORS,
   },
@@ -156,9 +157,6 @@ export interface OpenApiOptions {
   auth: { serviceTokens: boolean; jwt: boolean };
 }
 
-/** How long a served document's ts bounds stay true: they are those of now, narrowed by this. */
-const TS_RESERVE_MS = 3_600_000;
-
 export async function registerOpenApi(app: FastifyInstance, o: OpenApiOptions): Promise<void> {
   const authOn = o.auth.serviceTokens || o.auth.jwt;
   const bearerDescription = [
@@ -221,16 +219,19 @@ export async function registerOpenApi(app: FastifyInstance, o: OpenApiOptions): 
   const emojiSchema = { type: 'string', enum: [...o.emojis], description: 'One of the catalog (GET /v1/emojis)' };
   // The document as of now: the ts bounds move with the clock, so they are filled in per request.
   const current = (base: unknown) => {
-    const now = o.clock.now();
-    const minimum = now - o.ts.pastMs + Math.min(TS_RESERVE_MS, Math.floor(o.ts.pastMs / 2));
-    const maximum = now + o.ts.futureMs - Math.min(TS_RESERVE_MS, Math.floor(o.ts.futureMs / 2));
+    const { min: minimum, max: maximum } = acceptedTsRange(o.clock.now(), o.ts.pastMs, o.ts.futureMs);
     const doc = structuredClone(base) as OpenApiDoc;
     for (const path of ['/v1/reactions', '/v1/reactions/batch']) {
       const schema = doc.paths?.[path]?.post?.requestBody?.content?.['application/json']?.schema;
       const reaction = path.endsWith('batch') ? schema?.properties?.reactions?.items : schema;
       if (!reaction?.properties) continue;
       reaction.properties.emoji = emojiSchema;
-      reaction.properties.ts = { type: 'integer', minimum, maximum, description: `ms since the epoch; accepted within [receive time - ${o.ts.pastMs}, receive time + ${o.ts.futureMs}]` };
+      reaction.properties.ts = {
+        type: 'integer',
+        minimum,
+        maximum,
+        description: `ms since the epoch, default the receive time; accepted from ${o.ts.pastMs} ms before the start of the receive time's hour to ${o.ts.futureMs} ms after its end: these bounds hold until the hour turns`,
+      };
     }
     return doc;
   };

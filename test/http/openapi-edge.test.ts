@@ -24,26 +24,32 @@ async function docOf(config: Record<string, unknown> = {}, clock = new ManualClo
 }
 
 describe('the OpenAPI document says what the server does', () => {
-  it('emoji is the catalog; ts is the range accepted now (an hour in reserve), and moves with the clock', async () => {
+  it('emoji is the catalog; ts is the range accepted this hour, and moves with the clock', async () => {
     const { doc, clock, get } = await docOf();
     const single = doc.paths['/v1/reactions']!.post!.requestBody.content['application/json'].schema;
     const item = doc.paths['/v1/reactions/batch']!.post!.requestBody.content['application/json'].schema.properties.reactions!.items;
     for (const s of [single, item]) {
       expect(s.properties.emoji!.enum).toEqual(catalog.entries.map((e) => e.emoji));
-      expect(s.properties.ts).toMatchObject({ minimum: NOW - 86_400_000 + 3_600_000, maximum: NOW + 86_400_000 - 3_600_000 });
+      // NOW is on the hour: exactly ±24 h.
+      expect(s.properties.ts).toMatchObject({ minimum: NOW - 86_400_000, maximum: NOW + 86_400_000 });
     }
     clock.advance(10_000);
-    expect((await get()).paths['/v1/reactions']!.post!.requestBody.content['application/json'].schema.properties.ts!.minimum).toBe(NOW + 10_000 - 86_400_000 + 3_600_000);
+    const ts = (await get()).paths['/v1/reactions']!.post!.requestBody.content['application/json'].schema.properties.ts!;
+    expect(ts).toMatchObject({ minimum: NOW - 86_400_000, maximum: NOW + 3_600_000 + 86_400_000 });
     expect((await new Validator().validate((await get()) as never)).valid).toBe(true);
   });
 
-  it('the documented bounds are accepted, just outside them refused', async () => {
-    const { doc, inject } = await docOf();
-    const ts = doc.paths['/v1/reactions']!.post!.requestBody.content['application/json'].schema.properties.ts!;
+  it('the documented bounds are accepted, one past them refused, until the hour turns', async () => {
+    const { get, inject, clock } = await docOf({}, new ManualClock(NOW + 1_234_567));
+    const ts = (await get()).paths['/v1/reactions']!.post!.requestBody.content['application/json'].schema.properties.ts!;
     const post = (t: number) => inject({ method: 'POST', url: '/v1/reactions', payload: { matchId: 'm', userId: 'u', emoji: '⚽', ts: t } });
-    expect((await post(ts.minimum!)).statusCode).toBe(202);
-    expect((await post(ts.maximum!)).statusCode).toBe(202);
-    expect((await post(NOW - 86_400_000 - 1)).json().code).toBe('EMO_ERR_TIMESTAMP_RANGE');
+    for (const at of [NOW + 1_234_567, NOW + 3_599_999]) {
+      clock.set(at);
+      expect((await post(ts.minimum!)).statusCode).toBe(202);
+      expect((await post(ts.maximum!)).statusCode).toBe(202);
+      expect((await post(ts.minimum! - 1)).json().code).toBe('EMO_ERR_TIMESTAMP_RANGE');
+      expect((await post(ts.maximum! + 1)).json().code).toBe('EMO_ERR_TIMESTAMP_RANGE');
+    }
   });
 
   it('declares Retry-After on 429 and 503, Allow and 405 in the text, the live close codes', async () => {

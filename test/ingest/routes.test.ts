@@ -83,7 +83,7 @@ describe('POST /v1/reactions', () => {
       statusCode: 400,
       code: 'EMO_ERR_TIMESTAMP_RANGE',
       error: 'Bad Request',
-      message: `ts ${Math.floor(NOW / 1000)} is outside [now-${day} ms, now+${day} ms] (now=${NOW})`,
+      message: `ts ${Math.floor(NOW / 1000)} is outside [${NOW - day}, ${NOW + day}] (now=${NOW}; ±${day}/${day} ms around this hour)`,
     });
     expect((await post(app, '/v1/reactions', { ...ok, ts: NOW + day + 1 })).json().code).toBe('EMO_ERR_TIMESTAMP_RANGE');
     expect((await post(app, '/v1/reactions', { ...ok, ts: NOW - day - 1 })).json().code).toBe('EMO_ERR_TIMESTAMP_RANGE');
