@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey, type JWK } from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { Config } from '../config/config.js';
@@ -83,10 +83,27 @@ export class Authenticator {
    * An onRequest hook: 401 without a valid token. `?token=` is read only where `allowQuery` (the
    * WebSocket route: browsers cannot set its headers); elsewhere it would end up in access logs.
    */
-  guard(allowQuery: boolean): (req: FastifyRequest) => Promise<void> {
-    return async (req) => {
-      const token = this.#presented(req, allowQuery);
-      this.#identities.set(req.raw, await this.verify(token));
+  guard(allowQuery: boolean): (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void {
+    // Callback style, and synchronous for a token already verified (the hot path): no promise per
+    // request. A token seen for the first time is verified asynchronously (JWKS may be fetched).
+    return (req, _reply, done) => {
+      let identity: Identity | Promise<Identity>;
+      try {
+        identity = this.#verifyFast(this.#presented(req, allowQuery));
+      } catch (err) {
+        return done(err as Error);
+      }
+      if (!(identity instanceof Promise)) {
+        this.#identities.set(req.raw, identity);
+        return done();
+      }
+      identity.then(
+        (id) => {
+          this.#identities.set(req.raw, id);
+          done();
+        },
+        (err: Error) => done(err),
+      );
     };
   }
 
@@ -95,6 +112,11 @@ export class Authenticator {
   }
 
   async verify(token: string | undefined): Promise<Identity> {
+    return this.#verifyFast(token);
+  }
+
+  /** The identity at once when the token is a service token or cached, else the promise of it. */
+  #verifyFast(token: string | undefined): Identity | Promise<Identity> {
     if (token === undefined) throw emoError('UNAUTHORIZED', 'A Bearer token is required (Authorization: Bearer <token>)');
     if (this.#service.length > 0) {
       const d = digest(token);
@@ -108,9 +130,10 @@ export class Authenticator {
       this.#verified.delete(token);
       throw emoError('TOKEN_EXPIRED');
     }
-    const identity = await this.#verifyJwt(token, now);
-    this.#verified.set(token, identity);
-    return identity;
+    return this.#verifyJwt(token, now).then((identity) => {
+      this.#verified.set(token, identity);
+      return identity;
+    });
   }
 
   async #verifyJwt(token: string, now: number): Promise<Identity & { kind: 'viewer' }> {
