@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey, type JWK } from 'jose';
 import { LRUCache } from 'lru-cache';
-import type { Config } from '../config/config.js';
 import { emoError } from '../domain/errors.js';
 import type { Clock } from '../ports/clock.js';
 
@@ -18,9 +17,19 @@ export type Identity =
   | { kind: 'service'; key: string }
   | { kind: 'viewer'; sub: string; matches: readonly string[] | undefined; expMs: number };
 
+/** The JWT settings (config's `jwt`): one key source set, or none. */
+export interface JwtSettings {
+  secret: string;
+  jwksFile: string;
+  jwksUrl: string;
+  issuer: string;
+  audience: string;
+  leewaySec: number;
+}
+
 export interface AuthOptions {
   apiTokens: string[];
-  jwt: Config['jwt'];
+  jwt: JwtSettings;
   clock: Clock;
 }
 

@@ -1,7 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger, FastifyInstance, FastifyServerOptions } from 'fastify';
-import type { Config } from '../config/config.js';
 import { emoError, type EmoError } from '../domain/errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { errorBody } from './error-handler.js';
@@ -41,8 +40,21 @@ function clientErrorHandler(metrics: Metrics) {
   };
 }
 
+/** The settings these limits read (config's `http` and `trustProxy`). */
+export interface ServerLimitSettings {
+  trustProxy: boolean;
+  http: {
+    requestTimeoutMs: number;
+    headersTimeoutMs: number;
+    connectionTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    timeoutCheckMs: number;
+    maxConnectionsPerIp: number;
+  };
+}
+
 /** Fastify's server options for the limits above: Node's timers, checked often enough to matter. */
-export function serverOptions(config: Config, metrics: Metrics): Partial<FastifyServerOptions> {
+export function serverOptions(config: ServerLimitSettings, metrics: Metrics): Partial<FastifyServerOptions> {
   const h = config.http;
   const options = {
     connectionTimeout: h.connectionTimeoutMs,
@@ -60,7 +72,7 @@ export function serverOptions(config: Config, metrics: Metrics): Partial<Fastify
  * 429 and closed at once, so one address cannot hold the node's file descriptors. Behind TRUST_PROXY
  * all sockets come from the proxy, so the cap counts the requests in flight per forwarded address.
  */
-export function installConnectionCap(app: FastifyInstance, config: Config, metrics: Metrics): void {
+export function installConnectionCap(app: FastifyInstance, config: ServerLimitSettings, metrics: Metrics): void {
   const cap = config.http.maxConnectionsPerIp;
   if (cap <= 0) return;
   const open = new Map<string, number>();
