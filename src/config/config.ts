@@ -73,7 +73,8 @@ export interface Config {
     /** How often Node looks for requests past their timeouts (its default, 30 s, would double them). */
     timeoutCheckMs: number;
     /**
-     * Open sockets per client address; 0 = no cap. Behind TRUST_PROXY every socket comes from the
+     * Open HTTP sockets per client address; 0 = no cap. A socket upgraded to a WebSocket leaves
+     * this count for WS_MAX_CONNECTIONS_PER_IP's. Behind TRUST_PROXY every socket comes from the
      * proxy, so the cap counts requests in flight per forwarded address instead.
      */
     maxConnectionsPerIp: number;

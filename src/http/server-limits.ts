@@ -68,9 +68,11 @@ export function serverOptions(config: ServerLimitSettings, metrics: Metrics): Pa
 }
 
 /**
- * At most `maxConnectionsPerIp` open sockets per client address: the sockets beyond are answered
- * 429 and closed at once, so one address cannot hold the node's file descriptors. Behind TRUST_PROXY
- * all sockets come from the proxy, so the cap counts the requests in flight per forwarded address.
+ * At most `maxConnectionsPerIp` open HTTP sockets per client address: the sockets beyond are
+ * answered 429 and closed at once, so one address cannot hold the node's file descriptors. A socket
+ * upgraded to a WebSocket leaves the count (WS_MAX_CONNECTIONS_PER_IP bounds those, and a NAT's
+ * viewers may need many). Behind TRUST_PROXY all sockets come from the proxy, so the cap counts the
+ * requests in flight per forwarded address.
  */
 export function installConnectionCap(app: FastifyInstance, config: ServerLimitSettings, metrics: Metrics): void {
   const cap = config.http.maxConnectionsPerIp;
@@ -83,6 +85,13 @@ export function installConnectionCap(app: FastifyInstance, config: ServerLimitSe
   };
   const refusal = () => emoError('TOO_MANY_CONNECTIONS', `More than ${cap} connections from this address`, { retryAfterSec: 5 });
   if (!config.trustProxy) {
+    const counted = new WeakMap<Socket, string>();
+    const leave = (socket: Socket) => {
+      const ip = counted.get(socket);
+      if (ip === undefined) return;
+      counted.delete(socket);
+      release(ip);
+    };
     app.server.on('connection', (socket: Socket) => {
       const ip = socket.remoteAddress ?? '';
       const n = open.get(ip) ?? 0;
@@ -93,8 +102,10 @@ export function installConnectionCap(app: FastifyInstance, config: ServerLimitSe
         return;
       }
       open.set(ip, n + 1);
-      socket.once('close', () => release(ip));
+      counted.set(socket, ip);
+      socket.once('close', () => leave(socket));
     });
+    app.server.on('upgrade', (_req: unknown, socket: Socket) => leave(socket));
     return;
   }
   app.addHook('onRequest', async (req, reply) => {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
+import { WebSocket } from 'ws';
 import { loadConfig } from '../../src/config/config.js';
 import { edgeApp, parseRaw, rawClient } from '../edge/edge-app.js';
 
@@ -24,6 +25,10 @@ describe('HTTP server limits (real sockets)', () => {
     expect(s.timeout).toBe(30_000);
     // A stalled request is found at most one check after its timeout: 15 + 1 s, under 30 s.
     expect(s.requestTimeout + c.http.timeoutCheckMs).toBeLessThan(30_000);
+  });
+
+  it('refuses headers allowed longer than the whole request', () => {
+    expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '20000', HTTP_REQUEST_TIMEOUT_MS: '10000' })).toThrow(/must not exceed HTTP_REQUEST_TIMEOUT_MS/);
   });
 
   it('closes a POST whose body stalls after 10 of 1,000 bytes, with 408 EMO_ERR_REQUEST_TIMEOUT', async () => {
@@ -78,6 +83,20 @@ describe('HTTP server limits (real sockets)', () => {
     again.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     expect(parseRaw((await again.closed).received).status).toBe(200);
     for (const h of held) h.socket.destroy();
+  });
+
+  it('a socket upgraded to a WebSocket leaves the HTTP count (WS_MAX_CONNECTIONS_PER_IP bounds those)', async () => {
+    const e = await edgeApp({ config: { http: { maxConnectionsPerIp: 3 } } });
+    app = e.app;
+    const wave = async () => {
+      const ws = Array.from({ length: 3 }, () => new WebSocket(`ws://127.0.0.1:${e.port}/v1/live?matchId=m`));
+      await Promise.all(ws.map((s) => new Promise((r, j) => (s.once('open', r), s.once('error', j)))));
+      return ws;
+    };
+    // Handshakes in flight count; three waves of three fill the cap three times over once upgraded.
+    const sockets = [...(await wave()), ...(await wave()), ...(await wave())];
+    expect((await fetch(`${e.url}/healthz`)).status).toBe(200);
+    for (const s of sockets) s.terminate();
   });
 
   it('behind TRUST_PROXY the cap counts requests in flight per forwarded address', async () => {
