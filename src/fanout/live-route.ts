@@ -15,7 +15,8 @@ const LiveQuery = Type.Object(
     matchId: Type.String({ minLength: 1, maxLength: 64, pattern: ID_PATTERN }),
     since: Type.Optional(Type.String({ pattern: '^-?[0-9]{1,15}$' })),
     epoch: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' })),
-    token: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+    // An RS256 JWT with the usual claims (iss, aud, iat, jti) passes 500 characters.
+    token: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
   },
   { additionalProperties: false },
 );

@@ -117,6 +117,27 @@ describe('public keys (JWT_JWKS_FILE, JWT_JWKS_URL: RS256, ES256)', () => {
     expect((await post(await hs256({ sub: 'viewer-1' }, NOW, new TextEncoder().encode(JSON.stringify(await exportJWK(rs.publicKey)))))).json().code).toBe('EMO_ERR_TOKEN_INVALID');
   });
 
+  it('takes an RS256 viewer token with the usual claims (over 512 characters) as ?token= on /v1/live', async () => {
+    const rs = await generateKeyPair('RS256');
+    const dir = mkdtempSync(path.join(tmpdir(), 'emo-jwks-'));
+    const file = path.join(dir, 'jwks.json');
+    writeFileSync(file, JSON.stringify({ keys: [{ ...(await exportJWK(rs.publicKey)), kid: 'rs', alg: 'RS256' }] }));
+    const e = await edgeApp({ clock: systemClock, config: { jwt: { jwksFile: file } as never } });
+    app = e.app;
+    const token = await new SignJWT({ sub: 'viewer-1', matches: ['m1', 'm2', 'final-2026'] })
+      .setProtectedHeader({ alg: 'RS256', kid: 'rs', typ: 'JWT' })
+      .setIssuer('https://id.broadcaster.example/')
+      .setAudience('emostream')
+      .setIssuedAt()
+      .setJti('0b7f4c1e-8f2a-4d53-9c1e-2f6a7b8c9d0e')
+      .setExpirationTime('10m')
+      .sign(rs.privateKey);
+    expect(token.length).toBeGreaterThan(512);
+    const ws = new WebSocket(`ws://127.0.0.1:${e.port}/v1/live?matchId=m1&token=${token}`);
+    await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('unexpected-response', (_q, res) => reject(new Error(`HTTP ${res.statusCode}`)))));
+    ws.terminate();
+  });
+
   it('fetches a JWKS URL once and keeps the keys', async () => {
     const rs = await generateKeyPair('RS256');
     const body = JSON.stringify({ keys: [{ ...(await exportJWK(rs.publicKey)), kid: 'k1', alg: 'RS256' }] });
