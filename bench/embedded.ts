@@ -2,6 +2,7 @@
 // (autocannon in this process, the server in another), beside a bare node:http server measured in
 // the same run, and the aggregator's decode + window + emit rate on one core.
 import path from 'node:path';
+import { SignJWT } from 'jose';
 import { WindowAggregator } from '../src/aggregate/window-aggregator.js';
 import { MemorySchemaRegistry } from '../src/adapters/memory/memory-schema-registry.js';
 import { createSerdes } from '../src/codec/serde.js';
@@ -23,15 +24,23 @@ async function http(): Promise<Row[]> {
   // The ingest role alone (what a distributed deployment scales out), on the memory log: no
   // aggregator or fan-out sharing its core, nothing consuming the log.
   const api = await startRoleChild({ ...limits, ROLE: 'api' });
+  // The same embedded role with viewer identity on: every request carries a signed token (HS256),
+  // verified once and then cached until its exp.
+  const secret = 'bench-secret-of-at-least-32-characters!!';
+  const withJwt = await startRoleChild({ ...limits, JWT_SECRET: secret });
+  const jwt = await new SignJWT({ sub: 'bench-user' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('2h').sign(new TextEncoder().encode(secret));
+  const bearer = { authorization: `Bearer ${jwt}` };
   const port = Number(server.match[2]);
   const barePort = Number(bare.match[1]);
   const one = JSON.stringify({ matchId: 'bench-match', userId: 'bench-user', emoji: '🔥' });
   const batch = JSON.stringify({ reactions: Array.from({ length: 100 }, (_, i) => ({ matchId: `bench-${i % 4}`, userId: `u${i}`, emoji: i % 3 ? '🔥' : '😂' })) });
   // Every server gets the same unmeasured warm-up first (JIT, heap sizing, connections): a cold
   // first run would count the compiler's work against the servers with more code in their path.
-  const measure = async (url: string, body: string, perRequest: number) => {
-    if (warmupSeconds > 0) await cannon(url, [body], perRequest, warmupSeconds, connections);
-    return cannon(url, [body], perRequest, seconds, connections);
+  // A viewer's batch: its own reactions only (a JWT's sub is the one user a request may name).
+  const viewerBatch = JSON.stringify({ reactions: Array.from({ length: 100 }, (_, i) => ({ matchId: 'bench-match', userId: 'bench-user', emoji: i % 3 ? '🔥' : '😂' })) });
+  const measure = async (url: string, body: string, perRequest: number, headers: Record<string, string> = {}) => {
+    if (warmupSeconds > 0) await cannon(url, [body], perRequest, warmupSeconds, connections, headers);
+    return cannon(url, [body], perRequest, seconds, connections, headers);
   };
   try {
     const bareOne = await measure(`http://127.0.0.1:${barePort}/`, one, 1);
@@ -39,18 +48,27 @@ async function http(): Promise<Row[]> {
     const single = await measure(`http://127.0.0.1:${port}/v1/reactions`, one, 1);
     const apiOnly = await measure(`http://127.0.0.1:${Number(api.match[2])}/v1/reactions`, one, 1);
     const batched = await measure(`http://127.0.0.1:${port}/v1/reactions/batch`, batch, 100);
+    const jwtPort = Number(withJwt.match[2]);
+    const oneViewer = await measure(`http://127.0.0.1:${port}/v1/reactions/batch`, viewerBatch, 100);
+    const singleJwt = await measure(`http://127.0.0.1:${jwtPort}/v1/reactions`, one, 1, bearer);
+    const batchJwt = await measure(`http://127.0.0.1:${jwtPort}/v1/reactions/batch`, viewerBatch, 100, bearer);
     return [
       { case: 'bare node:http 202 (baseline)', ...bareOne, ratio: 1 },
       { case: 'minimal Fastify POST route (framework floor)', ...floor, ratio: +(floor.rps / bareOne.rps).toFixed(3) },
       { case: 'POST /v1/reactions', ...single, ratio: +(single.rps / bareOne.rps).toFixed(3) },
       { case: 'POST /v1/reactions (ROLE=api alone)', ...apiOnly, ratio: +(apiOnly.rps / bareOne.rps).toFixed(3) },
       { case: 'POST /v1/reactions/batch (100/req)', ...batched, ratio: +(batched.rps / bareOne.rps).toFixed(3) },
+      // JWT rows: `vsNoAuth` is the same request's rate on the same role without auth (goal >= 0.9).
+      { case: 'POST /v1/reactions/batch (100/req, one viewer)', ...oneViewer, ratio: +(oneViewer.rps / bareOne.rps).toFixed(3) },
+      { case: 'POST /v1/reactions (JWT)', ...singleJwt, ratio: +(singleJwt.rps / bareOne.rps).toFixed(3), vsNoAuth: +(singleJwt.rps / single.rps).toFixed(3) },
+      { case: 'POST /v1/reactions/batch (100/req, one viewer, JWT)', ...batchJwt, ratio: +(batchJwt.rps / bareOne.rps).toFixed(3), vsNoAuth: +(batchJwt.rps / oneViewer.rps).toFixed(3) },
     ];
   } finally {
     await stopChild(server);
     await stopChild(bare);
     await stopChild(fastify);
     await stopChild(api);
+    await stopChild(withJwt);
   }
 }
 

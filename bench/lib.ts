@@ -90,12 +90,12 @@ export interface CannonResult {
 }
 
 /** autocannon POSTing `bodies` in turn for `seconds`; accepted counts 2xx answers × reactions per request. */
-export async function cannon(url: string, bodies: string[], perRequest: number, seconds: number, connections: number): Promise<CannonResult> {
+export async function cannon(url: string, bodies: string[], perRequest: number, seconds: number, connections: number, headers: Record<string, string> = {}): Promise<CannonResult> {
   let k = 0;
   const r = await autocannon({
     url,
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...headers },
     connections,
     duration: seconds,
     pipelining: 1,

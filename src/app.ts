@@ -12,8 +12,11 @@ import { repoRoot } from './domain/schemas-dir.js';
 import type { FanoutBus } from './ports/bus.js';
 import { liveRoute } from './fanout/live-route.js';
 import { Rooms } from './fanout/rooms.js';
-import { installErrorHandling } from './http/error-handler.js';
-import { tokenGuard } from './http/auth.js';
+import fastifyCors from '@fastify/cors';
+import { frameworkErrors, installErrorHandling } from './http/error-handler.js';
+import { Authenticator } from './http/auth.js';
+import { installContentEncoding } from './http/content-encoding.js';
+import { installConnectionCap, serverOptions } from './http/server-limits.js';
 import { healthRoutes } from './http/health-routes.js';
 import type { ReadinessCheck } from './stage/stage-progress.js';
 import { registerOpenApi } from './http/openapi.js';
@@ -49,15 +52,39 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     // Per-request access logs would cost more than the request at this rate; metrics count them.
     logController: new LogController({ disableRequestLogging: true }),
+    // Timeouts and the parser's own refusals (see server-limits.ts), all answered from the catalogue.
+    ...serverOptions(config, o.metrics),
+    frameworkErrors,
   });
   installErrorHandling(app, o.metrics);
+  installConnectionCap(app, config, o.metrics);
+  installContentEncoding(app);
+  if (config.corsOrigins.length > 0) {
+    const allowed = new Set(config.corsOrigins);
+    // Other origins get no CORS headers (their preflight a 403 from the not-found handler); the
+    // pages' own same-origin requests need none.
+    await app.register(fastifyCors, {
+      origin: (origin, cb) => cb(null, origin !== undefined && allowed.has(origin)),
+      methods: ['GET', 'HEAD', 'POST'],
+      allowedHeaders: ['authorization', 'content-type', 'content-encoding'],
+      exposedHeaders: ['retry-after', 'www-authenticate'],
+      maxAge: 600,
+      strictPreflight: false,
+    });
+  }
   // The API speaks JSON only: anything else is a 415, not a string that fails the schema.
   app.removeContentTypeParser('text/plain');
   // Before any route: the document is collected from routes as they are added.
-  await registerOpenApi(app, { version: packageVersion() });
+  await registerOpenApi(app, {
+    version: packageVersion(),
+    emojis: o.catalog.entries.map((e) => e.emoji),
+    clock: o.clock,
+    ts: { pastMs: config.ingest.pastMs, futureMs: config.ingest.futureMs },
+    auth: { serviceTokens: config.apiTokens.length > 0, jwt: config.jwt.secret !== '' || config.jwt.jwksFile !== '' || config.jwt.jwksUrl !== '' },
+  });
   await app.register(healthRoutes, { metrics: o.metrics, checks: o.checks ?? [] });
 
-  const auth = tokenGuard(config.apiTokens);
+  const auth = Authenticator.create({ apiTokens: config.apiTokens, jwt: config.jwt, clock: o.clock });
   if (o.ingest) {
     const limits = o.ingest.limits ?? {
       client: new MemoryRateBuckets({ ratePerSec: config.ingest.clientRatePerSec, burst: config.ingest.clientBurst }, o.clock),
@@ -67,7 +94,6 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       catalog: o.catalog,
       clock: o.clock,
       limits,
-      tokens: config.apiTokens,
       producer: o.ingest.producer,
       codec: o.ingest.codec,
       metrics: o.metrics,
@@ -94,7 +120,14 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       logger: o.logger,
     });
     app.addHook('onClose', async () => rooms.close());
-    await app.register(fastifyWebsocket, { options: { maxPayload: config.fanout.maxClientFrameBytes } });
+    await app.register(fastifyWebsocket, {
+      options: { maxPayload: config.fanout.maxClientFrameBytes },
+      // A bad frame or a client hanging up is the client's problem: one line at warn, no stack.
+      errorHandler: (err: Error & { code?: string }, socket, req) => {
+        req.log.warn({ code: err.code, reason: err.message, remote: req.ip }, 'websocket protocol error');
+        socket.terminate();
+      },
+    });
     await app.register(liveRoute, {
       bus: o.fanout.bus,
       rooms,
@@ -104,6 +137,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       allowedOrigins: config.fanout.allowedOrigins,
       pingIntervalMs: config.fanout.pingIntervalMs,
       auth,
+      clock: o.clock,
     });
   }
 

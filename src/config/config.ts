@@ -57,6 +57,43 @@ export interface Config {
   };
   /** Behind a reverse proxy: take the client address from X-Forwarded-For (per-address limits). */
   trustProxy: boolean;
+  /**
+   * Limits of the HTTP server itself, so that a slow or stalled client costs a socket for a bounded
+   * time (slowloris): Node's own timers, checked every `timeoutCheckMs`.
+   */
+  http: {
+    /** Whole request, headers and body, from its first byte; then 408 and the socket is closed. */
+    requestTimeoutMs: number;
+    /** Headers alone: a request whose headers never end is closed after this. */
+    headersTimeoutMs: number;
+    /** A socket with no traffic at all for this long is closed (WebSockets excepted: they ping). */
+    connectionTimeoutMs: number;
+    /** An idle keep-alive socket between requests. Behind a load balancer, set it above the balancer's idle timeout. */
+    keepAliveTimeoutMs: number;
+    /** How often Node looks for requests past their timeouts (its default, 30 s, would double them). */
+    timeoutCheckMs: number;
+    /**
+     * Open HTTP sockets per client address; 0 = no cap. A socket upgraded to a WebSocket leaves
+     * this count for WS_MAX_CONNECTIONS_PER_IP's. Behind TRUST_PROXY every socket comes from the
+     * proxy, so the cap counts requests in flight per forwarded address instead.
+     */
+    maxConnectionsPerIp: number;
+  };
+  /** Origins whose pages may call the API from a browser (CORS); empty = same origin only. */
+  corsOrigins: string[];
+  /**
+   * Viewer identity from signed tokens (JWT): a secret (HS256) or public keys (RS256/ES256) from a
+   * JWKS file or URL. With any of them set, a token's `sub` is the user a reaction counts for.
+   */
+  jwt: {
+    secret: string;
+    jwksFile: string;
+    jwksUrl: string;
+    issuer: string;
+    audience: string;
+    /** Clock difference tolerated on exp/nbf/iat. */
+    leewaySec: number;
+  };
   /** Wall-clock close check period for quiet matches. */
   punctuateMs: number;
   /** Liveness: a stage with work that made no progress (commit, publish) for this long answers /healthz 503. */
@@ -180,6 +217,23 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
       allowedOrigins: r.list('WS_ALLOWED_ORIGINS', []),
     },
     trustProxy: r.oneOf('TRUST_PROXY', '0', ['0', '1']) === '1',
+    http: {
+      requestTimeoutMs: r.int('HTTP_REQUEST_TIMEOUT_MS', 15_000, 100, 600_000),
+      headersTimeoutMs: r.int('HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+      connectionTimeoutMs: r.int('HTTP_CONNECTION_TIMEOUT_MS', 30_000, 100, 3_600_000),
+      keepAliveTimeoutMs: r.int('HTTP_KEEP_ALIVE_TIMEOUT_MS', 5_000, 100, 600_000),
+      timeoutCheckMs: r.int('HTTP_TIMEOUT_CHECK_MS', 1_000, 10, 30_000),
+      maxConnectionsPerIp: r.int('HTTP_MAX_CONNECTIONS_PER_IP', 256, 0, 10_000_000),
+    },
+    corsOrigins: r.list('CORS_ORIGINS', []),
+    jwt: {
+      secret: r.str('JWT_SECRET', ''),
+      jwksFile: r.str('JWT_JWKS_FILE', ''),
+      jwksUrl: r.str('JWT_JWKS_URL', '', /^https?:\/\/\S+$/),
+      issuer: r.str('JWT_ISSUER', ''),
+      audience: r.str('JWT_AUDIENCE', ''),
+      leewaySec: r.int('JWT_LEEWAY_SEC', 5, 0, 300),
+    },
     punctuateMs: r.int('PUNCTUATE_MS', 250, 10, 60_000),
     stallTimeoutMs: r.int('STALL_TIMEOUT_MS', 30_000, 100, 3_600_000),
     recoveryGiveUpMs: r.int('RECOVERY_GIVE_UP_MS', 60_000, 100, 86_400_000),
@@ -232,6 +286,17 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
   if (config.log.capacityBytes < config.ingest.bodyLimitBytes) {
     // Else one full request could be refused with 503 for ever: no amount of draining makes room.
     r.problems.push(`LOG_CAPACITY_BYTES (${config.log.capacityBytes}) must be at least BODY_LIMIT_BYTES (${config.ingest.bodyLimitBytes})`);
+  }
+  if (config.http.headersTimeoutMs > config.http.requestTimeoutMs) {
+    // Node refuses a server whose headers may take longer than the whole request.
+    r.problems.push(`HTTP_HEADERS_TIMEOUT_MS (${config.http.headersTimeoutMs}) must not exceed HTTP_REQUEST_TIMEOUT_MS (${config.http.requestTimeoutMs})`);
+  }
+  if ([config.jwt.secret, config.jwt.jwksFile, config.jwt.jwksUrl].filter(Boolean).length > 1) {
+    r.problems.push('set only one of JWT_SECRET, JWT_JWKS_FILE and JWT_JWKS_URL');
+  }
+  if (config.jwt.secret !== '' && config.jwt.secret.length < 32) {
+    // HS256 with a short secret can be brute-forced offline from one token.
+    r.problems.push('JWT_SECRET must be at least 32 characters');
   }
   const badSentinel = config.redis.sentinels.find((h) => !/^[^\s:,]+:\d{1,5}$/.test(h));
   if (badSentinel !== undefined) r.problems.push(`REDIS_SENTINELS entry ${JSON.stringify(badSentinel)} must be host:port`);

@@ -2,6 +2,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import type { WebSocket } from 'ws';
 import { emoError } from '../domain/errors.js';
+import { authorizeMatch, TOKEN_EXPIRED_CLOSE_CODE, type Authenticator } from '../http/auth.js';
+import type { Clock } from '../ports/clock.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { ID_PATTERN } from '../domain/types.js';
 import type { FanoutBus } from '../ports/bus.js';
@@ -13,7 +15,8 @@ const LiveQuery = Type.Object(
     matchId: Type.String({ minLength: 1, maxLength: 64, pattern: ID_PATTERN }),
     since: Type.Optional(Type.String({ pattern: '^-?[0-9]{1,15}$' })),
     epoch: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' })),
-    token: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+    // An RS256 JWT with the usual claims (iss, aud, iat, jti) passes 500 characters.
+    token: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
   },
   { additionalProperties: false },
 );
@@ -27,7 +30,8 @@ export interface LiveRouteOptions {
   maxConnectionsPerIp: number;
   allowedOrigins: string[];
   pingIntervalMs: number;
-  auth?: ((req: FastifyRequest) => Promise<void>) | undefined;
+  auth?: Authenticator | undefined;
+  clock: Clock;
 }
 
 /**
@@ -73,10 +77,20 @@ export async function liveRoute(app: FastifyInstance, o: LiveRouteOptions): Prom
     }
   };
 
-  app.get<{ Querystring: LiveQuery }>(
-    '/v1/live',
-    { websocket: true, schema: { querystring: LiveQuery }, preValidation: admit, ...(o.auth ? { onRequest: o.auth } : {}) },
-    (socket, req) => {
+  app.route<{ Querystring: LiveQuery }>({
+    method: 'GET',
+    url: '/v1/live',
+    schema: { querystring: LiveQuery },
+    // Browsers cannot set a WebSocket's headers: here, and only here, ?token= is read too.
+    ...(o.auth ? { onRequest: o.auth.guard(true) } : {}),
+    preValidation: admit,
+    preHandler: async (req) => authorizeMatch(o.auth?.identity(req), req.query.matchId),
+    // A plain GET (no upgrade) is a client that does not speak WebSocket: say so.
+    handler: async (_req, reply) => {
+      reply.header('upgrade', 'websocket');
+      throw emoError('UPGRADE_REQUIRED');
+    },
+    wsHandler: (socket, req) => {
       const { matchId } = req.query;
       const since = req.query.since === undefined ? undefined : Number(req.query.since);
       const ip = req.ip;
@@ -85,6 +99,14 @@ export async function liveRoute(app: FastifyInstance, o: LiveRouteOptions): Prom
       perIp.set(ip, (perIp.get(ip) ?? 0) + 1);
       o.metrics.wsConnections.inc();
       const viewer: Viewer = { socket, lastSeq: -1, epoch: '', pending: [], lagging: false };
+      // A viewer's socket lives as long as its token: at expiry it is closed, and the client
+      // reconnects with a fresh one (resuming with since/epoch, so nothing is lost).
+      const identity = o.auth?.identity(req);
+      const expiry =
+        identity?.kind === 'viewer'
+          ? setTimeout(() => socket.close(TOKEN_EXPIRED_CLOSE_CODE, 'token expired'), Math.min(2 ** 31 - 1, Math.max(0, identity.expMs + o.auth!.leewayMs - o.clock.now())))
+          : undefined;
+      expiry?.unref();
 
       socket.on('pong', () => alive.add(socket));
       socket.on('message', (data, isBinary) => {
@@ -98,6 +120,7 @@ export async function liveRoute(app: FastifyInstance, o: LiveRouteOptions): Prom
         send(socket, { type: 'pong' });
       });
       socket.on('close', () => {
+        clearTimeout(expiry);
         sockets.delete(socket);
         const n = (perIp.get(ip) ?? 1) - 1;
         if (n <= 0) perIp.delete(ip);
@@ -119,7 +142,13 @@ export async function liveRoute(app: FastifyInstance, o: LiveRouteOptions): Prom
         const viewers = () => o.rooms.totalViewers(matchId);
         if (since !== undefined && req.query.epoch !== undefined) {
           const r = await o.bus.replay(matchId, since, req.query.epoch);
-          if (r.kind === 'replay') {
+          const latest = r.kind === 'replay' && r.updates.length === 0 ? await o.bus.latest(matchId) : undefined;
+          if (r.kind === 'replay' && since >= 0 && r.updates.length === 0 && (latest === undefined || latest === null || latest.epoch !== req.query.epoch || latest.seq < since)) {
+            // The client claims a seq this server never published: resuming there would mute it until
+            // the server caught up. Say so, and restart it from the latest window.
+            send(socket, { type: 'gap', matchId, epoch, since, reason: 'since-ahead' });
+            if (latest) deliver(updateMessage('snapshot', latest, viewers()), latest.seq, latest.epoch);
+          } else if (r.kind === 'replay') {
             viewer.lastSeq = since;
             viewer.epoch = req.query.epoch;
             for (const u of r.updates) deliver(updateMessage('update', u, viewers()), u.seq, u.epoch);
@@ -155,5 +184,5 @@ export async function liveRoute(app: FastifyInstance, o: LiveRouteOptions): Prom
         o.metrics.wsMessagesSent.inc();
       }
     },
-  );
+  });
 }

@@ -32,7 +32,7 @@ export const LiveGapMessage = Type.Object(
     matchId: Type.String(),
     epoch: Type.String({ description: 'The current epoch' }),
     since: Type.Integer({ description: 'The seq the client asked to resume after' }),
-    reason: Type.Union([Type.Literal('history-trimmed'), Type.Literal('epoch-changed'), Type.Literal('slow-consumer')]),
+    reason: Type.Union([Type.Literal('history-trimmed'), Type.Literal('epoch-changed'), Type.Literal('slow-consumer'), Type.Literal('since-ahead')]),
   },
   { $id: 'LiveGapMessage', title: 'LiveGapMessage', additionalProperties: false, description: 'Updates were missed that history cannot replay; the latest snapshot follows' },
 );

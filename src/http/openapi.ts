@@ -4,6 +4,8 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import { ErrorCodes, type ErrorName } from '../domain/errors.js';
 import { LiveServerMessage, liveMessageSchemas } from '../fanout/wire-schemas.js';
 import { ErrorBody } from './error-schema.js';
+import type { Clock } from '../ports/clock.js';
+import { acceptedTsRange } from '../ingest/schemas.js';
 
 interface RouteDoc {
   tags: string[];
@@ -13,12 +15,31 @@ interface RouteDoc {
   errors?: ErrorName[];
   /** Responses other than errors that the route's own schema does not declare. */
   responses?: Record<string, unknown>;
+  /** Authenticated when the deployment enforces it; 'live' also takes ?token=. */
+  auth?: 'header' | 'live';
+}
+
+interface SchemaNode {
+  properties?: Record<string, SchemaNode | unknown> & { reactions?: { items?: SchemaNode } };
+}
+interface OpenApiDoc {
+  paths?: Record<string, { post?: { requestBody?: { content?: Record<string, { schema?: SchemaNode }> } } }>;
 }
 
 const INGEST_ERRORS: ErrorName[] = [
-  'VALIDATION', 'MALFORMED_JSON', 'UNKNOWN_EMOJI', 'TIMESTAMP_RANGE', 'UNAUTHORIZED', 'BODY_TOO_LARGE',
-  'UNSUPPORTED_MEDIA_TYPE', 'RATE_LIMITED', 'INTERNAL', 'BACKPRESSURE', 'LOG_UNAVAILABLE',
+  'VALIDATION', 'MALFORMED_JSON', 'UNKNOWN_EMOJI', 'TIMESTAMP_RANGE', 'BAD_REQUEST', 'BODY_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE', 'UNSUPPORTED_ENCODING', 'REQUEST_TIMEOUT', 'RATE_LIMITED', 'TOO_MANY_CONNECTIONS', 'INTERNAL', 'BACKPRESSURE', 'LOG_UNAVAILABLE',
 ];
+/** Only where authentication is on (API_TOKENS or a JWT key): an open deployment never answers them. */
+const AUTH_ERRORS: ErrorName[] = ['UNAUTHORIZED', 'TOKEN_INVALID', 'TOKEN_EXPIRED'];
+const VIEWER_ERRORS: ErrorName[] = ['USER_MISMATCH', 'MATCH_FORBIDDEN'];
+/** Headers the error responses carry, by status. */
+const ERROR_HEADERS: Record<number, Record<string, unknown>> = {
+  401: { 'WWW-Authenticate': { type: 'string', description: 'The Bearer challenge (RFC 6750)' } },
+  405: { Allow: { type: 'string', description: 'The methods the path takes' } },
+  429: { 'Retry-After': { type: 'integer', minimum: 0, description: 'Seconds to wait before retrying' } },
+  503: { 'Retry-After': { type: 'integer', minimum: 0, description: 'Seconds to wait before retrying (when retrying helps)' } },
+};
 const jsonOf = (schema: unknown) => ({ content: { 'application/json': { schema } } });
 const Readiness = { type: 'object', properties: { status: { type: 'string' }, failing: { type: 'array', items: { type: 'string' } } } };
 
@@ -30,12 +51,17 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
   'POST /v1/reactions': {
     tags: ['ingest'],
     summary: 'Send one reaction',
-    description: '202 once the log holds the reaction. `ts` (ms since the epoch) is trusted only up to 250 ms behind the receive time. Retry 429/503 after Retry-After.',
+    auth: 'header',
+    description:
+      '202 once the log holds the reaction. `ts` (ms since the epoch) is accepted within ±TS_PAST_MS/TS_FUTURE_MS of the receive time ' +
+      '(to the hour: the bounds in this document hold until the hour turns) and trusted only up to 250 ms behind it. ' +
+      'Retry 429/503 after Retry-After. The body may be sent with `Content-Encoding: gzip`.',
     errors: INGEST_ERRORS,
   },
   'POST /v1/reactions/batch': {
     tags: ['ingest'],
     summary: 'Send a batch of reactions',
+    auth: 'header',
     description: 'All or nothing: one bad item rejects the batch and the error body carries its `index`.',
     errors: INGEST_ERRORS,
   },
@@ -55,12 +81,14 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
   'GET /v1/live': {
     tags: ['live'],
     summary: 'Live window updates of a match (WebSocket)',
+    auth: 'live',
     description:
       'Upgrade to a WebSocket. The server sends `LiveServerMessage` frames: a `snapshot`, then an `update` per closed window; ' +
       'with `since` and `epoch` it replays what was missed, or sends a `gap` and the latest snapshot. The client may send ' +
-      '`LiveClientMessage` (ping). Close codes: 1001 going away, 1009 frame too big, 4400 bad request, 4402 malformed frame. ' +
-      'Admission limits answer before the upgrade, as HTTP errors.',
-    errors: ['VALIDATION', 'UNAUTHORIZED', 'ORIGIN_NOT_ALLOWED', 'TOO_MANY_CONNECTIONS', 'NODE_FULL'],
+      '`LiveClientMessage` (ping). Close codes: 1001 going away, 1009 frame too big, 4400 bad request, 4401 token expired ' +
+      '(reconnect with a fresh token and resume), 4402 malformed frame. Admission limits answer before the upgrade, as HTTP errors; ' +
+      'a plain GET without `Upgrade: websocket` is a 426. Browsers may pass the token as `?token=` (only here).',
+    errors: ['VALIDATION', 'ORIGIN_NOT_ALLOWED', 'TOO_MANY_CONNECTIONS', 'NODE_FULL', 'UPGRADE_REQUIRED'],
     responses: {
       101: {
         description: 'Switching Protocols; then LiveServerMessage frames',
@@ -88,7 +116,8 @@ function errorResponses(names: ErrorName[]): Record<string, unknown> {
   }
   const out: Record<string, unknown> = {};
   for (const [status, codes] of byStatus) {
-    out[String(status)] = { description: codes.join(', '), ...jsonOf({ $ref: '#/components/schemas/EmoError' }) };
+    const headers = ERROR_HEADERS[status];
+    out[String(status)] = { description: codes.join(', '), ...(headers ? { headers } : {}), ...jsonOf({ $ref: '#/components/schemas/EmoError' }) };
   }
   return out;
 }
@@ -117,7 +146,23 @@ const codeTable = Object.values(ErrorCodes)
  * served from the installed package (no CDN). Register before any route: routes are collected as
  * they are added.
  */
-export async function registerOpenApi(app: FastifyInstance, o: { version: string }): Promise<void> {
+export interface OpenApiOptions {
+  version: string;
+  /** The catalog's emojis: the only values `emoji` takes. */
+  emojis: readonly string[];
+  clock: Clock;
+  /** The accepted ts range around the receive time (TS_PAST_MS, TS_FUTURE_MS). */
+  ts: { pastMs: number; futureMs: number };
+  /** What the deployment enforces: security is documented only where it is. */
+  auth: { serviceTokens: boolean; jwt: boolean };
+}
+
+export async function registerOpenApi(app: FastifyInstance, o: OpenApiOptions): Promise<void> {
+  const authOn = o.auth.serviceTokens || o.auth.jwt;
+  const bearerDescription = [
+    o.auth.jwt ? 'a viewer JWT (its `sub` is the user; an optional `matches` claim limits the matches)' : '',
+    o.auth.serviceTokens ? 'one of API_TOKENS (server-to-server: the body names the user)' : '',
+  ].filter(Boolean).join(', or ');
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
@@ -127,8 +172,11 @@ export async function registerOpenApi(app: FastifyInstance, o: { version: string
         description:
           'Real-time emoji reactions: ingest, 2 s windows, fan-out. Every error is an `EmoError` body with a stable code:\n\n' +
           `| code | status | retry helps | meaning |\n| --- | --- | --- | --- |\n${codeTable}\n\n` +
-          'Any unknown route answers 404 `EMO_ERR_NOT_FOUND`. When API tokens are configured the ingest routes and /v1/live need ' +
-          '`Authorization: Bearer <token>` (or `?token=` on the WebSocket).',
+          'Any unknown route answers 404 `EMO_ERR_NOT_FOUND`; a known path with another method 405 `EMO_ERR_METHOD_NOT_ALLOWED` with ' +
+          '`Allow`. ' +
+          (authOn
+            ? `The ingest routes and /v1/live need \`Authorization: Bearer <token>\` (or \`?token=\` on the WebSocket only): ${bearerDescription}. A 401 carries \`WWW-Authenticate\`.`
+            : 'This deployment has no authentication configured (no API_TOKENS, no JWT key): every route is open.'),
       },
       tags: [
         { name: 'ingest', description: 'Reactions in' },
@@ -139,7 +187,14 @@ export async function registerOpenApi(app: FastifyInstance, o: { version: string
       ],
       components: {
         schemas: componentSchemas() as never,
-        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'Only when API_TOKENS is set' } },
+        ...(authOn
+          ? {
+              securitySchemes: {
+                bearer: { type: 'http', scheme: 'bearer', ...(o.auth.jwt ? { bearerFormat: 'JWT' } : {}), description: bearerDescription },
+                queryToken: { type: 'apiKey', in: 'query', name: 'token', description: 'The same token, for browsers\' WebSockets (GET /v1/live only)' },
+              },
+            }
+          : {}),
       },
     },
     convertConstToEnum: false,
@@ -155,13 +210,35 @@ export async function registerOpenApi(app: FastifyInstance, o: { version: string
         tags: doc.tags,
         summary: doc.summary,
         ...(doc.description ? { description: doc.description } : {}),
-        // A token only when API_TOKENS is set: the empty requirement says the route may be open.
-        ...(doc.errors?.includes('UNAUTHORIZED') ? { security: [{ bearer: [] }, {}] } : {}),
-        response: { ...(doc.responses ?? {}), ...own, ...errorResponses(doc.errors ?? []) },
+        ...(authOn && doc.auth ? { security: doc.auth === 'live' ? [{ bearer: [] }, { queryToken: [] }] : [{ bearer: [] }] } : {}),
+        response: { ...(doc.responses ?? {}), ...own, ...errorResponses([...(doc.errors ?? []), ...(authOn && doc.auth ? AUTH_ERRORS : []), ...(o.auth.jwt && doc.auth ? VIEWER_ERRORS : [])]) },
       };
       return { schema: documented, url };
     },
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  const emojiSchema = { type: 'string', enum: [...o.emojis], description: 'One of the catalog (GET /v1/emojis)' };
+  // The document as of now: the ts bounds move with the clock, so they are filled in per request.
+  const current = (base: unknown) => {
+    const { min: minimum, max: maximum } = acceptedTsRange(o.clock.now(), o.ts.pastMs, o.ts.futureMs);
+    const doc = structuredClone(base) as OpenApiDoc;
+    for (const path of ['/v1/reactions', '/v1/reactions/batch']) {
+      const schema = doc.paths?.[path]?.post?.requestBody?.content?.['application/json']?.schema;
+      const reaction = path.endsWith('batch') ? schema?.properties?.reactions?.items : schema;
+      if (!reaction?.properties) continue;
+      reaction.properties.emoji = emojiSchema;
+      reaction.properties.ts = {
+        type: 'integer',
+        minimum,
+        maximum,
+        description: `ms since the epoch, default the receive time; accepted from ${o.ts.pastMs} ms before the start of the receive time's hour to ${o.ts.futureMs} ms after its end: these bounds hold until the hour turns`,
+      };
+    }
+    return doc;
+  };
+  await app.register(fastifySwaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { docExpansion: 'list', deepLinking: true },
+    transformSpecification: (spec) => current(spec),
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => current(app.swagger()));
 }

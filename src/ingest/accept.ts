@@ -6,7 +6,7 @@ import type { Reaction } from '../domain/types.js';
 import { eventTimeOf, windowStartFor } from '../domain/windows.js';
 import type { LogProducer } from '../ports/log.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { ReactionBody } from './schemas.js';
+import { acceptedTsRange, type ReactionBody } from './schemas.js';
 import type { BucketCost, RateBuckets } from '../ports/rate-buckets.js';
 
 export interface AcceptDeps {
@@ -47,6 +47,7 @@ export function ackDeadline(c: AcceptDeps['closing'], ts: number, receivedAt: nu
  */
 export async function acceptReactions(deps: AcceptDeps, items: ReactionBody[], batch: boolean, clientKey: string): Promise<number> {
   const now = deps.clock.now();
+  const range = acceptedTsRange(now, deps.pastMs, deps.futureMs);
   const reactions: Reaction[] = new Array(items.length);
   let deadline = Number.POSITIVE_INFINITY;
   // Per user only for a batch: a single reaction's cost is its user's 1, without a Map per request.
@@ -57,8 +58,8 @@ export async function acceptReactions(deps: AcceptDeps, items: ReactionBody[], b
       throw emoError('UNKNOWN_EMOJI', `${where(batch, i)}emoji ${JSON.stringify(it.emoji)} is not in the catalog (GET /v1/emojis)`, at(batch, i));
     }
     const ts = it.ts ?? now;
-    if (ts < now - deps.pastMs || ts > now + deps.futureMs) {
-      throw emoError('TIMESTAMP_RANGE', `${where(batch, i)}ts ${ts} is outside [now-${deps.pastMs} ms, now+${deps.futureMs} ms] (now=${now})`, at(batch, i));
+    if (ts < range.min || ts > range.max) {
+      throw emoError('TIMESTAMP_RANGE', `${where(batch, i)}ts ${ts} is outside [${range.min}, ${range.max}] (now=${now}; ±${deps.pastMs}/${deps.futureMs} ms around this hour)`, at(batch, i));
     }
     reactions[i] = { matchId: it.matchId, userId: it.userId, emoji: it.emoji, ts, receivedAt: now };
     deadline = Math.min(deadline, ackDeadline(deps.closing, ts, now));

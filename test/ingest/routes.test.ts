@@ -83,7 +83,7 @@ describe('POST /v1/reactions', () => {
       statusCode: 400,
       code: 'EMO_ERR_TIMESTAMP_RANGE',
       error: 'Bad Request',
-      message: `ts ${Math.floor(NOW / 1000)} is outside [now-${day} ms, now+${day} ms] (now=${NOW})`,
+      message: `ts ${Math.floor(NOW / 1000)} is outside [${NOW - day}, ${NOW + day}] (now=${NOW}; ±${day}/${day} ms around this hour)`,
     });
     expect((await post(app, '/v1/reactions', { ...ok, ts: NOW + day + 1 })).json().code).toBe('EMO_ERR_TIMESTAMP_RANGE');
     expect((await post(app, '/v1/reactions', { ...ok, ts: NOW - day - 1 })).json().code).toBe('EMO_ERR_TIMESTAMP_RANGE');
@@ -235,12 +235,24 @@ describe('catalog, health and errors', () => {
 });
 
 describe('API tokens (API_TOKENS)', () => {
-  it('401 EMO_ERR_UNAUTHORIZED without a valid Bearer token; 202 with one', async () => {
+  it('401 EMO_ERR_UNAUTHORIZED without a token, EMO_ERR_TOKEN_INVALID with a wrong one, both with WWW-Authenticate; 202 with a good one', async () => {
     app = (await ingestApp({ config: { apiTokens: ['s3cret-a', 's3cret-b'] } })).app;
     const none = await post(app, '/v1/reactions', ok);
     expect(none.statusCode).toBe(401);
-    expect(none.json()).toEqual({ statusCode: 401, code: 'EMO_ERR_UNAUTHORIZED', error: 'Unauthorized', message: 'A valid API token is required' });
-    expect((await post(app, '/v1/reactions', ok, { authorization: 'Bearer wrong' })).statusCode).toBe(401);
+    expect(none.json()).toEqual({ statusCode: 401, code: 'EMO_ERR_UNAUTHORIZED', error: 'Unauthorized', message: 'A Bearer token is required (Authorization: Bearer <token>)' });
+    expect(none.headers['www-authenticate']).toBe('Bearer realm="emostream"');
+    const wrong = await post(app, '/v1/reactions', ok, { authorization: 'Bearer wrong' });
+    expect(wrong.statusCode).toBe(401);
+    expect(wrong.json().code).toBe('EMO_ERR_TOKEN_INVALID');
+    expect(wrong.headers['www-authenticate']).toBe('Bearer realm="emostream", error="invalid_token"');
+    // The scheme is case-insensitive (RFC 9110); another scheme is no token at all.
+    expect((await post(app, '/v1/reactions', ok, { authorization: 'bearer s3cret-a' })).statusCode).toBe(202);
+    expect((await post(app, '/v1/reactions', ok, { authorization: 'BEARER   s3cret-a' })).statusCode).toBe(202);
+    expect((await post(app, '/v1/reactions', ok, { authorization: 'Basic czNjcmV0LWE=' })).json().code).toBe('EMO_ERR_UNAUTHORIZED');
+    // ?token= is for WebSockets only: on a POST it would end up in access logs.
+    const q = await app.inject({ method: 'POST', url: '/v1/reactions?token=s3cret-a', payload: ok });
+    expect(q.statusCode).toBe(401);
+    expect(q.json().code).toBe('EMO_ERR_UNAUTHORIZED');
     expect((await post(app, '/v1/reactions/batch', { reactions: [ok] }, { authorization: 'Bearer s3cret-a' })).statusCode).toBe(202);
     expect((await post(app, '/v1/reactions', ok, { authorization: 'Bearer s3cret-b' })).statusCode).toBe(202);
     // The catalog and health stay public.

@@ -1,6 +1,6 @@
 import { LiveSubscription, type SubscriptionEvents } from './live-subscription.js';
 import { ReactionSender } from './reaction-sender.js';
-import type { LiveMessage, WebSocketCtor } from './types.js';
+import type { LiveMessage, TokenSource, WebSocketCtor } from './types.js';
 
 export interface EmoStreamClientOptions {
   /** http(s)://host:port of an API node (and of a fan-out node unless wsUrl is given). */
@@ -21,8 +21,11 @@ export interface EmoStreamClientOptions {
   random?: () => number;
   clock?: () => number;
   headers?: Record<string, string>;
-  /** API token, when the deployment requires one (API_TOKENS): a Bearer header, and ?token= on the WebSocket. */
-  token?: string;
+  /**
+   * Token, when the deployment requires one (API_TOKENS, or a viewer JWT): a Bearer header, and
+   * ?token= on the WebSocket. A function is called again before each batch and each reconnection.
+   */
+  token?: TokenSource;
 }
 
 const defaults = {
@@ -44,7 +47,7 @@ export class EmoStreamClient {
     WebSocket: WebSocketCtor | undefined;
   };
   readonly #subs = new Set<LiveSubscription>();
-  readonly #token: string | undefined;
+  readonly #token: TokenSource | undefined;
 
   constructor(opts: EmoStreamClientOptions) {
     const base = opts.baseUrl.replace(/\/$/, '');
@@ -68,7 +71,8 @@ export class EmoStreamClient {
       retryBaseMs: this.#o.retryBaseMs,
       retryMaxMs: this.#o.retryMaxMs,
       random: this.#o.random,
-      headers: { ...opts.headers, ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) },
+      ...(opts.headers ? { headers: opts.headers } : {}),
+      ...(opts.token ? { token: opts.token } : {}),
     });
     this.#token = opts.token;
   }

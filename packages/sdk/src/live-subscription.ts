@@ -1,6 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
 import { fullJitter } from './backoff.js';
-import type { ConnectionState, GapMessage, LiveMessage, WebSocketCtor, WebSocketLike } from './types.js';
+import { resolveToken, type ConnectionState, type GapMessage, type LiveMessage, type TokenSource, type WebSocketCtor, type WebSocketLike } from './types.js';
 
 export interface SubscriptionOptions {
   wsUrl: string;
@@ -11,7 +11,8 @@ export interface SubscriptionOptions {
   random: () => number;
   /** Application-level ping, so a dead TCP path is noticed even where the browser hides pings. */
   pingIntervalMs: number;
-  token?: string;
+  /** A function is called again before each reconnection (a viewer token may have been renewed). */
+  token?: TokenSource;
 }
 
 export interface SubscriptionEvents {
@@ -82,9 +83,9 @@ export class LiveSubscription extends EventEmitter<SubscriptionEvents> {
     this.emit('state', s, info);
   }
 
-  #url(): string {
+  #url(token: string | undefined): string {
     const q = new URLSearchParams({ matchId: this.o.matchId });
-    if (this.o.token) q.set('token', this.o.token);
+    if (token) q.set('token', token);
     if (this.#epoch && (this.#lastSeq >= 0 || this.#epochStart)) {
       q.set('since', String(this.#lastSeq));
       q.set('epoch', this.#epoch);
@@ -95,9 +96,28 @@ export class LiveSubscription extends EventEmitter<SubscriptionEvents> {
   #connect(): void {
     if (this.#closed) return;
     this.#setState('connecting');
+    let token: string | undefined | Promise<string | undefined>;
+    try {
+      token = resolveToken(this.o.token);
+    } catch (err) {
+      token = Promise.reject(err);
+    }
+    if (token instanceof Promise) {
+      token.then(
+        (t) => this.#openSocket(t),
+        (err) => {
+          this.emit('error', err);
+          this.#scheduleReconnect(1006, 'token provider failed');
+        },
+      );
+    } else this.#openSocket(token);
+  }
+
+  #openSocket(token: string | undefined): void {
+    if (this.#closed) return;
     let socket: WebSocketLike;
     try {
-      socket = new this.o.WebSocket(this.#url());
+      socket = new this.o.WebSocket(this.#url(token));
     } catch (err) {
       this.emit('error', err);
       this.#scheduleReconnect(1006, 'constructor failed');
@@ -186,6 +206,11 @@ export class LiveSubscription extends EventEmitter<SubscriptionEvents> {
         this.#epoch = g.epoch;
         this.#lastSeq = -1;
         this.#epochStart = true;
+      }
+      // Resumed past what the server holds: its snapshot (an older seq) follows and restarts the feed.
+      if (g.reason === 'since-ahead') {
+        this.#lastSeq = -1;
+        this.#epochStart = false;
       }
       // A trimmed history is told: the update after it will not link to lastSeq, and that is expected.
       this.#toldGap = g.reason === 'history-trimmed';

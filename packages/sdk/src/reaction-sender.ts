@@ -1,6 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
 import { fullJitter, retryAfterMs } from './backoff.js';
-import type { ApiErrorBody, ReactionInput } from './types.js';
+import { resolveToken, type ApiErrorBody, type ReactionInput, type TokenSource } from './types.js';
 
 export interface SenderOptions {
   baseUrl: string;
@@ -15,6 +15,7 @@ export interface SenderOptions {
   retryMaxMs: number;
   random: () => number;
   headers?: Record<string, string>;
+  token?: TokenSource;
 }
 
 export interface SenderEvents {
@@ -91,9 +92,10 @@ export class ReactionSender extends EventEmitter<SenderEvents> {
     let status: number | 'network' = 'network';
     let retryAfter: number | undefined;
     try {
+      const token = await resolveToken(this.o.token);
       const res = await this.o.fetch(`${this.o.baseUrl}/v1/reactions/batch`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...this.o.headers },
+        headers: { 'content-type': 'application/json', ...this.o.headers, ...(token ? { authorization: `Bearer ${token}` } : {}) },
         body: JSON.stringify({ reactions: batch }),
       });
       status = res.status;
@@ -106,13 +108,15 @@ export class ReactionSender extends EventEmitter<SenderEvents> {
       retryAfter = retryAfterMs(res.headers.get('retry-after'));
       if (res.status !== 429 && res.status < 500) {
         const body = (await res.json().catch(() => ({}))) as ApiErrorBody;
+        // An expired token is renewed by the provider: the batch waits for it instead of being lost.
+        if (body.code === 'EMO_ERR_TOKEN_EXPIRED' && typeof this.o.token === 'function') throw new TokenExpired();
         this.#attempt = 0;
         this.emit('rejected', body, batch);
         return 'done';
       }
       await res.body?.cancel().catch(() => {});
-    } catch {
-      status = 'network';
+    } catch (err) {
+      if (!(err instanceof TokenExpired)) status = 'network';
     }
     const delayMs = Math.max(retryAfter ?? 0, fullJitter(this.#attempt, this.o.retryBaseMs, this.o.retryMaxMs, this.o.random));
     this.#attempt++;
@@ -141,3 +145,5 @@ export class ReactionSender extends EventEmitter<SenderEvents> {
     if (this.#timer) clearTimeout(this.#timer);
   }
 }
+
+class TokenExpired extends Error {}

@@ -24,7 +24,8 @@ export interface LiveWindow extends WindowAggregate {
   epoch: string;
 }
 
-export type GapReason = 'history-trimmed' | 'epoch-changed' | 'slow-consumer';
+/** since-ahead: the client asked to resume after a seq this server has not published (yet). */
+export type GapReason = 'history-trimmed' | 'epoch-changed' | 'slow-consumer' | 'since-ahead';
 
 /** Server -> client messages on GET /v1/live: a discriminated union on `type`. */
 export type ServerMessage =
@@ -68,3 +69,14 @@ export interface WebSocketLike {
   close(code?: number, reason?: string): void;
 }
 export type WebSocketCtor = new (url: string) => WebSocketLike;
+
+/**
+ * Where the client gets its token: a fixed string, or a function called before each batch and
+ * each (re)connection, so a viewer's short-lived token is renewed without rebuilding the client.
+ */
+export type TokenProvider = () => string | undefined | Promise<string | undefined>;
+export type TokenSource = string | TokenProvider;
+
+export function resolveToken(t: TokenSource | undefined): string | undefined | Promise<string | undefined> {
+  return typeof t === 'function' ? t() : t;
+}

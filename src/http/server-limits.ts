@@ -1,0 +1,120 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyBaseLogger, FastifyInstance, FastifyServerOptions } from 'fastify';
+import { emoError, type EmoError } from '../domain/errors.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { errorBody } from './error-handler.js';
+
+/** A whole HTTP response for a raw socket (before or outside Fastify's request cycle). */
+export function rawResponse(e: EmoError): string {
+  const body = JSON.stringify(errorBody(e));
+  const retry = e.retryAfterSec === undefined ? '' : `Retry-After: ${e.retryAfterSec}\r\n`;
+  return (
+    `HTTP/1.1 ${e.statusCode} ${STATUS_CODES[e.statusCode] ?? 'Error'}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+    `${retry}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  );
+}
+
+/**
+ * Errors Node's parser raises before Fastify sees a request (timeouts, bad framing, oversized
+ * headers): answered from the catalogue, logged in one line at warn (a flood of them is a client's
+ * problem and must not bury the server's own errors).
+ */
+function clientErrorHandler(metrics: Metrics) {
+  return function (this: { log: FastifyBaseLogger }, err: Error & { code?: string }, socket: Socket): void {
+    const remote = socket.remoteAddress;
+    if (err.code === 'ECONNRESET' || socket.destroyed) {
+      this.log.warn({ code: err.code ?? 'ECONNRESET', remote }, 'client aborted');
+      return;
+    }
+    const e =
+      err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? emoError('REQUEST_TIMEOUT')
+        : err.code === 'HPE_HEADER_OVERFLOW'
+          ? emoError('HEADERS_TOO_LARGE')
+          : emoError('BAD_REQUEST', `Malformed HTTP request (${err.code ?? 'parse error'})`);
+    metrics.requestsRejected.inc({ code: e.code });
+    this.log.warn({ code: err.code, status: e.statusCode, remote, reason: err.message }, 'client protocol error');
+    if (socket.writable) socket.end(rawResponse(e));
+    socket.destroySoon();
+  };
+}
+
+/** The settings these limits read (config's `http` and `trustProxy`). */
+export interface ServerLimitSettings {
+  trustProxy: boolean;
+  http: {
+    requestTimeoutMs: number;
+    headersTimeoutMs: number;
+    connectionTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    timeoutCheckMs: number;
+    maxConnectionsPerIp: number;
+  };
+}
+
+/** Fastify's server options for the limits above: Node's timers, checked often enough to matter. */
+export function serverOptions(config: ServerLimitSettings, metrics: Metrics): Partial<FastifyServerOptions> {
+  const h = config.http;
+  const options = {
+    connectionTimeout: h.connectionTimeoutMs,
+    keepAliveTimeout: h.keepAliveTimeoutMs,
+    requestTimeout: h.requestTimeoutMs,
+    // Passed to http.createServer: the interval can only be set there.
+    http: { headersTimeout: h.headersTimeoutMs, connectionsCheckingInterval: h.timeoutCheckMs },
+    clientErrorHandler: clientErrorHandler(metrics),
+  };
+  return options as Partial<FastifyServerOptions>;
+}
+
+/**
+ * At most `maxConnectionsPerIp` open HTTP sockets per client address: the sockets beyond are
+ * answered 429 and closed at once, so one address cannot hold the node's file descriptors. A socket
+ * upgraded to a WebSocket leaves the count (WS_MAX_CONNECTIONS_PER_IP bounds those, and a NAT's
+ * viewers may need many). Behind TRUST_PROXY all sockets come from the proxy, so the cap counts the
+ * requests in flight per forwarded address.
+ */
+export function installConnectionCap(app: FastifyInstance, config: ServerLimitSettings, metrics: Metrics): void {
+  const cap = config.http.maxConnectionsPerIp;
+  if (cap <= 0) return;
+  const open = new Map<string, number>();
+  const release = (ip: string) => {
+    const n = (open.get(ip) ?? 1) - 1;
+    if (n <= 0) open.delete(ip);
+    else open.set(ip, n);
+  };
+  const refusal = () => emoError('TOO_MANY_CONNECTIONS', `More than ${cap} connections from this address`, { retryAfterSec: 5 });
+  if (!config.trustProxy) {
+    const counted = new WeakMap<Socket, string>();
+    const leave = (socket: Socket) => {
+      const ip = counted.get(socket);
+      if (ip === undefined) return;
+      counted.delete(socket);
+      release(ip);
+    };
+    app.server.on('connection', (socket: Socket) => {
+      const ip = socket.remoteAddress ?? '';
+      const n = open.get(ip) ?? 0;
+      if (n >= cap) {
+        metrics.requestsRejected.inc({ code: 'EMO_ERR_TOO_MANY_CONNECTIONS' });
+        socket.end(rawResponse(refusal()));
+        socket.destroySoon();
+        return;
+      }
+      open.set(ip, n + 1);
+      counted.set(socket, ip);
+      socket.once('close', () => leave(socket));
+    });
+    app.server.on('upgrade', (_req: unknown, socket: Socket) => leave(socket));
+    return;
+  }
+  app.addHook('onRequest', async (req, reply) => {
+    // WebSockets have their own per-address cap (WS_MAX_CONNECTIONS_PER_IP) and outlive the request.
+    if (req.headers.upgrade !== undefined) return;
+    const ip = req.ip;
+    const n = open.get(ip) ?? 0;
+    if (n >= cap) throw refusal();
+    open.set(ip, n + 1);
+    reply.raw.once('close', () => release(ip));
+  });
+}
