@@ -60,6 +60,8 @@ export class AggregatorRunner {
   #closing = false;
   #lastCommit = 0;
   #lastIdleCheck = 0;
+  /** Bumped by every assignment change: a rewind that one overtook is done again. */
+  #assignments = 0;
   /** A fence in progress, shared by the partitions restored side by side. */
   #fencing: Promise<void> | undefined;
   /** Set by a failure or a new assignment: every task is rebuilt from the changelog before going on. */
@@ -97,6 +99,7 @@ export class AggregatorRunner {
       for (const tp of assigned) this.#tasks.set(key(tp), { tp, agg: this.#newAggregator(), offset: -1, dirty: false });
       // A new partition's windows and position come back through the rewind, before anything of
       // it counts (see #rewind); the session's consumer reads it only from where that seeks it.
+      this.#assignments++;
       if (assigned.length > 0) {
         this.#needsRewind = true;
         o.progress?.pending('restore');
@@ -123,7 +126,12 @@ export class AggregatorRunner {
     await this.#stage.run(
       async () => {
         if (this.#needsRewind) {
+          const assignments = this.#assignments;
           await this.#rewind();
+          // A rebalance during the rewind (its callback runs at any await) replaced tasks the
+          // rewind did not position: those partitions would read from wherever the consumer put
+          // them. Rewind again; only a rewind that no assignment overtook settles the restore.
+          if (assignments !== this.#assignments) return;
           this.#needsRewind = false;
           this.o.progress?.settled('restore');
           // A recovery only when it follows a failure, not the restore of newly assigned partitions.
@@ -153,6 +161,9 @@ export class AggregatorRunner {
     // before the rewind restores them.
     if (this.#needsRewind) return;
     await this.#processBatch(batch);
+    // An assignment while the batch was counted (a record waiting for the registry) may have fed
+    // old records to a new partition's fresh task: count nothing of it; the rewind reads it again.
+    if (this.#needsRewind) return;
     // Wall-clock closing only for partitions read to their end: while a backlog replays, stream time decides.
     if (batch.length < max) {
       const now = this.o.clock.now();
@@ -249,6 +260,8 @@ export class AggregatorRunner {
   }
 
   async #commit(): Promise<void> {
+    // Tasks replaced by an assignment the rewind has not restored yet hold no state worth a commit.
+    if (this.#needsRewind) return;
     // What a refused commit left behind goes first, so windows keep their order.
     const records: ProducerRecord[] = [...(this.#unsent?.records ?? [])];
     const offsets = new Map<string, TopicPartitionOffset>(this.#unsent?.offsets ?? []);
