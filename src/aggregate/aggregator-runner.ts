@@ -3,14 +3,13 @@ import type { AvroSerde } from '../codec/serde.js';
 import type { ReactionCodec } from '../codec/reaction-codec.js';
 import type { EmojiCatalog } from '../domain/catalog.js';
 import type { Clock } from '../ports/clock.js';
-import { emoError } from '../domain/errors.js';
 import { StageLoop } from '../stage/stage-loop.js';
 import type { StageProgress } from '../stage/stage-progress.js';
 import type { WindowAggregate } from '../domain/types.js';
 import type { Log, LogConsumer, LogRecord, ProducerRecord, TopicPartition, TopicPartitionOffset, TransactionalSession } from '../ports/log.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { AggregatorSnapshot, WindowStateStore } from '../ports/window-state-store.js';
-import { resumeVerdict } from './resume-point.js';
+import type { WindowStateStore } from '../ports/window-state-store.js';
+import { PartitionRestore } from './partition-restore.js';
 import { WindowAggregator, type WindowRules } from './window-aggregator.js';
 
 export interface AggregatorRunnerOptions {
@@ -37,15 +36,6 @@ export interface AggregatorRunnerOptions {
   recoveryGiveUpMs?: number;
 }
 
-/**
- * How long a partition's restore waits for a consistent resume point: past the transaction timeout
- * (10 s), after which the coordinator has aborted any transaction left open on the changelog.
- */
-const RESUME_WAIT_MS = 12_000;
-/** A transaction open this long on the changelog is not a commit in flight (milliseconds). */
-const FENCE_AFTER_MS = 1_000;
-/** The group's committed offset is a cross-check: asked with a short bound, never waited for. */
-const COMMITTED_CHECK_MS = 2_000;
 const IDLE_CHECK_MS = 1_000;
 
 export function aggregateKey(a: { matchId: string; windowStart: number }): string {
@@ -62,17 +52,25 @@ export class AggregatorRunner {
   #lastIdleCheck = 0;
   /** Bumped by every assignment change: a rewind that one overtook is done again. */
   #assignments = 0;
-  /** A fence in progress, shared by the partitions restored side by side. */
-  #fencing: Promise<void> | undefined;
   /** Set by a failure or a new assignment: every task is rebuilt from the changelog before going on. */
   #needsRewind = false;
   /** A commit the log refused, kept whole for the next attempt (memory log only). */
   #unsent: { records: ProducerRecord[]; offsets: Array<[string, TopicPartitionOffset]>; emitted: number } | undefined;
 
   readonly #stage: StageLoop;
+  readonly #restore: PartitionRestore;
 
   constructor(private readonly o: AggregatorRunnerOptions) {
-    this.#stage = new StageLoop({ stage: 'aggregator', dependency: 'kafka', giveUpMs: o.recoveryGiveUpMs ?? 60_000, logger: o.logger, ...(o.progress ? { progress: o.progress } : {}) });
+    const progress = o.progress ? { progress: o.progress } : {};
+    this.#stage = new StageLoop({ stage: 'aggregator', dependency: 'kafka', giveUpMs: o.recoveryGiveUpMs ?? 60_000, logger: o.logger, ...progress });
+    this.#restore = new PartitionRestore({
+      consumer: () => this.#consumer,
+      fence: () => this.#session.fence(),
+      ...(o.stateStore ? { stateStore: o.stateStore } : {}),
+      logger: o.logger,
+      metrics: o.metrics,
+      ...progress,
+    });
   }
 
   /** The session's own consumer: its offsets are what the session's transactions commit. */
@@ -305,25 +303,11 @@ export class AggregatorRunner {
 
   /**
    * Back to the last commit: every task's windows and input position, from the changelog (see
-   * resume-point.ts). The group's committed offsets are asked for each partition on its own, with
-   * a short bound: a partition whose offset fetch hangs does not hold back the others' answers.
+   * partition-restore.ts), then the consumer seeks each partition to where it resumes.
    */
   async #rewind(): Promise<void> {
     const tasks = [...this.#tasks.values()];
-    const committed = await Promise.all(
-      tasks.map((t) =>
-        this.#consumer.committed([t.tp], COMMITTED_CHECK_MS).then(
-          ([c]) => c?.offset,
-          (err: unknown) => {
-            this.o.logger.warn({ tp: t.tp, err: (err as Error).message }, 'committed offset not known in time: the changelog decides');
-            return undefined;
-          },
-        ),
-      ),
-    );
-    // Side by side: one partition waiting out an open transaction (up to RESUME_WAIT_MS) does not
-    // add its wait to every other's; the store reads one partition at a time anyway.
-    const points = await Promise.all(tasks.map((t, i) => this.#resumePoint(t.tp, committed[i])));
+    const points = await this.#restore.resumePoints(tasks.map((t) => t.tp));
     const positions: TopicPartitionOffset[] = [];
     for (const [i, t] of tasks.entries()) {
       const at = points[i]!;
@@ -333,51 +317,6 @@ export class AggregatorRunner {
       positions.push({ ...t.tp, offset: at.offset });
     }
     await this.#consumer.seek(positions);
-  }
-
-  /**
-   * Loads the partition's changelog until it gives a consistent resume point. While it is not
-   * (the last commit's snapshot not visible yet, or a transaction open on the changelog) the load
-   * is tried again; a transaction that stays open is ended by fencing our own transactional id
-   * (the only one whose open transaction this member can end; any other the coordinator aborts
-   * after the transaction timeout), and one that outlives that fails the rewind (the loop's
-   * recovery, ended by RECOVERY_GIVE_UP_MS).
-   */
-  async #resumePoint(tp: TopicPartition, committed: number | undefined): Promise<{ snapshot: AggregatorSnapshot | null; offset: number }> {
-    const store = this.o.stateStore;
-    if (!store) {
-      if (committed === undefined) throw emoError('LOG_UNAVAILABLE', `committed offset of ${tp.topic}/${tp.partition} not known, and no changelog to resume from`);
-      return { snapshot: null, offset: committed };
-    }
-    const started = Date.now();
-    let fenced = false;
-    for (let wait = 20; ; wait = Math.min(500, wait * 2)) {
-      const state = await store.load(tp);
-      const v = resumeVerdict(state, committed);
-      if (v.resume) {
-        if (v.basis !== 'agreed') this.o.logger.warn({ tp, basis: v.basis, snapshotOffset: state.snapshot?.offset, committed }, 'resuming from the changelog without the group offset agreeing');
-        this.o.metrics.resumes.inc({ basis: v.basis });
-        return v;
-      }
-      const waited = Date.now() - started;
-      if (v.waitFor === 'open-transaction' && !fenced && waited >= FENCE_AFTER_MS) {
-        // Ours, if it is ours: an instance whose abort failed keeps it open until replaced. One
-        // fence serves every partition restored side by side.
-        fenced = true;
-        this.#fencing ??= this.#fence(tp).finally(() => (this.#fencing = undefined));
-        await this.#fencing;
-      }
-      if (waited + wait > RESUME_WAIT_MS) {
-        throw emoError('LOG_UNAVAILABLE', `no consistent resume point for ${tp.topic}/${tp.partition} in ${RESUME_WAIT_MS} ms (${v.waitFor}; snapshot offset ${state.snapshot?.offset ?? 'none'}, committed ${committed ?? 'unknown'})`);
-      }
-      await new Promise((r) => setTimeout(r, wait));
-    }
-  }
-
-  async #fence(tp: TopicPartition): Promise<void> {
-    this.o.logger.warn({ tp }, 'changelog transaction still open: fencing our own transactional id');
-    await this.#session.fence();
-    this.o.progress?.recovered('fenced');
   }
 
   async close(): Promise<void> {
