@@ -11,19 +11,8 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 kv=1.37.0
 cj=0.39.0
-venv="$root/.infra/tools/deploy-check-$kv-$cj"
-if [ ! -x "$venv/bin/check-jsonschema" ]; then
-  # Built beside its final place and moved there whole: an interrupted install leaves no half venv.
-  tmp="$venv.tmp.$$"
-  rm -rf "$tmp"
-  mkdir -p "$(dirname "$venv")"
-  python3 -m venv "$tmp" >&2
-  "$tmp/bin/pip" install --quiet --disable-pip-version-check "kubernetes-validate==$kv" "check-jsonschema==$cj" PyYAML >&2
-  rm -rf "$venv"
-  mv "$tmp" "$venv"
-  sed -i "1s|$tmp|$venv|" "$venv"/bin/* 2>/dev/null || true
-  sed -i "s|$tmp|$venv|g" "$venv/pyvenv.cfg" 2>/dev/null || true
-fi
+. "$root/scripts/py-tool.sh"
+venv=$(py_tool_venv "deploy-check-$kv-$cj" "kubernetes-validate==$kv" "check-jsonschema==$cj" PyYAML)
 cd "$root"
 "$venv/bin/kubernetes-validate" --strict --quiet deploy/kubernetes/*.yaml >&2
 "$venv/bin/check-jsonschema" --builtin-schema vendor.compose-spec compose/*.yml >&2

@@ -5,6 +5,7 @@ import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify,
 import { LRUCache } from 'lru-cache';
 import { emoError } from '../domain/errors.js';
 import type { Clock } from '../ports/clock.js';
+import type { Config } from '../config/config.js';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -17,15 +18,8 @@ export type Identity =
   | { kind: 'service'; key: string }
   | { kind: 'viewer'; sub: string; matches: readonly string[] | undefined; expMs: number };
 
-/** The JWT settings (config's `jwt`): one key source set, or none. */
-export interface JwtSettings {
-  secret: string;
-  jwksFile: string;
-  jwksUrl: string;
-  issuer: string;
-  audience: string;
-  leewaySec: number;
-}
+/** The JWT settings: one key source set, or none. */
+export type JwtSettings = Config['jwt'];
 
 export interface AuthOptions {
   apiTokens: string[];

@@ -4,6 +4,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyServerOptions } from 'f
 import { emoError, type EmoError } from '../domain/errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { errorBody } from './error-handler.js';
+import type { Config } from '../config/config.js';
 
 /** A whole HTTP response for a raw socket (before or outside Fastify's request cycle). */
 export function rawResponse(e: EmoError): string {
@@ -40,18 +41,8 @@ function clientErrorHandler(metrics: Metrics) {
   };
 }
 
-/** The settings these limits read (config's `http` and `trustProxy`). */
-export interface ServerLimitSettings {
-  trustProxy: boolean;
-  http: {
-    requestTimeoutMs: number;
-    headersTimeoutMs: number;
-    connectionTimeoutMs: number;
-    keepAliveTimeoutMs: number;
-    timeoutCheckMs: number;
-    maxConnectionsPerIp: number;
-  };
-}
+/** The settings these limits read. */
+export type ServerLimitSettings = Pick<Config, 'http' | 'trustProxy'>;
 
 /** Fastify's server options for the limits above: Node's timers, checked often enough to matter. */
 export function serverOptions(config: ServerLimitSettings, metrics: Metrics): Partial<FastifyServerOptions> {

@@ -21,7 +21,8 @@ function allowed(area: string): string[] | 'anything' {
   if (area === 'config') return ['domain'];
   if (area === 'codec') return ['domain', 'ports'];
   if (area === 'metrics') return ['domain'];
-  if (area === 'http') return ['domain', 'ports', 'metrics', 'stage'];
+  // The edge reads its settings (timeouts, tokens) from the one config.
+  if (area === 'http') return ['domain', 'ports', 'config', 'metrics', 'stage'];
   // The loop and the progress every stage runs with: shared by the stages, knows none of them.
   if (area === 'stage') return ['domain', 'ports', 'metrics'];
   if (area.startsWith('adapters/')) return ['domain', 'ports', 'config', 'codec', 'metrics'];
