@@ -21,6 +21,9 @@ import { MemoryRateBuckets } from './adapters/memory/memory-rate-buckets.js';
 import type { RateBuckets } from './ports/rate-buckets.js';
 import type { LogProducer } from './ports/log.js';
 import type { Metrics } from './metrics/metrics.js';
+import type { WindowArchive } from './ports/window-archive.js';
+import { archiveRoutes } from './archive/query-routes.js';
+import { replayRoute } from './archive/replay-route.js';
 
 export interface AppOptions {
   config: Config;
@@ -32,6 +35,8 @@ export interface AppOptions {
   ingest?: { producer: LogProducer; codec: ReactionCodec; limits?: { client: RateBuckets; user: RateBuckets } };
   /** Present where this process serves WebSockets (roles all, fanout). */
   fanout?: { bus: FanoutBus; nodeId: string };
+  /** Present where this process archives windows (roles all, archiver): the query API and replay. */
+  archive?: { store: WindowArchive };
   checks?: ReadinessCheck[];
   /** Serve the pages (viewer, overlay, dashboard). */
   pages?: boolean;
@@ -84,6 +89,9 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   const catalogBody = { emojis: o.catalog.entries.map((e) => ({ emoji: e.emoji, name: e.name, valence: e.valence })) };
   app.get('/v1/emojis', async (_req, reply) => reply.header('cache-control', 'public, max-age=300').send(catalogBody));
 
+  if (o.fanout || o.archive) {
+    await app.register(fastifyWebsocket, { options: { maxPayload: config.fanout.maxClientFrameBytes } });
+  }
   if (o.fanout) {
     const rooms = new Rooms(o.fanout.bus, {
       nodeId: o.fanout.nodeId,
@@ -93,7 +101,6 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       logger: o.logger,
     });
     app.addHook('onClose', async () => rooms.close());
-    await app.register(fastifyWebsocket, { options: { maxPayload: config.fanout.maxClientFrameBytes } });
     await app.register(liveRoute, {
       bus: o.fanout.bus,
       rooms,
@@ -104,6 +111,11 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       pingIntervalMs: config.fanout.pingIntervalMs,
       auth,
     });
+  }
+
+  if (o.archive) {
+    await app.register(archiveRoutes, { store: o.archive.store, windowMs: config.aggregation.windowMs });
+    await app.register(replayRoute, { store: o.archive.store, windowMs: config.aggregation.windowMs, maxConnections: config.fanout.maxConnections, auth });
   }
 
   if (o.pages !== false) await registerPages(app);
