@@ -150,7 +150,7 @@ class Player {
     this.#exhausted = false;
     this.#nextFrom = showing ? showing.windowStart + 1 : -Number.MAX_SAFE_INTEGER;
     this.#prevSeq = showing ? seqFor(showing.windowStart, this.windowMs) : -1;
-    this.#state(this.#paused ? 'paused' : 'playing');
+    this.#state(this.#paused ? 'paused' : 'playing', at);
     if (showing) this.send({ type: 'snapshot', ...showing, seq: this.#prevSeq, prevSeq: -1, epoch: REPLAY_EPOCH, viewers: 0 });
     await this.#pump(gen);
   }
@@ -188,9 +188,8 @@ class Player {
     return this.#bounds;
   }
 
-  #state(state: 'playing' | 'paused' | 'ended'): void {
+  #state(state: 'playing' | 'paused' | 'ended', position = this.position()): void {
     const b = this.#bounds!;
-    const position = this.position();
     this.send({ type: 'replay', matchId: this.matchId, matchStart: b.start, matchEnd: b.end, position, offsetMs: position - b.start, speed: this.speed, state });
   }
 
