@@ -16,7 +16,9 @@ import type { SeriesPoint } from '../ports/window-archive.js';
  *   wicket a minute later. The median ignores up to half of the baseline being bursts.
  * - 1.4826 · MAD estimates the standard deviation of a normal baseline; the √median floor is the
  *   Poisson noise of a count, so a steady baseline (MAD 0) does not turn +3 reactions into a moment.
- * Candidates need `minHistory` windows of baseline and a score above `minScore`; a burst spans
+ * Candidates need `minHistory` windows of baseline and a score of at least `minScore` (5: a
+ * 3.5-hour match has 6,300 windows, and at 3 a noisy crowd alone crossed it about once in 700
+ * windows, seen as a dozen false moments on the dashboard's test match); a burst spans
  * several windows, so a moment suppresses the others within `separationWindows` (its peak wins).
  */
 export interface MomentScore {
@@ -39,7 +41,7 @@ export function scoreMoments(series: readonly SeriesPoint[], o: MomentOptions): 
   if (series.length === 0) return [];
   const K = o.baselineWindows ?? 150;
   const minHistory = o.minHistory ?? 15;
-  const minScore = o.minScore ?? 3;
+  const minScore = o.minScore ?? 5;
   const separation = o.separationWindows ?? 10;
   const first = series[0]!.windowStart;
   const last = series[series.length - 1]!.windowStart;

@@ -15,7 +15,7 @@ export interface ArchiveRoutesOptions {
 }
 
 export const MOMENTS_STATISTIC =
-  'robust z-score of the window total against the trailing 5 minutes of the same match: (total − median) / max(1.4826·MAD, √median, 1); one moment per burst (20 s apart), ranked by score';
+  'robust z-score of the window total against the trailing 5 minutes of the same match: (total − median) / max(1.4826·MAD, √median, 1), at least 5; one moment per burst (20 s apart), ranked by score';
 
 const MAX_POINTS = 5000;
 
@@ -130,6 +130,7 @@ export async function archiveRoutes(app: FastifyInstance, o: ArchiveRoutesOption
         matchStart: t.firstWindowStart,
         matchEnd: t.lastWindowEnd,
         durationMs: t.lastWindowEnd - t.firstWindowStart,
+        windowMs: o.windowMs,
         windows: t.windows,
         total: t.total,
         counts: t.counts,

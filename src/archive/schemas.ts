@@ -77,6 +77,7 @@ export const SummaryResponse = Type.Object({
   matchStart: Type.Number({ description: 'start of the first archived window' }),
   matchEnd: Type.Number({ description: 'end of the last archived window' }),
   durationMs: Type.Number(),
+  windowMs: Type.Integer({ description: 'length of one window (the finest timeline step)' }),
   windows: Type.Integer(),
   total: Type.Number(),
   counts: Counts,
