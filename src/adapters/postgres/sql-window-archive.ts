@@ -148,8 +148,14 @@ export class SqlWindowArchive implements WindowArchive {
   }
 
   async series(matchId: string): Promise<SeriesPoint[]> {
-    const rows = await this.db.query<{ s: number; t: number }>('SELECT window_start::float8 AS s, total::float8 AS t FROM emo_archive_windows WHERE match_id = $1 ORDER BY window_start', [matchId]);
-    return rows.map((r) => ({ windowStart: r.s, total: r.t }));
+    // Two arrays in one row rather than 6,300 rows: the client decodes one value, not a row each.
+    const rows = await this.db.query<{ s: number[] | null; t: number[] | null }>(
+      'SELECT array_agg(window_start::float8 ORDER BY window_start) AS s, array_agg(total::float8 ORDER BY window_start) AS t FROM emo_archive_windows WHERE match_id = $1',
+      [matchId],
+    );
+    const s = rows[0]?.s ?? [];
+    const t = rows[0]?.t ?? [];
+    return s.map((windowStart, i) => ({ windowStart, total: t[i]! }));
   }
 
   async windows(matchId: string, fromStart: number, limit: number): Promise<WindowAggregate[]> {
