@@ -56,10 +56,12 @@ describe('replay of an archived match (GET /v1/replay)', () => {
     ]);
     // Window 5 ends at 12 s: 1.5 s of match after the start, 150 ms at 10x; then one every 200 ms (400 over the gap).
     const gaps = got.slice(1, 6).map((m, i, a) => (i === 0 ? m.arrived - got[0]!.arrived : m.arrived - a[i - 1]!.arrived));
-    expect(gaps[0]).toBeLessThan(400);
+    // Paced, not sent at once (bounds loose enough for a loaded CI machine).
+    expect(gaps[0]).toBeLessThan(800);
     expect(gaps[1]).toBeGreaterThan(120);
-    expect(gaps[1]).toBeLessThan(450);
-    expect(gaps[2]).toBeGreaterThan(300);
+    expect(gaps[1]).toBeLessThan(900);
+    expect(gaps[2]).toBeGreaterThan(280);
+    expect(got.at(5)!.arrived - got[1]!.arrived).toBeGreaterThan(800); // windows 5 to 10 end 10 s of match apart: 1 s at 10x
   });
 
   it('seeks, pauses and plays on the client’s word, and says when the match ends', async () => {
