@@ -33,9 +33,16 @@ POSTGRES_STOP_TIMEOUT="${POSTGRES_STOP_TIMEOUT:-30}"
 valid_port "$POSTGRES_PORT" POSTGRES_PORT
 
 STATE_DIR="$EMOSTREAM_INFRA_DIR/postgres"
+LOG_FILE="$INFRA_LOG_DIR/postgres.log"
+# As root the server runs as `postgres`, which must reach its folders. A checkout under a private
+# home (/root is 0700) is out of its reach: then the cluster lives in /var/lib/emostream-postgres,
+# in a folder named after this infra dir, and .infra/postgres/data-dir says where.
+if [[ $(id -u) -eq 0 ]] && id postgres >/dev/null 2>&1 && ! runuser -u postgres -- test -x "$(dirname "$EMOSTREAM_INFRA_DIR")" 2>/dev/null; then
+  STATE_DIR="/var/lib/emostream-postgres/$(printf '%s' "$EMOSTREAM_INFRA_DIR" | sha256sum | cut -c1-12)"
+  LOG_FILE="$STATE_DIR/postgres.log"
+fi
 DATA_DIR="$STATE_DIR/data"
 SOCKET_DIR="$STATE_DIR/run"
-LOG_FILE="$INFRA_LOG_DIR/postgres.log"
 # The postmaster's argv carries its data directory: our marker.
 MARKER="$DATA_DIR"
 
@@ -86,6 +93,11 @@ cmd_status() {
 init_cluster() {
   local bin; bin="$(pg_bin)"
   mkdir -p "$STATE_DIR" "$SOCKET_DIR"
+  if [[ "$STATE_DIR" != "$EMOSTREAM_INFRA_DIR/postgres" ]]; then
+    mkdir -p "$EMOSTREAM_INFRA_DIR/postgres"
+    printf '%s\n' "$DATA_DIR" >"$EMOSTREAM_INFRA_DIR/postgres/data-dir"
+    log "postgres cannot reach $EMOSTREAM_INFRA_DIR: data in $STATE_DIR"
+  fi
   if [[ $(id -u) -eq 0 ]]; then
     id postgres >/dev/null 2>&1 || die "no 'postgres' user (Debian's postgresql package creates it)"
     chown postgres: "$STATE_DIR" "$SOCKET_DIR"
@@ -122,6 +134,7 @@ cmd_start() {
       echo "$pid" >"$(pid_file postgres)"
     else
       assert_port_free "$POSTGRES_PORT" POSTGRES_PORT
+      mkdir -p "$(dirname "$LOG_FILE")"
       touch "$LOG_FILE"
       [[ $(id -u) -eq 0 ]] && chown postgres: "$LOG_FILE"
       init_cluster
@@ -168,7 +181,7 @@ cmd_stop() {
 cmd_reset() {
   cmd_stop
   exec 9>&-
-  rm -rf "$STATE_DIR"
+  rm -rf "$STATE_DIR" "$EMOSTREAM_INFRA_DIR/postgres"
   log "data deleted ($STATE_DIR)"
 }
 
