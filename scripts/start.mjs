@@ -10,7 +10,10 @@ ensureInstalled();
 // The embedded default (LOG_ADAPTER=memory) never loads node-rdkafka: it does not wait for its build.
 if (process.env.LOG_ADAPTER === 'kafka') ensureKafkaClient();
 ensureBuilt();
-const child = spawn(process.execPath, [...ROLE_NODE_FLAGS, '--enable-source-maps', path.join(root, 'dist/src/main.js'), ...process.argv.slice(2)], { stdio: 'inherit' });
+// The embedded archive (PGlite) keeps its database on disk here, so an archived match outlives a
+// restart; the configuration's own default (in memory) is what tests and libraries get.
+const env = { ...process.env, ARCHIVE_DIR: process.env.ARCHIVE_DIR ?? path.join(root, '.data/archive') };
+const child = spawn(process.execPath, [...ROLE_NODE_FLAGS, '--enable-source-maps', path.join(root, 'dist/src/main.js'), ...process.argv.slice(2)], { stdio: 'inherit', env });
 // Ctrl-C reaches the whole process group; the server shuts down cleanly and this wrapper follows it.
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 130 : 0)));

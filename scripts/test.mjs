@@ -78,7 +78,7 @@ const tiers = [
   vitestTier('unit', 'vitest.config.ts'),
 ];
 const intTests = files(path.join(root, 'test'), '.int.test.ts');
-if (intTests.length > 0) tiers.push(infraUp(['kafka', 'registry', 'redis']), vitestTier('integration', 'vitest.int.config.ts', 'infra'));
+if (intTests.length > 0) tiers.push(infraUp(['kafka', 'registry', 'redis', 'postgres']), vitestTier('integration', 'vitest.int.config.ts', 'infra'));
 if (existsSync(path.join(root, 'spark/test.sh'))) {
   tiers.push({
     name: 'spark',

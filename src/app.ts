@@ -25,6 +25,9 @@ import { MemoryRateBuckets } from './adapters/memory/memory-rate-buckets.js';
 import type { RateBuckets } from './ports/rate-buckets.js';
 import type { LogProducer } from './ports/log.js';
 import type { Metrics } from './metrics/metrics.js';
+import type { WindowArchive } from './ports/window-archive.js';
+import { archiveRoutes } from './archive/query-routes.js';
+import { replayRoute } from './archive/replay-route.js';
 
 export interface AppOptions {
   config: Config;
@@ -36,6 +39,8 @@ export interface AppOptions {
   ingest?: { producer: LogProducer; codec: ReactionCodec; limits?: { client: RateBuckets; user: RateBuckets } };
   /** Present where this process serves WebSockets (roles all, fanout). */
   fanout?: { bus: FanoutBus; nodeId: string };
+  /** Present where this process archives windows (roles all, archiver): the query API and replay. */
+  archive?: { store: WindowArchive };
   checks?: ReadinessCheck[];
   /** Serve the pages (viewer, overlay, dashboard). */
   pages?: boolean;
@@ -111,6 +116,16 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   const catalogBody = { emojis: o.catalog.entries.map((e) => ({ emoji: e.emoji, name: e.name, valence: e.valence })) };
   app.get('/v1/emojis', async (_req, reply) => reply.header('cache-control', 'public, max-age=300').send(catalogBody));
 
+  if (o.fanout || o.archive) {
+    await app.register(fastifyWebsocket, {
+      options: { maxPayload: config.fanout.maxClientFrameBytes },
+      // A bad frame or a client hanging up is the client's problem: one line at warn, no stack.
+      errorHandler: (err: Error & { code?: string }, socket, req) => {
+        req.log.warn({ code: err.code, reason: err.message, remote: req.ip }, 'websocket protocol error');
+        socket.terminate();
+      },
+    });
+  }
   if (o.fanout) {
     const rooms = new Rooms(o.fanout.bus, {
       nodeId: o.fanout.nodeId,
@@ -120,14 +135,6 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       logger: o.logger,
     });
     app.addHook('onClose', async () => rooms.close());
-    await app.register(fastifyWebsocket, {
-      options: { maxPayload: config.fanout.maxClientFrameBytes },
-      // A bad frame or a client hanging up is the client's problem: one line at warn, no stack.
-      errorHandler: (err: Error & { code?: string }, socket, req) => {
-        req.log.warn({ code: err.code, reason: err.message, remote: req.ip }, 'websocket protocol error');
-        socket.terminate();
-      },
-    });
     await app.register(liveRoute, {
       bus: o.fanout.bus,
       rooms,
@@ -139,6 +146,11 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       auth,
       clock: o.clock,
     });
+  }
+
+  if (o.archive) {
+    await app.register(archiveRoutes, { store: o.archive.store, windowMs: config.aggregation.windowMs });
+    await app.register(replayRoute, { store: o.archive.store, windowMs: config.aggregation.windowMs, maxConnections: config.fanout.maxConnections, auth });
   }
 
   if (o.pages !== false) await registerPages(app);

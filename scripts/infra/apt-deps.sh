@@ -4,6 +4,8 @@
 #   libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev
 #                         - so node-rdkafka builds librdkafka with TLS/zstd/lz4/SASL
 #   chromium              - headless browser for UI tests (/usr/bin/chromium)
+#   postgresql            - the window archive's database (scripts/infra/postgres.sh runs our own
+#                           cluster on $POSTGRES_PORT); the distro's cluster is never started
 #   prometheus            - promtool (rule checks and unit tests) and a real Prometheus for the
 #                           deploy/prometheus integration test; its service is never started
 # Packages already installed (dpkg -s says "install ok installed") are skipped, so a
@@ -23,7 +25,7 @@ if [[ "${APT_DEPS_SKIP:-0}" == "1" ]]; then
   exit 0
 fi
 
-PACKAGES=(redis-server libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev chromium fonts-noto-color-emoji prometheus "$@")
+PACKAGES=(redis-server libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev chromium fonts-noto-color-emoji prometheus postgresql "$@")
 
 # No pipe into `grep -q`: under pipefail, grep leaving at its first match makes dpkg die of
 # SIGPIPE while it still writes a long description (prometheus's), and a package that is
@@ -86,6 +88,7 @@ fi
 if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
   $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
   $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+  $SUDO systemctl disable --now postgresql >/dev/null 2>&1 || true
 fi
 
 for p in "${missing[@]}"; do

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Stop EmoStream's local services (idempotent). Data is kept unless --purge.
 #
-# Usage: scripts/infra/down.sh [--purge] [kafka] [registry] [redis]   (no names = all)
-#   --purge   also delete the services' data (Kafka topics/offsets, registry schemas)
+# Usage: scripts/infra/down.sh [--purge] [kafka] [registry] [redis] [postgres]   (no names = all)
+#   --purge   also delete the services' data (Kafka topics/offsets, registry schemas, the archive database)
 #        scripts/infra/down.sh --profile cluster [--purge] [kafka] [registry] [redis] [spark]
 #          (or INFRA_PROFILE=cluster): stop the cluster profile (scripts/infra/cluster.sh)
 set -euo pipefail
@@ -17,12 +17,12 @@ services=()
 for a in "$@"; do
   case "$a" in
     --purge) purge=1 ;;
-    kafka|registry|redis) services+=("$a") ;;
+    kafka|registry|redis|postgres) services+=("$a") ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$a'" ;;
   esac
 done
-((${#services[@]})) || services=(redis registry kafka)
+((${#services[@]})) || services=(postgres redis registry kafka)
 ensure_dirs
 
 declare -A jobs=()

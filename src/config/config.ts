@@ -3,7 +3,7 @@ import { emoError } from '../domain/errors.js';
 import type { KafkaOptions } from './kafka-options.js';
 import { loadAggregationDefaults, type AggregationRules } from './aggregation.js';
 
-export const ROLES = ['all', 'api', 'aggregator', 'publisher', 'fanout'] as const;
+export const ROLES = ['all', 'api', 'aggregator', 'publisher', 'fanout', 'archiver'] as const;
 export type Role = (typeof ROLES)[number];
 
 export interface Config {
@@ -110,6 +110,12 @@ export interface Config {
    * `sentinelName` and follows its failovers; `url` then supplies only credentials, db and TLS.
    */
   redis: { url: string; keyPrefix: string; presenceTtlSec: number; sentinels: string[]; sentinelName: string };
+  /**
+   * The window archive (roles all, archiver): `pglite` is PostgreSQL in process (embedded; kept in
+   * `dir`, or in memory when `dir` is empty), `postgres` a server at `postgresUrl`. Matches whose last
+   * window ended more than `retentionDays` ago are deleted (0 keeps them all).
+   */
+  archive: { adapter: 'pglite' | 'postgres'; dir: string; postgresUrl: string; retentionDays: number; sweepIntervalMs: number };
   /** This process's name in groups, transactional ids and presence. */
   instanceId: string;
   /** Bearer tokens accepted on the ingest and live routes; empty = open (local development). */
@@ -266,6 +272,13 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
       sentinelName: r.str('REDIS_SENTINEL_NAME', 'emostream', /^[A-Za-z0-9._-]{1,64}$/),
     },
     apiTokens: r.list('API_TOKENS', []),
+    archive: {
+      adapter: r.oneOf('ARCHIVE_ADAPTER', 'pglite', ['pglite', 'postgres']),
+      dir: r.str('ARCHIVE_DIR', ''),
+      postgresUrl: r.str('POSTGRES_URL', 'postgres://emostream:emostream@127.0.0.1:25432/emostream', /^postgres(ql)?:\/\/\S+$/),
+      retentionDays: r.int('ARCHIVE_RETENTION_DAYS', 30, 0, 36_500),
+      sweepIntervalMs: r.int('ARCHIVE_SWEEP_INTERVAL_MS', 3_600_000, 1000, 86_400_000),
+    },
     instanceId: r.str('INSTANCE_ID', `${process.pid}`, /^[A-Za-z0-9._-]{1,64}$/),
   };
   if (config.ingest.userBurst < config.ingest.maxBatch) {

@@ -39,6 +39,8 @@ export const ErrorCodes = Object.freeze({
   TOO_MANY_CONNECTIONS: def('EMO_ERR_TOO_MANY_CONNECTIONS', 429, 'Too many connections from this address', true),
   NOT_READY: def('EMO_ERR_NOT_READY', 503, 'Service is not ready', true),
   NOT_FOUND: def('EMO_ERR_NOT_FOUND', 404, 'Route not found'),
+  MATCH_NOT_ARCHIVED: def('EMO_ERR_MATCH_NOT_ARCHIVED', 404, 'The archive holds no window of this match'),
+  ARCHIVE_UNAVAILABLE: def('EMO_ERR_ARCHIVE_UNAVAILABLE', 503, 'The window archive is unavailable; retry later', true),
   CONFIG: def('EMO_ERR_CONFIG', 500, 'Invalid configuration'),
   CODEC: def('EMO_ERR_CODEC', 500, 'Could not encode or decode a record'),
   UNKNOWN_SCHEMA: def('EMO_ERR_UNKNOWN_SCHEMA', 500, 'Schema id is unknown to the registry'),

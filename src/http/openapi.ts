@@ -96,6 +96,41 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
       },
     },
   },
+  'GET /v1/matches/:matchId/timeline': {
+    tags: ['archive'],
+    summary: 'A match timeline from the archive',
+    description:
+      'Counts per emoji, total and sentiment per `step` ms (at least one window), downsampled in the database, for windows starting in [`from`, `to`). ' +
+      'Cursor-paged: pass `nextCursor` back as `cursor` with the same parameters. ETag + If-None-Match: 304 while the match is unchanged.',
+    errors: ['VALIDATION', 'MATCH_NOT_ARCHIVED', 'ARCHIVE_UNAVAILABLE'],
+    responses: { 304: { description: 'Not modified (If-None-Match matched the ETag)' } },
+  },
+  'GET /v1/matches/:matchId/moments': {
+    tags: ['archive'],
+    summary: 'The top moments of a match',
+    description:
+      'Windows whose total stands out from the match’s own trailing baseline: a robust z-score, (total − median) / max(1.4826·MAD, √median, 1) over the 5 minutes before, ' +
+      'one per burst, ranked by score, each with its dominant emoji and `offsetMs` into the match. Cursor-paged (`limit`), ETag as the timeline.',
+    errors: ['VALIDATION', 'MATCH_NOT_ARCHIVED', 'ARCHIVE_UNAVAILABLE'],
+    responses: { 304: { description: 'Not modified (If-None-Match matched the ETag)' } },
+  },
+  'GET /v1/matches/:matchId/summary': {
+    tags: ['archive'],
+    summary: 'Totals, peak and duration of a match',
+    errors: ['VALIDATION', 'MATCH_NOT_ARCHIVED', 'ARCHIVE_UNAVAILABLE'],
+    responses: { 304: { description: 'Not modified (If-None-Match matched the ETag)' } },
+  },
+  'GET /v1/replay': {
+    tags: ['archive'],
+    summary: 'Replay of an archived match in step with the video (WebSocket)',
+    description:
+      'Upgrade to a WebSocket. The archived windows of `matchId`, paced in real time (× `speed`) from the playhead `offset` (ms since the match start) or `at` (ms since the epoch), ' +
+      'as the live protocol’s `snapshot` and `update` messages (epoch `replay`), each when the playhead reaches the window’s end, plus `replay` messages ' +
+      '(`matchStart`, `matchEnd`, `position`, `offsetMs`, `state`: playing | paused | ended). Client frames: `{"type":"seek","offset":MS}` or `{"type":"seek","at":EPOCH_MS}`, ' +
+      '`{"type":"pause"}`, `{"type":"play"}`, `{"type":"ping"}`. Close code 4402 for a malformed frame.',
+    errors: ['VALIDATION', 'UNAUTHORIZED', 'MATCH_NOT_ARCHIVED', 'ARCHIVE_UNAVAILABLE', 'NODE_FULL'],
+    responses: { 101: { description: 'Switching Protocols; then LiveServerMessage-shaped updates and replay state messages' } },
+  },
   'GET /healthz': { tags: ['operations'], summary: 'Liveness', responses: { 200: { description: 'The process is alive', ...jsonOf({ type: 'object', properties: { status: { type: 'string' } } }) } } },
   'GET /readyz': {
     tags: ['operations'],
@@ -181,6 +216,7 @@ export async function registerOpenApi(app: FastifyInstance, o: OpenApiOptions): 
       tags: [
         { name: 'ingest', description: 'Reactions in' },
         { name: 'live', description: 'Window updates out (WebSocket)' },
+        { name: 'archive', description: 'Every window of every match, kept: timeline, moments, summary, replay' },
         { name: 'catalog' },
         { name: 'operations', description: 'Health and metrics' },
         { name: 'pages' },

@@ -12,6 +12,7 @@ import type { Log, TopicSpec } from '../ports/log.js';
 import type { WindowStateStore } from '../ports/window-state-store.js';
 import type { RateBuckets } from '../ports/rate-buckets.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { WindowArchive } from '../ports/window-archive.js';
 
 /** Picks each port's adapter from the configuration: memory (embedded) or the real service. */
 export function createLog(config: Config, logger: Logger, metrics: Metrics): Log {
@@ -96,4 +97,14 @@ export function topicsFor(config: Config): Array<TopicSpec & { config?: Record<s
     // The loader reads only the changelog's tail; short segments let compaction keep the disk small too.
     { name: stateTopic(config), partitions, config: { 'cleanup.policy': 'compact', 'segment.ms': String(60_000), 'min.cleanable.dirty.ratio': '0.1', 'min.compaction.lag.ms': '0' } },
   ];
+}
+
+/** The window archive: PGlite in process (embedded) or a PostgreSQL server; loaded only where a role archives. */
+export async function createArchive(config: Config, logger: Logger): Promise<WindowArchive> {
+  if (config.archive.adapter === 'postgres') {
+    const { openPostgresArchive } = await import('../adapters/postgres/pg-window-archive.js');
+    return openPostgresArchive({ url: config.archive.postgresUrl, onError: (err) => logger.warn({ err }, 'archive connection dropped') });
+  }
+  const { openPgliteArchive } = await import('../adapters/postgres/pglite-window-archive.js');
+  return openPgliteArchive(config.archive.dir ? { dir: config.archive.dir } : {});
 }

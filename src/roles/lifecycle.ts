@@ -4,10 +4,10 @@ import type { Logger } from 'pino';
  * The order a role shuts down in, stated once. HTTP first, so no request is acknowledged into a
  * closing producer and WebSocket viewers are told the node is going; then the stages in flow
  * order: ingest flushes what it acknowledged into the log, the aggregator commits its last
- * windows, the publisher publishes what it has; the adapters (bus, rate limits, registry, log)
+ * windows, the publisher publishes what it has, the archiver writes what it read; the adapters (bus, rate limits, registry, log)
  * last, as every stage above uses them until it stops.
  */
-export const CLOSE_ORDER = ['http', 'ingest', 'aggregator', 'publisher', 'adapters'] as const;
+export const CLOSE_ORDER = ['http', 'ingest', 'aggregator', 'publisher', 'archive', 'adapters'] as const;
 export type LifecyclePhase = (typeof CLOSE_ORDER)[number];
 
 /** What a role opened, closed phase by phase in CLOSE_ORDER; within a phase, last opened first. */

@@ -12,7 +12,9 @@ import { StageProgress, type ReadinessCheck } from '../stage/stage-progress.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { PublisherRunner } from '../publish/publisher-runner.js';
 import { Lifecycle } from './lifecycle.js';
-import { createBus, createLog, createRegistry, createSharedRateLimits, createStateStore, topicsFor } from './adapters.js';
+import { createArchive, createBus, createLog, createRegistry, createSharedRateLimits, createStateStore, topicsFor } from './adapters.js';
+import { ArchiveRunner } from '../archive/archive-runner.js';
+import type { WindowArchive } from '../ports/window-archive.js';
 
 export interface Pipeline {
   app: FastifyInstance;
@@ -20,12 +22,14 @@ export interface Pipeline {
   close(): Promise<void>;
 }
 
-const STAGES: Record<Role, { ingest: boolean; aggregator: boolean; publisher: boolean; fanout: boolean }> = {
-  all: { ingest: true, aggregator: true, publisher: true, fanout: true },
-  api: { ingest: true, aggregator: false, publisher: false, fanout: false },
-  aggregator: { ingest: false, aggregator: true, publisher: false, fanout: false },
-  publisher: { ingest: false, aggregator: false, publisher: true, fanout: false },
-  fanout: { ingest: false, aggregator: false, publisher: false, fanout: true },
+const STAGES: Record<Role, { ingest: boolean; aggregator: boolean; publisher: boolean; fanout: boolean; archive: boolean }> = {
+  all: { ingest: true, aggregator: true, publisher: true, fanout: true, archive: true },
+  api: { ingest: true, aggregator: false, publisher: false, fanout: false, archive: false },
+  aggregator: { ingest: false, aggregator: true, publisher: false, fanout: false, archive: false },
+  publisher: { ingest: false, aggregator: false, publisher: true, fanout: false, archive: false },
+  fanout: { ingest: false, aggregator: false, publisher: false, fanout: true, archive: false },
+  // Writes the archive and serves what is read from it: the query API and replay.
+  archiver: { ingest: false, aggregator: false, publisher: false, fanout: false, archive: true },
 };
 
 /**
@@ -41,7 +45,7 @@ export async function startRole(config: Config, deps: { logger: Logger; clock?: 
   const lifecycle = new Lifecycle(logger);
   const close = () => lifecycle.close();
   try {
-    const needsLog = stages.ingest || stages.aggregator || stages.publisher;
+    const needsLog = stages.ingest || stages.aggregator || stages.publisher || stages.archive;
     const log = needsLog ? createLog(config, logger, metrics) : undefined;
     if (log) lifecycle.add('adapters', () => log.close());
     const registry = createRegistry(config);
@@ -51,6 +55,8 @@ export async function startRole(config: Config, deps: { logger: Logger; clock?: 
     const bus: FanoutBus | undefined = stages.publisher || stages.fanout ? await createBus(config, logger) : undefined;
     if (bus) lifecycle.add('adapters', () => bus.close());
     const checks: ReadinessCheck[] = [];
+    const archive: WindowArchive | undefined = stages.archive ? await createArchive(config, logger) : undefined;
+    if (archive) lifecycle.add('adapters', () => archive.close());
 
     let ingest: NonNullable<Parameters<typeof buildApp>[0]['ingest']> | undefined;
     if (stages.ingest && log && serdes) {
@@ -69,8 +75,9 @@ export async function startRole(config: Config, deps: { logger: Logger; clock?: 
       logger,
       ...(ingest ? { ingest } : {}),
       ...(stages.fanout && bus ? { fanout: { bus, nodeId: `${config.role}-${config.instanceId}-${randomUUID().slice(0, 6)}` } } : {}),
+      ...(archive ? { archive: { store: archive } } : {}),
       checks,
-      pages: stages.ingest || stages.fanout,
+      pages: stages.ingest || stages.fanout || stages.archive,
     });
     const progress = (name: string) => {
       const p = new StageProgress(name, systemClock, config.stallTimeoutMs, metrics);
@@ -116,6 +123,25 @@ export async function startRole(config: Config, deps: { logger: Logger; clock?: 
       });
       await publisher.start();
       lifecycle.add('publisher', () => publisher.close());
+    }
+    if (stages.archive && log && serdes && archive) {
+      const archiver = new ArchiveRunner({
+        log,
+        archive,
+        serde: serdes.aggregate,
+        aggregatesTopic: config.log.aggregatesTopic,
+        // Its own group: archiving never waits for (or delays) the publisher.
+        groupId: `emostream-archiver.${config.log.aggregatesTopic}`,
+        metrics,
+        logger: logger.child({ stage: 'archive' }),
+        retentionMs: config.archive.retentionDays * 86_400_000,
+        sweepIntervalMs: config.archive.sweepIntervalMs,
+        progress: progress('archive'),
+        recoveryGiveUpMs: config.recoveryGiveUpMs,
+        ...(deps.onFatal ? { onFatal: deps.onFatal } : {}),
+      });
+      await archiver.start();
+      lifecycle.add('archive', () => archiver.close());
     }
     lifecycle.add('http', () => app.close());
     return { app, metrics, close };

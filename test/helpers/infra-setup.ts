@@ -9,11 +9,11 @@ import { applyInfraEnv, infraDir } from '../../helpers/infra-env.js';
 export default function setup(): void {
   const root = path.resolve(import.meta.dirname, '../..');
   if (process.env.EMO_SKIP_INFRA_UP !== '1') {
-    execFileSync('bash', [path.join(root, 'scripts/infra/up.sh'), 'kafka', 'registry', 'redis'], { stdio: 'inherit' });
+    execFileSync('bash', [path.join(root, 'scripts/infra/up.sh'), 'kafka', 'registry', 'redis', 'postgres'], { stdio: 'inherit' });
   }
   const envFile = path.join(infraDir(), 'env');
   applyInfraEnv(envFile, process.env);
-  for (const v of ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'REDIS_URL']) {
+  for (const v of ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'REDIS_URL', 'POSTGRES_URL']) {
     if (!process.env[v]) throw new Error(`${v} not set by scripts/infra/up.sh`);
   }
 }

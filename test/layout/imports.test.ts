@@ -9,7 +9,7 @@ import { repoRoot } from '../../src/domain/schemas-dir.js';
  * knows no adapter and no other stage. Only the composition (roles/, app.ts, main.ts, and the
  * OpenAPI document, which gathers every stage's route schemas) picks adapters and wires stages.
  */
-const STAGES = ['ingest', 'aggregate', 'publish', 'fanout'];
+const STAGES = ['ingest', 'aggregate', 'publish', 'fanout', 'archive'];
 const SHARED = ['domain', 'ports', 'codec', 'config', 'http', 'metrics', 'stage'];
 const COMPOSITION = ['roles', 'app.ts', 'main.ts', 'http/openapi.ts'];
 

@@ -1,5 +1,6 @@
 import { LiveSubscription, type SubscriptionEvents } from './live-subscription.js';
 import { ReactionSender } from './reaction-sender.js';
+import { ReplaySubscription, type ReplayEvents } from './replay-subscription.js';
 import type { LiveMessage, TokenSource, WebSocketCtor } from './types.js';
 
 export interface EmoStreamClientOptions {
@@ -46,7 +47,7 @@ export class EmoStreamClient {
     wsUrl: string;
     WebSocket: WebSocketCtor | undefined;
   };
-  readonly #subs = new Set<LiveSubscription>();
+  readonly #subs = new Set<LiveSubscription | ReplaySubscription>();
   readonly #token: TokenSource | undefined;
 
   constructor(opts: EmoStreamClientOptions) {
@@ -100,6 +101,35 @@ export class EmoStreamClient {
     });
     sub.on('update', onUpdate);
     for (const [ev, fn] of Object.entries(on)) sub.on(ev as keyof SubscriptionEvents, fn as never);
+    this.#subs.add(sub);
+    sub.on('state', (s) => s === 'closed' && this.#subs.delete(sub));
+    return sub.open();
+  }
+
+  /**
+   * Replays an archived match from a playhead, paced in real time (× `speed`): the overlay of a
+   * video on demand. `offset` is ms since the match start, `at` ms since the epoch; seek(), pause()
+   * and play() on the returned subscription follow the video player.
+   */
+  replay(
+    matchId: string,
+    onUpdate: (msg: LiveMessage) => void,
+    opts: { offset?: number; at?: number; speed?: number; on?: Partial<ReplayEvents> } = {},
+  ): ReplaySubscription {
+    if (!this.#o.WebSocket) throw new TypeError('No WebSocket implementation: pass options.WebSocket (e.g. the `ws` package on Node 20)');
+    const sub = new ReplaySubscription({
+      wsUrl: this.#o.wsUrl,
+      matchId,
+      WebSocket: this.#o.WebSocket,
+      reconnectMs: this.#o.reconnectBaseMs,
+      clock: this.#o.clock,
+      ...(opts.offset !== undefined ? { offset: opts.offset } : {}),
+      ...(opts.at !== undefined ? { at: opts.at } : {}),
+      ...(opts.speed !== undefined ? { speed: opts.speed } : {}),
+      ...(this.#token ? { token: this.#token } : {}),
+    });
+    sub.on('update', onUpdate);
+    for (const [ev, fn] of Object.entries(opts.on ?? {})) sub.on(ev as keyof ReplayEvents, fn as never);
     this.#subs.add(sub);
     sub.on('state', (s) => s === 'closed' && this.#subs.delete(sub));
     return sub.open();

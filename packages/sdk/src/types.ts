@@ -38,6 +38,28 @@ export type ServerMessage =
 export type ClientMessage = { type: 'ping' };
 
 export type LiveMessage = Extract<ServerMessage, { type: 'snapshot' | 'update' }>;
+
+/**
+ * GET /v1/replay: an archived match streamed paced from a playhead. Windows come as the live
+ * protocol's `snapshot` (the window showing at the playhead) and `update` messages, each when the
+ * playhead reaches the window's end; a `replay` message tells the playhead after the start, every
+ * seek, pause and play, and at the end.
+ */
+export interface ReplayStateMessage {
+  type: 'replay';
+  matchId: string;
+  /** Start of the match's first archived window and end of its last, ms since the epoch. */
+  matchStart: number;
+  matchEnd: number;
+  /** The playhead, ms since the epoch, and the same as ms since matchStart. */
+  position: number;
+  offsetMs: number;
+  speed: number;
+  state: 'playing' | 'paused' | 'ended';
+}
+export type ReplayServerMessage = LiveMessage | ReplayStateMessage | { type: 'pong' } | { type: 'error'; code: string; message: string };
+/** Client -> server frames on GET /v1/replay: the playhead by `offset` (ms since the match start) or `at` (ms since the epoch). */
+export type ReplayClientMessage = { type: 'ping' } | { type: 'seek'; offset?: number; at?: number } | { type: 'pause' } | { type: 'play' };
 export type GapMessage = Extract<ServerMessage, { type: 'gap' }>;
 
 export type ConnectionState = 'connecting' | 'connected' | 'disconnected' | 'closed';

@@ -5,6 +5,7 @@ import { EmoStreamClient } from '/assets/emostream-sdk.js';
 import { embedSnippet, overlayQuery, POSITIONS, THEMES } from '/lib/options.js';
 import { counterRate, metricValue, parsePrometheus } from '/lib/prom.js';
 import { timeRange, WindowSeries } from '/lib/series.js';
+import { formatOffset, loadMatch } from '/lib/archive.js';
 
 const $ = (id) => document.getElementById(id);
 const nf = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
@@ -53,6 +54,96 @@ const rateChart = makeChart($('chart-rate'), [
     value: (_u, v) => (v == null ? '–' : nf.format(v)) },
 ], { x: (u) => timeRange(u.data[0], { minSpanSec: 60, nowSec: nowSec() }), y: { range: (_u, _min, max) => [0, Math.max(5, max * 1.15)] } });
 
+// ---- the whole match, from the archive ---------------------------------------------------------
+/** Moments as vertical markers with their dominant emoji, drawn over the timeline. */
+let moments = [];
+const momentMarkers = {
+  hooks: {
+    draw: [(u) => {
+      const { ctx } = u;
+      const top = u.bbox.top;
+      const bottom = u.bbox.top + u.bbox.height;
+      ctx.save();
+      ctx.globalAlpha = 1;
+      ctx.fillStyle = '#fff';
+      ctx.font = `${Math.round(18 * devicePixelRatio)}px sans-serif`;
+      ctx.textAlign = 'center';
+      ctx.textBaseline = 'top';
+      for (const m of moments) {
+        const x = Math.round(u.valToPos(m.windowStart / 1000, 'x', true));
+        ctx.strokeStyle = 'rgba(255,80,80,.85)';
+        ctx.lineWidth = 1.5 * devicePixelRatio;
+        ctx.setLineDash([4 * devicePixelRatio, 3 * devicePixelRatio]);
+        ctx.beginPath();
+        ctx.moveTo(x, top + 22 * devicePixelRatio);
+        ctx.lineTo(x, bottom);
+        ctx.stroke();
+        ctx.fillText(m.dominant.emoji, x, top);
+      }
+      ctx.restore();
+    }],
+  },
+};
+const matchChart = (() => {
+  const el = $('chart-match');
+  const opts = {
+    width: Math.max(200, el.clientWidth),
+    height: 260,
+    legend: { show: true, live: true },
+    cursor: { drag: { x: true, y: false } },
+    scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(5, max * 1.15)] } },
+    axes: [timeAxis(), { ...axis(), size: 70 }],
+    series: [{}, { label: 'reactions per step', stroke: '#ff8a00', fill: 'rgba(255,138,0,.35)', width: 1.5, points: { show: false },
+      value: (_u, v) => (v == null ? '–' : nf.format(v)) }],
+    plugins: [momentMarkers],
+  };
+  const chart = new uPlot(opts, [[], []], el);
+  new ResizeObserver(() => chart.setSize({ width: Math.max(200, el.clientWidth), height: 260 })).observe(el);
+  return chart;
+})();
+
+function renderMoments(list, matchStart) {
+  $('moments').replaceChildren(...list.map((m) => {
+    const li = document.createElement('li');
+    li.dataset.offset = String(m.offsetMs);
+    li.append(
+      Object.assign(document.createElement('span'), { className: 'emoji', textContent: m.dominant.emoji }),
+      Object.assign(document.createElement('b'), { textContent: formatOffset(m.offsetMs) }),
+      Object.assign(document.createElement('span'), { className: 'muted', textContent: `${nf.format(m.total)} reactions · ${m.score.toFixed(1)}× the usual spread` }),
+    );
+    li.title = `${new Date(m.windowStart).toLocaleTimeString()} — click to replay the overlay preview from here`;
+    // The overlay preview jumps there: the same postMessage a VOD player sends.
+    li.addEventListener('click', () => $('preview').contentWindow?.postMessage({ type: 'emostream:playhead', offset: Math.max(0, m.offsetMs - 4000) }, location.origin));
+    return li;
+  }));
+  void matchStart;
+}
+
+let archiveGen = 0;
+async function loadArchive(id) {
+  const gen = ++archiveGen;
+  try {
+    const m = await loadMatch((url, init) => fetch(url, init), id);
+    if (gen !== archiveGen) return;
+    if (!m) {
+      $('archive').dataset.state = 'empty';
+      $('a-info').textContent = '– nothing archived yet';
+      return;
+    }
+    moments = m.moments;
+    matchChart.setData([m.points.map((p) => p.t / 1000), m.points.map((p) => p.total)]);
+    $('chart-match').dataset.points = String(m.points.length);
+    $('chart-match').dataset.moments = String(m.moments.length);
+    $('archive').dataset.state = 'loaded';
+    $('a-info').textContent = `– ${formatOffset(m.summary.durationMs)}, ${nf.format(m.summary.total)} reactions, a point every ${m.step / 1000} s`;
+    renderMoments(m.moments, m.summary.matchStart);
+  } catch (err) {
+    if (gen === archiveGen) $('a-info').textContent = `– archive: ${err.message}`;
+  }
+}
+// The archive grows every window while a match is live; an unchanged match answers 304.
+setInterval(() => void loadArchive(matchId), 15_000);
+
 // ---- live windows ------------------------------------------------------------------------------
 let windows = 0;
 
@@ -100,6 +191,7 @@ function watch(id) {
   $('viewer-link').href = `/?matchId=${encodeURIComponent(id)}`;
   $('overlay-link').href = `/overlay?matchId=${encodeURIComponent(id)}`;
   renderEmbed();
+  void loadArchive(id);
   sub = client.subscribe(id, onUpdate, { state: (s) => { $('state').textContent = s; $('state').dataset.state = s; } });
 }
 $('match-form').addEventListener('submit', (ev) => {
@@ -174,5 +266,5 @@ $('copy').addEventListener('click', async () => {
   setTimeout(() => ($('copied').textContent = ''), 2000);
 });
 
-window.__dashboard = { series, totals, sentiment, rateChart };
+window.__dashboard = { series, totals, sentiment, rateChart, matchChart, loadArchive: () => loadArchive(matchId) };
 watch(matchId);

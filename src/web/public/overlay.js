@@ -3,6 +3,7 @@
 import { EmoStreamClient } from '/assets/emostream-sdk.js';
 import { BurstDetector, burstSprites } from '/lib/burst.js';
 import { overlayOptions } from '/lib/options.js';
+import { needsSeek, parsePlayheadMessage, playheadOptions } from '/lib/archive.js';
 
 const o = overlayOptions(location.search);
 const body = document.body;
@@ -29,7 +30,8 @@ const live = [];
 let pending = [];
 const pool = [];
 const stats = { updates: 0, bursts: 0, spawned: 0 };
-window.__overlay = { stats, options: o, live: () => live.length };
+const replayState = { mode: 'live', position: undefined, state: undefined, seeks: 0 };
+window.__overlay = { stats, options: o, live: () => live.length, replay: replayState };
 
 const rand = (a, b) => a + Math.random() * (b - a);
 
@@ -176,6 +178,61 @@ function onUpdate(u) {
 }
 
 const client = new EmoStreamClient({ baseUrl: location.origin, userId: 'overlay' });
-client.subscribe(o.matchId, onUpdate, {
-  state: (s) => { conn.dataset.state = s; body.dataset.state = s; },
+const onState = (s) => { conn.dataset.state = s; body.dataset.state = s; };
+
+// Live by default. With a playhead (?playhead=MS since the match start, or ?at=EPOCH_MS), or once
+// the embedding page posts one, the overlay replays the archived match from there, so a video on
+// demand shows the swarm of the live match at the same point of the video.
+let liveSub;
+let replay;
+const ph = playheadOptions(location.search);
+
+/** A seek clears what is on screen: the swarm of the old point has nothing to do with the new one. */
+function clearStage() {
+  pending = [];
+  while (live.length > 0) release(live.length - 1);
+}
+
+function startReplay(from) {
+  liveSub?.close();
+  liveSub = undefined;
+  replayState.mode = 'replay';
+  body.dataset.mode = 'replay';
+  replay = client.replay(o.matchId, onUpdate, {
+    ...from,
+    speed: ph.speed,
+    on: {
+      state: onState,
+      replay: (m) => {
+        replayState.state = m.state;
+        replayState.position = m.offsetMs;
+        body.dataset.replay = m.state;
+        body.dataset.playhead = String(Math.round(m.offsetMs));
+      },
+    },
+  });
+}
+
+function followPlayhead(msg) {
+  if (!replay) {
+    startReplay(msg.at !== undefined ? { at: msg.at } : { offset: msg.offset ?? 0 });
+  } else if (msg.at !== undefined || msg.offset !== undefined) {
+    const m = replay.match;
+    const target = msg.at !== undefined ? msg.at : m ? m.start + msg.offset : undefined;
+    if (target === undefined || needsSeek(replay.position, target)) {
+      clearStage();
+      replayState.seeks++;
+      replay.seek(msg.at !== undefined ? { at: msg.at } : { offset: msg.offset });
+    }
+  }
+  if (msg.playing === false) replay.pause();
+  if (msg.playing === true) replay.play();
+}
+
+window.addEventListener('message', (ev) => {
+  const msg = parsePlayheadMessage(ev.data);
+  if (msg) followPlayhead(msg);
 });
+
+if (ph.replay) startReplay(ph.at !== undefined ? { at: ph.at } : { offset: ph.offset });
+else liveSub = client.subscribe(o.matchId, onUpdate, { state: onState });

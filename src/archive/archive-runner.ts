@@ -1,0 +1,148 @@
+import type { Logger } from 'pino';
+import type { AvroSerde } from '../codec/serde.js';
+import type { WindowAggregate } from '../domain/types.js';
+import { emoError } from '../domain/errors.js';
+import type { Log, LogConsumer, TopicPartitionOffset } from '../ports/log.js';
+import type { WindowArchive } from '../ports/window-archive.js';
+import type { StageProgress } from '../stage/stage-progress.js';
+import type { Metrics } from '../metrics/metrics.js';
+
+export interface ArchiveRunnerOptions {
+  log: Log;
+  archive: WindowArchive;
+  serde: AvroSerde<WindowAggregate>;
+  aggregatesTopic: string;
+  /** Its own group: the archive reads the aggregates at its own pace, beside the publisher. */
+  groupId: string;
+  metrics: Metrics;
+  logger: Logger;
+  /** Matches whose last window ended longer ago than this are deleted; 0 keeps every match. */
+  retentionMs: number;
+  /** How often the retention sweep runs. */
+  sweepIntervalMs?: number;
+  pollTimeoutMs?: number;
+  maxBatch?: number;
+  now?: () => number;
+  progress?: StageProgress;
+  /** Log failures (poll, commit) that keep failing this long end the loop (onFatal); the database is waited for. */
+  recoveryGiveUpMs?: number;
+  onFatal?: (err: unknown) => void;
+}
+
+/**
+ * The archive stage: aggregates log -> window archive. Like the publisher it commits its offsets
+ * only after the database holds the batch (at-least-once), so a kill -9 reads the batch again; the
+ * archive's upsert keeps one row per (match, window) whatever is written twice.
+ */
+export class ArchiveRunner {
+  #consumer!: LogConsumer;
+  #loop: Promise<void> | undefined;
+  #sweep: NodeJS.Timeout | undefined;
+  #closing = false;
+
+  constructor(private readonly o: ArchiveRunnerOptions) {}
+
+  async start(): Promise<void> {
+    if (this.#loop) return;
+    this.#consumer = await this.o.log.consumer({ groupId: this.o.groupId, topics: [this.o.aggregatesTopic] });
+    this.#loop = this.#run().catch((err) => {
+      this.o.logger.fatal({ err }, 'archive loop stopped');
+      this.o.onFatal?.(err);
+    });
+    if (this.o.retentionMs > 0) {
+      void this.sweep();
+      this.#sweep = setInterval(() => void this.sweep(), this.o.sweepIntervalMs ?? 3_600_000);
+      this.#sweep.unref();
+    }
+  }
+
+  /** Deletes the matches past retention; a failure is logged and tried again at the next sweep. */
+  async sweep(): Promise<number> {
+    const cutoff = (this.o.now ?? Date.now)() - this.o.retentionMs;
+    try {
+      const n = await this.o.archive.deleteMatchesEndedBefore(cutoff);
+      if (n > 0) this.o.logger.info({ windows: n, cutoff }, 'archive retention deleted old matches');
+      return n;
+    } catch (err) {
+      this.o.logger.warn({ err }, 'archive retention sweep failed');
+      return 0;
+    }
+  }
+
+  async #run(): Promise<void> {
+    const giveUpMs = this.o.recoveryGiveUpMs ?? 60_000;
+    let failingSince: number | undefined;
+    let backoff = 100;
+    while (!this.#closing) {
+      try {
+        await this.#step();
+        if (failingSince !== undefined) this.o.progress?.up('kafka');
+        failingSince = undefined;
+        backoff = 100;
+      } catch (err) {
+        if (this.#closing) break;
+        const now = Date.now();
+        failingSince ??= now;
+        this.o.progress?.down('kafka');
+        if (now - failingSince > giveUpMs) {
+          throw emoError('LOG_UNAVAILABLE', `archiver gave up: log recovery kept failing for ${Math.round((now - failingSince) / 1000)} s (last error: ${(err as Error).message})`, { cause: err });
+        }
+        this.o.logger.warn({ err }, 'archive step failed; retrying');
+        this.o.progress?.recovered('retry');
+        await sleep(backoff);
+        backoff = Math.min(2000, backoff * 2);
+      }
+    }
+  }
+
+  async #step(): Promise<void> {
+    const batch = await this.#consumer.poll(this.o.maxBatch ?? 2000, this.o.pollTimeoutMs ?? 250);
+    if (batch.length === 0) {
+      this.o.progress?.idle();
+      return;
+    }
+    const offsets = new Map<string, TopicPartitionOffset>();
+    const windows: WindowAggregate[] = [];
+    for (const rec of batch) {
+      offsets.set(`${rec.topic}/${rec.partition}`, { topic: rec.topic, partition: rec.partition, offset: rec.offset + 1 });
+      try {
+        windows.push(await this.o.serde.decode(rec.value));
+      } catch (err) {
+        this.o.metrics.recordsUndecodable.inc({ topic: rec.topic });
+        this.o.logger.warn({ err, partition: rec.partition, offset: rec.offset }, 'skipping undecodable aggregate');
+      }
+    }
+    if (!(await this.#write(windows))) return; // closing: the uncommitted batch is read again by whoever runs next
+    this.o.progress?.progressed();
+    await this.#consumer.commit([...offsets.values()]);
+  }
+
+  /** The database write, retried with backoff for as long as the database is away; false only when closing. */
+  async #write(windows: WindowAggregate[]): Promise<boolean> {
+    let backoff = 50;
+    for (;;) {
+      try {
+        await this.o.archive.upsert(windows);
+        this.o.progress?.up('archive');
+        return true;
+      } catch (err) {
+        if (this.#closing) return false;
+        this.o.progress?.down('archive');
+        this.o.logger.warn({ err, windows: windows.length }, 'archive write failed; retrying');
+        await sleep(backoff);
+        backoff = Math.min(2000, backoff * 2);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    if (this.#sweep) clearInterval(this.#sweep);
+    await this.#loop;
+    await this.#consumer?.close();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}

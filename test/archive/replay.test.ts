@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { WebSocket } from 'ws';
+import { buildApp } from '../../src/app.js';
+import { openPgliteArchive } from '../../src/adapters/postgres/pglite-window-archive.js';
+import { ManualClock } from '../../src/ports/clock.js';
+import type { WindowArchive } from '../../src/ports/window-archive.js';
+import { createMetrics } from '../../src/metrics/metrics.js';
+import { EmoStreamClient, type LiveMessage, type ReplayStateMessage } from '../../packages/sdk/src/index.js';
+import { catalog, silentLogger, testConfig } from '../../helpers/fixtures.js';
+import { win } from './archive-suite.js';
+
+const T0 = 1_800_000_000_000;
+const SEQ0 = T0 / 2000;
+
+describe('replay of an archived match (GET /v1/replay)', () => {
+  let store: WindowArchive;
+  let app: FastifyInstance;
+  let baseUrl: string;
+  const clients: EmoStreamClient[] = [];
+  const client = () => {
+    const c = new EmoStreamClient({ baseUrl, userId: 'vod', WebSocket: WebSocket as never, reconnectBaseMs: 50 });
+    clients.push(c);
+    return c;
+  };
+
+  beforeAll(async () => {
+    store = await openPgliteArchive({});
+    // 60 windows; window 7 is missing (a quiet window: no update live either).
+    await store.upsert(Array.from({ length: 60 }, (_, i) => win('vod', i, { '🔥': i + 1 })).filter((w) => w.windowStart !== T0 + 7 * 2000));
+    app = await buildApp({ config: testConfig(), catalog, clock: new ManualClock(T0), metrics: createMetrics(), logger: silentLogger, archive: { store }, pages: false });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    baseUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  });
+  afterAll(async () => {
+    for (const c of clients) await c.close(100);
+    await app?.close();
+    await store?.close();
+  });
+
+  it('streams the windows paced from the playhead, linked by prevSeq, each when the playhead reaches its end', async () => {
+    const got: Array<LiveMessage & { arrived: number }> = [];
+    const states: ReplayStateMessage[] = [];
+    // Playhead 10.5 s into the match, 10x: a 2 s window every 200 ms.
+    const sub = client().replay('vod', (m) => got.push({ ...m, arrived: Date.now() }), { offset: 10_500, speed: 10, on: { replay: (s) => states.push(s) } });
+    await vi.waitFor(() => expect(got.length).toBeGreaterThanOrEqual(6), { timeout: 5000 });
+    sub.close();
+    expect(states[0]).toMatchObject({ type: 'replay', matchId: 'vod', matchStart: T0, matchEnd: T0 + 120_000, offsetMs: 10_500, position: T0 + 10_500, speed: 10, state: 'playing' });
+    // At 10.5 s the last closed window is [8 s, 10 s): window 4.
+    expect(got[0]).toMatchObject({ type: 'snapshot', seq: SEQ0 + 4, windowStart: T0 + 8000, counts: { '🔥': 5 }, epoch: 'replay' });
+    expect(got.slice(1, 5).map((m) => [m.type, m.seq, m.prevSeq, m.total])).toEqual([
+      ['update', SEQ0 + 5, SEQ0 + 4, 6],
+      ['update', SEQ0 + 6, SEQ0 + 5, 7],
+      ['update', SEQ0 + 8, SEQ0 + 6, 9], // window 7 was quiet: the next links over it, as live
+      ['update', SEQ0 + 9, SEQ0 + 8, 10],
+    ]);
+    // Window 5 ends at 12 s: 1.5 s of match after the start, 150 ms at 10x; then one every 200 ms (400 over the gap).
+    const gaps = got.slice(1, 6).map((m, i, a) => (i === 0 ? m.arrived - got[0]!.arrived : m.arrived - a[i - 1]!.arrived));
+    // Paced, not sent at once (bounds loose enough for a loaded CI machine).
+    expect(gaps[0]).toBeLessThan(800);
+    expect(gaps[1]).toBeGreaterThan(120);
+    expect(gaps[1]).toBeLessThan(900);
+    expect(gaps[2]).toBeGreaterThan(280);
+    expect(got.at(5)!.arrived - got[1]!.arrived).toBeGreaterThan(800); // windows 5 to 10 end 10 s of match apart: 1 s at 10x
+  });
+
+  it('seeks, pauses and plays on the client’s word, and says when the match ends', async () => {
+    const got: LiveMessage[] = [];
+    const states: ReplayStateMessage[] = [];
+    const sub = client().replay('vod', (m) => got.push(m), { offset: 0, speed: 10, on: { replay: (s) => states.push(s) } });
+    await vi.waitFor(() => expect(states).toHaveLength(1));
+    // At the start nothing had closed yet: no snapshot; the first window is the match's first.
+    await vi.waitFor(() => expect(got.length).toBeGreaterThanOrEqual(1));
+    expect(got[0]).toMatchObject({ type: 'update', seq: SEQ0, prevSeq: -1 });
+    sub.seek({ offset: 100_000 });
+    await vi.waitFor(() => expect(states.some((s) => s.offsetMs === 100_000)).toBe(true));
+    await vi.waitFor(() => expect(got.some((m) => m.type === 'snapshot' && m.seq === SEQ0 + 49)).toBe(true));
+    sub.pause();
+    await vi.waitFor(() => expect(states.at(-1)!.state).toBe('paused'));
+    const atPause = got.length;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(got.length).toBe(atPause);
+    expect(sub.position).toBe(states.at(-1)!.position);
+    sub.play();
+    await vi.waitFor(() => expect(states.at(-1)!.state).toBe('ended'), { timeout: 5000 });
+    expect(got.at(-1)).toMatchObject({ seq: SEQ0 + 59, prevSeq: SEQ0 + 58 });
+    // After the seek: every window from 50 on, once, in order.
+    const after = got.slice(got.findIndex((m) => m.type === 'snapshot' && m.seq === SEQ0 + 49) + 1);
+    expect(after.map((m) => m.seq - SEQ0)).toEqual(Array.from({ length: 10 }, (_, i) => 50 + i));
+    sub.seek({ at: T0 + 5000 });
+    await vi.waitFor(() => expect(states.at(-1)).toMatchObject({ offsetMs: 5000, state: 'playing' }));
+    sub.close();
+  });
+
+  it('refuses before the upgrade, with stable codes: unknown match, bad playhead, bad speed; closes on a malformed frame', async () => {
+    const status = async (q: string) => {
+      const r = await app.inject({ url: `/v1/replay?${q}`, headers: { connection: 'upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' } });
+      return [r.statusCode, r.json().code];
+    };
+    expect(await status('matchId=nobody')).toEqual([404, 'EMO_ERR_MATCH_NOT_ARCHIVED']);
+    expect(await status('matchId=vod&offset=1&at=2')).toEqual([400, 'EMO_ERR_VALIDATION']);
+    expect(await status('matchId=vod&speed=1000')).toEqual([400, 'EMO_ERR_VALIDATION']);
+    expect(await status('matchId=vod&offset=abc')).toEqual([400, 'EMO_ERR_VALIDATION']);
+    const ws = new WebSocket(`${baseUrl.replace('http', 'ws')}/v1/replay?matchId=vod`);
+    const code = await new Promise<number>((resolve) => {
+      ws.on('open', () => ws.send('{"type":"seek","offset":"soon"}'));
+      ws.on('close', (c) => resolve(c));
+    });
+    expect(code).toBe(4402);
+  });
+});
