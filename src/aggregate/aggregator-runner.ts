@@ -37,6 +37,8 @@ export interface AggregatorRunnerOptions {
 }
 
 const IDLE_CHECK_MS = 1_000;
+/** How often a busy runner lets its consumer serve the group (session.timeout.ms is 6 s). */
+const PUMP_EVERY_MS = 250;
 
 export function aggregateKey(a: { matchId: string; windowStart: number }): string {
   return `${a.matchId}|${a.windowStart}`;
@@ -125,7 +127,7 @@ export class AggregatorRunner {
       async () => {
         if (this.#needsRewind) {
           const assignments = this.#assignments;
-          await this.#rewind();
+          await this.#serving(this.#rewind());
           // A rebalance during the rewind (its callback runs at any await) replaced tasks the
           // rewind did not position: those partitions would read from wherever the consumer put
           // them. Rewind again; only a rewind that no assignment overtook settles the restore.
@@ -149,6 +151,21 @@ export class AggregatorRunner {
 
   #healthy(): void {
     this.#stage.healthy();
+  }
+
+  /**
+   * While a restore or a commit takes its time (seconds, with a broker slow or away), the consumer
+   * keeps serving the group's rebalances: eager rebalancing waits for every member to give its
+   * partitions up, and a member that did not poll for a whole restore held the other one waiting
+   * in turn, round after round (the chaos soak's broker freeze: minutes without a window).
+   */
+  async #serving<T>(work: Promise<T>): Promise<T> {
+    const timer = setInterval(() => void this.#consumer.pump().catch(() => {}), PUMP_EVERY_MS);
+    try {
+      return await work;
+    } finally {
+      clearInterval(timer);
+    }
   }
 
   async #step(): Promise<void> {
@@ -280,7 +297,7 @@ export class AggregatorRunner {
     this.#unsent = undefined;
     if (records.length > 0 || offsets.size > 0) {
       try {
-        await this.#session.commit(records, [...offsets.values()]);
+        await this.#serving(this.#session.commit(records, [...offsets.values()]));
       } catch (err) {
         // Aborted: nothing of it is visible. With a changelog the loop rebuilds every task from its
         // last committed state and reads again from the committed offsets, so the retry counts each

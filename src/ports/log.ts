@@ -56,6 +56,14 @@ export interface LogConsumer {
    * Partitions not named keep their place; a partition not assigned to this consumer is ignored.
    */
   seek(positions: TopicPartitionOffset[]): Promise<void>;
+  /**
+   * Serves the group protocol (a rebalance's callbacks) while the stage is busy elsewhere, for a
+   * restore or a commit that takes seconds: on Kafka a member that does not poll leaves the group
+   * waiting in its rebalance, and both members of the chaos tier then lost their assignment in
+   * turn for minutes. Records it happens to fetch come out of the next poll, unless a seek or a
+   * rebalance came between (then they are read again from where those put the partition).
+   */
+  pump(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -18,6 +18,9 @@ const OFFSET_END = -1;
 const OFFSET_BEGINNING = -2;
 const ERR_STATE = -172;
 const ERR_PREV_IN_PROGRESS = -177;
+/** A pump's consume(): short, so the stage's own poll never waits long behind it. */
+const PUMP_WAIT_MS = 10;
+const PUMP_MAX_RECORDS = 1000;
 
 /**
  * LogConsumer over librdkafka's KafkaConsumer: group membership with manual commits and
@@ -29,6 +32,14 @@ export class KafkaLogConsumer implements LogConsumer {
   #pending: Promise<void> = Promise.resolve();
   /** Bumped by every rebalance: a batch that spans one may hold records fetched for the old assignment. */
   #generation = 0;
+  /** A consume() in flight, from poll() or pump(). */
+  #consuming: Promise<unknown> | undefined;
+  /** Bumped by every seek(): records fetched before it are not returned after it. */
+  #seeks = 0;
+  /** Seeks in progress: no pump meanwhile. */
+  #seeking = 0;
+  /** Records a pump fetched, for the next poll, with the assignment and positions they were read under. */
+  #held: { generation: number; seeks: number; messages: RdKafka.Message[] } | undefined;
   /** Next offset to read per partition, from what poll() returned; cleared on every (re)assignment. */
   readonly #next = new Map<string, number>();
   #closed = false;
@@ -150,12 +161,53 @@ export class KafkaLogConsumer implements LogConsumer {
     this.#listeners.push(listener);
   }
 
+  /** One consume() at a time (poll or pump): two in flight would split the records between them. */
+  async #consume(max: number, timeoutMs: number): Promise<RdKafka.Message[]> {
+    while (this.#consuming) await this.#consuming.catch(() => {});
+    this.raw.setDefaultConsumeTimeout(timeoutMs);
+    const p = call<RdKafka.Message[]>((cb) => this.raw.consume(max, (err, msgs) => cb(err, msgs)));
+    this.#consuming = p;
+    try {
+      return (await p) ?? [];
+    } finally {
+      this.#consuming = undefined;
+    }
+  }
+
+  async pump(): Promise<void> {
+    if (this.#closed || this.#consuming || this.#seeking > 0) return;
+    const generation = this.#generation;
+    const seeks = this.#seeks;
+    const messages = await this.#consume(PUMP_MAX_RECORDS, PUMP_WAIT_MS).catch(() => [] as RdKafka.Message[]);
+    await this.#pending;
+    // Fetched for an assignment or a position that no longer holds: dropped, read again from there.
+    if (messages.length === 0 || generation !== this.#generation || seeks !== this.#seeks) return;
+    if (this.#held && (this.#held.generation !== generation || this.#held.seeks !== seeks)) this.#held = undefined;
+    this.#held ??= { generation, seeks, messages: [] };
+    this.#held.messages.push(...messages);
+  }
+
+  /** What pumps fetched for the current assignment and positions, up to `max`, oldest first. */
+  #takeHeld(max: number): RdKafka.Message[] {
+    const held = this.#held;
+    if (!held) return [];
+    if (held.generation !== this.#generation || held.seeks !== this.#seeks) {
+      this.#held = undefined;
+      return [];
+    }
+    const out = held.messages.splice(0, max);
+    if (held.messages.length === 0) this.#held = undefined;
+    return out;
+  }
+
   async poll(maxRecords: number, timeoutMs: number): Promise<LogRecord[]> {
     if (this.#closed) return [];
     await this.#pending;
+    while (this.#consuming) await this.#consuming.catch(() => {});
+    await this.#pending;
     const generation = this.#generation;
-    this.raw.setDefaultConsumeTimeout(timeoutMs);
-    const messages = await call<RdKafka.Message[]>((cb) => this.raw.consume(maxRecords, (err, msgs) => cb(err, msgs))).catch((err: unknown) => {
+    const held = this.#takeHeld(maxRecords);
+    const messages = held.length > 0 ? held : await this.#consume(maxRecords, timeoutMs).catch((err: unknown) => {
       throw kafkaError('poll failed', err);
     });
     // A rebalance inside consume() may have queued listeners (state loading) for these partitions.
@@ -169,8 +221,8 @@ export class KafkaLogConsumer implements LogConsumer {
       for (const a of this.raw.assignments()) this.#next.delete(`${a.topic}/${a.partition}`);
       return [];
     }
-    for (const m of messages ?? []) this.#next.set(`${m.topic}/${m.partition}`, m.offset + 1);
-    return (messages ?? []).map((m) => ({
+    for (const m of messages) this.#next.set(`${m.topic}/${m.partition}`, m.offset + 1);
+    return messages.map((m) => ({
       topic: m.topic,
       partition: m.partition,
       offset: m.offset,
@@ -250,6 +302,20 @@ export class KafkaLogConsumer implements LogConsumer {
 
   async seek(positions: TopicPartitionOffset[]): Promise<void> {
     if (positions.length === 0) return;
+    // No pump while the partitions move one by one (it would read some from their old place), and
+    // whatever one fetched before was read from the old positions: the count moves on at the end.
+    this.#seeking++;
+    try {
+      while (this.#consuming) await this.#consuming.catch(() => {});
+      this.#held = undefined;
+      await this.#seekAll(positions);
+    } finally {
+      this.#seeks++;
+      this.#seeking--;
+    }
+  }
+
+  async #seekAll(positions: TopicPartitionOffset[]): Promise<void> {
     const assigned = new Set(this.raw.assignments().map((a) => `${a.topic}/${a.partition}`));
     const deadline = Date.now() + SEEK_BOUND_MS;
     for (const p of positions) {

@@ -371,6 +371,9 @@ class MemoryConsumer implements LogConsumer {
     return partitions.map((tp) => ({ ...tp, offset: this.log.committed(this.groupId, tp.topic, tp.partition, -1) }));
   }
 
+  /** Nothing to serve: the memory log has no group protocol to keep up with. */
+  async pump(): Promise<void> {}
+
   async seek(positions: TopicPartitionOffset[]): Promise<void> {
     for (const p of positions) {
       const pos = this.#positions.get(`${p.topic}/${p.partition}`);
