@@ -96,6 +96,14 @@ export function wireBytes(n = 2000): { rows: WireRow[]; windows: number } {
     const b = e.sseEvent(format, false);
     return [b.length, chunked(b.length)];
   };
+  // The alternative considered for the compact profile: the same fields as a JSON array of numbers
+  // ([flags, seq, viewers, total, sentiment x 100, [units x emojis + index, ...]]), in a text frame.
+  const compactJson: Case['sizes'] = (e) => {
+    const u = e.u;
+    const pairs = Object.entries(u.units).map(([emoji, n]) => n * index.emojis.length + index.map.get(emoji)!);
+    const payload = Buffer.byteLength(JSON.stringify([0, u.seq, e.viewers, u.total, Math.round(u.sentiment * 100), pairs]));
+    return [payload, payload + wsHeader(payload)];
+  };
   const cases: Case[] = [
     { profile: 'json', transport: 'ws', sizes: ws('json', false) },
     { profile: 'json+deflate', transport: 'ws', sizes: ws('json', true) },
@@ -103,6 +111,7 @@ export function wireBytes(n = 2000): { rows: WireRow[]; windows: number } {
     { profile: 'compact+deflate', transport: 'ws', sizes: ws('compact', true) },
     { profile: 'json', transport: 'sse', sizes: sse('json') },
     { profile: 'compact', transport: 'sse', sizes: sse('compact') },
+    { profile: 'compact JSON array (not chosen)', transport: 'ws', sizes: compactJson },
   ];
   const viewers = lcg(7);
   const encoded = mix.map((u) => new EncodedUpdate('update', u, Math.round(Math.exp(viewers() * Math.log(2_000_000))), index));
