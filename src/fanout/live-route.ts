@@ -87,8 +87,17 @@ class SseSink implements LiveSink {
   control(msg: ServerMessage | HelloMessage): void {
     if (this.isOpen()) this.res.write(`event:${msg.type}\ndata:${JSON.stringify(msg)}\n\n`);
   }
+  /**
+   * Like writeShared for a WebSocket: the event, already in the chunked coding, is written straight
+   * to the TCP stream (one write of shared bytes), when nothing of the response waits in Node's
+   * buffers and the response is chunked; otherwise through res.write, which frames it itself.
+   */
   update(e: EncodedUpdate, withEpoch: boolean): void {
-    if (this.isOpen()) this.res.write(e.sseEvent(this.format, withEpoch));
+    if (!this.isOpen()) return;
+    const res = this.res as ServerResponse & { chunkedEncoding?: boolean };
+    const sock = res.socket;
+    if (sock && !sock.destroyed && res.headersSent && res.chunkedEncoding === true && res.writableLength === 0) sock.write(e.sseChunk(this.format, withEpoch));
+    else res.write(e.sseEvent(this.format, withEpoch));
   }
 }
 

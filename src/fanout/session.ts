@@ -60,6 +60,7 @@ export class EncodedUpdate {
   readonly #compact: Array<Uint8Array | undefined> = [undefined, undefined];
   readonly #wsCompact: Array<SharedFrame | undefined> = [undefined, undefined];
   readonly #sse = new Map<string, Buffer>();
+  readonly #sseChunk = new Map<string, Buffer>();
 
   constructor(
     readonly type: 'snapshot' | 'update',
@@ -91,6 +92,18 @@ export class EncodedUpdate {
       const data = format === 'json' ? this.json() : toBase64(this.compact(withEpoch));
       b = Buffer.from(`id:${sseId(this.u.epoch, this.u.seq)}\ndata:${data}\n\n`);
       this.#sse.set(key, b);
+    }
+    return b;
+  }
+
+  /** sseEvent in the chunked transfer coding, for a raw write past the response (see SseSink). */
+  sseChunk(format: LiveFormat, withEpoch: boolean): Buffer {
+    const key = `${format}${withEpoch ? 1 : 0}`;
+    let b = this.#sseChunk.get(key);
+    if (!b) {
+      const ev = this.sseEvent(format, withEpoch);
+      b = Buffer.concat([Buffer.from(`${ev.length.toString(16)}\r\n`), ev, Buffer.from('\r\n')]);
+      this.#sseChunk.set(key, b);
     }
     return b;
   }

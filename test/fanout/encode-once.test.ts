@@ -38,8 +38,13 @@ it('one encode per update for every compact connection of the match, on both tra
     const ctrl = new AbortController();
     closers.push(() => ctrl.abort());
     const res = await fetch(`http://${base}/v1/live/events?matchId=m&format=compact`, { signal: ctrl.signal });
+    const reader = res.body!.getReader();
     void (async () => {
-      for await (const chunk of res.body!) if (Buffer.from(chunk).toString().startsWith('id:')) got[i]!++;
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        if (Buffer.from(value).toString().startsWith('id:')) got[i]!++;
+      }
     })().catch(() => {});
   }
   await vi.waitFor(async () => expect(await bus.viewers('m')).toBe(5));
