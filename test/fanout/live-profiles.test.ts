@@ -3,6 +3,7 @@
 // JSON messages minus the exact counts; connection admission per second.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { FastifyInstance } from 'fastify';
+import http from 'node:http';
 import { WebSocket } from 'ws';
 import { buildApp } from '../../src/app.js';
 import type { Config, DeepPartial } from '../../src/config/config.js';
@@ -193,6 +194,43 @@ describe('Server-Sent Events specifics', () => {
     const ok = await fetch(`http://${base}/v1/live/events?matchId=m&token=secret-token-1`, { signal: ctrl.signal });
     expect(ok.status).toBe(200);
     ctrl.abort();
+  });
+});
+
+describe('the slow-consumer policy over SSE', () => {
+  it('skips a stream that does not read, without delaying others, then tells it with a slow-consumer gap', async () => {
+    const { bus, base } = await node({ fanout: { maxBufferedBytes: 64 * 1024 } });
+    const fast = client(base, 'sse', 'json', 'matchId=m');
+    // The slow one: a raw request whose response is paused, so the server's socket buffer fills.
+    const slowText: string[] = [];
+    const slowRes = await new Promise<import('node:http').IncomingMessage>((resolve) => {
+      const req = http.get(`http://${base}/v1/live/events?matchId=m`, resolve);
+      open.push({ close: () => req.destroy() });
+    });
+    slowRes.setEncoding('utf8');
+    slowRes.on('data', (d: string) => slowText.push(d));
+    await vi.waitFor(async () => expect(await bus.viewers('m')).toBe(2));
+    slowRes.pause();
+    const N = 3000;
+    for (let s = 1; s <= N; s++) {
+      await bus.publish({ ...win('m', s), counts: { pad: 'x'.repeat(2000) as unknown as number } });
+      if (s % 10 === 0) await new Promise((r) => setTimeout(r, 1));
+    }
+    await vi.waitFor(() => expect(fast.updates()).toHaveLength(N), { timeout: 15_000 });
+    expect(fast.updates().map((m) => m.seq)).toEqual(Array.from({ length: N }, (_, i) => i + 1));
+    slowRes.resume();
+    let next = N;
+    await vi.waitFor(async () => {
+      await bus.publish(win('m', ++next));
+      expect(slowText.join('')).toContain('event:gap');
+    }, { timeout: 15_000, interval: 100 });
+    const events = slowText.join('').split('\n\n').filter(Boolean);
+    const gapAt = events.findIndex((e) => e.startsWith('event:gap'));
+    expect(JSON.parse(events[gapAt]!.split('data:')[1]!)).toMatchObject({ type: 'gap', reason: 'slow-consumer', matchId: 'm' });
+    // What it got before falling behind came in order, and the gap says where it stopped.
+    const seqs = events.slice(0, gapAt).map((e) => Number(/^id:[^.]+\.(\d+)/.exec(e)?.[1]));
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+    expect(JSON.parse(events[gapAt]!.split('data:')[1]!).since).toBe(seqs.at(-1));
   });
 });
 
