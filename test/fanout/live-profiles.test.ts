@@ -272,7 +272,8 @@ describe('compact frames are encoded once per update', () => {
 describe('connection admission per second', () => {
   it('closes WebSockets past the per-address rate with 4429 and the seconds to wait; SSE gets 429 + Retry-After', async () => {
     const { base } = await node({ fanout: { admitPerIpPerSec: 2 } });
-    const cs = [0, 1, 2, 3].map(() => client(base, 'ws', 'json', 'matchId=m'));
+    // Six at once against a cap of two a second: a second boundary among them still leaves three on one side.
+    const cs = [0, 1, 2, 3, 4, 5].map(() => client(base, 'ws', 'json', 'matchId=m'));
     const refused = await Promise.race([Promise.any(cs.map((c) => c.closed())), new Promise<undefined>((r) => setTimeout(() => r(undefined), 3000))]);
     expect(refused?.code).toBe(4429);
     expect(Number(refused?.reason)).toBeGreaterThanOrEqual(1);
@@ -282,6 +283,19 @@ describe('connection admission per second', () => {
     expect(again.status).toBe(429);
     expect(Number(again.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(await again.json()).toMatchObject({ code: 'EMO_ERR_TOO_MANY_CONNECTIONS' });
+  });
+
+  it('the SDK over SSE reads a 429\'s Retry-After and waits at least that long', async () => {
+    const { base } = await node({ fanout: { admitPerIpPerSec: 1 } });
+    // Three at once against a cap of one a second: at least two fall in the same second.
+    const subs = [0, 1, 2].map(() => new LiveSubscription({ wsUrl: `ws://${base}`, matchId: 'm', WebSocket: WebSocket as unknown as WebSocketCtor, reconnectBaseMs: 1, reconnectMaxMs: 5, random: () => 0.5, pingIntervalMs: 60_000, transport: 'sse' }));
+    open.push(...subs);
+    const infos: Array<{ code?: number; delayMs?: number }> = [];
+    for (const sub of subs) sub.on('state', (s, info) => s === 'disconnected' && infos.push(info ?? {}));
+    for (const sub of subs) sub.open();
+    await vi.waitFor(() => expect(infos.length).toBeGreaterThan(0));
+    expect(infos[0]!.code).toBe(4429);
+    expect(infos[0]!.delayMs).toBeGreaterThanOrEqual(1000);
   });
 
   it('the SDK waits at least the server\'s hint before reconnecting', async () => {
