@@ -285,6 +285,13 @@ describe('connection admission per second', () => {
     expect(await again.json()).toMatchObject({ code: 'EMO_ERR_TOO_MANY_CONNECTIONS' });
   });
 
+  it('caps new connections per node too, whatever the address', async () => {
+    const { base } = await node({ fanout: { admitPerSec: 2, admitPerIpPerSec: 1000 } });
+    const cs = [0, 1, 2, 3, 4, 5].map(() => client(base, 'ws', 'compact', 'matchId=m'));
+    const refused = await Promise.race([Promise.any(cs.map((c) => c.closed())), new Promise<undefined>((r) => setTimeout(() => r(undefined), 3000))]);
+    expect(refused?.code).toBe(4429);
+  });
+
   it('the SDK over SSE reads a 429\'s Retry-After and waits at least that long', async () => {
     const { base } = await node({ fanout: { admitPerIpPerSec: 1 } });
     // Three at once against a cap of one a second: at least two fall in the same second.
