@@ -20,11 +20,13 @@ const metrics = () => {
   ].join('\n');
 };
 const server = http.createServer((req, res) => {
-  if (req.method === 'POST' && req.url === '/publish') {
+  if (req.method === 'POST' && (req.url === '/publish' || req.url === '/publish?binary=1')) {
+    // ?binary=1: the body is a compact update, framed as a binary message.
+    const opcode = req.url.endsWith('binary=1') ? 2 : 1;
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
-      const frame = Buffer.concat(Sender.frame(Buffer.concat(chunks), { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false }));
+      const frame = Buffer.concat(Sender.frame(Buffer.concat(chunks), { fin: true, opcode, mask: false, readOnly: true, rsv1: false }));
       // The raw TCP socket under each ws (no compression is negotiated): one write of shared bytes.
       for (const ws of sockets) ws._socket.write(frame);
       res.writeHead(200).end(String(sockets.size));

@@ -8,17 +8,25 @@
 //                  {type:'arm', round, seq}   {type:'collect', round}   {type:'close'}
 // child -> parent: {type:'connected', open, failed, errors, ms, cpuMs, rss}
 //                  {type:'armed', round}   {type:'received', round, times, complete, sample}
+import http from 'node:http';
 import { WebSocket } from 'ws';
 
+// transport sse: GET /v1/live/events over plain HTTP; each event arrives as one chunk (one write).
+// format compact: a JSON hello, then binary updates whose seq is the varint after the flags byte.
 type Msg =
-  | { type: 'connect'; url: string; count: number; localAddresses: string[]; concurrency: number }
+  | { type: 'connect'; url: string; count: number; localAddresses: string[]; concurrency: number; transport?: 'ws' | 'sse' }
   | { type: 'arm'; round: number; seq: number }
   | { type: 'collect'; round: number }
   | { type: 'close' };
 
 const clock = () => Number(process.hrtime.bigint()) / 1e6;
 const send = (m: unknown) => process.send!(m);
-const sockets: WebSocket[] = [];
+/** What the loader needs of a connection of either transport. */
+interface Conn {
+  isOpen(): boolean;
+  terminate(): void;
+}
+const sockets: Conn[] = [];
 let times = new Float64Array(0);
 let armedRound = -1;
 let armedSeq = -1;
@@ -34,15 +42,32 @@ function report(complete: boolean): void {
   send({ type: 'received', round: armedRound, times: Array.from(times), complete, sample, closedAfterOpen });
 }
 
-function onMessage(i: number, data: Buffer): void {
+/** seq of a compact binary update: the varint after the flags byte. */
+function compactSeq(b: Buffer): number {
+  let x = 0;
+  let mul = 1;
+  for (let p = 1; p < b.length; p++) {
+    x += (b[p]! & 0x7f) * mul;
+    if (b[p]! < 0x80) return x;
+    mul *= 128;
+  }
+  return -1;
+}
+
+function onMessage(i: number, data: Buffer, isBinary = false): void {
   if (armedRound < 0 || times[i] === times[i]) return; // not armed, or this client already stamped (NaN !== NaN)
   times[i] = clock();
   received++;
   // Check one client's message per round: it must be the armed update, not something else.
   if (i === 0) {
+    const text = isBinary ? '' : data.toString();
     try {
-      const m = JSON.parse(data.toString()) as { type?: string; seq?: number };
-      sample = m.type === 'update' && m.seq === armedSeq ? 'ok' : `unexpected ${data.toString().slice(0, 120)}`;
+      if (isBinary) sample = (data[0]! & 1) === 0 && compactSeq(data) === armedSeq ? 'ok' : `unexpected binary ${data.toString('hex')}`;
+      else if (text.startsWith('id:')) sample = new RegExp(`^id:[^\\n]*\\.${armedSeq}\\n`).test(text) ? 'ok' : `unexpected ${text.slice(0, 120)}`;
+      else {
+        const m = JSON.parse(text) as { type?: string; seq?: number };
+        sample = m.type === 'update' && m.seq === armedSeq ? 'ok' : `unexpected ${text.slice(0, 120)}`;
+      }
     } catch {
       sample = 'unparseable';
     }
@@ -52,7 +77,7 @@ function onMessage(i: number, data: Buffer): void {
 
 function countOpen(): number {
   let n = 0;
-  for (const s of sockets) if (s.readyState === WebSocket.OPEN) n++;
+  for (const s of sockets) if (s.isOpen()) n++;
   return n;
 }
 
@@ -62,8 +87,33 @@ async function connect(m: Extract<Msg, { type: 'connect' }>): Promise<void> {
   const errors = new Map<string, number>();
   let failed = 0;
   let next = 0;
-  const openOne = (i: number) =>
+  const openSse = (i: number) =>
     new Promise<void>((resolve) => {
+      const req = http.get(m.url, { localAddress: m.localAddresses[i % m.localAddresses.length], agent: false, headers: { accept: 'text/event-stream' } }, (res) => {
+        if (res.statusCode !== 200) {
+          failed++;
+          errors.set(`HTTP ${res.statusCode}`, (errors.get(`HTTP ${res.statusCode}`) ?? 0) + 1);
+          res.resume();
+          return resolve();
+        }
+        let open = true;
+        sockets.push({ isOpen: () => open, terminate: () => req.destroy() });
+        const idx = sockets.length - 1;
+        res.on('data', (chunk: Buffer) => onMessage(idx, chunk));
+        res.on('close', () => {
+          open = false;
+          closedAfterOpen++;
+        });
+        resolve();
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        failed++;
+        errors.set(err.code ?? err.message, (errors.get(err.code ?? err.message) ?? 0) + 1);
+        resolve();
+      });
+    });
+  const openOne = (i: number) =>
+    m.transport === 'sse' ? openSse(i) : new Promise<void>((resolve) => {
       const ws = new WebSocket(m.url, { localAddress: m.localAddresses[i % m.localAddresses.length], perMessageDeflate: false, handshakeTimeout: 60_000 });
       let opened = false;
       const fail = (why: string) => {
@@ -74,9 +124,9 @@ async function connect(m: Extract<Msg, { type: 'connect' }>): Promise<void> {
       };
       ws.on('open', () => {
         opened = true;
-        sockets.push(ws);
+        sockets.push({ isOpen: () => ws.readyState === WebSocket.OPEN, terminate: () => ws.terminate() });
         const idx = sockets.length - 1;
-        ws.on('message', (data: Buffer) => onMessage(idx, data));
+        ws.on('message', (data: Buffer, isBinary: boolean) => onMessage(idx, data, isBinary));
         resolve();
       });
       ws.on('unexpected-response', (_req, res) => {

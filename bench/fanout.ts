@@ -22,6 +22,14 @@
 // against bench/bare-ws-server.mjs, a bare ws server that writes one prebuilt frame to every
 // socket, so the node's CPU per client can be read against what the kernel alone costs here.
 // The npm script raises `ulimit -n` where the hard limit allows.
+//
+// Profiles and transports (issue 24): every size runs once per BENCH_FANOUT_VARIANTS entry
+// (json/ws,compact/ws,json/sse,compact/sse): the same clients on /v1/live[?format=compact] or
+// /v1/live/events, and the floor once per profile (json text frame, compact binary frame). The
+// bytes on the wire per update per client for each profile and transport come from the encoders
+// themselves (bench/wire-bytes.ts) over a seeded mix of 2-16 emojis per window, and are printed
+// first. BENCH_FANOUT_BUS=memory runs the node on the in-process bus (bench/memory-fanout-server.ts)
+// where no Redis is at hand: no pub/sub hop, the rest of the node's path is the same.
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -31,6 +39,9 @@ import { pino } from 'pino';
 import { repoRoot } from '../src/domain/schemas-dir.js';
 import { RedisBus } from '../src/adapters/redis/redis-bus.js';
 import { pct, report, sleep, startChild, startRoleChild, stopChild, type Row } from './lib.js';
+import { wireBytes } from './wire-bytes.js';
+import { encodeCompact } from '../packages/sdk/src/compact.js';
+import { EmojiCatalog } from '../src/domain/catalog.js';
 import { applyInfraEnv, infraDir } from '../helpers/infra-env.js';
 import { scrapeMetrics } from '../helpers/metrics.js';
 
@@ -43,6 +54,14 @@ const ADDRS_PER_LOADER = Number(env.BENCH_FANOUT_ADDRS_PER_LOADER ?? 2);
 const CONCURRENCY = Number(env.BENCH_FANOUT_CONCURRENCY ?? 250);
 const PING_MS = env.BENCH_FANOUT_PING_MS ?? '30000';
 const FLOOR_SIZES = (env.BENCH_FANOUT_FLOOR_SIZES ?? '10000').split(',').map(Number).filter((n) => n > 0);
+const BUS = env.BENCH_FANOUT_BUS ?? 'redis';
+type Variant = { format: 'json' | 'compact'; transport: 'ws' | 'sse' };
+const VARIANTS: Variant[] = (env.BENCH_FANOUT_VARIANTS ?? 'json/ws,compact/ws,json/sse,compact/sse').split(',').filter(Boolean).map((v) => {
+  const [format, transport] = v.split('/') as [Variant['format'], Variant['transport']];
+  if (!['json', 'compact'].includes(format) || !['ws', 'sse'].includes(transport)) throw new Error(`BENCH_FANOUT_VARIANTS: ${v} is not <json|compact>/<ws|sse>`);
+  return { format, transport };
+});
+const emojiIndex = new Map(EmojiCatalog.load().entries.map((e, i) => [e.emoji, i]));
 const RUN = `bench-fanout-${process.pid}-${Date.now().toString(36)}`;
 const MATCH = 'bench-match';
 const WINDOW_MS = 2000;
@@ -112,24 +131,56 @@ interface Target {
   start(maxConnections: number, id: string): Promise<Node>;
   /** Sends update `seq` to every client of `nodes`; false when it was not sent (a dedupe). */
   publish(seq: number, nodes: Node[]): Promise<boolean>;
+  /** Where a client of `v` connects. */
+  path(v: Variant): string;
 }
+
+const livePath = (v: Variant) => `/v1/live${v.transport === 'sse' ? '/events' : ''}?matchId=${MATCH}${v.format === 'compact' ? '&format=compact' : ''}`;
+
+const nodeEnv = (maxConnections: number, id: string): Record<string, string> => ({
+  WS_MAX_CONNECTIONS: String(maxConnections + 100),
+  WS_MAX_CONNECTIONS_PER_IP: String(maxConnections + 100),
+  // The loaders open thousands a second from a few addresses: the admission rate is not under test.
+  WS_ADMIT_PER_SEC: '10000000',
+  WS_ADMIT_PER_IP_PER_SEC: '10000000',
+  WS_PING_INTERVAL_MS: PING_MS,
+  INSTANCE_ID: id,
+});
+
+/** The fan-out app on the in-process bus, published to over HTTP (no Redis). */
+const memoryTarget: Target = {
+  label: 'fanout',
+  async start(max, id) {
+    const child = await startChild(process.execPath, ['--import', 'tsx', path.join(root, 'bench/memory-fanout-server.ts')], { PORT: '0', LOG_LEVEL: 'warn', ...nodeEnv(max, id) }, /listening on (http:\/\/[^\s]+)/, 60_000);
+    return { child, url: child.match[1]!, share: 0 };
+  },
+  async publish(seq, nodes) {
+    const body = JSON.stringify(aggregate(seq));
+    const r = await Promise.all(nodes.map((n) => fetch(`${n.url}/publish`, { method: 'POST', body, headers: { 'content-type': 'application/json' } }).then((x) => x.text())));
+    return r.every((x) => x === 'ok');
+  },
+  path: livePath,
+};
 
 function fanoutTarget(bus: RedisBus, prefix: string): Target {
-  return { label: 'fanout', start: (max, id) => startNode(prefix, max, id), publish: async (seq) => (await bus.publish(aggregate(seq))) !== null };
+  return { label: 'fanout', start: (max, id) => startNode(prefix, max, id), publish: async (seq) => (await bus.publish(aggregate(seq))) !== null, path: livePath };
 }
 
-const floorTarget: Target = {
+const floorTarget = (format: Variant['format']): Target => ({
   label: 'bare ws (floor)',
   async start() {
     const child = await startChild(process.execPath, [path.join(root, 'bench/bare-ws-server.mjs')], { PORT: '0' }, /listening on (\d+)/);
     return { child, url: `http://127.0.0.1:${child.match[1]}`, share: 0 };
   },
   async publish(seq, nodes) {
-    const body = JSON.stringify({ type: 'update', ...aggregate(seq) });
-    await Promise.all(nodes.map((n) => fetch(`${n.url}/publish`, { method: 'POST', body }).then((r) => r.text())));
+    // The bytes the node would send for this update in this profile, framed once by the floor.
+    const a = aggregate(seq);
+    const body = format === 'json' ? JSON.stringify({ type: 'update', ...a }) : Buffer.from(encodeCompact({ ...a, type: 'update', prevSeq: seq - 1, epoch: 'e', viewers: 1 }, false, emojiIndex)).toString('latin1');
+    await Promise.all(nodes.map((n) => fetch(`${n.url}/publish${format === 'compact' ? '?binary=1' : ''}`, { method: 'POST', body: format === 'compact' ? Buffer.from(body, 'latin1') : body }).then((r) => r.text())));
     return true;
   },
-};
+  path: () => `/v1/live?matchId=${MATCH}`,
+});
 
 async function startNode(prefix: string, maxConnections: number, id: string): Promise<Node> {
   const child = await startRoleChild({
@@ -137,10 +188,7 @@ async function startNode(prefix: string, maxConnections: number, id: string): Pr
       BUS_ADAPTER: 'redis',
       REDIS_URL: env.REDIS_URL ?? 'redis://127.0.0.1:16379',
       REDIS_KEY_PREFIX: prefix,
-      WS_MAX_CONNECTIONS: String(maxConnections + 100),
-      WS_MAX_CONNECTIONS_PER_IP: String(maxConnections + 100),
-      WS_PING_INTERVAL_MS: PING_MS,
-      INSTANCE_ID: id,
+      ...nodeEnv(maxConnections, id),
   });
   return { child, url: child.url, share: 0 };
 }
@@ -151,7 +199,7 @@ const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
  * N clients over ceil(N / NODE_MAX) nodes (one process holds at most `ulimit -n` sockets), each
  * node's share over loaders of at most PER_LOADER clients.
  */
-async function runSize(n: number, target: Target, nodeMax: number): Promise<{ row: Row; detail: Record<string, unknown> }> {
+async function runSize(n: number, target: Target, nodeMax: number, v: Variant): Promise<{ row: Row; detail: Record<string, unknown> }> {
   const nNodes = Math.ceil(n / nodeMax);
   const nodes: Node[] = [];
   const loaders: Loader[] = [];
@@ -170,7 +218,8 @@ async function runSize(n: number, target: Target, nodeMax: number): Promise<{ ro
         loaders.push(l);
         // Local addresses 127.0.0.(10 + k*A ..): each source address has its own ephemeral ports.
         const localAddresses = Array.from({ length: ADDRS_PER_LOADER }, (_, a) => `127.0.0.${10 + k * ADDRS_PER_LOADER + a}`);
-        l.child.send({ type: 'connect', url: `${node.url.replace('http', 'ws')}/v1/live?matchId=${MATCH}`, count, localAddresses, concurrency: CONCURRENCY });
+        const base = v.transport === 'ws' ? node.url.replace('http', 'ws') : node.url;
+        l.child.send({ type: 'connect', url: `${base}${target.path(v)}`, count, localAddresses, concurrency: CONCURRENCY, transport: v.transport });
         return l.next<{ open: number; failed: number; errors: Record<string, number>; ms: number; cpuMs: number; rss: number }>('connected');
       }),
     );
@@ -216,6 +265,8 @@ async function runSize(n: number, target: Target, nodeMax: number): Promise<{ ro
     const totalHeld = sum(held);
     const row: Row = {
       node: target.label,
+      profile: v.format,
+      transport: v.transport,
       clients: n,
       nodes: nodes.length,
       heldPerNode: held.join('/'),
@@ -309,7 +360,7 @@ async function broadcast(loaders: Loader[], target: Target, nodes: Node[], seq: 
   };
 }
 
-infra();
+if (BUS !== 'memory') infra();
 const fdLimit = execFileSync('bash', ['-c', 'ulimit -n']).toString().trim();
 const portRange = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().replace(/\s+/g, '-');
 // One process holds at most `ulimit -n` descriptors (sockets): past that, more nodes and loaders.
@@ -320,37 +371,55 @@ const rows: Row[] = [];
 const details: Record<string, unknown>[] = [];
 let stoppedAt: string | undefined;
 const redisUrl = env.REDIS_URL ?? 'redis://127.0.0.1:16379';
+const wire = wireBytes();
+console.table(wire.rows);
 try {
   for (const n of SIZES) {
-    // Each size on a fresh node and its own key prefix: no history or presence carried over.
-    const prefix = `${RUN}-${n}:`;
-    const nodeBus = await RedisBus.connect({ url: redisUrl, keyPrefix: prefix, historySize: 300, presenceTtlSec: 10, logger: pino({ level: 'silent' }) });
-    try {
-      const r = await runSize(n, fanoutTarget(nodeBus, prefix), NODE_MAX);
-      rows.push(r.row);
-      details.push(r.detail);
-      if (Number(r.row.failed) > 0) {
-        stoppedAt = `N=${n}: ${r.row.failed} clients could not connect (${JSON.stringify(r.detail.errors)})`;
+    for (const v of VARIANTS) {
+      // Each size and variant on a fresh node and its own key prefix: no history or presence carried over.
+      const prefix = `${RUN}-${n}-${v.format}-${v.transport}:`;
+      const nodeBus = BUS === 'memory' ? undefined : await RedisBus.connect({ url: redisUrl, keyPrefix: prefix, historySize: 300, presenceTtlSec: 10, logger: pino({ level: 'silent' }) });
+      try {
+        const r = await runSize(n, nodeBus ? fanoutTarget(nodeBus, prefix) : memoryTarget, NODE_MAX, v);
+        rows.push(r.row);
+        details.push(r.detail);
+        if (Number(r.row.failed) > 0) {
+          stoppedAt = `N=${n} ${v.format}/${v.transport}: ${r.row.failed} clients could not connect (${JSON.stringify(r.detail.errors)})`;
+          break;
+        }
+      } catch (err) {
+        stoppedAt = `N=${n} ${v.format}/${v.transport}: ${(err as Error).message}`;
+        log(stoppedAt);
         break;
+      } finally {
+        await nodeBus?.close();
       }
-    } catch (err) {
-      stoppedAt = `N=${n}: ${(err as Error).message}`;
-      log(stoppedAt);
-      break;
-    } finally {
-      await nodeBus.close();
+    }
+    if (stoppedAt) break;
+  }
+  const floorFormats = [...new Set(VARIANTS.map((v) => v.format))];
+  for (const n of stoppedAt ? [] : FLOOR_SIZES.filter((x) => x <= NODE_MAX)) {
+    for (const format of floorFormats) {
+      const r = await runSize(n, floorTarget(format), NODE_MAX, { format, transport: 'ws' });
+      rows.push(r.row);
+      details.push({ ...r.detail, node: 'bare ws (floor)' });
     }
   }
-  for (const n of stoppedAt ? [] : FLOOR_SIZES.filter((x) => x <= NODE_MAX)) {
-    const r = await runSize(n, floorTarget, NODE_MAX);
-    rows.push(r.row);
-    details.push({ ...r.detail, node: floorTarget.label });
+  // Node CPU per update per client against the floor of the same size and profile, in this run.
+  const cpuOf = (r: Row) => Number(r.nodeUserUsPerClient) + Number(r.nodeSystemUsPerClient);
+  for (const r of rows) {
+    const floor = rows.find((f) => f.node === 'bare ws (floor)' && f.clients === r.clients && f.profile === r.profile);
+    if (floor && r !== floor) r.cpuVsFloor = +(cpuOf(r) / cpuOf(floor)).toFixed(2);
+    const ws = rows.find((w) => w.node === r.node && w.clients === r.clients && w.profile === r.profile && w.transport === 'ws');
+    if (r.transport === 'sse' && ws) r.cpuVsWs = +(cpuOf(r) / cpuOf(ws)).toFixed(2);
   }
 } finally {
-  await dropKeys(redisUrl, `${RUN}-`);
+  if (BUS !== 'memory') await dropKeys(redisUrl, `${RUN}-`);
 }
 report('fanout', rows, {
   run: RUN,
+  bus: BUS,
+  wireBytes: wire,
   updates: UPDATES,
   perLoader: PER_LOADER,
   addrsPerLoader: ADDRS_PER_LOADER,

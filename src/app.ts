@@ -133,6 +133,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       presenceIntervalMs: 2000,
       metrics: o.metrics,
       logger: o.logger,
+      emojis: o.catalog.entries.map((e) => e.emoji),
     });
     app.addHook('onClose', async () => rooms.close());
     await app.register(liveRoute, {
@@ -141,6 +142,9 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       metrics: o.metrics,
       maxConnections: config.fanout.maxConnections,
       maxConnectionsPerIp: config.fanout.maxConnectionsPerIp,
+      admitPerSec: config.fanout.admitPerSec,
+      admitPerIpPerSec: config.fanout.admitPerIpPerSec,
+      windowMs: config.aggregation.windowMs,
       allowedOrigins: config.fanout.allowedOrigins,
       pingIntervalMs: config.fanout.pingIntervalMs,
       auth,

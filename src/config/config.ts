@@ -49,6 +49,9 @@ export interface Config {
     historySize: number;
     maxConnections: number;
     maxConnectionsPerIp: number;
+    /** New live connections admitted per second per node and per address (4429 / 429 past them). */
+    admitPerSec: number;
+    admitPerIpPerSec: number;
     /** Bytes queued on one socket before that client is declared slow and skipped. */
     maxBufferedBytes: number;
     maxClientFrameBytes: number;
@@ -217,6 +220,9 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
       historySize: r.int('HISTORY_SIZE', 300, 1, 1_000_000),
       maxConnections: r.int('WS_MAX_CONNECTIONS', 60_000, 1, 10_000_000),
       maxConnectionsPerIp: r.int('WS_MAX_CONNECTIONS_PER_IP', 100, 1, 10_000_000),
+      // New live connections (WebSocket or SSE) per second: a reconnect storm is spread, not absorbed.
+      admitPerSec: r.int('WS_ADMIT_PER_SEC', 2000, 1, 10_000_000),
+      admitPerIpPerSec: r.int('WS_ADMIT_PER_IP_PER_SEC', 200, 1, 10_000_000),
       maxBufferedBytes: r.int('WS_MAX_BUFFERED_BYTES', 256 * 1024, 1024, 1024 * 1024 * 1024),
       maxClientFrameBytes: r.int('WS_MAX_CLIENT_FRAME_BYTES', 4096, 64, 1024 * 1024),
       pingIntervalMs: r.int('WS_PING_INTERVAL_MS', 30_000, 100, 3_600_000),

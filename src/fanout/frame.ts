@@ -20,22 +20,30 @@ interface WsInternals {
 }
 
 const TEXT = 1;
+const BINARY = 2;
 const SENDER_IDLE = 0;
 
 /**
- * One update for many sockets: its payload and the whole WebSocket text frame (header + payload),
+ * One update for many sockets: its payload and the whole WebSocket text (or binary) frame (header + payload),
  * built once. A server frame is unmasked, so the same bytes are valid on every connection.
  */
 export class SharedFrame {
   readonly frame: Buffer;
 
-  constructor(readonly payload: Buffer) {
-    const parts = Sender.frame(payload, { fin: true, opcode: TEXT, mask: false, readOnly: true, rsv1: false });
+  constructor(
+    readonly payload: Buffer,
+    readonly isBinary = false,
+  ) {
+    const parts = Sender.frame(payload, { fin: true, opcode: isBinary ? BINARY : TEXT, mask: false, readOnly: true, rsv1: false });
     this.frame = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   }
 
   static of(text: string): SharedFrame {
     return new SharedFrame(Buffer.from(text));
+  }
+
+  static binary(bytes: Uint8Array): SharedFrame {
+    return new SharedFrame(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), true);
   }
 }
 
@@ -60,5 +68,5 @@ export function writeShared(socket: WebSocket, f: SharedFrame): void {
     raw.write(f.frame);
     return;
   }
-  socket.send(f.payload, { binary: false });
+  socket.send(f.payload, { binary: f.isBinary });
 }

@@ -1,14 +1,20 @@
+import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import type { WebSocket } from 'ws';
+import type { HelloMessage } from '../../packages/sdk/src/compact.js';
 import { emoError } from '../domain/errors.js';
+import { LIVE_STREAM_EVENT } from '../http/server-limits.js';
 import { authorizeMatch, TOKEN_EXPIRED_CLOSE_CODE, type Authenticator } from '../http/auth.js';
 import type { Clock } from '../ports/clock.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { ID_PATTERN } from '../domain/types.js';
 import type { FanoutBus } from '../ports/bus.js';
-import { Rooms, send, type Viewer } from './rooms.js';
-import { CloseCodes, parseClientMessage, updateMessage } from './wire.js';
+import { Admission, RATE_LIMITED_CLOSE_CODE } from './admission.js';
+import { writeShared } from './frame.js';
+import type { Rooms } from './rooms.js';
+import { newViewer, parseSseId, startSession, type EncodedUpdate, type LiveFormat, type LiveSink, type Viewer } from './session.js';
+import { CloseCodes, parseClientMessage, type ServerMessage } from './wire.js';
 
 const LiveQuery = Type.Object(
   {
@@ -17,6 +23,7 @@ const LiveQuery = Type.Object(
     epoch: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' })),
     // An RS256 JWT with the usual claims (iss, aud, iat, jti) passes 500 characters.
     token: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+    format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('compact')], { description: 'json (default): the JSON messages; compact: binary updates after a JSON hello' })),
   },
   { additionalProperties: false },
 );
@@ -28,53 +35,119 @@ export interface LiveRouteOptions {
   metrics: Metrics;
   maxConnections: number;
   maxConnectionsPerIp: number;
+  admitPerSec: number;
+  admitPerIpPerSec: number;
   allowedOrigins: string[];
   pingIntervalMs: number;
+  windowMs: number;
   auth?: Authenticator | undefined;
   clock: Clock;
 }
 
+/** A live connection as the routes hold it: closed on shutdown and at token expiry. */
+interface Held {
+  alive: boolean;
+  probe(): void;
+  close(code: number, reason: string): void;
+  terminate(): void;
+}
+
+/** The WebSocket adapter of a live session. */
+class WsSink implements LiveSink {
+  constructor(
+    readonly socket: WebSocket,
+    readonly format: LiveFormat,
+  ) {}
+  isOpen(): boolean {
+    return this.socket.readyState === this.socket.OPEN;
+  }
+  buffered(): number {
+    return this.socket.bufferedAmount;
+  }
+  control(msg: ServerMessage | HelloMessage): void {
+    if (this.isOpen()) this.socket.send(JSON.stringify(msg));
+  }
+  update(e: EncodedUpdate, withEpoch: boolean): void {
+    writeShared(this.socket, e.wsFrame(this.format, withEpoch));
+  }
+}
+
+/** The Server-Sent Events adapter: updates are default events (id: = epoch.seq), the rest named ones. */
+class SseSink implements LiveSink {
+  constructor(
+    readonly res: ServerResponse,
+    readonly format: LiveFormat,
+  ) {}
+  isOpen(): boolean {
+    return !this.res.destroyed && !this.res.writableEnded;
+  }
+  buffered(): number {
+    return this.res.writableLength + (this.res.socket?.writableLength ?? 0);
+  }
+  control(msg: ServerMessage | HelloMessage): void {
+    if (this.isOpen()) this.res.write(`event:${msg.type}\ndata:${JSON.stringify(msg)}\n\n`);
+  }
+  /**
+   * Like writeShared for a WebSocket: the event, already in the chunked coding, is written straight
+   * to the TCP stream (one write of shared bytes), when nothing of the response waits in Node's
+   * buffers and the response is chunked; otherwise through res.write, which frames it itself.
+   */
+  update(e: EncodedUpdate, withEpoch: boolean): void {
+    if (!this.isOpen()) return;
+    const res = this.res as ServerResponse & { chunkedEncoding?: boolean };
+    const sock = res.socket;
+    if (sock && !sock.destroyed && res.headersSent && res.chunkedEncoding === true && res.writableLength === 0) sock.write(e.sseChunk(this.format, withEpoch));
+    else res.write(e.sseEvent(this.format, withEpoch));
+  }
+}
+
 /**
- * GET /v1/live?matchId=M[&since=SEQ&epoch=E]: the snapshot (or the replay of what was missed),
- * then one update per closed window. Limits are enforced before the upgrade, as HTTP errors.
+ * GET /v1/live?matchId=M[&since=SEQ&epoch=E][&format=compact] (WebSocket) and
+ * GET /v1/live/events?... (Server-Sent Events, for networks that block upgrades): thin adapters
+ * over one live session (session.ts: snapshot or resume, gap, pending updates) and the rooms
+ * (presence, shared frames, the slow-consumer policy). Limits are enforced before the upgrade or
+ * the event stream starts, as HTTP errors; the connection-rate cap closes a WebSocket with 4429.
  */
 export async function liveRoute(app: FastifyInstance, o: LiveRouteOptions): Promise<void> {
-  const perIp = new Map<string, number>();
-  const sockets = new Set<WebSocket>();
-  const alive = new WeakSet<WebSocket>();
+  const held = new Set<Held>();
+  const admission = new Admission(o);
+  const session = { bus: o.bus, rooms: o.rooms, metrics: o.metrics, windowMs: o.windowMs };
 
   const heartbeat = setInterval(() => {
-    for (const s of sockets) {
-      if (!alive.has(s)) {
+    for (const h of held) {
+      if (!h.alive) {
         o.metrics.wsRejected.inc({ reason: 'idle' });
-        s.terminate();
+        h.terminate();
         continue;
       }
-      alive.delete(s);
-      s.ping();
+      h.alive = false;
+      h.probe();
     }
   }, o.pingIntervalMs);
   heartbeat.unref();
 
   app.addHook('onClose', async () => {
     clearInterval(heartbeat);
-    for (const s of sockets) s.close(CloseCodes.GOING_AWAY, 'server shutting down');
+    for (const h of held) h.close(CloseCodes.GOING_AWAY, 'server shutting down');
   });
 
-  const admit = async (req: FastifyRequest) => {
-    const origin = req.headers.origin;
-    if (o.allowedOrigins.length > 0 && origin !== undefined && !o.allowedOrigins.includes(origin)) {
-      o.metrics.wsRejected.inc({ reason: 'origin' });
-      throw emoError('ORIGIN_NOT_ALLOWED', `Origin ${origin} is not allowed`);
-    }
-    if (sockets.size >= o.maxConnections) {
-      o.metrics.wsRejected.inc({ reason: 'node-full' });
-      throw emoError('NODE_FULL', 'This node holds its maximum of connections; try another', { retryAfterSec: 1 });
-    }
-    if ((perIp.get(req.ip) ?? 0) >= o.maxConnectionsPerIp) {
-      o.metrics.wsRejected.inc({ reason: 'ip-limit' });
-      throw emoError('TOO_MANY_CONNECTIONS', undefined, { retryAfterSec: 5 });
-    }
+  const admit = async (req: FastifyRequest) => admission.check(req);
+  const guard = o.auth ? { onRequest: o.auth.guard(true) } : {};
+
+  /** Token expiry, for a viewer's JWT: the connection lives as long as its token. */
+  const expiryTimer = (req: FastifyRequest, close: () => void) => {
+    const identity = o.auth?.identity(req);
+    if (identity?.kind !== 'viewer') return undefined;
+    const t = setTimeout(close, Math.min(2 ** 31 - 1, Math.max(0, identity.expMs + o.auth!.leewayMs - o.clock.now())));
+    t.unref();
+    return t;
+  };
+
+  const run = (req: FastifyRequest<{ Querystring: LiveQuery }>, viewer: Viewer, resume: { since: number; epoch: string } | undefined, fail: () => void) => {
+    void startSession(session, req.query.matchId, viewer, resume).catch((err) => {
+      req.log.error({ err, matchId: req.query.matchId }, 'live subscription failed');
+      fail();
+    });
   };
 
   app.route<{ Querystring: LiveQuery }>({
@@ -82,7 +155,7 @@ export async function liveRoute(app: FastifyInstance, o: LiveRouteOptions): Prom
     url: '/v1/live',
     schema: { querystring: LiveQuery },
     // Browsers cannot set a WebSocket's headers: here, and only here, ?token= is read too.
-    ...(o.auth ? { onRequest: o.auth.guard(true) } : {}),
+    ...guard,
     preValidation: admit,
     preHandler: async (req) => authorizeMatch(o.auth?.identity(req), req.query.matchId),
     // A plain GET (no upgrade) is a client that does not speak WebSocket: say so.
@@ -91,98 +164,100 @@ export async function liveRoute(app: FastifyInstance, o: LiveRouteOptions): Prom
       throw emoError('UPGRADE_REQUIRED');
     },
     wsHandler: (socket, req) => {
+      // Over the connection-rate cap: a close code a browser can read (it cannot read a refused
+      // upgrade's status or headers); the reason is the seconds to wait, which the SDK honours.
+      const wait = admission.rate(req.ip);
+      if (wait !== undefined) {
+        socket.close(RATE_LIMITED_CLOSE_CODE, String(wait));
+        return;
+      }
       const { matchId } = req.query;
-      const since = req.query.since === undefined ? undefined : Number(req.query.since);
       const ip = req.ip;
-      sockets.add(socket);
-      alive.add(socket);
-      perIp.set(ip, (perIp.get(ip) ?? 0) + 1);
-      o.metrics.wsConnections.inc();
-      const viewer: Viewer = { socket, lastSeq: -1, epoch: '', pending: [], lagging: false };
+      const h: Held = { alive: true, probe: () => socket.ping(), close: (c, r) => socket.close(c, r), terminate: () => socket.terminate() };
+      held.add(h);
+      admission.add(ip);
+      const viewer = newViewer(new WsSink(socket, req.query.format ?? 'json'));
       // A viewer's socket lives as long as its token: at expiry it is closed, and the client
       // reconnects with a fresh one (resuming with since/epoch, so nothing is lost).
-      const identity = o.auth?.identity(req);
-      const expiry =
-        identity?.kind === 'viewer'
-          ? setTimeout(() => socket.close(TOKEN_EXPIRED_CLOSE_CODE, 'token expired'), Math.min(2 ** 31 - 1, Math.max(0, identity.expMs + o.auth!.leewayMs - o.clock.now())))
-          : undefined;
-      expiry?.unref();
+      const expiry = expiryTimer(req, () => socket.close(TOKEN_EXPIRED_CLOSE_CODE, 'token expired'));
 
-      socket.on('pong', () => alive.add(socket));
+      socket.on('pong', () => (h.alive = true));
       socket.on('message', (data, isBinary) => {
-        alive.add(socket);
+        h.alive = true;
         const msg = isBinary ? null : parseClientMessage(data.toString());
         if (!msg) {
           o.metrics.wsRejected.inc({ reason: 'malformed-frame' });
           socket.close(CloseCodes.MALFORMED_FRAME, 'malformed frame');
           return;
         }
-        send(socket, { type: 'pong' });
+        viewer.sink.control({ type: 'pong' });
       });
       socket.on('close', () => {
         clearTimeout(expiry);
-        sockets.delete(socket);
-        const n = (perIp.get(ip) ?? 1) - 1;
-        if (n <= 0) perIp.delete(ip);
-        else perIp.set(ip, n);
-        o.metrics.wsConnections.dec();
+        held.delete(h);
+        admission.remove(ip);
         void o.rooms.leave(matchId, viewer).catch((err) => req.log.warn({ err }, 'leave failed'));
       });
       socket.on('error', (err) => req.log.debug({ err }, 'websocket error'));
 
-      void start().catch((err) => {
-        req.log.error({ err, matchId }, 'live subscription failed');
-        socket.close(1011, 'subscription failed');
+      const resume = req.query.since !== undefined && req.query.epoch !== undefined ? { since: Number(req.query.since), epoch: req.query.epoch } : undefined;
+      run(req, viewer, resume, () => socket.close(1011, 'subscription failed'));
+    },
+  });
+
+  app.route<{ Querystring: LiveQuery; Headers: { 'last-event-id'?: string } }>({
+    method: 'GET',
+    url: '/v1/live/events',
+    schema: { querystring: LiveQuery },
+    // EventSource cannot set headers either: ?token= as on /v1/live.
+    ...guard,
+    preValidation: admit,
+    preHandler: async (req) => authorizeMatch(o.auth?.identity(req), req.query.matchId),
+    handler: async (req, reply) => {
+      // Last-Event-ID (what an EventSource sends back on reconnect) resumes exactly like since/epoch.
+      const lastId = req.headers['last-event-id'];
+      const fromId = parseSseId(lastId);
+      if (lastId !== undefined && lastId !== '' && !fromId) throw emoError('VALIDATION', 'Last-Event-ID is not a position this server sent (epoch.seq)');
+      const resume = fromId ?? (req.query.since !== undefined && req.query.epoch !== undefined ? { since: Number(req.query.since), epoch: req.query.epoch } : undefined);
+      const wait = admission.rate(req.ip);
+      if (wait !== undefined) throw emoError('TOO_MANY_CONNECTIONS', 'New connections over this node\'s rate; retry after the Retry-After seconds', { retryAfterSec: wait });
+
+      const { matchId } = req.query;
+      const ip = req.ip;
+      const res = reply.raw;
+      reply.hijack();
+      res.writeHead(200, {
+        ...(reply.getHeaders() as Record<string, string>),
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        'x-accel-buffering': 'no',
       });
-
-      async function start(): Promise<void> {
-        // Join first, so updates published while history is read wait in `pending` and none slips through.
-        await o.rooms.join(matchId, viewer);
-        const epoch = await o.bus.epoch();
-        const viewers = () => o.rooms.totalViewers(matchId);
-        if (since !== undefined && req.query.epoch !== undefined) {
-          const r = await o.bus.replay(matchId, since, req.query.epoch);
-          const latest = r.kind === 'replay' && r.updates.length === 0 ? await o.bus.latest(matchId) : undefined;
-          if (r.kind === 'replay' && since >= 0 && r.updates.length === 0 && (latest === undefined || latest === null || latest.epoch !== req.query.epoch || latest.seq < since)) {
-            // The client claims a seq this server never published: resuming there would mute it until
-            // the server caught up. Say so, and restart it from the latest window.
-            send(socket, { type: 'gap', matchId, epoch, since, reason: 'since-ahead' });
-            if (latest) deliver(updateMessage('snapshot', latest, viewers()), latest.seq, latest.epoch);
-          } else if (r.kind === 'replay') {
-            viewer.lastSeq = since;
-            viewer.epoch = req.query.epoch;
-            for (const u of r.updates) deliver(updateMessage('update', u, viewers()), u.seq, u.epoch);
-          } else {
-            send(socket, { type: 'gap', matchId, epoch, since, reason: r.reason });
-            // A new epoch's history is whole from its first update: the client gets all of it, not
-            // only the latest, so what was published since the old history was lost still arrives.
-            const fresh = r.reason === 'epoch-changed' ? await o.bus.replay(matchId, -1, epoch) : undefined;
-            if (fresh?.kind === 'replay' && fresh.updates.length > 0) {
-              for (const u of fresh.updates) deliver(updateMessage('update', u, viewers()), u.seq, u.epoch);
-            } else if (r.latest) {
-              deliver(updateMessage('snapshot', r.latest, viewers()), r.latest.seq, r.latest.epoch);
-            }
-          }
-        } else {
-          const latest = await o.bus.latest(matchId);
-          if (latest) deliver(updateMessage('snapshot', latest, viewers()), latest.seq, latest.epoch);
-        }
-        viewer.epoch = viewer.epoch === '' ? epoch : viewer.epoch;
-        const pending = viewer.pending ?? [];
-        viewer.pending = null;
-        for (const u of pending) {
-          if (u.epoch === viewer.epoch && u.seq <= viewer.lastSeq) continue;
-          o.rooms.sendUpdate(viewer, u, updateMessage('update', u, viewers()));
-        }
-      }
-
-      function deliver(wire: string, seq: number, epoch: string): void {
-        if (socket.readyState !== socket.OPEN) return;
-        socket.send(wire);
-        viewer.lastSeq = seq;
-        viewer.epoch = epoch;
-        o.metrics.wsMessagesSent.inc();
-      }
+      // The status and headers now, not with the first event (a quiet match may have none for a while).
+      res.flushHeaders();
+      // Idle keep-alive comment: proxies keep the stream, and a dead peer shows up as a write error.
+      const h: Held = {
+        alive: true,
+        probe: () => {
+          if (!res.writableEnded) res.write(':\n\n');
+          h.alive = !res.destroyed;
+        },
+        close: () => res.end(),
+        terminate: () => res.destroy(),
+      };
+      held.add(h);
+      admission.add(ip);
+      // A live connection now, counted by the admission caps, no longer by the HTTP socket cap.
+      app.server.emit(LIVE_STREAM_EVENT, req.raw);
+      const viewer = newViewer(new SseSink(res, req.query.format ?? 'json'));
+      const expiry = expiryTimer(req, () => res.end());
+      res.on('close', () => {
+        clearTimeout(expiry);
+        held.delete(h);
+        admission.remove(ip);
+        void o.rooms.leave(matchId, viewer).catch((err) => req.log.warn({ err }, 'leave failed'));
+      });
+      res.on('error', (err) => req.log.debug({ err }, 'event stream error'));
+      run(req, viewer, resume, () => res.end());
     },
   });
 }

@@ -1,21 +1,11 @@
 import type { Logger } from 'pino';
-import type { WebSocket } from 'ws';
 import type { LiveUpdate } from '../domain/types.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { FanoutBus, UpdateListener } from '../ports/bus.js';
-import { SharedFrame, writeShared } from './frame.js';
-import { updateMessage, type ServerMessage } from './wire.js';
+import { EmojiIndex, EncodedUpdate, type Viewer } from './session.js';
+import type { ServerMessage } from './wire.js';
 
-export interface Viewer {
-  socket: WebSocket;
-  /** Highest seq this client has been sent. */
-  lastSeq: number;
-  epoch: string;
-  /** Until the snapshot/replay is sent, live updates wait here so none is missed or reordered. */
-  pending: LiveUpdate[] | null;
-  /** Set once an update was skipped for this (slow) client; it is told with a gap message. */
-  lagging: boolean;
-}
+export type { Viewer } from './session.js';
 
 interface Room {
   viewers: Set<Viewer>;
@@ -41,11 +31,14 @@ interface Room {
 export class Rooms {
   readonly #rooms = new Map<string, Room>();
   readonly #presenceTimer: NodeJS.Timeout;
+  /** The catalogue order compact frames index into. */
+  readonly emojiIndex: EmojiIndex;
 
   constructor(
     private readonly bus: FanoutBus,
-    private readonly o: { nodeId: string; maxBufferedBytes: number; presenceIntervalMs: number; metrics: Metrics; logger: Logger },
+    private readonly o: { nodeId: string; maxBufferedBytes: number; presenceIntervalMs: number; metrics: Metrics; logger: Logger; emojis?: readonly string[] },
   ) {
+    this.emojiIndex = new EmojiIndex(o.emojis ?? []);
     this.#presenceTimer = setInterval(() => void this.#refreshAll(), o.presenceIntervalMs);
     this.#presenceTimer.unref();
   }
@@ -170,12 +163,12 @@ export class Rooms {
 
   #tellGap(room: Room, u: LiveUpdate, reason: 'history-trimmed' | 'epoch-changed'): void {
     this.o.metrics.fanoutGaps.inc({ reason });
-    const msg = JSON.stringify({ type: 'gap', matchId: u.matchId, epoch: u.epoch, since: room.lastSeq, reason } satisfies ServerMessage);
+    const msg: ServerMessage = { type: 'gap', matchId: u.matchId, epoch: u.epoch, since: room.lastSeq, reason };
     for (const v of room.viewers) {
       if (v.pending) continue; // still joining: its own snapshot/replay covers this
       // A viewer that joined inside the new epoch has nothing to be told of it.
       if (reason === 'epoch-changed' && v.epoch === u.epoch) continue;
-      if (v.socket.readyState === v.socket.OPEN) v.socket.send(msg);
+      if (v.sink.isOpen()) v.sink.control(msg);
     }
   }
 
@@ -183,7 +176,7 @@ export class Rooms {
     if (u.epoch === room.epoch && u.seq <= room.lastSeq) return;
     room.lastSeq = u.seq;
     room.epoch = u.epoch;
-    let frame: SharedFrame | undefined;
+    let encoded: EncodedUpdate | undefined;
     let sent = 0;
     for (const v of room.viewers) {
       if (v.pending) {
@@ -191,35 +184,38 @@ export class Rooms {
         continue;
       }
       if (u.seq <= v.lastSeq && u.epoch === v.epoch) continue;
-      // Serialised and framed once per update, not once per socket: the same bytes go to every viewer.
-      frame ??= SharedFrame.of(updateMessage('update', u, this.totalViewers(u.matchId)));
-      if (this.#send(v, u, frame)) sent++;
+      // Serialised and framed once per update and profile, not once per connection: the same
+      // bytes go to every viewer of a profile and transport.
+      encoded ??= new EncodedUpdate('update', u, this.totalViewers(u.matchId), this.emojiIndex);
+      if (this.#send(v, u, encoded)) sent++;
     }
     if (sent > 0) this.o.metrics.wsMessagesSent.inc(sent);
   }
 
   /** Sends unless the socket's queue is past the bound; a skipped client is told once it drains. */
-  sendUpdate(v: Viewer, u: LiveUpdate, wire: string): void {
-    if (this.#send(v, u, SharedFrame.of(wire))) this.o.metrics.wsMessagesSent.inc();
+  sendUpdate(v: Viewer, u: LiveUpdate, e: EncodedUpdate): void {
+    if (this.#send(v, u, e)) this.o.metrics.wsMessagesSent.inc();
   }
 
-  #send(v: Viewer, u: LiveUpdate, frame: SharedFrame): boolean {
-    const { socket } = v;
-    if (socket.readyState !== socket.OPEN) return false;
-    if (socket.bufferedAmount > this.o.maxBufferedBytes) {
+  #send(v: Viewer, u: LiveUpdate, e: EncodedUpdate): boolean {
+    const { sink } = v;
+    if (!sink.isOpen()) return false;
+    if (sink.buffered() > this.o.maxBufferedBytes) {
       v.lagging = true;
       this.o.metrics.wsMessagesDropped.inc();
       return false;
     }
     if (v.lagging) {
       // It missed updates after lastSeq: say so; the SDK resumes from lastSeq out of history.
-      send(socket, { type: 'gap', matchId: u.matchId, epoch: v.epoch, since: v.lastSeq, reason: 'slow-consumer' });
+      sink.control({ type: 'gap', matchId: u.matchId, epoch: v.epoch, since: v.lastSeq, reason: 'slow-consumer' });
       v.lagging = false;
       return false;
     }
-    writeShared(socket, frame);
+    // A compact client not yet told this epoch gets the frame that carries it (built once too).
+    sink.update(e, v.wireEpoch !== u.epoch);
     v.lastSeq = u.seq;
     v.epoch = u.epoch;
+    v.wireEpoch = u.epoch;
     return true;
   }
 
@@ -231,8 +227,4 @@ export class Rooms {
     }
     this.#rooms.clear();
   }
-}
-
-export function send(socket: WebSocket, msg: ServerMessage): void {
-  if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(msg));
 }

@@ -55,9 +55,35 @@ export const LiveClientMessage = Type.Object(
   { $id: 'LiveClientMessage', title: 'LiveClientMessage', additionalProperties: false, description: 'The only frame a client may send; answered with pong. Anything else closes the socket with 4402' },
 );
 
+/** The compact profile (format=compact): this text message first, then binary updates. */
+export const LiveHelloMessage = Type.Object(
+  {
+    type: Type.Literal('hello'),
+    format: Type.Literal('compact'),
+    windowMs: Type.Integer({ minimum: 1, description: 'windowStart = seq * windowMs, windowEnd = windowStart + windowMs' }),
+    epoch: Type.String({ description: 'The epoch of the updates that follow until one carries another' }),
+    emojis: Type.Array(Type.String(), { description: 'The catalogue order (that of GET /v1/emojis) the updates index into' }),
+  },
+  { $id: 'LiveHelloMessage', title: 'LiveHelloMessage', additionalProperties: false, description: 'Sent first on a format=compact connection (a text frame; an SSE `hello` event)' },
+);
+
+export const LiveCompactUpdate = Type.String({
+  $id: 'LiveCompactUpdate',
+  title: 'LiveCompactUpdate',
+  format: 'binary',
+  contentEncoding: 'base64',
+  description:
+    'An update or snapshot on format=compact: a binary WebSocket frame (base64 in an SSE default event). ' +
+    'varint = unsigned LEB128. byte 0 flags: bit0 snapshot (else update), bit1 epoch follows, bits 2-3 prevSeq (0: seq-1, 1: -1, 2: seq - varint that follows); ' +
+    'varint seq; [varint seq-prevSeq]; [u8 length + ASCII epoch]; varint viewers; varint total; i8 round(sentiment*100); ' +
+    'then to the end, one varint per emoji with units: units * emojis.length + index (index into the hello emojis), in the JSON `units` order. ' +
+    'matchId, windowStart/windowEnd and counts are not sent. Gap, pong and error stay JSON text messages. ' +
+    'Decoder: packages/sdk/src/compact.ts (decodeCompact).',
+});
+
 const serverInSync: ServerMessage = {} as Static<typeof LiveServerMessage>;
 const clientInSync: ClientMessage = {} as Static<typeof LiveClientMessage>;
 void serverInSync;
 void clientInSync;
 
-export const liveMessageSchemas = [LiveUpdateMessage, LiveGapMessage, LivePongMessage, LiveErrorMessage, LiveServerMessage, LiveClientMessage];
+export const liveMessageSchemas = [LiveUpdateMessage, LiveGapMessage, LivePongMessage, LiveErrorMessage, LiveServerMessage, LiveClientMessage, LiveHelloMessage, LiveCompactUpdate];

@@ -1,5 +1,4 @@
-import type { ClientMessage, ServerMessage } from '../../packages/sdk/src/types.js';
-import type { LiveUpdate } from '../domain/types.js';
+import type { ClientMessage } from '../../packages/sdk/src/types.js';
 
 /** Close codes the fan-out uses; the SDK reconnects on all but the 44xx "don't retry as is" ones. */
 export const CloseCodes = Object.freeze({
@@ -12,11 +11,6 @@ export const CloseCodes = Object.freeze({
 
 // The wire types belong to the client SDK package: one definition for the server and its clients.
 export type { ClientMessage, ServerMessage } from '../../packages/sdk/src/types.js';
-
-export function updateMessage(type: 'snapshot' | 'update', u: LiveUpdate, viewers: number): string {
-  const msg: ServerMessage = { type, ...u, viewers };
-  return JSON.stringify(msg);
-}
 
 export function parseClientMessage(data: string): ClientMessage | null {
   try {

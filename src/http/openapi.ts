@@ -87,7 +87,10 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
       'with `since` and `epoch` it replays what was missed, or sends a `gap` and the latest snapshot. The client may send ' +
       '`LiveClientMessage` (ping). Close codes: 1001 going away, 1009 frame too big, 4400 bad request, 4401 token expired ' +
       '(reconnect with a fresh token and resume), 4402 malformed frame. Admission limits answer before the upgrade, as HTTP errors; ' +
-      'a plain GET without `Upgrade: websocket` is a 426. Browsers may pass the token as `?token=` (only here).',
+      'a plain GET without `Upgrade: websocket` is a 426. Browsers may pass the token as `?token=` (only here). ' +
+      '`format=compact` selects the compact profile: a `LiveHelloMessage` text frame, then `LiveCompactUpdate` binary frames ' +
+      '(gap, pong and error stay JSON). New connections past WS_ADMIT_PER_SEC (node) or WS_ADMIT_PER_IP_PER_SEC (address) ' +
+      'are closed at once with 4429, the reason being the seconds to wait before reconnecting.',
     errors: ['VALIDATION', 'ORIGIN_NOT_ALLOWED', 'TOO_MANY_CONNECTIONS', 'NODE_FULL', 'UPGRADE_REQUIRED'],
     responses: {
       101: {
@@ -130,6 +133,26 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
       '`{"type":"pause"}`, `{"type":"play"}`, `{"type":"ping"}`. Close code 4402 for a malformed frame.',
     errors: ['VALIDATION', 'UNAUTHORIZED', 'MATCH_NOT_ARCHIVED', 'ARCHIVE_UNAVAILABLE', 'NODE_FULL'],
     responses: { 101: { description: 'Switching Protocols; then LiveServerMessage-shaped updates and replay state messages' } },
+  },
+  'GET /v1/live/events': {
+    tags: ['live'],
+    summary: 'Live window updates of a match (Server-Sent Events)',
+    auth: 'live',
+    description:
+      'The /v1/live feed as `text/event-stream`, for networks and proxies that block WebSocket upgrades; served by every fan-out node. ' +
+      'Updates and snapshots are default events whose `id:` is the resume position `<epoch>.<seq>` and whose data is a ' +
+      '`LiveUpdateMessage` (JSON) or, with `format=compact`, a base64 `LiveCompactUpdate` after a `hello` event (`LiveHelloMessage`). ' +
+      '`gap`, `error` are named events with JSON data. `Last-Event-ID` (what EventSource sends on reconnect) resumes exactly like ' +
+      '`since`/`epoch` and wins over them; one that is not `<epoch>.<seq>` is a 400. A comment line keeps an idle stream open. ' +
+      'Past the connection-rate cap: 429 with Retry-After. Browsers may pass the token as `?token=`.',
+    errors: ['VALIDATION', 'ORIGIN_NOT_ALLOWED', 'TOO_MANY_CONNECTIONS', 'NODE_FULL'],
+    responses: {
+      200: {
+        description: 'An endless event stream',
+        headers: { 'Cache-Control': { schema: { type: 'string' }, description: 'no-cache, no-transform' } },
+        content: { 'text/event-stream': { schema: { type: 'string', description: 'SSE events: id:<epoch>.<seq> + data:<LiveUpdateMessage | base64 LiveCompactUpdate>; event:hello|gap|error + data:<JSON>' } } },
+      },
+    },
   },
   'GET /healthz': { tags: ['operations'], summary: 'Liveness', responses: { 200: { description: 'The process is alive', ...jsonOf({ type: 'object', properties: { status: { type: 'string' } } }) } } },
   'GET /readyz': {
@@ -215,7 +238,7 @@ export async function registerOpenApi(app: FastifyInstance, o: OpenApiOptions): 
       },
       tags: [
         { name: 'ingest', description: 'Reactions in' },
-        { name: 'live', description: 'Window updates out (WebSocket)' },
+        { name: 'live', description: 'Window updates out (WebSocket, or Server-Sent Events)' },
         { name: 'archive', description: 'Every window of every match, kept: timeline, moments, summary, replay' },
         { name: 'catalog' },
         { name: 'operations', description: 'Health and metrics' },
@@ -227,7 +250,7 @@ export async function registerOpenApi(app: FastifyInstance, o: OpenApiOptions): 
           ? {
               securitySchemes: {
                 bearer: { type: 'http', scheme: 'bearer', ...(o.auth.jwt ? { bearerFormat: 'JWT' } : {}), description: bearerDescription },
-                queryToken: { type: 'apiKey', in: 'query', name: 'token', description: 'The same token, for browsers\' WebSockets (GET /v1/live only)' },
+                queryToken: { type: 'apiKey', in: 'query', name: 'token', description: 'The same token, for browsers\' WebSockets and EventSources (GET /v1/live and /v1/live/events only)' },
               },
             }
           : {}),

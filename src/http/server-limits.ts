@@ -59,6 +59,13 @@ export function serverOptions(config: ServerLimitSettings, metrics: Metrics): Pa
 }
 
 /**
+ * Emitted on the HTTP server by a route whose response becomes a long-lived stream (the SSE live
+ * feed), with the request: like an upgraded socket, it leaves the per-address HTTP socket count
+ * (WS_MAX_CONNECTIONS_PER_IP bounds live connections of both transports).
+ */
+export const LIVE_STREAM_EVENT = 'emostream:live-stream';
+
+/**
  * At most `maxConnectionsPerIp` open HTTP sockets per client address: the sockets beyond are
  * answered 429 and closed at once, so one address cannot hold the node's file descriptors. A socket
  * upgraded to a WebSocket leaves the count (WS_MAX_CONNECTIONS_PER_IP bounds those, and a NAT's
@@ -97,8 +104,14 @@ export function installConnectionCap(app: FastifyInstance, config: ServerLimitSe
       socket.once('close', () => leave(socket));
     });
     app.server.on('upgrade', (_req: unknown, socket: Socket) => leave(socket));
+    app.server.on(LIVE_STREAM_EVENT, (req: { socket: Socket }) => leave(req.socket));
     return;
   }
+  const inFlight = new WeakMap<object, () => void>();
+  app.server.on(LIVE_STREAM_EVENT, (req: object) => {
+    inFlight.get(req)?.();
+    inFlight.delete(req);
+  });
   app.addHook('onRequest', async (req, reply) => {
     // WebSockets have their own per-address cap (WS_MAX_CONNECTIONS_PER_IP) and outlive the request.
     if (req.headers.upgrade !== undefined) return;
@@ -106,6 +119,12 @@ export function installConnectionCap(app: FastifyInstance, config: ServerLimitSe
     const n = open.get(ip) ?? 0;
     if (n >= cap) throw refusal();
     open.set(ip, n + 1);
-    reply.raw.once('close', () => release(ip));
+    let released = false;
+    const once = () => {
+      if (!released) release(ip);
+      released = true;
+    };
+    inFlight.set(req.raw, once);
+    reply.raw.once('close', once);
   });
 }

@@ -2,10 +2,10 @@
 // viewers are told with a `gap` message; a new room's first update is checked too. Memory bus,
 // wrapped so a test can lose deliveries the way a cut Redis subscriber connection does.
 import { describe, expect, it, vi } from 'vitest';
-import type { WebSocket } from 'ws';
 import type { FanoutBus, UpdateListener } from '../../src/ports/bus.js';
 import { MemoryBus } from '../../src/adapters/memory/memory-bus.js';
 import { Rooms, type Viewer } from '../../src/fanout/rooms.js';
+import type { LiveSink } from '../../src/fanout/session.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import { silentLogger } from '../../helpers/fixtures.js';
 import { agg } from './bus-suite.js';
@@ -52,9 +52,15 @@ class RestartableBus implements FanoutBus {
 
 function fakeViewer(lastSeq = -1, epoch = '') {
   const sent: Array<{ type: string; seq?: number; reason?: string; since?: number }> = [];
-  // Just the surface Rooms touches; a real socket would need a server for nothing more.
-  const socket = { OPEN: 1, readyState: 1, bufferedAmount: 0, send: (d: string | Buffer) => sent.push(JSON.parse(String(d))) };
-  const viewer: Viewer = { socket: socket as unknown as WebSocket, lastSeq, epoch, pending: null, lagging: false };
+  // A sink that records what the rooms send, decoded as a JSON client would read it.
+  const sink: LiveSink = {
+    format: 'json',
+    isOpen: () => true,
+    buffered: () => 0,
+    control: (m) => sent.push(m as (typeof sent)[number]),
+    update: (e) => sent.push(JSON.parse(e.json())),
+  };
+  const viewer: Viewer = { sink, lastSeq, epoch, wireEpoch: epoch, pending: null, lagging: false };
   return { viewer, sent };
 }
 

@@ -7,7 +7,7 @@ import { WindowSeries, type WindowUpdate } from '../../src/web/public/lib/series
 
 describe('overlay options', () => {
   it('defaults, valid values, and clamping of everything else', () => {
-    expect(overlayOptions('')).toEqual({ matchId: 'demo-match', position: 'bottom-right', theme: 'dark', bg: 'theme', maxSprites: 80, spritesPerUnit: 2, size: 42, sentiment: true, burst: true });
+    expect(overlayOptions('')).toEqual({ matchId: 'demo-match', position: 'bottom-right', theme: 'dark', bg: 'theme', maxSprites: 80, spritesPerUnit: 2, size: 42, sentiment: true, burst: true, format: 'json', transport: 'ws' });
     expect(overlayOptions('?matchId=m-1&position=full&theme=light&bg=transparent&maxSprites=12&sentiment=0&burst=off')).toMatchObject({
       matchId: 'm-1', position: 'full', theme: 'light', bg: 'transparent', maxSprites: 12, sentiment: false, burst: false,
     });

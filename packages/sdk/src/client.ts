@@ -27,6 +27,10 @@ export interface EmoStreamClientOptions {
    * ?token= on the WebSocket. A function is called again before each batch and each reconnection.
    */
   token?: TokenSource;
+  /** The live profile: json (default) or compact (binary updates of a few dozen bytes; `counts` left empty). */
+  format?: 'json' | 'compact';
+  /** The live transport: ws (default) or sse (Server-Sent Events, where WebSocket upgrades are blocked). */
+  transport?: 'ws' | 'sse';
 }
 
 const defaults = {
@@ -43,7 +47,9 @@ const defaults = {
 /** The EmoStream client: batched reactions in, live window updates out. Works in browsers and Node. */
 export class EmoStreamClient {
   readonly sender: ReactionSender;
-  readonly #o: Required<Omit<EmoStreamClientOptions, 'headers' | 'wsUrl' | 'WebSocket' | 'token'>> & {
+  readonly #o: Required<Omit<EmoStreamClientOptions, 'headers' | 'wsUrl' | 'WebSocket' | 'token' | 'format' | 'transport'>> & {
+    format: 'json' | 'compact';
+    transport: 'ws' | 'sse';
     wsUrl: string;
     WebSocket: WebSocketCtor | undefined;
   };
@@ -54,6 +60,8 @@ export class EmoStreamClient {
     const base = opts.baseUrl.replace(/\/$/, '');
     this.#o = {
       ...defaults,
+      format: 'json',
+      transport: 'ws',
       fetch: globalThis.fetch?.bind(globalThis),
       random: Math.random,
       clock: Date.now,
@@ -88,11 +96,14 @@ export class EmoStreamClient {
   }
 
   subscribe(matchId: string, onUpdate: (msg: LiveMessage) => void, on: Partial<SubscriptionEvents> = {}): LiveSubscription {
-    if (!this.#o.WebSocket) throw new TypeError('No WebSocket implementation: pass options.WebSocket (e.g. the `ws` package on Node 20)');
+    if (!this.#o.WebSocket && this.#o.transport === 'ws') throw new TypeError('No WebSocket implementation: pass options.WebSocket (e.g. the `ws` package on Node 20)');
     const sub = new LiveSubscription({
       wsUrl: this.#o.wsUrl,
       matchId,
-      WebSocket: this.#o.WebSocket,
+      WebSocket: this.#o.WebSocket ?? unavailable,
+      format: this.#o.format,
+      transport: this.#o.transport,
+      fetch: this.#o.fetch,
       reconnectBaseMs: this.#o.reconnectBaseMs,
       reconnectMaxMs: this.#o.reconnectMaxMs,
       random: this.#o.random,
@@ -140,6 +151,12 @@ export class EmoStreamClient {
     await this.sender.close(timeoutMs);
   }
 }
+
+const unavailable = class {
+  constructor() {
+    throw new TypeError('No WebSocket implementation');
+  }
+} as unknown as WebSocketCtor;
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

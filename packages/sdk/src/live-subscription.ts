@@ -1,5 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { fullJitter } from './backoff.js';
+import { decodeCompact, type CompactContext, type HelloMessage } from './compact.js';
+import { RATE_LIMITED_CLOSE_CODE, SseConnection } from './sse.js';
 import { resolveToken, type ConnectionState, type GapMessage, type LiveMessage, type TokenSource, type WebSocketCtor, type WebSocketLike } from './types.js';
 
 export interface SubscriptionOptions {
@@ -13,6 +15,12 @@ export interface SubscriptionOptions {
   pingIntervalMs: number;
   /** A function is called again before each reconnection (a viewer token may have been renewed). */
   token?: TokenSource;
+  /** json (default): the JSON messages; compact: binary updates (a few dozen bytes each), decoded into the same LiveMessage, whose `counts` is then empty. */
+  format?: 'json' | 'compact';
+  /** ws (default): WebSocket; sse: Server-Sent Events (GET /v1/live/events), for networks that block upgrades. */
+  transport?: 'ws' | 'sse';
+  /** The fetch the SSE transport uses (default globalThis.fetch). */
+  fetch?: typeof fetch;
 }
 
 export interface SubscriptionEvents {
@@ -50,6 +58,8 @@ export class LiveSubscription extends EventEmitter<SubscriptionEvents> {
   #epochStart = false;
   /** Where the last hole resume started (epoch/lastSeq): a second hole there means history cannot fill it. */
   #resumedAt: string | undefined;
+  /** What decoding compact frames needs, from this connection's hello. */
+  #compact: CompactContext | undefined;
 
   constructor(private readonly o: SubscriptionOptions) {
     super();
@@ -86,10 +96,12 @@ export class LiveSubscription extends EventEmitter<SubscriptionEvents> {
   #url(token: string | undefined): string {
     const q = new URLSearchParams({ matchId: this.o.matchId });
     if (token) q.set('token', token);
+    if (this.o.format === 'compact') q.set('format', 'compact');
     if (this.#epoch && (this.#lastSeq >= 0 || this.#epochStart)) {
       q.set('since', String(this.#lastSeq));
       q.set('epoch', this.#epoch);
     }
+    if (this.o.transport === 'sse') return `${this.o.wsUrl.replace(/^ws/, 'http')}/v1/live/events?${q}`;
     return `${this.o.wsUrl}/v1/live?${q}`;
   }
 
@@ -116,8 +128,17 @@ export class LiveSubscription extends EventEmitter<SubscriptionEvents> {
   #openSocket(token: string | undefined): void {
     if (this.#closed) return;
     let socket: WebSocketLike;
+    this.#compact = undefined;
     try {
-      socket = new this.o.WebSocket(this.#url(token));
+      if (this.o.transport === 'sse') {
+        const f = this.o.fetch ?? globalThis.fetch?.bind(globalThis);
+        if (!f) throw new TypeError('No fetch implementation for the SSE transport');
+        socket = new SseConnection(this.#url(token), f, this.o.format ?? 'json');
+      } else {
+        socket = new this.o.WebSocket(this.#url(token));
+        // Binary (compact) frames as ArrayBuffer in browsers (a Blob would need an async read) and in ws.
+        (socket as { binaryType?: string }).binaryType = 'arraybuffer';
+      }
     } catch (err) {
       this.emit('error', err);
       this.#scheduleReconnect(1006, 'constructor failed');
@@ -151,17 +172,30 @@ export class LiveSubscription extends EventEmitter<SubscriptionEvents> {
   }
 
   #scheduleReconnect(code: number, reason: string): void {
-    const delayMs = fullJitter(this.#attempt++, this.o.reconnectBaseMs, this.o.reconnectMaxMs, this.o.random);
+    let delayMs = fullJitter(this.#attempt++, this.o.reconnectBaseMs, this.o.reconnectMaxMs, this.o.random);
+    // Over the node's connection-rate cap: wait at least what it asked (the close reason, in
+    // seconds), jitter on top, so a reconnect storm comes back spread out.
+    const hint = code === RATE_LIMITED_CLOSE_CODE ? Number(reason) : NaN;
+    if (Number.isFinite(hint) && hint > 0) delayMs += Math.min(hint, 600) * 1000;
     this.#setState('disconnected', { code, reason, delayMs });
     this.#timer = setTimeout(() => this.#connect(), delayMs);
   }
 
   #onMessage(data: unknown): void {
-    let msg: LiveMessage | GapMessage | { type: string };
+    let msg: LiveMessage | GapMessage | HelloMessage | { type: string };
     try {
-      msg = JSON.parse(typeof data === 'string' ? data : String(data)) as typeof msg;
+      const bytes = asBytes(data);
+      if (bytes) {
+        if (!this.#compact) throw new Error('compact frame before the hello message');
+        msg = decodeCompact(bytes, this.#compact);
+      } else msg = JSON.parse(typeof data === 'string' ? data : String(data)) as typeof msg;
     } catch (err) {
       this.emit('error', err);
+      return;
+    }
+    if (msg.type === 'hello') {
+      const h = msg as HelloMessage;
+      this.#compact = { matchId: this.o.matchId, windowMs: h.windowMs, epoch: h.epoch, emojis: h.emojis };
       return;
     }
     if (msg.type === 'snapshot' || msg.type === 'update') {
@@ -239,4 +273,11 @@ export class LiveSubscription extends EventEmitter<SubscriptionEvents> {
     s?.close(1000, 'client closed');
     this.#setState('closed');
   }
+}
+
+/** A binary frame's bytes (ArrayBuffer in browsers, Buffer or ArrayBuffer from ws, Uint8Array from SSE); undefined for text. */
+function asBytes(data: unknown): Uint8Array | undefined {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return undefined;
 }

@@ -130,7 +130,7 @@ const detector = new BurstDetector();
 let burstTimer;
 
 function showBurst(u, ratio, now) {
-  const [emoji, count] = Object.entries(u.counts).sort((a, b) => b[1] - a[1])[0] ?? ['🔥', u.total];
+  const [emoji, count] = Object.entries(exactOrUnits(u)).sort((a, b) => b[1] - a[1])[0] ?? ['🔥', u.total];
   stats.bursts++;
   body.dataset.bursts = String(stats.bursts);
   burstEl.querySelector('.burst-emoji').textContent = emoji;
@@ -177,7 +177,12 @@ function onUpdate(u) {
   pending = [...pending.map((p) => ({ ...p, at: Math.min(p.at, now + 100) })), ...fresh].sort((a, b) => a.at - b.at);
 }
 
-const client = new EmoStreamClient({ baseUrl: location.origin, userId: 'overlay' });
+/** The compact profile does not carry exact counts: the units (what the overlay draws) stand in. */
+function exactOrUnits(u) {
+  return Object.keys(u.counts).length > 0 ? u.counts : u.units;
+}
+
+const client = new EmoStreamClient({ baseUrl: location.origin, userId: 'overlay', format: o.format, transport: o.transport });
 const onState = (s) => { conn.dataset.state = s; body.dataset.state = s; };
 
 // Live by default. With a playhead (?playhead=MS since the match start, or ?at=EPOCH_MS), or once

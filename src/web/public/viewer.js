@@ -1,4 +1,6 @@
-// Viewer page: emoji buttons send through the SDK (batched); the live window arrives over WebSocket.
+// Viewer page: emoji buttons send through the SDK (batched); the live window arrives over WebSocket,
+// or Server-Sent Events with ?transport=sse; ?format=compact takes the compact profile (units, no
+// exact counts: the list then shows units).
 import { EmoStreamClient } from '/assets/emostream-sdk.js';
 
 const $ = (id) => document.getElementById(id);
@@ -6,7 +8,9 @@ const params = new URLSearchParams(location.search);
 const userId = localStorage.getItem('emostream-user') ?? `web-${crypto.randomUUID().slice(0, 12)}`;
 localStorage.setItem('emostream-user', userId);
 
-const client = new EmoStreamClient({ baseUrl: location.origin, userId });
+const format = params.get('format') === 'compact' ? 'compact' : 'json';
+const transport = params.get('transport') === 'sse' ? 'sse' : 'ws';
+const client = new EmoStreamClient({ baseUrl: location.origin, userId, format, transport });
 let sent = 0;
 let retries = 0;
 client.sender.on('sent', (n) => { sent += n; $('sent').textContent = sent; });
@@ -25,7 +29,8 @@ function join(id) {
   sub?.close();
   session = 0;
   $('session').textContent = '0';
-  history.replaceState(null, '', `?matchId=${encodeURIComponent(id)}`);
+  const keep = `${format === 'compact' ? '&format=compact' : ''}${transport === 'sse' ? '&transport=sse' : ''}`;
+  history.replaceState(null, '', `?matchId=${encodeURIComponent(id)}${keep}`);
   $('overlay-link').href = `/overlay?matchId=${encodeURIComponent(id)}`;
   $('dashboard-link').href = `/dashboard?matchId=${encodeURIComponent(id)}`;
   sub = client.subscribe(id, render, {
@@ -43,7 +48,8 @@ function render(u) {
   $('viewers').textContent = u.viewers;
   $('seq').textContent = u.seq;
   $('window').textContent = `${new Date(u.windowStart).toLocaleTimeString()} (+${(u.windowEnd - u.windowStart) / 1000}s)`;
-  const top = Object.entries(u.counts).sort((a, b) => b[1] - a[1]).slice(0, 8);
+  const exact = Object.keys(u.counts).length > 0 ? u.counts : u.units;
+  const top = Object.entries(exact).sort((a, b) => b[1] - a[1]).slice(0, 8);
   const max = top[0]?.[1] ?? 1;
   $('top').replaceChildren(...top.map(([emoji, n]) => {
     const li = document.createElement('li');

@@ -8,9 +8,13 @@ export interface OverlayOptions {
   size: number;
   sentiment: boolean;
   burst: boolean;
+  format: 'json' | 'compact';
+  transport: 'ws' | 'sse';
 }
 export const POSITIONS: string[];
 export const THEMES: string[];
+export const FORMATS: string[];
+export const TRANSPORTS: string[];
 export function overlayOptions(search: string | URLSearchParams): OverlayOptions;
 export function overlayQuery(o: Partial<OverlayOptions> & { matchId: string }): string;
 export function embedSnippet(origin: string, o: Partial<OverlayOptions> & { matchId: string }, width?: number, height?: number): string;

@@ -1,6 +1,9 @@
 // Overlay options from the query string: every value is validated and clamped, never trusted.
 export const POSITIONS = ['bottom-right', 'bottom-left', 'top-right', 'top-left', 'full'];
 export const THEMES = ['dark', 'light'];
+/** The live profile and transport (json / ws by default; compact is a few dozen bytes an update). */
+export const FORMATS = ['json', 'compact'];
+export const TRANSPORTS = ['ws', 'sse'];
 const MATCH_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
 const COLOR = /^#[0-9a-fA-F]{3,8}$/;
 
@@ -22,6 +25,8 @@ export function overlayOptions(search) {
   const position = q.get('position') ?? '';
   const theme = q.get('theme') ?? '';
   const bg = q.get('bg') ?? '';
+  const format = q.get('format') ?? '';
+  const transport = q.get('transport') ?? '';
   return {
     matchId: MATCH_ID.test(matchId) ? matchId : 'demo-match',
     position: POSITIONS.includes(position) ? position : 'bottom-right',
@@ -33,6 +38,8 @@ export function overlayOptions(search) {
     size: int(q.get('size'), 42, 16, 160),
     sentiment: bool(q.get('sentiment'), true),
     burst: bool(q.get('burst'), true),
+    format: FORMATS.includes(format) ? format : 'json',
+    transport: TRANSPORTS.includes(transport) ? transport : 'ws',
   };
 }
 
@@ -40,7 +47,7 @@ export function overlayOptions(search) {
 export function overlayQuery(o) {
   const d = overlayOptions('');
   const q = new URLSearchParams({ matchId: o.matchId });
-  for (const k of ['position', 'theme', 'bg', 'maxSprites', 'spritesPerUnit', 'size']) {
+  for (const k of ['position', 'theme', 'bg', 'maxSprites', 'spritesPerUnit', 'size', 'format', 'transport']) {
     if (o[k] !== undefined && o[k] !== d[k]) q.set(k, String(o[k]));
   }
   if (o.sentiment === false) q.set('sentiment', '0');
