@@ -65,8 +65,8 @@ export async function archiveRoutes(app: FastifyInstance, o: ArchiveRoutesOption
     async (req, reply) => {
       const { matchId } = req.params;
       const q = req.query;
-      const step = q.step === undefined ? o.windowMs : Number(q.step);
-      if (step < o.windowMs) throw emoError('VALIDATION', `querystring.step must be at least one window (${o.windowMs} ms)`);
+      // A step shorter than a window has nothing finer to show: it is one window.
+      const step = q.step === undefined ? o.windowMs : Math.max(o.windowMs, Number(q.step));
       const limit = q.limit === undefined ? 1000 : Number(q.limit);
       if (limit < 1 || limit > MAX_POINTS) throw emoError('VALIDATION', `querystring.limit must be in [1, ${MAX_POINTS}]`);
       const from = q.from === undefined ? undefined : Number(q.from);

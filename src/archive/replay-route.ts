@@ -39,9 +39,6 @@ export async function replayRoute(app: FastifyInstance, o: ReplayRouteOptions): 
   const admit = async (req: FastifyRequest<{ Querystring: ReplayQuery }>) => {
     if (sockets.size >= o.maxConnections) throw emoError('NODE_FULL', 'This node holds its maximum of replay connections', { retryAfterSec: 1 });
     const q = req.query;
-    if (q.offset !== undefined && q.at !== undefined) throw emoError('VALIDATION', 'querystring: give offset or at, not both');
-    const speed = q.speed === undefined ? 1 : Number(q.speed);
-    if (!(speed >= 0.1 && speed <= 64)) throw emoError('VALIDATION', 'querystring.speed must be in [0.1, 64]');
     try {
       if ((await o.store.version(q.matchId)) === 0) throw emoError('MATCH_NOT_ARCHIVED', `The archive holds no window of match ${q.matchId}`);
     } catch (err) {
@@ -50,21 +47,26 @@ export async function replayRoute(app: FastifyInstance, o: ReplayRouteOptions): 
     }
   };
 
-  app.get<{ Querystring: ReplayQuery }>(
-    '/v1/replay',
-    {
-      websocket: true,
-      schema: { querystring: ReplayQuery },
-      ...(o.auth ? { onRequest: o.auth.guard(true) } : {}),
-      preValidation: async (req) => {
-        authorizeMatch(o.auth?.identity(req), req.query.matchId);
-        await admit(req);
-      },
+  app.route<{ Querystring: ReplayQuery }>({
+    method: 'GET',
+    url: '/v1/replay',
+    schema: { querystring: ReplayQuery },
+    ...(o.auth ? { onRequest: o.auth.guard(true) } : {}),
+    preValidation: async (req) => {
+      authorizeMatch(o.auth?.identity(req), req.query.matchId);
+      await admit(req);
     },
-    (socket, req) => {
+    // A plain GET (no upgrade) is a client that does not speak WebSocket: say so, as /v1/live does.
+    handler: async (_req, reply) => {
+      reply.header('upgrade', 'websocket');
+      throw emoError('UPGRADE_REQUIRED');
+    },
+    wsHandler: (socket, req) => {
       sockets.add(socket);
       const q = req.query;
-      const player = new Player(socket, o.store, q.matchId, o.windowMs, q.speed === undefined ? 1 : Number(q.speed), now, (err) => {
+      // Any rate the document allows is played: the server's range bounds it (0.1..64).
+      const speed = q.speed === undefined ? 1 : Math.min(64, Math.max(0.1, Number(q.speed)));
+      const player = new Player(socket, o.store, q.matchId, o.windowMs, speed, now, (err) => {
         req.log.warn({ err, matchId: q.matchId }, 'replay failed');
         socket.close(1011, 'replay failed');
       });
@@ -84,9 +86,10 @@ export async function replayRoute(app: FastifyInstance, o: ReplayRouteOptions): 
         player.stop();
       });
       socket.on('error', (err) => req.log.debug({ err }, 'replay websocket error'));
+      // `at` wins over `offset` when both are given (documented).
       player.seek(q.at !== undefined ? { at: Number(q.at) } : { offset: q.offset === undefined ? 0 : Number(q.offset) });
     },
-  );
+  });
 }
 
 export function parseReplayMessage(data: string): ReplayClientMessage | null {

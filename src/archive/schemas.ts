@@ -14,8 +14,8 @@ export const TimelineQuery = Type.Object(
   {
     from: Type.Optional(Type.String({ pattern: INT, description: 'windows starting at or after, ms since the epoch (default: the match start)' })),
     to: Type.Optional(Type.String({ pattern: INT, description: 'windows starting before, ms since the epoch (default: after the match end)' })),
-    step: Type.Optional(Type.String({ pattern: POS_INT, description: 'ms per point, at least one window (default: one window)' })),
-    limit: Type.Optional(Type.String({ pattern: POS_INT, description: 'points per page, 1..5000 (default 1000)' })),
+    step: Type.Optional(Type.String({ pattern: POS_INT, description: 'ms per point; a step shorter than one window is taken as one window (default: one window)' })),
+    limit: Type.Optional(Type.String({ pattern: '^(?:[1-9][0-9]{0,2}|[1-4][0-9]{3}|5000)$', description: 'points per page, 1..5000 (default 1000)' })),
     cursor: Type.Optional(Cursor),
   },
   { additionalProperties: false },
@@ -24,8 +24,8 @@ export type TimelineQuery = Static<typeof TimelineQuery>;
 
 export const MomentsQuery = Type.Object(
   {
-    top: Type.Optional(Type.String({ pattern: POS_INT, description: 'how many moments, 1..100 (default 10)' })),
-    limit: Type.Optional(Type.String({ pattern: POS_INT, description: 'moments per page, 1..100 (default: all of top)' })),
+    top: Type.Optional(Type.String({ pattern: '^(?:[1-9][0-9]?|100)$', description: 'how many moments, 1..100 (default 10)' })),
+    limit: Type.Optional(Type.String({ pattern: '^(?:[1-9][0-9]?|100)$', description: 'moments per page, 1..100 (default: all of top)' })),
     cursor: Type.Optional(Cursor),
   },
   { additionalProperties: false },
@@ -89,9 +89,9 @@ export const ReplayQuery = Type.Object(
   {
     matchId: Type.String({ minLength: 1, maxLength: 64, pattern: ID_PATTERN }),
     offset: Type.Optional(Type.String({ pattern: INT, description: 'playhead, ms since the match start (default 0)' })),
-    at: Type.Optional(Type.String({ pattern: INT, description: 'playhead, ms since the epoch (instead of offset)' })),
-    speed: Type.Optional(Type.String({ pattern: '^[0-9]{1,3}(\\.[0-9]{1,3})?$', description: 'playback rate, 0.1..64 (default 1)' })),
-    token: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+    at: Type.Optional(Type.String({ pattern: INT, description: 'playhead, ms since the epoch (wins over offset when both are given)' })),
+    speed: Type.Optional(Type.String({ pattern: '^[0-9]{1,3}(\\.[0-9]{1,3})?$', description: 'playback rate, held to 0.1..64 (default 1)' })),
+    token: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
   },
   { additionalProperties: false },
 );

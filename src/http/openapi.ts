@@ -91,7 +91,8 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
       '`format=compact` selects the compact profile: a `LiveHelloMessage` text frame, then `LiveCompactUpdate` binary frames ' +
       '(gap, pong and error stay JSON). New connections past WS_ADMIT_PER_SEC (node) or WS_ADMIT_PER_IP_PER_SEC (address) ' +
       'are closed at once with 4429, the reason being the seconds to wait before reconnecting.',
-    errors: ['VALIDATION', 'ORIGIN_NOT_ALLOWED', 'TOO_MANY_CONNECTIONS', 'NODE_FULL', 'UPGRADE_REQUIRED'],
+    // A ?token= far over its limit makes the request line itself too long for Node's parser: 431.
+    errors: ['VALIDATION', 'ORIGIN_NOT_ALLOWED', 'TOO_MANY_CONNECTIONS', 'NODE_FULL', 'UPGRADE_REQUIRED', 'HEADERS_TOO_LARGE'],
     responses: {
       101: {
         description: 'Switching Protocols; then LiveServerMessage frames',
@@ -131,8 +132,8 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
       'as the live protocol’s `snapshot` and `update` messages (epoch `replay`), each when the playhead reaches the window’s end, plus `replay` messages ' +
       '(`matchStart`, `matchEnd`, `position`, `offsetMs`, `state`: playing | paused | ended). Client frames: `{"type":"seek","offset":MS}` or `{"type":"seek","at":EPOCH_MS}`, ' +
       '`{"type":"pause"}`, `{"type":"play"}`, `{"type":"ping"}`. Close code 4402 for a malformed frame.',
-    errors: ['VALIDATION', 'UNAUTHORIZED', 'MATCH_NOT_ARCHIVED', 'ARCHIVE_UNAVAILABLE', 'NODE_FULL'],
-    responses: { 101: { description: 'Switching Protocols; then LiveServerMessage-shaped updates and replay state messages' } },
+    errors: ['VALIDATION', 'UNAUTHORIZED', 'MATCH_NOT_ARCHIVED', 'ARCHIVE_UNAVAILABLE', 'NODE_FULL', 'UPGRADE_REQUIRED', 'HEADERS_TOO_LARGE'],
+    responses: { 101: { description: 'Switching Protocols; then LiveServerMessage-shaped updates and replay state messages. A plain GET without `Upgrade: websocket` is a 426.' } },
   },
   'GET /v1/live/events': {
     tags: ['live'],
@@ -150,7 +151,16 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
       200: {
         description: 'An endless event stream',
         headers: { 'Cache-Control': { schema: { type: 'string' }, description: 'no-cache, no-transform' } },
-        content: { 'text/event-stream': { schema: { type: 'string', description: 'SSE events: id:<epoch>.<seq> + data:<LiveUpdateMessage | base64 LiveCompactUpdate>; event:hello|gap|error + data:<JSON>' } } },
+        content: {
+          'text/event-stream': {
+            // One SSE event (the fields of its lines): how Server-Sent Events are described in OpenAPI 3.1.
+            schema: {
+              type: 'object',
+              description: 'SSE events: id:<epoch>.<seq> + data:<LiveUpdateMessage | base64 LiveCompactUpdate>; event:hello|gap|error + data:<JSON>',
+              properties: { id: { type: 'string' }, event: { type: 'string', enum: ['message', 'hello', 'gap', 'error'] }, data: { type: 'string' }, retry: { type: 'integer' } },
+            },
+          },
+        },
       },
     },
   },

@@ -34,7 +34,8 @@ export function upAll(): { brokers: string; registryUrl: string; redisUrl: strin
   // ("Writing to FileChannel failed" at start). Each run registers its own new subjects, so it
   // starts from an empty store; the kill -9 inside the run still tests that the store survives.
   script('registry', 'reset');
-  script('up');
+  // Only what the tier kills: PostgreSQL (the archive) is not part of it, and its port is the integration tier's.
+  script('up', 'kafka', 'registry', 'redis');
   const env = readInfraEnv(path.join(chaosEnv.EMOSTREAM_INFRA_DIR!, 'env'));
   return { brokers: env.KAFKA_BROKERS!, registryUrl: env.SCHEMA_REGISTRY_URL!, redisUrl: env.REDIS_URL! };
 }
