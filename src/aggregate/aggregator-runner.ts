@@ -39,6 +39,8 @@ export interface AggregatorRunnerOptions {
 const IDLE_CHECK_MS = 1_000;
 /** How often a busy runner lets its consumer serve the group (session.timeout.ms is 6 s). */
 const PUMP_EVERY_MS = 250;
+/** A phase of the loop (a poll, a restore, a commit) lasting this long is logged: each is bounded far below it. */
+const PHASE_WARN_MS = 30_000;
 
 export function aggregateKey(a: { matchId: string; windowStart: number }): string {
   return `${a.matchId}|${a.windowStart}`;
@@ -52,6 +54,7 @@ export class AggregatorRunner {
   #closing = false;
   #lastCommit = 0;
   #lastIdleCheck = 0;
+  #phase = { name: 'start', since: Date.now(), told: false };
   /** Bumped by every assignment change: a rewind that one overtook is done again. */
   #assignments = 0;
   /** Set by a failure or a new assignment: every task is rebuilt from the changelog before going on. */
@@ -106,7 +109,8 @@ export class AggregatorRunner {
       }
       o.progress?.settled('assignment');
     });
-    this.#loop = this.#run().catch((err) => {
+    const watch = this.#watchPhases();
+    this.#loop = this.#run().finally(() => clearInterval(watch)).catch((err) => {
       this.o.logger.fatal({ err }, 'aggregator loop stopped');
       this.o.onFatal?.(err);
     });
@@ -127,6 +131,7 @@ export class AggregatorRunner {
       async () => {
         if (this.#needsRewind) {
           const assignments = this.#assignments;
+          this.#enter('restore');
           await this.#serving(this.#rewind());
           // A rebalance during the rewind (its callback runs at any await) replaced tasks the
           // rewind did not position: those partitions would read from wherever the consumer put
@@ -154,6 +159,26 @@ export class AggregatorRunner {
   }
 
   /**
+   * Where the loop is, for a stall that logs nothing else: every call is bounded, but a stage seen
+   * silent for 100 s in the chaos soak (its /healthz rightly 503) left no line saying in what. A
+   * phase that lasts over PHASE_WARN_MS is logged once, at error, with its name and age.
+   */
+  #enter(phase: string): void {
+    this.#phase = { name: phase, since: Date.now(), told: false };
+  }
+
+  #watchPhases(): NodeJS.Timeout {
+    const timer = setInterval(() => {
+      const p = this.#phase;
+      if (this.#closing || p.told || Date.now() - p.since < PHASE_WARN_MS) return;
+      p.told = true;
+      this.o.logger.error({ phase: p.name, forMs: Date.now() - p.since, needsRestore: this.#needsRewind, partitions: [...this.#tasks.values()].map((t) => t.tp.partition) }, 'aggregator loop stuck in one phase');
+    }, 5_000);
+    timer.unref();
+    return timer;
+  }
+
+  /**
    * While a restore or a commit takes its time (seconds, with a broker slow or away), the consumer
    * keeps serving the group's rebalances: eager rebalancing waits for every member to give its
    * partitions up, and a member that did not poll for a whole restore held the other one waiting
@@ -171,7 +196,9 @@ export class AggregatorRunner {
   async #step(): Promise<void> {
     const max = this.o.maxPollRecords ?? 5000;
     const commitEvery = this.o.commitIntervalMs ?? 100;
+    this.#enter('poll');
     const batch = await this.#consumer.poll(max, this.#pollTimeout());
+    this.#enter('count');
     // This poll's rebalance assigned partitions (or a failure is pending): nothing may be counted
     // before the rewind restores them.
     if (this.#needsRewind) return;
@@ -181,6 +208,7 @@ export class AggregatorRunner {
     if (this.#needsRewind) return;
     // Wall-clock closing only for partitions read to their end: while a backlog replays, stream time decides.
     if (batch.length < max) {
+      this.#enter('punctuate');
       const now = this.o.clock.now();
       for (const t of [...this.#tasks.values()]) {
         if (!t.agg.hasDue(now) || !(await this.#consumer.caughtUp(t.tp))) continue;
@@ -202,6 +230,7 @@ export class AggregatorRunner {
   async #idleIfCaughtUp(): Promise<void> {
     if (Date.now() - this.#lastIdleCheck < IDLE_CHECK_MS) return;
     this.#lastIdleCheck = Date.now();
+    this.#enter('lag');
     let waiting = false;
     for (const t of [...this.#tasks.values()]) {
       const lag = await this.#consumer.lag(t.tp).catch(() => undefined);
@@ -297,6 +326,7 @@ export class AggregatorRunner {
     this.#unsent = undefined;
     if (records.length > 0 || offsets.size > 0) {
       try {
+        this.#enter('commit');
         await this.#serving(this.#session.commit(records, [...offsets.values()]));
       } catch (err) {
         // Aborted: nothing of it is visible. With a changelog the loop rebuilds every task from its

@@ -49,8 +49,30 @@ export function forwardDebugLog(o: KafkaOptions, client: { on(event: 'event.log'
 }
 
 /** node-rdkafka callbacks -> promises. */
+/**
+ * The longest any librdkafka call may keep its caller waiting, whatever timeout it was given: a
+ * callback that never fires (seen as a stage that went silent for minutes with no error) becomes
+ * an error the stage's recovery can act on. Every call here has a shorter timeout of its own.
+ */
+export const CALL_CEILING_MS = 60_000;
+
 export function call<T = void>(fn: (cb: (err: RdKafka.LibrdKafkaError | null | undefined, value?: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value as T))));
+  return new Promise((resolve, reject) => {
+    let done = false;
+    const timer = setTimeout(() => {
+      if (done) return;
+      done = true;
+      reject(emoError('LOG_UNAVAILABLE', `a librdkafka call did not answer in ${CALL_CEILING_MS} ms`));
+    }, CALL_CEILING_MS);
+    timer.unref();
+    fn((err, value) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (err) reject(err);
+      else resolve(value as T);
+    });
+  });
 }
 
 export function errCode(err: unknown): number | undefined {
