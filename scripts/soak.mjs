@@ -29,7 +29,8 @@ for (let run = 1; run <= runs; run++) {
   const r = spawnSync(process.execPath, [path.join(root, 'node_modules/vitest/vitest.mjs'), 'run', '--config', 'vitest.chaos.config.ts'], {
     cwd: root,
     stdio: 'inherit',
-    env: { ...process.env, EMO_CHAOS_ROWS_FILE: rowsFile },
+    // The long faults too (a 60 s broker outage), which CI's chaos tier leaves out until they heal.
+    env: { EMO_CHAOS_LONG: '1', ...process.env, EMO_CHAOS_ROWS_FILE: rowsFile },
   });
   const rows = existsSync(rowsFile) ? JSON.parse(readFileSync(rowsFile, 'utf8')) : [];
   for (const row of rows) all.push({ run, ...row });
