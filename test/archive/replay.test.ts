@@ -98,7 +98,8 @@ describe('replay of an archived match (GET /v1/replay)', () => {
       return [r.statusCode, r.json().code];
     };
     expect(await status('matchId=nobody')).toEqual([404, 'EMO_ERR_MATCH_NOT_ARCHIVED']);
-    expect(await status('matchId=vod&offset=1&at=2')).toEqual([400, 'EMO_ERR_VALIDATION']);
+    // Both playheads is a valid question (`at` wins): a client that did not upgrade is told to.
+    expect(await status('matchId=vod&offset=1&at=2')).toEqual([426, 'EMO_ERR_UPGRADE_REQUIRED']);
     expect(await status('matchId=vod&speed=1000')).toEqual([400, 'EMO_ERR_VALIDATION']);
     expect(await status('matchId=vod&offset=abc')).toEqual([400, 'EMO_ERR_VALIDATION']);
     const ws = new WebSocket(`${baseUrl.replace('http', 'ws')}/v1/replay?matchId=vod`);
@@ -107,5 +108,15 @@ describe('replay of an archived match (GET /v1/replay)', () => {
       ws.on('close', (c) => resolve(c));
     });
     expect(code).toBe(4402);
+    // `at` wins over `offset` when both are given.
+    const both = new WebSocket(`${baseUrl.replace('http', 'ws')}/v1/replay?matchId=vod&offset=0&at=${T0 + 10_500}`);
+    const first = await new Promise<{ type: string; offsetMs: number }>((resolve) => {
+      both.on('message', (d) => {
+        const m = JSON.parse(String(d)) as { type: string; offsetMs: number };
+        if (m.type === 'replay') resolve(m);
+      });
+    });
+    both.close();
+    expect(first.offsetMs).toBe(10_500);
   });
 });
