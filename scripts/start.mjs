@@ -12,7 +12,10 @@ if (process.env.LOG_ADAPTER === 'kafka') ensureKafkaClient();
 ensureBuilt();
 // The embedded archive (PGlite) keeps its database on disk here, so an archived match outlives a
 // restart; the configuration's own default (in memory) is what tests and libraries get.
-const env = { ...process.env, ARCHIVE_DIR: process.env.ARCHIVE_DIR ?? path.join(root, '.data/archive') };
+// node-rdkafka runs its blocking calls (consume, commit, a consumer's close) on libuv's pool, 4
+// threads by default: a few closes waiting on a dead group coordinator filled it in the cluster
+// tier and every later Kafka call queued behind them.
+const env = { UV_THREADPOOL_SIZE: '16', ...process.env, ARCHIVE_DIR: process.env.ARCHIVE_DIR ?? path.join(root, '.data/archive') };
 const child = spawn(process.execPath, [...ROLE_NODE_FLAGS, '--enable-source-maps', path.join(root, 'dist/src/main.js'), ...process.argv.slice(2)], { stdio: 'inherit', env });
 // Ctrl-C reaches the whole process group; the server shuts down cleanly and this wrapper follows it.
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));

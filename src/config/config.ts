@@ -232,10 +232,10 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
     http: {
       requestTimeoutMs: r.int('HTTP_REQUEST_TIMEOUT_MS', 15_000, 100, 600_000),
       headersTimeoutMs: r.int('HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
-      connectionTimeoutMs: r.int('HTTP_CONNECTION_TIMEOUT_MS', 30_000, 100, 3_600_000),
-      keepAliveTimeoutMs: r.int('HTTP_KEEP_ALIVE_TIMEOUT_MS', 5_000, 100, 600_000),
+      connectionTimeoutMs: r.int('HTTP_CONNECTION_TIMEOUT_MS', 120_000, 100, 3_600_000),
+      keepAliveTimeoutMs: r.int('HTTP_KEEP_ALIVE_TIMEOUT_MS', 65_000, 100, 600_000),
       timeoutCheckMs: r.int('HTTP_TIMEOUT_CHECK_MS', 1_000, 10, 30_000),
-      maxConnectionsPerIp: r.int('HTTP_MAX_CONNECTIONS_PER_IP', 256, 0, 10_000_000),
+      maxConnectionsPerIp: r.int('HTTP_MAX_CONNECTIONS_PER_IP', 0, 0, 10_000_000),
     },
     corsOrigins: r.list('CORS_ORIGINS', []),
     jwt: {

@@ -24,7 +24,8 @@ export interface RoleProcess {
 export async function startRoleProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<RoleProcess> {
   const child = spawn(process.execPath, [...ROLE_NODE_FLAGS, '--import', 'tsx', path.join(root, 'src/main.ts')], {
     cwd: root,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    // node-rdkafka's blocking calls run on libuv's pool (4 threads by default); see scripts/start.mjs.
+    env: { UV_THREADPOOL_SIZE: '16', ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   live.add(child);

