@@ -2,7 +2,7 @@ import { EventEmitter } from 'eventemitter3';
 import { fullJitter } from './backoff.js';
 import { decodeCompact, type CompactContext, type HelloMessage } from './compact.js';
 import { RATE_LIMITED_CLOSE_CODE, SseConnection } from './sse.js';
-import { resolveToken, type ConnectionState, type GapMessage, type LiveMessage, type TokenSource, type WebSocketCtor, type WebSocketLike } from './types.js';
+import { withToken, type ConnectionState, type GapMessage, type LiveMessage, type TokenSource, type WebSocketCtor, type WebSocketLike } from './types.js';
 
 export interface SubscriptionOptions {
   wsUrl: string;
@@ -108,21 +108,10 @@ export class LiveSubscription extends EventEmitter<SubscriptionEvents> {
   #connect(): void {
     if (this.#closed) return;
     this.#setState('connecting');
-    let token: string | undefined | Promise<string | undefined>;
-    try {
-      token = resolveToken(this.o.token);
-    } catch (err) {
-      token = Promise.reject(err);
-    }
-    if (token instanceof Promise) {
-      token.then(
-        (t) => this.#openSocket(t),
-        (err) => {
-          this.emit('error', err);
-          this.#scheduleReconnect(1006, 'token provider failed');
-        },
-      );
-    } else this.#openSocket(token);
+    withToken(this.o.token, (t) => this.#openSocket(t), (err) => {
+      this.emit('error', err);
+      this.#scheduleReconnect(1006, 'token provider failed');
+    });
   }
 
   #openSocket(token: string | undefined): void {

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
-import { resolveToken, type ConnectionState, type LiveMessage, type ReplayServerMessage, type ReplayStateMessage, type TokenSource, type WebSocketCtor, type WebSocketLike } from './types.js';
+import { withToken, type ConnectionState, type LiveMessage, type ReplayServerMessage, type ReplayStateMessage, type TokenSource, type WebSocketCtor, type WebSocketLike } from './types.js';
 
 export interface ReplayOptions {
   wsUrl: string;
@@ -107,23 +107,10 @@ export class ReplaySubscription extends EventEmitter<ReplayEvents> {
   #connect(): void {
     if (this.#closed) return;
     this.#setState('connecting');
-    let token: string | undefined | Promise<string | undefined>;
-    try {
-      token = resolveToken(this.o.token);
-    } catch (err) {
-      token = Promise.reject(err);
-    }
-    if (token instanceof Promise) {
-      token.then(
-        (t) => this.#open(t),
-        (err: unknown) => {
-          this.emit('error', err);
-          this.#retry();
-        },
-      );
-      return;
-    }
-    this.#open(token);
+    withToken(this.o.token, (t) => this.#open(t), (err) => {
+      this.emit('error', err);
+      this.#retry();
+    });
   }
 
   #open(token: string | undefined): void {

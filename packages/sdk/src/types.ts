@@ -102,3 +102,16 @@ export type TokenSource = string | TokenProvider;
 export function resolveToken(t: TokenSource | undefined): string | undefined | Promise<string | undefined> {
   return typeof t === 'function' ? t() : t;
 }
+
+/** Calls `open` with the token now when it is at hand, or once a provider's promise settles; `fail` when the provider throws or rejects. */
+export function withToken(t: TokenSource | undefined, open: (token: string | undefined) => void, fail: (err: unknown) => void): void {
+  let token: string | undefined | Promise<string | undefined>;
+  try {
+    token = resolveToken(t);
+  } catch (err) {
+    fail(err);
+    return;
+  }
+  if (token instanceof Promise) token.then(open, fail);
+  else open(token);
+}
