@@ -12,11 +12,12 @@ import { repoRoot } from './domain/schemas-dir.js';
 import type { FanoutBus } from './ports/bus.js';
 import { liveRoute } from './fanout/live-route.js';
 import { Rooms } from './fanout/rooms.js';
+import { CloseCodes } from './fanout/wire.js';
 import fastifyCors from '@fastify/cors';
 import { frameworkErrors, installErrorHandling } from './http/error-handler.js';
 import { Authenticator } from './http/auth.js';
 import { installContentEncoding } from './http/content-encoding.js';
-import { installConnectionCap, serverOptions } from './http/server-limits.js';
+import { closeQuietSocketsOnShutdown, installConnectionCap, serverOptions } from './http/server-limits.js';
 import { healthRoutes } from './http/health-routes.js';
 import type { ReadinessCheck } from './stage/stage-progress.js';
 import { registerOpenApi } from './http/openapi.js';
@@ -63,6 +64,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   });
   installErrorHandling(app, o.metrics);
   installConnectionCap(app, config, o.metrics);
+  closeQuietSocketsOnShutdown(app);
   installContentEncoding(app);
   if (config.corsOrigins.length > 0) {
     const allowed = new Set(config.corsOrigins);
@@ -119,6 +121,12 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   if (o.fanout || o.archive) {
     await app.register(fastifyWebsocket, {
       options: { maxPayload: config.fanout.maxClientFrameBytes },
+      // The plugin's own shutdown closes sockets without a code (1005); the documented one is 1001.
+      preClose(this: FastifyInstance, done: () => void) {
+        for (const client of this.websocketServer.clients) client.close(CloseCodes.GOING_AWAY, 'server shutting down');
+        this.websocketServer.close();
+        done();
+      },
       // A bad frame or a client hanging up is the client's problem: one line at warn, no stack.
       errorHandler: (err: Error & { code?: string }, socket, req) => {
         req.log.warn({ code: err.code, reason: err.message, remote: req.ip }, 'websocket protocol error');

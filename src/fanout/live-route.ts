@@ -126,7 +126,9 @@ export async function liveRoute(app: FastifyInstance, o: LiveRouteOptions): Prom
   }, o.pingIntervalMs);
   heartbeat.unref();
 
-  app.addHook('onClose', async () => {
+  // preClose, before the server stops listening: the server's close waits for every connection, and
+  // an event stream only ends when we end it.
+  app.addHook('preClose', async () => {
     clearInterval(heartbeat);
     for (const h of held) h.close(CloseCodes.GOING_AWAY, 'server shutting down');
   });

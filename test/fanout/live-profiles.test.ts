@@ -4,6 +4,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import http from 'node:http';
+import net from 'node:net';
 import { WebSocket } from 'ws';
 import { buildApp } from '../../src/app.js';
 import type { Config, DeepPartial } from '../../src/config/config.js';
@@ -184,6 +185,26 @@ describe('Server-Sent Events specifics', () => {
     const bad = await fetch(`http://${base}/v1/live/events?matchId=m`, { headers: { 'last-event-id': 'nope' } });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ code: 'EMO_ERR_VALIDATION' });
+  });
+
+  it('a node shuts down at once with an open event stream, an open WebSocket and a connection that never sent a byte', async () => {
+    const { bus, base } = await node();
+    await bus.publish(win('m', 1));
+    const sse = client(base, 'sse', 'json', 'matchId=m');
+    const ws = client(base, 'ws', 'json', 'matchId=m');
+    await vi.waitFor(() => expect([sse.updates().length, ws.updates().length]).toEqual([1, 1]));
+    const [host, port] = base.split(':');
+    const silent = net.connect(Number(port), host);
+    await new Promise((r) => silent.once('connect', r));
+    const silentClosed = new Promise((r) => silent.once('close', r));
+    const t0 = Date.now();
+    await app!.close();
+    app = undefined;
+    // Before: close waited for the stream's viewer to leave, and ~60 s for the silent socket.
+    expect(Date.now() - t0).toBeLessThan(3_000);
+    expect((await ws.closed()).code).toBe(1001);
+    await sse.closed();
+    await silentClosed;
   });
 
   it('is refused like the WebSocket: bad query 400, token required when API_TOKENS is set (?token= accepted)', async () => {
