@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { scrapeMetric } from '../../helpers/metrics.js';
 import { ROLE_NODE_FLAGS } from '../../scripts/role-node-flags.mjs';
@@ -25,13 +26,21 @@ export async function startRoleProcess(env: Record<string, string>, timeoutMs = 
   const child = spawn(process.execPath, [...ROLE_NODE_FLAGS, '--import', 'tsx', path.join(root, 'src/main.ts')], {
     cwd: root,
     // node-rdkafka's blocking calls run on libuv's pool (4 threads by default); see scripts/start.mjs.
-    env: { UV_THREADPOOL_SIZE: '16', ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    env: { UV_THREADPOOL_SIZE: '16', ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: process.env.EMO_ROLE_LOG_LEVEL ?? 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   live.add(child);
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  // EMO_ROLE_LOG_DIR keeps each role's whole output in a file (with EMO_ROLE_LOG_LEVEL=info and
+  // KAFKA_DEBUG, what a rare fault was spent on); the in-memory copy is what a failure prints.
+  const file = process.env.EMO_ROLE_LOG_DIR ? logFile(process.env.EMO_ROLE_LOG_DIR, env.ROLE ?? 'all', child.pid) : undefined;
+  const take = (d: Buffer) => {
+    out += d.toString();
+    file?.write(d);
+  };
+  child.stdout!.on('data', take);
+  child.stderr!.on('data', take);
+  child.once('exit', () => file?.end());
   const exited = new Promise<void>((resolve) => child.once('exit', () => (live.delete(child), resolve())));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`role did not start in ${timeoutMs} ms:\n${out}`)), timeoutMs);
@@ -64,4 +73,9 @@ export async function startRoleProcess(env: Record<string, string>, timeoutMs = 
       return scrapeMetric(url, name, labels);
     },
   };
+}
+
+function logFile(dir: string, role: string, pid: number | undefined) {
+  mkdirSync(dir, { recursive: true });
+  return createWriteStream(path.join(dir, `${role}-${pid ?? 'x'}.log`));
 }
