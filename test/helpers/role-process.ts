@@ -26,7 +26,7 @@ export async function startRoleProcess(env: Record<string, string>, timeoutMs = 
   const child = spawn(process.execPath, [...ROLE_NODE_FLAGS, '--import', 'tsx', path.join(root, 'src/main.ts')], {
     cwd: root,
     // node-rdkafka's blocking calls run on libuv's pool (4 threads by default); see scripts/start.mjs.
-    env: { UV_THREADPOOL_SIZE: '16', ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: process.env.EMO_ROLE_LOG_LEVEL ?? 'warn', ...env },
+    env: { UV_THREADPOOL_SIZE: '16', ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, ...(process.env.EMO_ROLE_LOG_LEVEL ? { LOG_LEVEL: process.env.EMO_ROLE_LOG_LEVEL } : {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   live.add(child);
