@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { isEmoError } from '../../src/domain/errors.js';
 import { classifyKafkaError, kafkaError, needsNewProducer } from '../../src/adapters/kafka/kafka-errors.js';
-import { checkFeatures } from '../../src/adapters/kafka/rdkafka.js';
+import { call, checkFeatures, disconnectInBackground, isStuckCall } from '../../src/adapters/kafka/rdkafka.js';
+import { silentLogger } from '../../helpers/fixtures.js';
 import type { KafkaOptions } from '../../src/config/kafka-options.js';
 
 // Plain objects stand in for node-rdkafka's LibrdKafkaError: the classifier reads only its code and
@@ -36,5 +37,39 @@ describe('checkFeatures: the built librdkafka has what the config asks for', () 
     expect(() => checkFeatures(options('zstd'), ['gzip', 'lz4', 'ssl'])).toThrow(expect.objectContaining({ code: 'EMO_ERR_CONFIG', message: expect.stringMatching(/lacks zstd.*scripts\/install\.sh/) }));
     expect(() => checkFeatures(options('zstd'), ['gzip', 'lz4', 'zstd'])).not.toThrow();
     expect(() => checkFeatures(options('none'), [])).not.toThrow();
+  });
+});
+
+// A callback that never fires is what a stuck native call looks like from JS; it cannot be provoked
+// on demand against a real broker (the chaos tier's frozen broker meets it by chance).
+describe('a librdkafka call that never answers', () => {
+  it('is rejected at its own deadline as stuck, and a stuck producer is replaced, not asked again', async () => {
+    vi.useFakeTimers();
+    try {
+      const p = call(() => {}, 15_000);
+      const seen = p.catch((e: unknown) => e);
+      await vi.advanceTimersByTimeAsync(14_999);
+      let settled = false;
+      void seen.then(() => (settled = true));
+      await Promise.resolve();
+      expect(settled).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      const err = await seen;
+      expect(isStuckCall(err)).toBe(true);
+      expect(err).toMatchObject({ code: 'EMO_ERR_LOG_UNAVAILABLE' });
+      expect(classifyKafkaError(err)).toBe('stuck');
+      expect(needsNewProducer(classifyKafkaError(err))).toBe(true);
+      expect(isStuckCall(await call((cb) => cb({ code: -185, message: 'timed out' } as never), 15_000).catch((e: unknown) => e))).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('an abandoned client is disconnected without the caller waiting for it', () => {
+    let disconnected = false;
+    const never = { disconnect: (_cb: (err: unknown) => void) => (disconnected = true) };
+    // Returns at once although the disconnect never calls back.
+    expect(disconnectInBackground(never, silentLogger, 'test')).toBeUndefined();
+    expect(disconnected).toBe(true);
   });
 });

@@ -3,7 +3,7 @@ import type { AssignmentChange, LogConsumer, LogRecord, TopicPartition, TopicPar
 import type { KafkaOptions } from '../../config/kafka-options.js';
 import { emoError } from '../../domain/errors.js';
 import { classifyKafkaError, kafkaError } from './kafka-errors.js';
-import { call, debugConfig, errCode, forwardDebugLog, rdkafka, type RdKafka } from './rdkafka.js';
+import { call, CALL_SLACK_MS, debugConfig, errCode, forwardDebugLog, rdkafka, type RdKafka } from './rdkafka.js';
 
 const COMMIT_RETRY_MS = 10_000;
 const TOPIC_WAIT_MS = 120_000;
@@ -118,7 +118,7 @@ export class KafkaLogConsumer implements LogConsumer {
 
   static async connect(o: KafkaOptions, opts: { groupId: string; topics: string[]; logger: Logger; sessionTimeoutMs?: number; topicWaitMs?: number; start?: 'committed' | 'caller' }): Promise<KafkaLogConsumer> {
     const c = new KafkaLogConsumer(o, opts.groupId, opts.logger, opts.sessionTimeoutMs ?? 6000, opts.start);
-    await call((cb) => c.raw.connect({ timeout: 10_000 }, (err) => cb(err)));
+    await call((cb) => c.raw.connect({ timeout: 10_000 }, (err) => cb(err)), 10_000 + CALL_SLACK_MS);
     await c.#awaitTopics(opts.topics, opts.topicWaitMs ?? TOPIC_WAIT_MS);
     c.raw.subscribe(opts.topics);
     return c;
@@ -165,7 +165,7 @@ export class KafkaLogConsumer implements LogConsumer {
   async #consume(max: number, timeoutMs: number): Promise<RdKafka.Message[]> {
     while (this.#consuming) await this.#consuming.catch(() => {});
     this.raw.setDefaultConsumeTimeout(timeoutMs);
-    const p = call<RdKafka.Message[]>((cb) => this.raw.consume(max, (err, msgs) => cb(err, msgs)));
+    const p = call<RdKafka.Message[]>((cb) => this.raw.consume(max, (err, msgs) => cb(err, msgs)), timeoutMs + CALL_SLACK_MS);
     this.#consuming = p;
     try {
       return (await p) ?? [];
@@ -266,7 +266,7 @@ export class KafkaLogConsumer implements LogConsumer {
     const key = `${tp.topic}/${tp.partition}`;
     // Asked of the broker, not librdkafka's cache: a wrong "caught up" would close windows early.
     // (read_committed: the high offset is the last stable offset, so commit markers are no lag.)
-    const wm = await call<RdKafka.WatermarkOffsets>((cb) => this.raw.queryWatermarkOffsets(tp.topic, tp.partition, 2000, (err, w) => cb(err, w))).catch((err: unknown) => {
+    const wm = await call<RdKafka.WatermarkOffsets>((cb) => this.raw.queryWatermarkOffsets(tp.topic, tp.partition, 2000, (err, w) => cb(err, w)), 2000 + CALL_SLACK_MS).catch((err: unknown) => {
       throw kafkaError(`watermarks of ${key} not known`, err);
     });
     let next = this.#next.get(key);
@@ -290,7 +290,7 @@ export class KafkaLogConsumer implements LogConsumer {
   async committed(partitions: TopicPartition[], timeoutMs: number): Promise<TopicPartitionOffset[]> {
     if (partitions.length === 0) return [];
     const tps = partitions.map((p) => ({ topic: p.topic, partition: p.partition }));
-    const got = await call<RdKafka.TopicPartitionOffset[]>((cb) => this.raw.committed(tps, timeoutMs, (err, r) => cb(err, r))).catch((err: unknown) => {
+    const got = await call<RdKafka.TopicPartitionOffset[]>((cb) => this.raw.committed(tps, timeoutMs, (err, r) => cb(err, r)), timeoutMs + CALL_SLACK_MS).catch((err: unknown) => {
       throw kafkaError(`committed offsets of ${tps.map((p) => `${p.topic}/${p.partition}`).join(', ')} not known in ${timeoutMs} ms`, err);
     });
     const byKey = new Map(got.map((tp) => [`${tp.topic}/${tp.partition}`, tp.offset]));
@@ -334,7 +334,7 @@ export class KafkaLogConsumer implements LogConsumer {
   async #seekOne(tp: TopicPartitionOffset, deadline: number): Promise<void> {
     for (let wait = 10; ; wait = Math.min(200, wait * 2)) {
       try {
-        await call((cb) => this.raw.seek(tp, SEEK_CALL_MS, (err) => cb(err)));
+        await call((cb) => this.raw.seek(tp, SEEK_CALL_MS, (err) => cb(err)), SEEK_CALL_MS + CALL_SLACK_MS);
         return;
       } catch (err) {
         const code = errCode(err);

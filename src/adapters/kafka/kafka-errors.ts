@@ -1,5 +1,5 @@
 import { emoError, type EmoError } from '../../domain/errors.js';
-import { errCode } from './rdkafka.js';
+import { errCode, isStuckCall } from './rdkafka.js';
 
 /**
  * What a Kafka error means for whoever must recover from it (librdkafka's transactional recipe):
@@ -7,9 +7,10 @@ import { errCode } from './rdkafka.js';
  * - abortable: abort the transaction, rewind to the last commit, go on;
  * - fatal / fenced / invalid-state: this producer instance is finished: dispose of it, create a new
  *   one under the same transactional.id (initTransactions fences the old epoch), rewind;
+ * - stuck: the client did not answer a call by its deadline: abandoned and replaced, like fatal;
  * - other: anything else (a broker away, a timeout): treated like abortable by the runners.
  */
-export type KafkaErrorClass = 'retriable' | 'abortable' | 'fatal' | 'fenced' | 'invalid-state' | 'other';
+export type KafkaErrorClass = 'retriable' | 'abortable' | 'fatal' | 'fenced' | 'invalid-state' | 'stuck' | 'other';
 
 const FENCED = new Set([-144 /* ERR__FENCED */, 90 /* ERR_PRODUCER_FENCED */, 47 /* ERR_INVALID_PRODUCER_EPOCH */]);
 const INVALID_STATE = new Set([48 /* ERR_INVALID_TXN_STATE */, -172 /* ERR__STATE */]);
@@ -18,6 +19,7 @@ const COORDINATOR = new Set([-180, -195, -187, -185, 14, 15, 16, 27, 51]);
 
 export function classifyKafkaError(err: unknown): KafkaErrorClass {
   const e = (err ?? {}) as { isFatal?: boolean; isRetriable?: boolean; isTxnRequiresAbort?: boolean };
+  if (isStuckCall(err)) return 'stuck';
   const code = errCode(err);
   if (code !== undefined && FENCED.has(code)) return 'fenced';
   if (e.isFatal) return 'fatal';
@@ -30,7 +32,7 @@ export function classifyKafkaError(err: unknown): KafkaErrorClass {
 
 /** True when the producer instance must be replaced before another transaction can succeed. */
 export function needsNewProducer(c: KafkaErrorClass): boolean {
-  return c === 'fatal' || c === 'fenced' || c === 'invalid-state';
+  return c === 'fatal' || c === 'fenced' || c === 'invalid-state' || c === 'stuck';
 }
 
 /** The typed error the runners see: EMO_ERR_LOG_UNAVAILABLE, with the Kafka class in `details.kafkaClass`. */

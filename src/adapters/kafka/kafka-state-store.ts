@@ -4,7 +4,7 @@ import type { ProducerRecord, TopicPartition } from '../../ports/log.js';
 import type { KafkaOptions } from '../../config/kafka-options.js';
 import { emoError, isEmoError } from '../../domain/errors.js';
 import { kafkaError } from './kafka-errors.js';
-import { call, debugConfig, forwardDebugLog, rdkafka, type RdKafka } from './rdkafka.js';
+import { call, CALL_SLACK_MS, debugConfig, disconnectInBackground, forwardDebugLog, rdkafka, type RdKafka } from './rdkafka.js';
 
 const WATERMARK_TIMEOUT_MS = 3000;
 /** A load reads a few records; a whole partition (no snapshot in the tail) is bounded too. */
@@ -60,7 +60,12 @@ export class KafkaWindowStateStore implements WindowStateStore {
       { 'auto.offset.reset': 'earliest' },
     );
     forwardDebugLog(this.o, client, this.logger);
-    await call((cb) => client.connect({ timeout: 10_000 }, (err) => cb(err)));
+    try {
+      await call((cb) => client.connect({ timeout: 10_000 }, (err) => cb(err)), 10_000 + CALL_SLACK_MS);
+    } catch (err) {
+      disconnectInBackground(client, this.logger, name);
+      throw err;
+    }
     return client;
   }
 
@@ -81,7 +86,7 @@ export class KafkaWindowStateStore implements WindowStateStore {
         // queryWatermarkOffsets kept answering "Unknown partition" long after the broker was back
         // (cluster tier). The next load starts from a new client.
         this.logger.warn({ err, tp }, 'changelog load failed; the next load uses a new reader');
-        await this.#dropReader();
+        this.#dropReader();
         throw isEmoError(err) ? err : kafkaError(`changelog load of ${this.topic}/${tp.partition} failed`, err);
       }),
     );
@@ -89,11 +94,11 @@ export class KafkaWindowStateStore implements WindowStateStore {
     return run;
   }
 
-  async #dropReader(): Promise<void> {
-    const clients = [this.#reader, this.#probe];
+  /** Not awaited: a reader that failed against a dead leader may take as long to disconnect (see disconnectInBackground). */
+  #dropReader(): void {
+    for (const [c, name] of [[this.#reader, 'state-reader'], [this.#probe, 'state-probe']] as const) if (c) disconnectInBackground(c, this.logger, name);
     this.#reader = undefined;
     this.#probe = undefined;
-    for (const c of clients) if (c) await call((cb) => c.disconnect((err) => cb(err))).catch(() => {});
   }
 
   async #load(tp: TopicPartition): Promise<LoadedState> {
@@ -117,7 +122,7 @@ export class KafkaWindowStateStore implements WindowStateStore {
   }
 
   #watermarks(client: RdKafka.KafkaConsumer, tp: TopicPartition): Promise<{ highOffset: number; lowOffset: number }> {
-    return call((cb) => client.queryWatermarkOffsets(this.topic, tp.partition, WATERMARK_TIMEOUT_MS, (err, w) => cb(err, w)));
+    return call((cb) => client.queryWatermarkOffsets(this.topic, tp.partition, WATERMARK_TIMEOUT_MS, (err, w) => cb(err, w)), WATERMARK_TIMEOUT_MS + CALL_SLACK_MS);
   }
 
   async #scan(reader: RdKafka.KafkaConsumer, tp: TopicPartition, from: number): Promise<AggregatorSnapshot | null> {
@@ -135,7 +140,7 @@ export class KafkaWindowStateStore implements WindowStateStore {
       try {
         while (!eof) {
           if (Date.now() > deadline) throw emoError('LOG_UNAVAILABLE', `changelog ${this.topic}/${tp.partition} did not reach its end in ${SCAN_BOUND_MS} ms`);
-          const msgs = await call<RdKafka.Message[]>((cb) => reader.consume(1000, (err, m) => cb(err, m)));
+          const msgs = await call<RdKafka.Message[]>((cb) => reader.consume(1000, (err, m) => cb(err, m)), 1000 + CALL_SLACK_MS);
           for (const m of msgs ?? []) {
             if (m.key?.toString() === key && m.value) latest = JSON.parse(m.value.toString()) as AggregatorSnapshot;
           }
@@ -150,6 +155,9 @@ export class KafkaWindowStateStore implements WindowStateStore {
   }
 
   async close(): Promise<void> {
-    await this.#dropReader();
+    const clients = [this.#reader, this.#probe];
+    this.#reader = undefined;
+    this.#probe = undefined;
+    for (const c of clients) if (c) await call((cb) => c.disconnect((err) => cb(err)), 10_000).catch(() => {});
   }
 }

@@ -5,7 +5,7 @@ import type { KafkaOptions } from '../../config/kafka-options.js';
 import type { KafkaLogConsumer } from './kafka-consumer.js';
 import { classifyKafkaError, kafkaError, needsNewProducer } from './kafka-errors.js';
 import { producerConfig } from './kafka-producer.js';
-import { call, debugConfig, forwardDebugLog, rdkafka, type RdKafka } from './rdkafka.js';
+import { call, CALL_SLACK_MS, disconnectInBackground, forwardDebugLog, rdkafka, type RdKafka } from './rdkafka.js';
 
 /** How often a retriable commit is tried again before the transaction is given up (and aborted). */
 const COMMIT_ATTEMPTS = 3;
@@ -63,26 +63,27 @@ export class KafkaTransactionalProducer {
     producer.on('event.error', (err) => this.logger.warn({ err }, 'kafka transactional producer error'));
     forwardDebugLog(this.o, producer, this.logger);
     try {
-      await call((cb) => producer.connect({ timeout: 10_000 }, (err) => cb(err)));
+      await call((cb) => producer.connect({ timeout: 10_000 }, (err) => cb(err)), 10_000 + CALL_SLACK_MS);
       producer.setPollInterval(5);
-      await call((cb) => producer.initTransactions(INIT_MS, (err) => cb(err)));
+      await call((cb) => producer.initTransactions(INIT_MS, (err) => cb(err)), INIT_MS + CALL_SLACK_MS);
     } catch (err) {
-      await this.#dispose(producer);
+      this.#abandon(producer);
       throw kafkaError('cannot start the transactional producer', err);
     }
     return producer;
   }
 
-  async #dispose(p: RdKafka.Producer): Promise<void> {
+  /** Not awaited: see disconnectInBackground. The replacement's initTransactions fences this one. */
+  #abandon(p: RdKafka.Producer): void {
     p.setPollInterval(0);
-    await call((cb) => p.disconnect(5_000, (err) => cb(err))).catch(() => {});
+    disconnectInBackground(p, this.logger, 'transactional producer');
   }
 
   /** Replaces a dead instance: the new one's initTransactions fences the old epoch and aborts what it left open. */
   async #replace(): Promise<RdKafka.Producer> {
     const old = this.#producer;
     this.#producer = undefined;
-    if (old) await this.#dispose(old);
+    if (old) this.#abandon(old);
     const p = await this.#create();
     this.#producer = p;
     this.#broken = false;
@@ -96,20 +97,30 @@ export class KafkaTransactionalProducer {
     const p = this.#broken || !this.#producer ? await this.#replace() : this.#producer;
     const deadline = Date.now() + TRANSACTION_BOUND_MS;
     const left = () => Math.max(1, Math.min(CALL_MS, deadline - Date.now()));
+    // Each call's own timeout, and a JS deadline a little past it: a call that never answers makes
+    // this producer 'stuck' (replaced before the next transaction) instead of holding the stage.
+    const within = <T>(fn: (cb: (err: RdKafka.LibrdKafkaError | null | undefined, value?: T) => void) => void, ms: number) => call<T>(fn, ms + CALL_SLACK_MS);
     let begun = false;
     try {
-      await call((cb) => p.beginTransaction((err) => cb(err)));
+      await within((cb) => p.beginTransaction((err) => cb(err)), CALL_MS);
       begun = true;
       for (const r of records) p.produce(r.topic, r.partition ?? null, r.value, r.key, Date.now());
       // The records are in the log before the offsets are sent: while an offset commit of this
       // transaction is pending in the group coordinator, its changelog snapshot is there too, as
       // an open transaction. A reader that finds the changelog without one knows no commit of its
       // partition is pending, without asking the group coordinator (see the aggregator's restore).
-      if (records.length > 0) await call((cb) => p.flush(left(), (err) => cb(err)));
-      if (offsets.length > 0) await call((cb) => p.sendOffsetsToTransaction(offsets, consumer.raw, left(), (err) => cb(err)));
+      if (records.length > 0) {
+        const ms = left();
+        await within((cb) => p.flush(ms, (err) => cb(err)), ms);
+      }
+      if (offsets.length > 0) {
+        const ms = left();
+        await within((cb) => p.sendOffsetsToTransaction(offsets, consumer.raw, ms, (err) => cb(err)), ms);
+      }
       for (let attempt = 1; ; attempt++) {
         try {
-          await call((cb) => p.commitTransaction(left(), (err) => cb(err)));
+          const ms = left();
+          await within((cb) => p.commitTransaction(ms, (err) => cb(err)), ms);
           return;
         } catch (err) {
           // Retriable: the commit's outcome is not known yet; asking again is how librdkafka learns it.
@@ -122,7 +133,7 @@ export class KafkaTransactionalProducer {
         this.#broken = true;
       } else if (begun) {
         try {
-          await call((cb) => p.abortTransaction(CALL_MS, (e) => cb(e)));
+          await within((cb) => p.abortTransaction(CALL_MS, (e) => cb(e)), CALL_MS);
           this.onRecovery('aborted');
         } catch (abortErr) {
           // An abort that fails leaves the transaction manager in no usable state: start afresh.
@@ -150,6 +161,6 @@ export class KafkaTransactionalProducer {
     this.#closed = true;
     const p = this.#producer;
     this.#producer = undefined;
-    if (p) await call((cb) => p.disconnect((err) => cb(err))).catch(() => {});
+    if (p) await call((cb) => p.disconnect(5_000, (err) => cb(err)), 5_000 + CALL_SLACK_MS).catch(() => {});
   }
 }

@@ -48,22 +48,29 @@ export function forwardDebugLog(o: KafkaOptions, client: { on(event: 'event.log'
   client.on('event.log', (e) => logger.info({ librdkafka: e.fac, severity: e.severity }, e.message));
 }
 
-/** node-rdkafka callbacks -> promises. */
 /**
- * The longest any librdkafka call may keep its caller waiting, whatever timeout it was given: a
+ * The longest any librdkafka call may keep its caller waiting when it names no shorter bound: a
  * callback that never fires (seen as a stage that went silent for minutes with no error) becomes
- * an error the stage's recovery can act on. Every call here has a shorter timeout of its own.
+ * an error the stage's recovery can act on.
  */
 export const CALL_CEILING_MS = 60_000;
+/** What a call with a timeout of its own may take beyond it before it counts as stuck. */
+export const CALL_SLACK_MS = 5_000;
 
-export function call<T = void>(fn: (cb: (err: RdKafka.LibrdKafkaError | null | undefined, value?: T) => void) => void): Promise<T> {
+/**
+ * node-rdkafka callbacks -> promises, each with a JS-side deadline (`ceilingMs`): a call that does
+ * not answer by then is rejected as stuck (see isStuckCall) and its client should be abandoned, not
+ * asked again. node-rdkafka runs these on libuv's pool and serialises some of them behind a
+ * client's lock (a disconnect waits for every call in flight), so one stuck call can hold others.
+ */
+export function call<T = void>(fn: (cb: (err: RdKafka.LibrdKafkaError | null | undefined, value?: T) => void) => void, ceilingMs = CALL_CEILING_MS): Promise<T> {
   return new Promise((resolve, reject) => {
     let done = false;
     const timer = setTimeout(() => {
       if (done) return;
       done = true;
-      reject(emoError('LOG_UNAVAILABLE', `a librdkafka call did not answer in ${CALL_CEILING_MS} ms`));
-    }, CALL_CEILING_MS);
+      reject(emoError('LOG_UNAVAILABLE', `a librdkafka call did not answer in ${ceilingMs} ms`, { details: { stuckCall: true } }));
+    }, ceilingMs);
     timer.unref();
     fn((err, value) => {
       if (done) return;
@@ -73,6 +80,26 @@ export function call<T = void>(fn: (cb: (err: RdKafka.LibrdKafkaError | null | u
       else resolve(value as T);
     });
   });
+}
+
+/** True for call()'s own deadline: the client did not answer at all, whatever its state. */
+export function isStuckCall(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { details?: { stuckCall?: unknown } }).details?.stuckCall === true;
+}
+
+/**
+ * Disconnects a client that is being replaced without waiting for it: its disconnect waits for the
+ * calls still in flight on it and then for librdkafka's destroy, which can take as long as a dead
+ * broker's connection attempts (the cluster tier saw a recovery wait 60 s on one). The
+ * replacement does not need the old one gone (a new transactional producer fences the old epoch).
+ */
+export function disconnectInBackground(client: { disconnect(cb: (err: unknown) => void): unknown }, logger: Logger, what: string): void {
+  const started = Date.now();
+  const slow = setTimeout(() => logger.warn({ client: what, waitedMs: Date.now() - started }, 'an abandoned Kafka client is still disconnecting'), 15_000);
+  slow.unref();
+  call((cb) => client.disconnect((err) => cb(err as RdKafka.LibrdKafkaError | null)), 5 * 60_000)
+    .catch((err: unknown) => logger.warn({ err, client: what }, 'an abandoned Kafka client did not disconnect'))
+    .finally(() => clearTimeout(slow));
 }
 
 export function errCode(err: unknown): number | undefined {
