@@ -99,6 +99,8 @@ export class KafkaTransactionalProducer {
     const left = () => Math.max(1, Math.min(CALL_MS, deadline - Date.now()));
     // Each call's own timeout, and a JS deadline a little past it: a call that never answers makes
     // this producer 'stuck' (replaced before the next transaction) instead of holding the stage.
+    // sendOffsetsToTransaction does hang after a node's death (librdkafka 5456/5511, see
+    // CALL_SLACK_MS): before this, the aggregators waited for the 60 s ceiling and gave up.
     const within = <T>(fn: (cb: (err: RdKafka.LibrdKafkaError | null | undefined, value?: T) => void) => void, ms: number) => call<T>(fn, ms + CALL_SLACK_MS);
     let begun = false;
     try {

@@ -54,8 +54,13 @@ export function forwardDebugLog(o: KafkaOptions, client: { on(event: 'event.log'
  * an error the stage's recovery can act on.
  */
 export const CALL_CEILING_MS = 60_000;
-/** What a call with a timeout of its own may take beyond it before it counts as stuck. */
-export const CALL_SLACK_MS = 5_000;
+/**
+ * What a call with a timeout of its own may take beyond it before it counts as stuck. librdkafka
+ * keeps its timeouts to the millisecond, except where it has a bug: send_offsets_to_transaction
+ * can block past its timeout for as long as the group coordinator it cached is gone (librdkafka
+ * issues 5456 and 5511, open; met in the cluster tier when a Kafka node dies).
+ */
+export const CALL_SLACK_MS = 3_000;
 
 /**
  * node-rdkafka callbacks -> promises, each with a JS-side deadline (`ceilingMs`): a call that does
