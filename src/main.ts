@@ -19,6 +19,17 @@ async function main(): Promise<void> {
   logger.info({ role: config.role, url }, 'EmoStream is up');
   process.stdout.write(`\nEmoStream (${config.role}; log=${config.adapters.log}, bus=${config.adapters.bus}) on ${url}  — open it in a browser; Ctrl-C stops.\n\n`);
 
+  // A native Kafka call that never answered holds a thread of libuv's pool, and process.exit()
+  // joins that pool: it would wait for ever (an aggregator once outlived its SIGTERM by minutes).
+  // Then the process ends itself by SIGKILL, which waits for nothing; its supervisor restarts it.
+  const exit = (code: number) => {
+    const stuck = pipeline.stuckNativeCalls();
+    if (stuck > 0) {
+      logger.error({ stuck }, 'a native Kafka call never answered: ending the process with SIGKILL (an exit would wait for it for ever)');
+      process.kill(process.pid, 'SIGKILL');
+    }
+    process.exit(code);
+  };
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -26,14 +37,14 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down');
     const force = setTimeout(() => {
       logger.error('shutdown took over 10 s; exiting');
-      process.exit(1);
+      exit(1);
     }, 10_000);
     force.unref();
     pipeline.close().then(
-      () => process.exit(process.exitCode ?? 0),
+      () => exit(process.exitCode === undefined ? 0 : Number(process.exitCode)),
       (err) => {
         logger.error({ err }, 'shutdown failed');
-        process.exit(1);
+        exit(1);
       },
     );
   };

@@ -14,12 +14,18 @@ import { PublisherRunner } from '../publish/publisher-runner.js';
 import { Lifecycle } from './lifecycle.js';
 import { createArchive, createBus, createLog, createRegistry, createSharedRateLimits, createStateStore, topicsFor } from './adapters.js';
 import { ArchiveRunner } from '../archive/archive-runner.js';
+import { stuckCalls } from '../adapters/kafka/rdkafka.js';
 import type { WindowArchive } from '../ports/window-archive.js';
 
 export interface Pipeline {
   app: FastifyInstance;
   metrics: Metrics;
   close(): Promise<void>;
+  /**
+   * Native client calls that never answered: while there is one, a normal process exit waits for
+   * it for ever (it joins the thread pool the call holds), so main must end the process by signal.
+   */
+  stuckNativeCalls(): number;
 }
 
 const STAGES: Record<Role, { ingest: boolean; aggregator: boolean; publisher: boolean; fanout: boolean; archive: boolean }> = {
@@ -144,7 +150,7 @@ export async function startRole(config: Config, deps: { logger: Logger; clock?: 
       lifecycle.add('archive', () => archiver.close());
     }
     lifecycle.add('http', () => app.close());
-    return { app, metrics, close };
+    return { app, metrics, close, stuckNativeCalls: stuckCalls };
   } catch (err) {
     await close();
     throw err;

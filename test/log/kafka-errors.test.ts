@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { isEmoError } from '../../src/domain/errors.js';
 import { classifyKafkaError, kafkaError, needsNewProducer } from '../../src/adapters/kafka/kafka-errors.js';
-import { call, checkFeatures, disconnectInBackground, isStuckCall } from '../../src/adapters/kafka/rdkafka.js';
+import { call, checkFeatures, disconnectInBackground, isStuckCall, stuckCalls } from '../../src/adapters/kafka/rdkafka.js';
 import { silentLogger } from '../../helpers/fixtures.js';
 import type { KafkaOptions } from '../../src/config/kafka-options.js';
 
@@ -46,7 +46,9 @@ describe('a librdkafka call that never answers', () => {
   it('is rejected at its own deadline as stuck, and a stuck producer is replaced, not asked again', async () => {
     vi.useFakeTimers();
     try {
-      const p = call(() => {}, 15_000);
+      let answer: ((err: null) => void) | undefined;
+      const before = stuckCalls();
+      const p = call((cb) => (answer = cb), 15_000);
       const seen = p.catch((e: unknown) => e);
       await vi.advanceTimersByTimeAsync(14_999);
       let settled = false;
@@ -59,6 +61,10 @@ describe('a librdkafka call that never answers', () => {
       expect(err).toMatchObject({ code: 'EMO_ERR_LOG_UNAVAILABLE' });
       expect(classifyKafkaError(err)).toBe('stuck');
       expect(needsNewProducer(classifyKafkaError(err))).toBe(true);
+      // Counted as stuck (main ends the process by signal meanwhile) until the native call answers.
+      expect(stuckCalls()).toBe(before + 1);
+      answer!(null);
+      expect(stuckCalls()).toBe(before);
       expect(isStuckCall(await call((cb) => cb({ code: -185, message: 'timed out' } as never), 15_000).catch((e: unknown) => e))).toBe(false);
     } finally {
       vi.useRealTimers();

@@ -73,10 +73,37 @@ export class KafkaTransactionalProducer {
     return producer;
   }
 
-  /** Not awaited: see disconnectInBackground. The replacement's initTransactions fences this one. */
+  /**
+   * Not awaited: see disconnectInBackground. The replacement's initTransactions fences this one.
+   * Disconnected only once its calls have answered: librdkafka's destroy waits for a transactional
+   * call in flight, which waits for librdkafka's main thread, which the destroy stops (a deadlock
+   * seen in the cluster tier, holding two threads of libuv's pool for good).
+   */
   #abandon(p: RdKafka.Producer): void {
     p.setPollInterval(0);
-    disconnectInBackground(p, this.logger, 'transactional producer');
+    void this.#idle(p).then(() => disconnectInBackground(p, this.logger, 'transactional producer'));
+  }
+
+  /** Calls in flight per producer instance, and who waits for none to be. */
+  readonly #inflight = new WeakMap<RdKafka.Producer, { n: number; idle: Array<() => void> }>();
+
+  /** `fn`'s native call, counted in flight on `p` until librdkafka answers (whenever that is). */
+  #track<T>(p: RdKafka.Producer, fn: (cb: (err: RdKafka.LibrdKafkaError | null | undefined, value?: T) => void) => void) {
+    return (cb: (err: RdKafka.LibrdKafkaError | null | undefined, value?: T) => void) => {
+      const c = this.#inflight.get(p) ?? { n: 0, idle: [] };
+      this.#inflight.set(p, c);
+      c.n++;
+      fn((err, value) => {
+        if (--c.n === 0) for (const w of c.idle.splice(0)) w();
+        cb(err, value);
+      });
+    };
+  }
+
+  #idle(p: RdKafka.Producer): Promise<void> {
+    const c = this.#inflight.get(p);
+    if (!c || c.n === 0) return Promise.resolve();
+    return new Promise((resolve) => c.idle.push(resolve));
   }
 
   /** Replaces a dead instance: the new one's initTransactions fences the old epoch and aborts what it left open. */
@@ -101,7 +128,7 @@ export class KafkaTransactionalProducer {
     // this producer 'stuck' (replaced before the next transaction) instead of holding the stage.
     // sendOffsetsToTransaction does hang after a node's death (librdkafka 5456/5511, see
     // CALL_SLACK_MS): before this, the aggregators waited for the 60 s ceiling and gave up.
-    const within = <T>(fn: (cb: (err: RdKafka.LibrdKafkaError | null | undefined, value?: T) => void) => void, ms: number) => call<T>(fn, ms + CALL_SLACK_MS);
+    const within = <T>(fn: (cb: (err: RdKafka.LibrdKafkaError | null | undefined, value?: T) => void) => void, ms: number) => call<T>(this.#track(p, fn), ms + CALL_SLACK_MS);
     let begun = false;
     try {
       await within((cb) => p.beginTransaction((err) => cb(err)), CALL_MS);
@@ -163,6 +190,12 @@ export class KafkaTransactionalProducer {
     this.#closed = true;
     const p = this.#producer;
     this.#producer = undefined;
-    if (p) await call((cb) => p.disconnect(5_000, (err) => cb(err)), 5_000 + CALL_SLACK_MS).catch(() => {});
+    if (!p) return;
+    // A call that never answered would make the disconnect wait for ever (see #abandon).
+    if ((this.#inflight.get(p)?.n ?? 0) > 0) {
+      this.logger.warn('transactional producer left undisconnected: a call on it never answered');
+      return;
+    }
+    await call((cb) => p.disconnect(5_000, (err) => cb(err)), 5_000 + CALL_SLACK_MS).catch(() => {});
   }
 }

@@ -71,13 +71,17 @@ export const CALL_SLACK_MS = 3_000;
 export function call<T = void>(fn: (cb: (err: RdKafka.LibrdKafkaError | null | undefined, value?: T) => void) => void, ceilingMs = CALL_CEILING_MS): Promise<T> {
   return new Promise((resolve, reject) => {
     let done = false;
+    let late = false;
     const timer = setTimeout(() => {
       if (done) return;
       done = true;
+      late = true;
+      stuck++;
       reject(emoError('LOG_UNAVAILABLE', `a librdkafka call did not answer in ${ceilingMs} ms`, { details: { stuckCall: true } }));
     }, ceilingMs);
     timer.unref();
     fn((err, value) => {
+      if (late) stuck--;
       if (done) return;
       done = true;
       clearTimeout(timer);
@@ -85,6 +89,18 @@ export function call<T = void>(fn: (cb: (err: RdKafka.LibrdKafkaError | null | u
       else resolve(value as T);
     });
   });
+}
+
+let stuck = 0;
+
+/**
+ * Calls past their deadline that have not answered yet. Each holds a thread of libuv's pool, and
+ * a process exits by joining that pool: while one is stuck, process.exit() blocks for ever (seen
+ * in the cluster tier: an aggregator that never exited after SIGTERM). main reads this to know
+ * that it must end the process by a signal instead.
+ */
+export function stuckCalls(): number {
+  return stuck;
 }
 
 /** True for call()'s own deadline: the client did not answer at all, whatever its state. */
