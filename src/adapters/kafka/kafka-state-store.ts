@@ -80,15 +80,25 @@ export class KafkaWindowStateStore implements WindowStateStore {
     // One load at a time on the shared reader: a load started meanwhile (a rebalance listener
     // while the runner rewinds) would re-assign it under the first, which would then wait for an
     // end of partition that never comes, silently, until its deadline.
-    const run = this.#loading.then(() =>
-      this.#load(tp).catch(async (err: unknown) => {
-        // A reader that failed may hold metadata that no longer heals: after a broker died, its
-        // queryWatermarkOffsets kept answering "Unknown partition" long after the broker was back
-        // (cluster tier). The next load starts from a new client.
-        this.logger.warn({ err, tp }, 'changelog load failed; the next load uses a new reader');
+    // A reader that failed may hold metadata that no longer heals: after a broker died, its
+    // queryWatermarkOffsets kept asking the dead leader, or answered "Unknown partition" long after
+    // the broker was back (cluster tier). So a failed load is tried once more at once, on new
+    // clients (fresh metadata), before the failure goes to the stage's recovery.
+    const attempt = () =>
+      this.#load(tp).catch((err: unknown) => {
         this.#dropReader();
-        throw isEmoError(err) ? err : kafkaError(`changelog load of ${this.topic}/${tp.partition} failed`, err);
-      }),
+        throw err;
+      });
+    const run = this.#loading.then(() =>
+      attempt()
+        .catch((err: unknown) => {
+          this.logger.warn({ err, tp }, 'changelog load failed; trying once more on a new reader');
+          return attempt();
+        })
+        .catch((err: unknown) => {
+          this.logger.warn({ err, tp }, 'changelog load failed again');
+          throw isEmoError(err) ? err : kafkaError(`changelog load of ${this.topic}/${tp.partition} failed`, err);
+        }),
     );
     this.#loading = run.catch(() => {});
     return run;
