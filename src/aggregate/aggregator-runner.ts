@@ -6,10 +6,10 @@ import type { Clock } from '../ports/clock.js';
 import { StageLoop } from '../stage/stage-loop.js';
 import type { StageProgress } from '../stage/stage-progress.js';
 import type { WindowAggregate } from '../domain/types.js';
-import type { Log, LogConsumer, LogRecord, ProducerRecord, TopicPartition, TopicPartitionOffset, TransactionalSession } from '../ports/log.js';
+import { transactionOutcome, type Log, type LogConsumer, type LogRecord, type ProducerRecord, type TopicPartition, type TopicPartitionOffset, type TransactionalSession } from '../ports/log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { WindowStateStore } from '../ports/window-state-store.js';
-import { PartitionRestore } from './partition-restore.js';
+import { PartitionRestore, type ResumeAt } from './partition-restore.js';
 import { WindowAggregator, type WindowRules } from './window-aggregator.js';
 
 export interface AggregatorRunnerOptions {
@@ -59,6 +59,15 @@ export class AggregatorRunner {
   #assignments = 0;
   /** Set by a failure or a new assignment: every task is rebuilt from the changelog before going on. */
   #needsRewind = false;
+  /**
+   * Each partition's state as its last committed changelog snapshot holds it (kept as each
+   * transaction commits, or as the changelog gave it back). After a transaction known to be
+   * aborted, the rewind starts from these instead of reading the changelog: the same state, without
+   * the reads, which after a Kafka node's death cost seconds against stale partition leaders.
+   */
+  readonly #committed = new Map<string, ResumeAt>();
+  /** The last failure was a transaction known to be aborted: the rewind may use #committed. */
+  #abortedOnly = false;
   /** A commit the log refused, kept whole for the next attempt (memory log only). */
   #unsent: { records: ProducerRecord[]; offsets: Array<[string, TopicPartitionOffset]>; emitted: number } | undefined;
 
@@ -100,6 +109,8 @@ export class AggregatorRunner {
       o.logger.info({ assigned: assigned.map((tp) => tp.partition), revoked: revoked.map((tp) => tp.partition) }, 'partitions reassigned');
       for (const tp of revoked) this.#tasks.delete(key(tp));
       for (const tp of assigned) this.#tasks.set(key(tp), { tp, agg: this.#newAggregator(), offset: -1, dirty: false });
+      // Another member may have committed them meanwhile: only the changelog knows them now.
+      for (const tp of [...revoked, ...assigned]) this.#committed.delete(key(tp));
       // A new partition's windows and position come back through the rewind, before anything of
       // it counts (see #rewind); the session's consumer reads it only from where that seeks it.
       this.#assignments++;
@@ -138,6 +149,7 @@ export class AggregatorRunner {
           // them. Rewind again; only a rewind that no assignment overtook settles the restore.
           if (assignments !== this.#assignments) return;
           this.#needsRewind = false;
+          this.#abortedOnly = true;
           this.o.progress?.settled('restore');
           // A recovery only when it follows a failure, not the restore of newly assigned partitions.
           if (this.#stage.failing) this.o.progress?.recovered('rewind');
@@ -146,8 +158,9 @@ export class AggregatorRunner {
       },
       {
         closing: () => this.#closing,
-        onFailure: () => {
+        onFailure: (err: unknown) => {
           if (this.o.stateStore) this.#needsRewind = true;
+          this.#abortedOnly = this.#abortedOnly && transactionOutcome(err) === 'aborted';
         },
       },
     );
@@ -311,6 +324,7 @@ export class AggregatorRunner {
     const offsets = new Map<string, TopicPartitionOffset>(this.#unsent?.offsets ?? []);
     let emitted = this.#unsent?.emitted ?? 0;
     let open = 0;
+    const written: Array<[string, ResumeAt]> = [];
     for (const t of this.#tasks.values()) {
       const out = t.agg.takeOutput();
       emitted += out.length;
@@ -318,7 +332,12 @@ export class AggregatorRunner {
       open += t.agg.openWindows;
       if (!t.dirty && out.length === 0) continue;
       // The snapshot names the offset it has counted up to: the one this transaction commits.
-      if (this.o.stateStore) records.push(this.o.stateStore.record(t.tp, { ...t.agg.snapshot(), offset: t.offset }));
+      if (this.o.stateStore) {
+        // snapshot() copies the aggregator's state: what is kept here does not change with it.
+        const snapshot = { ...t.agg.snapshot(), offset: t.offset };
+        records.push(this.o.stateStore.record(t.tp, snapshot));
+        written.push([key(t.tp), { snapshot, offset: t.offset }]);
+      }
       if (t.offset >= 0) offsets.set(key(t.tp), { ...t.tp, offset: t.offset });
       t.dirty = false;
     }
@@ -341,6 +360,7 @@ export class AggregatorRunner {
         return;
       }
     }
+    for (const [k, at] of written) this.#committed.set(k, at);
     this.#lastCommit = Date.now();
     for (const o of offsets.values()) this.o.metrics.partitionLastCommit.set({ partition: String(o.partition) }, committedAt);
     this.#healthy();
@@ -354,12 +374,18 @@ export class AggregatorRunner {
    */
   async #rewind(): Promise<void> {
     const tasks = [...this.#tasks.values()];
-    const points = await this.#restore.resumePoints(tasks.map((t) => t.tp));
+    // Only aborted transactions since the last rewind, and every partition's committed state known
+    // here: the changelog holds exactly that (nothing else of ours committed meanwhile).
+    const known = this.#abortedOnly && tasks.every((t) => this.#committed.has(key(t.tp)));
+    const points = known ? tasks.map((t) => this.#committed.get(key(t.tp))!) : await this.#restore.resumePoints(tasks.map((t) => t.tp));
+    if (known) this.o.metrics.resumes.inc({ basis: 'memory' }, tasks.length);
     const positions: TopicPartitionOffset[] = [];
     for (const [i, t] of tasks.entries()) {
       const at = points[i]!;
+      this.#committed.set(key(t.tp), at);
       const agg = this.#newAggregator();
-      if (at.snapshot) agg.restore(at.snapshot);
+      // A copy: the aggregator counts into the arrays it restores from.
+      if (at.snapshot) agg.restore(structuredClone(at.snapshot));
       Object.assign(t, { agg, offset: at.offset, dirty: false });
       positions.push({ ...t.tp, offset: at.offset });
     }

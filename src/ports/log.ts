@@ -79,7 +79,11 @@ export interface TransactionalSession {
    * read from anywhere, and the stage drops what it returns.
    */
   readonly consumer: LogConsumer;
-  /** Outputs and input offsets become visible together or not at all; a rejection left neither. */
+  /**
+   * Outputs and input offsets become visible together or not at all. A rejection whose
+   * transactionOutcome is 'aborted' left neither, for sure (the commit was never asked for); with
+   * 'unknown' the commit was asked for and may yet have happened: only the log can tell.
+   */
   commit(records: ProducerRecord[], offsets: TopicPartitionOffset[]): Promise<void>;
   /**
    * Ends whatever transaction this session's id may have left open (on Kafka a new producer
@@ -108,4 +112,10 @@ export interface Log {
    */
   windowStateStore(topic: string): WindowStateStore | undefined;
   close(): Promise<void>;
+}
+
+/** What a rejected TransactionalSession.commit left behind (see commit). */
+export function transactionOutcome(err: unknown): 'aborted' | 'unknown' {
+  const details = typeof err === 'object' && err !== null ? (err as { details?: { outcome?: unknown } }).details : undefined;
+  return details?.outcome === 'aborted' ? 'aborted' : 'unknown';
 }

@@ -95,6 +95,30 @@ class UnstableOffsetsLog extends MemoryLog {
   }
 }
 
+/**
+ * The memory log whose transactional commits fail on demand, as a Kafka transaction does when a
+ * broker dies: 'aborted' before anything commits (librdkafka failed before commitTransaction was
+ * asked), 'unknown' after the commit did happen (its answer lost). The outcome is what the Kafka
+ * session tags its errors with; the timing of a real failure cannot be chosen against a broker.
+ */
+class FailingCommitsLog extends MemoryLog {
+  next: Array<'aborted' | 'unknown'> = [];
+  override async transactionalSession(opts: { transactionalId: string; groupId: string; topics: string[] }) {
+    const session = await super.transactionalSession(opts);
+    const commit = session.commit.bind(session);
+    return {
+      ...session,
+      consumer: session.consumer,
+      commit: async (records: Parameters<typeof commit>[0], offsets: Parameters<typeof commit>[1]) => {
+        const fault = this.next.shift();
+        if (fault === 'aborted') throw emoError('LOG_UNAVAILABLE', 'Kafka transaction failed: timed out', { details: { outcome: 'aborted' } });
+        await commit(records, offsets);
+        if (fault === 'unknown') throw emoError('LOG_UNAVAILABLE', 'Kafka transaction failed: commit timed out', { details: { outcome: 'unknown' } });
+      },
+    };
+  }
+}
+
 async function threeWindowsLog(log: MemoryLog): Promise<{ serdes: Serdes; react: (n: number, from?: number) => Promise<void> }> {
   await log.ensureTopics([
     { name: 'r', partitions: 1 },
@@ -247,6 +271,35 @@ describe('AggregatorRunner on the memory log', () => {
     expect(window!.total).toBe(5);
     expect(log.committedCalls).toBeGreaterThan(0);
     expect((await metrics.resumes.get()).values.find((v) => v.labels.basis === 'changelog')?.value).toBeGreaterThan(0);
+  });
+
+  it('after a transaction known to be aborted, rewinds from the state its last commit wrote without reading the changelog; after an unknown outcome, from the changelog: each reaction once', async () => {
+    const log = new FailingCommitsLog({ defaultPartitions: 1 });
+    const { serdes, react } = await threeWindowsLog(log);
+    const clock = new ManualClock(T0);
+    const changelog = new LaggingChangelog(log, 'state');
+    const metrics = createMetrics();
+    await startRunner(log, serdes, clock, metrics, 10, changelog);
+    await react(2);
+    await vi.waitFor(() => expect(log.committed('agg', 'r', 0)).toBe(2));
+    const loads = changelog.loads;
+    log.next.push('aborted');
+    await react(3, 2);
+    await vi.waitFor(() => expect(log.committed('agg', 'r', 0)).toBe(5));
+    expect(log.next).toEqual([]);
+    expect(changelog.loads).toBe(loads);
+    expect((await metrics.resumes.get()).values.find((v) => v.labels.basis === 'memory')?.value).toBe(1);
+    // The commit happened but its answer was lost: the state in memory is one commit behind the
+    // log's; only the changelog says where to resume (from memory, reaction 6 would count twice).
+    log.next.push('unknown');
+    await react(1, 5);
+    await vi.waitFor(() => expect(changelog.loads).toBeGreaterThan(loads));
+    await react(1, 6);
+    await vi.waitFor(() => expect(log.committed('agg', 'r', 0)).toBe(7));
+    clock.set(T0 + 2000 + 500);
+    await vi.waitFor(() => expect(log.read('a', 0, 0, 10)).toHaveLength(1));
+    const [window] = log.read('a', 0, 0, 10).map((r) => serdes.aggregate.decodeKnown(r.value) as WindowAggregate);
+    expect(window!.total).toBe(7);
   });
 
   it('without the group offset, waits while a transaction is open on the changelog and fences its own id', async () => {

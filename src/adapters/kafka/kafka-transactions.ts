@@ -130,6 +130,9 @@ export class KafkaTransactionalProducer {
     // CALL_SLACK_MS): before this, the aggregators waited for the 60 s ceiling and gave up.
     const within = <T>(fn: (cb: (err: RdKafka.LibrdKafkaError | null | undefined, value?: T) => void) => void, ms: number) => call<T>(this.#track(p, fn), ms + CALL_SLACK_MS);
     let begun = false;
+    // Until commitTransaction is asked, this transaction cannot commit: a failure before it is an
+    // abort for sure (explicit, by the fence of a replacement, or by the coordinator's timeout).
+    let committing = false;
     try {
       await within((cb) => p.beginTransaction((err) => cb(err)), CALL_MS);
       begun = true;
@@ -149,6 +152,7 @@ export class KafkaTransactionalProducer {
       for (let attempt = 1; ; attempt++) {
         try {
           const ms = left();
+          committing = true;
           await within((cb) => p.commitTransaction(ms, (err) => cb(err)), ms);
           return;
         } catch (err) {
@@ -170,8 +174,11 @@ export class KafkaTransactionalProducer {
           this.#broken = true;
         }
       }
-      this.logger.warn({ err, kafkaClass: kind, replace: this.#broken }, 'transaction failed');
-      throw kafkaError('Kafka transaction failed', err, kind);
+      const outcome = committing ? 'unknown' : 'aborted';
+      this.logger.warn({ err, kafkaClass: kind, replace: this.#broken, outcome }, 'transaction failed');
+      const e = kafkaError('Kafka transaction failed', err, kind);
+      e.details!.outcome = outcome;
+      throw e;
     }
   }
 
