@@ -21,6 +21,8 @@ import { closeQuietSocketsOnShutdown, installConnectionCap, serverOptions } from
 import { healthRoutes } from './http/health-routes.js';
 import type { ReadinessCheck } from './stage/stage-progress.js';
 import { registerOpenApi } from './http/openapi.js';
+import { acceptedTsRange } from './ingest/schemas.js';
+import { liveMessageSchemas } from './fanout/wire-schemas.js';
 import { ingestRoutes } from './ingest/routes.js';
 import { MemoryRateBuckets } from './adapters/memory/memory-rate-buckets.js';
 import type { RateBuckets } from './ports/rate-buckets.js';
@@ -86,7 +88,9 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     version: packageVersion(),
     emojis: o.catalog.entries.map((e) => e.emoji),
     clock: o.clock,
-    ts: { pastMs: config.ingest.pastMs, futureMs: config.ingest.futureMs },
+    ts: { pastMs: config.ingest.pastMs, futureMs: config.ingest.futureMs, range: (now) => acceptedTsRange(now, config.ingest.pastMs, config.ingest.futureMs) },
+    timing: { ...config.aggregation, closeMarginMs: config.ingest.closeMarginMs },
+    components: liveMessageSchemas,
     auth: { serviceTokens: config.apiTokens.length > 0, jwt: config.jwt.secret !== '' || config.jwt.jwksFile !== '' || config.jwt.jwksUrl !== '' },
   });
   await app.register(healthRoutes, { metrics: o.metrics, checks: o.checks ?? [] });
@@ -107,7 +111,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       topic: config.log.reactionsTopic,
       pastMs: config.ingest.pastMs,
       futureMs: config.ingest.futureMs,
-      closing: { windowMs: config.aggregation.windowMs, graceMs: config.aggregation.graceMs, tsToleranceMs: config.aggregation.tsToleranceMs, marginMs: config.ingest.closeMarginMs },
+      closing: { ...config.aggregation, closeMarginMs: config.ingest.closeMarginMs },
       retryAfterSec: config.ingest.retryAfterSec,
       maxBatch: config.ingest.maxBatch,
       bodyLimitBytes: config.ingest.bodyLimitBytes,

@@ -113,3 +113,26 @@ describe('OpenAPI document', () => {
   });
 });
 
+
+describe('OpenAPI document of another deployment', () => {
+  it('states the window timing and ack margin of its own configuration, not fixed numbers', async () => {
+    const config = testConfig({ aggregation: { windowMs: 4000, graceMs: 900, tsToleranceMs: 300 }, ingest: { closeMarginMs: 150 } });
+    const log = new MemoryLog({ capacity: 100, retryAfterSec: 1 });
+    await log.ensureTopics([{ name: config.log.reactionsTopic, partitions: 1 }]);
+    const serdes = await createSerdes(new MemorySchemaRegistry(), config.log);
+    const app = await buildApp({
+      config, catalog, clock: new ManualClock(1_800_000_000_000), metrics: createMetrics(), logger: silentLogger,
+      ingest: { producer: await log.producer(), codec: serdes.reactions }, pages: false,
+    });
+    try {
+      const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json() as Doc & { paths: Record<string, { post?: { description?: string } }> };
+      expect(doc.info.description).toContain('ingest, 4 s windows');
+      const ingest = doc.paths['/v1/reactions']!.post!.description!;
+      expect(ingest).toContain('300 ms (TS_TOLERANCE_MS)');
+      expect(ingest).toContain('end + 900 ms (GRACE_MS)');
+      expect(ingest).toContain('150 ms (ACK_CLOSE_MARGIN_MS)');
+    } finally {
+      await app.close();
+    }
+  });
+});
