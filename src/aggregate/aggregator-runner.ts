@@ -11,6 +11,8 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { WindowStateStore } from '../ports/window-state-store.js';
 import { PartitionRestore } from './partition-restore.js';
 import { WindowAggregator, type WindowRules } from './window-aggregator.js';
+import { DEFAULTS } from '../config/config.js';
+import { tpKey } from '../ports/log.js';
 
 export interface AggregatorRunnerOptions {
   log: Log;
@@ -67,7 +69,7 @@ export class AggregatorRunner {
 
   constructor(private readonly o: AggregatorRunnerOptions) {
     const progress = o.progress ? { progress: o.progress } : {};
-    this.#stage = new StageLoop({ stage: 'aggregator', dependency: 'kafka', giveUpMs: o.recoveryGiveUpMs ?? 60_000, logger: o.logger, ...progress });
+    this.#stage = new StageLoop({ stage: 'aggregator', dependency: 'kafka', giveUpMs: o.recoveryGiveUpMs ?? DEFAULTS.recoveryGiveUpMs, logger: o.logger, ...progress });
     this.#restore = new PartitionRestore({
       consumer: () => this.#consumer,
       fence: () => this.#session.fence(),
@@ -98,8 +100,8 @@ export class AggregatorRunner {
     });
     this.#consumer.onAssignment(({ assigned, revoked }) => {
       o.logger.info({ assigned: assigned.map((tp) => tp.partition), revoked: revoked.map((tp) => tp.partition) }, 'partitions reassigned');
-      for (const tp of revoked) this.#tasks.delete(key(tp));
-      for (const tp of assigned) this.#tasks.set(key(tp), { tp, agg: this.#newAggregator(), offset: -1, dirty: false });
+      for (const tp of revoked) this.#tasks.delete(tpKey(tp));
+      for (const tp of assigned) this.#tasks.set(tpKey(tp), { tp, agg: this.#newAggregator(), offset: -1, dirty: false });
       // A new partition's windows and position come back through the rewind, before anything of
       // it counts (see #rewind); the session's consumer reads it only from where that seeks it.
       this.#assignments++;
@@ -269,7 +271,7 @@ export class AggregatorRunner {
         if (rec.partition !== partition || rec.topic !== topic) {
           topic = rec.topic;
           partition = rec.partition;
-          task = this.#tasks.get(key(rec));
+          task = this.#tasks.get(tpKey(rec));
         }
         if (!task) continue; // partition revoked mid-batch: its new owner re-reads it
         task.offset = rec.offset + 1;
@@ -319,7 +321,7 @@ export class AggregatorRunner {
       if (!t.dirty && out.length === 0) continue;
       // The snapshot names the offset it has counted up to: the one this transaction commits.
       if (this.o.stateStore) records.push(this.o.stateStore.record(t.tp, { ...t.agg.snapshot(), offset: t.offset }));
-      if (t.offset >= 0) offsets.set(key(t.tp), { ...t.tp, offset: t.offset });
+      if (t.offset >= 0) offsets.set(tpKey(t.tp), { ...t.tp, offset: t.offset });
       t.dirty = false;
     }
     const committedAt = Date.now() / 1000;
@@ -379,8 +381,4 @@ interface Task {
   agg: WindowAggregator;
   offset: number;
   dirty: boolean;
-}
-
-function key(tp: TopicPartition): string {
-  return `${tp.topic}/${tp.partition}`;
 }
