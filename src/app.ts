@@ -15,7 +15,7 @@ import { Rooms } from './fanout/rooms.js';
 import { CloseCodes } from './fanout/wire.js';
 import fastifyCors from '@fastify/cors';
 import { frameworkErrors, installErrorHandling } from './http/error-handler.js';
-import { Authenticator } from './http/auth.js';
+import { Authenticator } from './auth/auth.js';
 import { installContentEncoding } from './http/content-encoding.js';
 import { closeQuietSocketsOnShutdown, installConnectionCap, serverOptions } from './http/server-limits.js';
 import { healthRoutes } from './http/health-routes.js';
@@ -24,7 +24,6 @@ import { registerOpenApi } from './http/openapi.js';
 import { acceptedTsRange } from './ingest/schemas.js';
 import { liveMessageSchemas } from './fanout/wire-schemas.js';
 import { ingestRoutes } from './ingest/routes.js';
-import { MemoryRateBuckets } from './adapters/memory/memory-rate-buckets.js';
 import type { RateBuckets } from './ports/rate-buckets.js';
 import type { LogProducer } from './ports/log.js';
 import type { Metrics } from './metrics/metrics.js';
@@ -39,7 +38,7 @@ export interface AppOptions {
   metrics: Metrics;
   logger: Logger;
   /** Present where this process takes reactions in (roles all, api). */
-  ingest?: { producer: LogProducer; codec: ReactionCodec; limits?: { client: RateBuckets; user: RateBuckets } };
+  ingest?: { producer: LogProducer; codec: ReactionCodec; limits: { client: RateBuckets; user: RateBuckets } };
   /** Present where this process serves WebSockets (roles all, fanout). */
   fanout?: { bus: FanoutBus; nodeId: string };
   /** Present where this process archives windows (roles all, archiver): the query API and replay. */
@@ -97,10 +96,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
 
   const auth = Authenticator.create({ apiTokens: config.apiTokens, jwt: config.jwt, clock: o.clock });
   if (o.ingest) {
-    const limits = o.ingest.limits ?? {
-      client: new MemoryRateBuckets({ ratePerSec: config.ingest.clientRatePerSec, burst: config.ingest.clientBurst }, o.clock),
-      user: new MemoryRateBuckets({ ratePerSec: config.ingest.userRatePerSec, burst: config.ingest.userBurst }, o.clock),
-    };
+    const limits = o.ingest.limits;
     await app.register(ingestRoutes, {
       catalog: o.catalog,
       clock: o.clock,

@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
-import type { ReplayClientMessage, ReplayServerMessage } from '../../packages/sdk/src/types.js';
+import type { ReplayClientMessage, ReplayServerMessage } from '../wire/types.js';
 import { emoError, isEmoError } from '../domain/errors.js';
 import type { WindowAggregate } from '../domain/types.js';
 import { seqFor } from '../domain/windows.js';
 import type { WindowArchive } from '../ports/window-archive.js';
-import { authorizeMatch, type Authenticator } from '../http/auth.js';
+import { authorizeMatch, type Authenticator } from '../auth/auth.js';
 import { ReplayQuery } from './schemas.js';
 
 export interface ReplayRouteOptions {

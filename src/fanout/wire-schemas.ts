@@ -78,7 +78,7 @@ export const LiveCompactUpdate = Type.String({
     'varint seq; [varint seq-prevSeq]; [u8 length + ASCII epoch]; varint viewers; varint total; i8 round(sentiment*100); ' +
     'then to the end, one varint per emoji with units: units * emojis.length + index (index into the hello emojis), in the JSON `units` order. ' +
     'matchId, windowStart/windowEnd and counts are not sent. Gap, pong and error stay JSON text messages. ' +
-    'Decoder: packages/sdk/src/compact.ts (decodeCompact).',
+    'Decoder: src/wire/compact.ts (decodeCompact), in the SDK.',
 });
 
 const serverInSync: ServerMessage = {} as Static<typeof LiveServerMessage>;

@@ -1,4 +1,4 @@
-import type { ClientMessage } from '../../packages/sdk/src/types.js';
+import type { ClientMessage } from '../wire/types.js';
 
 /** Close codes the fan-out uses; the SDK reconnects on all but the 44xx "don't retry as is" ones. */
 export const CloseCodes = Object.freeze({
@@ -10,7 +10,7 @@ export const CloseCodes = Object.freeze({
 });
 
 // The wire types belong to the client SDK package: one definition for the server and its clients.
-export type { ClientMessage, ServerMessage } from '../../packages/sdk/src/types.js';
+export type { ClientMessage, ServerMessage } from '../wire/types.js';
 
 export function parseClientMessage(data: string): ClientMessage | null {
   try {

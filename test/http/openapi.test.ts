@@ -4,12 +4,14 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { buildApp } from '../../src/app.js';
 import { MemorySchemaRegistry } from '../../src/adapters/memory/memory-schema-registry.js';
 import { createSerdes } from '../../src/codec/serde.js';
-import { ManualClock } from '../../src/ports/clock.js';
+import { ManualClock } from '../../helpers/manual-clock.js';
 import { ErrorCodes } from '../../src/domain/errors.js';
 import { MemoryBus } from '../../src/adapters/memory/memory-bus.js';
 import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import { catalog, silentLogger, testConfig } from '../../helpers/fixtures.js';
+import { localRateLimits } from '../../src/adapters/memory/memory-rate-buckets.js';
+import { systemClock } from '../../src/ports/clock.js';
 
 // Fastify has no public list of its routes; an onRoute hook added as the instance is made sees
 // every one. The module is otherwise the real one.
@@ -42,7 +44,7 @@ describe('OpenAPI document', () => {
       clock: new ManualClock(1_800_000_000_000),
       metrics: createMetrics(),
       logger: silentLogger,
-      ingest: { producer: await log.producer(), codec: serdes.reactions },
+      ingest: { producer: await log.producer(), codec: serdes.reactions, limits: localRateLimits(config.ingest, systemClock) },
       fanout: { bus: new MemoryBus({ historySize: 10 }), nodeId: 'n1' },
       pages: true,
     });
@@ -122,7 +124,7 @@ describe('OpenAPI document of another deployment', () => {
     const serdes = await createSerdes(new MemorySchemaRegistry(), config.log);
     const app = await buildApp({
       config, catalog, clock: new ManualClock(1_800_000_000_000), metrics: createMetrics(), logger: silentLogger,
-      ingest: { producer: await log.producer(), codec: serdes.reactions }, pages: false,
+      ingest: { producer: await log.producer(), codec: serdes.reactions, limits: localRateLimits(config.ingest, systemClock) }, pages: false,
     });
     try {
       const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json() as Doc & { paths: Record<string, { post?: { description?: string } }> };

@@ -1,4 +1,4 @@
-import { fromBase64 } from './compact.js';
+import { fromBase64 } from '../../../src/wire/compact.js';
 import { retryAfterMs } from './backoff.js';
 import type { WebSocketLike } from './types.js';
 

@@ -7,8 +7,9 @@ import type { FastifyInstance } from 'fastify';
 import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from 'jose';
 import { WebSocket } from 'ws';
 import { loadConfig } from '../../src/config/config.js';
-import { ManualClock, systemClock } from '../../src/ports/clock.js';
-import { TOKEN_EXPIRED_CLOSE_CODE } from '../../src/http/auth.js';
+import { systemClock } from '../../src/ports/clock.js';
+import { ManualClock } from '../../helpers/manual-clock.js';
+import { TOKEN_EXPIRED_CLOSE_CODE } from '../../src/auth/auth.js';
 import { edgeApp } from '../edge/edge-app.js';
 
 const NOW = 1_800_000_000_000;
