@@ -203,7 +203,7 @@ export async function liveRoute(app: FastifyInstance, o: LiveRouteOptions): Prom
       socket.on('error', (err) => req.log.debug({ err }, 'websocket error'));
 
       const resume = req.query.since !== undefined && req.query.epoch !== undefined ? { since: Number(req.query.since), epoch: req.query.epoch } : undefined;
-      run(req, viewer, resume, () => socket.close(1011, 'subscription failed'));
+      run(req, viewer, resume, () => socket.close(CloseCodes.INTERNAL_ERROR, 'subscription failed'));
     },
   });
 

@@ -39,12 +39,8 @@ export const LiveGapMessage = Type.Object(
 
 export const LivePongMessage = Type.Object({ type: Type.Literal('pong') }, { $id: 'LivePongMessage', title: 'LivePongMessage', additionalProperties: false });
 
-export const LiveErrorMessage = Type.Object(
-  { type: Type.Literal('error'), code: Type.String({ description: 'An EMO_ERR_* code' }), message: Type.String() },
-  { $id: 'LiveErrorMessage', title: 'LiveErrorMessage', additionalProperties: false },
-);
 
-export const LiveServerMessage = Type.Union([LiveUpdateMessage, LiveGapMessage, LivePongMessage, LiveErrorMessage], {
+export const LiveServerMessage = Type.Union([LiveUpdateMessage, LiveGapMessage, LivePongMessage], {
   $id: 'LiveServerMessage',
   title: 'LiveServerMessage',
   description: 'A frame the server sends on /v1/live (JSON text), told apart by `type`',
@@ -86,4 +82,4 @@ const clientInSync: ClientMessage = {} as Static<typeof LiveClientMessage>;
 void serverInSync;
 void clientInSync;
 
-export const liveMessageSchemas = [LiveUpdateMessage, LiveGapMessage, LivePongMessage, LiveErrorMessage, LiveServerMessage, LiveClientMessage, LiveHelloMessage, LiveCompactUpdate];
+export const liveMessageSchemas = [LiveUpdateMessage, LiveGapMessage, LivePongMessage, LiveServerMessage, LiveClientMessage, LiveHelloMessage, LiveCompactUpdate];

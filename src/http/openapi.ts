@@ -5,6 +5,7 @@ import { ErrorCodes, type ErrorName } from '../domain/errors.js';
 import { ErrorBody } from './error-schema.js';
 import type { Clock } from '../ports/clock.js';
 import type { AckTiming } from '../domain/windows.js';
+import { CLOSE_CODE_MEANINGS } from '../wire/close-codes.js';
 
 interface RouteDoc {
   tags: string[];
@@ -39,6 +40,7 @@ const ERROR_HEADERS: Record<number, Record<string, unknown>> = {
   429: { 'Retry-After': { type: 'integer', minimum: 0, description: 'Seconds to wait before retrying' } },
   503: { 'Retry-After': { type: 'integer', minimum: 0, description: 'Seconds to wait before retrying (when retrying helps)' } },
 };
+const closeCodes = Object.entries(CLOSE_CODE_MEANINGS).map(([code, meaning]) => `${code} ${meaning}`).join('; ');
 const jsonOf = (schema: unknown) => ({ content: { 'application/json': { schema } } });
 const Readiness = { type: 'object', properties: { status: { type: 'string' }, failing: { type: 'array', items: { type: 'string' } } } };
 
@@ -87,11 +89,10 @@ const routeDocs = (t: AckTiming): Record<string, RouteDoc> => ({
     description:
       'Upgrade to a WebSocket. The server sends `LiveServerMessage` frames: a `snapshot`, then an `update` per closed window; ' +
       'with `since` and `epoch` it replays what was missed, or sends a `gap` and the latest snapshot. The client may send ' +
-      '`LiveClientMessage` (ping). Close codes: 1001 going away, 1009 frame too big, 4400 bad request, 4401 token expired ' +
-      '(reconnect with a fresh token and resume), 4402 malformed frame. Admission limits answer before the upgrade, as HTTP errors; ' +
+      `\`LiveClientMessage\` (ping). Close codes: ${closeCodes}. Admission limits and a bad query answer before the upgrade, as HTTP errors; ` +
       'a plain GET without `Upgrade: websocket` is a 426. Browsers may pass the token as `?token=` (only here). ' +
       '`format=compact` selects the compact profile: a `LiveHelloMessage` text frame, then `LiveCompactUpdate` binary frames ' +
-      '(gap, pong and error stay JSON). New connections past WS_ADMIT_PER_SEC (node) or WS_ADMIT_PER_IP_PER_SEC (address) ' +
+      '(gap and pong stay JSON). New connections past WS_ADMIT_PER_SEC (node) or WS_ADMIT_PER_IP_PER_SEC (address) ' +
       'are closed at once with 4429, the reason being the seconds to wait before reconnecting.',
     // A ?token= far over its limit makes the request line itself too long for Node's parser: 431.
     errors: ['VALIDATION', 'ORIGIN_NOT_ALLOWED', 'TOO_MANY_CONNECTIONS', 'NODE_FULL', 'UPGRADE_REQUIRED', 'HEADERS_TOO_LARGE'],
@@ -133,7 +134,7 @@ const routeDocs = (t: AckTiming): Record<string, RouteDoc> => ({
       'Upgrade to a WebSocket. The archived windows of `matchId`, paced in real time (× `speed`) from the playhead `offset` (ms since the match start) or `at` (ms since the epoch), ' +
       'as the live protocol’s `snapshot` and `update` messages (epoch `replay`), each when the playhead reaches the window’s end, plus `replay` messages ' +
       '(`matchStart`, `matchEnd`, `position`, `offsetMs`, `state`: playing | paused | ended). Client frames: `{"type":"seek","offset":MS}` or `{"type":"seek","at":EPOCH_MS}`, ' +
-      '`{"type":"pause"}`, `{"type":"play"}`, `{"type":"ping"}`. Close code 4402 for a malformed frame.',
+      '`{"type":"pause"}`, `{"type":"play"}`, `{"type":"ping"}`. Close codes as on /v1/live.',
     errors: ['VALIDATION', 'UNAUTHORIZED', 'MATCH_NOT_ARCHIVED', 'ARCHIVE_UNAVAILABLE', 'NODE_FULL', 'UPGRADE_REQUIRED', 'HEADERS_TOO_LARGE'],
     responses: { 101: { description: 'Switching Protocols; then LiveServerMessage-shaped updates and replay state messages. A plain GET without `Upgrade: websocket` is a 426.' } },
   },
@@ -158,7 +159,7 @@ const routeDocs = (t: AckTiming): Record<string, RouteDoc> => ({
             // One SSE event (the fields of its lines): how Server-Sent Events are described in OpenAPI 3.1.
             schema: {
               type: 'object',
-              description: 'SSE events: id:<epoch>.<seq> + data:<LiveUpdateMessage | base64 LiveCompactUpdate>; event:hello|gap|error + data:<JSON>',
+              description: 'SSE events: id:<epoch>.<seq> + data:<LiveUpdateMessage | base64 LiveCompactUpdate>; event:hello|gap + data:<JSON>',
               properties: { id: { type: 'string' }, event: { type: 'string', enum: ['message', 'hello', 'gap', 'error'] }, data: { type: 'string' }, retry: { type: 'integer' } },
             },
           },

@@ -33,8 +33,7 @@ export type GapReason = 'history-trimmed' | 'epoch-changed' | 'slow-consumer' | 
 export type ServerMessage =
   | ({ type: 'snapshot' | 'update'; viewers: number } & LiveWindow)
   | { type: 'gap'; matchId: string; epoch: string; since: number; reason: GapReason }
-  | { type: 'pong' }
-  | { type: 'error'; code: string; message: string };
+  | { type: 'pong' };
 
 /** Client -> server frames. */
 export type ClientMessage = { type: 'ping' };
@@ -59,7 +58,7 @@ export interface ReplayStateMessage {
   speed: number;
   state: 'playing' | 'paused' | 'ended';
 }
-export type ReplayServerMessage = LiveMessage | ReplayStateMessage | { type: 'pong' } | { type: 'error'; code: string; message: string };
+export type ReplayServerMessage = LiveMessage | ReplayStateMessage | { type: 'pong' };
 /** Client -> server frames on GET /v1/replay: the playhead by `offset` (ms since the match start) or `at` (ms since the epoch). */
 export type ReplayClientMessage = { type: 'ping' } | { type: 'seek'; offset?: number; at?: number } | { type: 'pause' } | { type: 'play' };
 export type GapMessage = Extract<ServerMessage, { type: 'gap' }>;

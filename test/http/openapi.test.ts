@@ -12,6 +12,7 @@ import { createMetrics } from '../../src/metrics/metrics.js';
 import { catalog, silentLogger, testConfig } from '../../helpers/fixtures.js';
 import { localRateLimits } from '../../src/adapters/memory/memory-rate-buckets.js';
 import { systemClock } from '../../src/ports/clock.js';
+import { CloseCodes } from '../../src/wire/close-codes.js';
 
 // Fastify has no public list of its routes; an onRoute hook added as the instance is made sees
 // every one. The module is otherwise the real one.
@@ -104,6 +105,13 @@ describe('OpenAPI document', () => {
       expect(doc.components.schemas[name], name).toBeDefined();
     }
     expect(doc.paths['/v1/live']!.get!.responses['101']!.content!['application/json']!.schema).toEqual({ $ref: '#/components/schemas/LiveServerMessage' });
+  });
+
+  it('states the close codes the server sends, from the one table of them, and no other', () => {
+    const live = (doc.paths['/v1/live']!.get! as unknown as { description: string }).description;
+    for (const code of Object.values(CloseCodes)) expect(live).toContain(`${code} `);
+    expect(live).not.toMatch(/\b4400\b|\b4408\b/);
+    expect(Object.keys(doc.components.schemas)).not.toContain('LiveErrorMessage');
   });
 
   it('serves the docs page and its assets locally', async () => {

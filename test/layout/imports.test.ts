@@ -35,7 +35,7 @@ function allowed(area: string): string[] | 'anything' {
   if (area === 'config') return ['domain'];
   if (area === 'metrics') return ['domain'];
   if (area === 'codec') return ['wire', 'domain', 'ports'];
-  if (area === 'auth') return ['domain', 'ports', 'config'];
+  if (area === 'auth') return ['wire', 'domain', 'ports', 'config'];
   if (area === 'stage') return ['domain', 'ports', 'metrics'];
   if (area === 'http') return ['wire', 'domain', 'ports', 'config', 'metrics', 'stage'];
   if (area.startsWith('adapters/')) return ['wire', 'domain', 'ports', 'config', 'codec', 'metrics'];
