@@ -59,7 +59,7 @@ export class Authenticator {
       this.#algorithms = ['RS256', 'ES256'];
     } else if (j.jwksUrl !== '') {
       // jose keeps the fetched keys and refetches on an unknown kid (at most once per cooldown).
-      this.#key = createRemoteJWKSet(new URL(j.jwksUrl), { cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000, timeoutDuration: 5_000 });
+      this.#key = createRemoteJWKSet(new URL(j.jwksUrl), { cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000, timeoutDuration: j.jwksTimeoutMs });
       this.#algorithms = ['RS256', 'ES256'];
     } else {
       this.#key = undefined;

@@ -97,6 +97,8 @@ export interface Config {
     audience: string;
     /** Clock difference tolerated on exp/nbf/iat. */
     leewaySec: number;
+    /** How long a request waits for the JWKS URL's keys before it is answered 503 EMO_ERR_NOT_READY. */
+    jwksTimeoutMs: number;
   };
   /** Wall-clock close check period for quiet matches. */
   punctuateMs: number;
@@ -268,6 +270,7 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
       issuer: r.str('JWT_ISSUER', ''),
       audience: r.str('JWT_AUDIENCE', ''),
       leewaySec: r.int('JWT_LEEWAY_SEC', 5, 0, 300),
+      jwksTimeoutMs: r.int('JWT_JWKS_TIMEOUT_MS', 5_000, 100, 60_000),
     },
     punctuateMs: r.int('PUNCTUATE_MS', 250, 10, 60_000),
     stallTimeoutMs: r.int('STALL_TIMEOUT_MS', 30_000, 100, 3_600_000),
