@@ -53,7 +53,7 @@ export class ArchiveRunner {
     });
     if (this.o.retentionMs > 0) {
       void this.sweep();
-      this.#sweep = setInterval(() => void this.sweep(), this.o.sweepIntervalMs ?? 3_600_000);
+      this.#sweep = setInterval(() => void this.sweep(), this.o.sweepIntervalMs ?? DEFAULTS.archiveSweepIntervalMs);
       this.#sweep.unref();
     }
   }

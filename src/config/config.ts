@@ -146,6 +146,8 @@ export const DEFAULTS = {
   logCapacityBytes: 256 * 1024 * 1024,
   /** RECOVERY_GIVE_UP_MS */
   recoveryGiveUpMs: 60_000,
+  /** ARCHIVE_SWEEP_INTERVAL_MS */
+  archiveSweepIntervalMs: 3_600_000,
 } as const;
 
 class ConfigReader {
@@ -309,7 +311,7 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
       dir: r.str('ARCHIVE_DIR', ''),
       postgresUrl: r.str('POSTGRES_URL', 'postgres://emostream:emostream@127.0.0.1:25432/emostream', /^postgres(ql)?:\/\/\S+$/),
       retentionDays: r.int('ARCHIVE_RETENTION_DAYS', 30, 0, 36_500),
-      sweepIntervalMs: r.int('ARCHIVE_SWEEP_INTERVAL_MS', 3_600_000, 1000, 86_400_000),
+      sweepIntervalMs: r.int('ARCHIVE_SWEEP_INTERVAL_MS', DEFAULTS.archiveSweepIntervalMs, 1000, 86_400_000),
     },
     instanceId: r.str('INSTANCE_ID', `${process.pid}`, /^[A-Za-z0-9._-]{1,64}$/),
   };
