@@ -40,7 +40,7 @@ import { repoRoot } from '../src/domain/schemas-dir.js';
 import { RedisBus } from '../src/adapters/redis/redis-bus.js';
 import { pct, report, sleep, startChild, startRoleChild, stopChild, type Row } from './lib.js';
 import { wireBytes } from './wire-bytes.js';
-import { encodeCompact } from '../packages/sdk/src/compact.js';
+import { encodeCompact } from '../src/wire/compact.js';
 import { EmojiCatalog } from '../src/domain/catalog.js';
 import { applyInfraEnv, infraDir } from '../helpers/infra-env.js';
 import { scrapeMetrics } from '../helpers/metrics.js';

@@ -15,14 +15,15 @@ import { Rooms } from './fanout/rooms.js';
 import { CloseCodes } from './fanout/wire.js';
 import fastifyCors from '@fastify/cors';
 import { frameworkErrors, installErrorHandling } from './http/error-handler.js';
-import { Authenticator } from './http/auth.js';
+import { Authenticator } from './auth/auth.js';
 import { installContentEncoding } from './http/content-encoding.js';
 import { closeQuietSocketsOnShutdown, installConnectionCap, serverOptions } from './http/server-limits.js';
 import { healthRoutes } from './http/health-routes.js';
 import type { ReadinessCheck } from './stage/stage-progress.js';
 import { registerOpenApi } from './http/openapi.js';
+import { acceptedTsRange } from './ingest/schemas.js';
+import { liveMessageSchemas } from './fanout/wire-schemas.js';
 import { ingestRoutes } from './ingest/routes.js';
-import { MemoryRateBuckets } from './adapters/memory/memory-rate-buckets.js';
 import type { RateBuckets } from './ports/rate-buckets.js';
 import type { LogProducer } from './ports/log.js';
 import type { Metrics } from './metrics/metrics.js';
@@ -37,7 +38,7 @@ export interface AppOptions {
   metrics: Metrics;
   logger: Logger;
   /** Present where this process takes reactions in (roles all, api). */
-  ingest?: { producer: LogProducer; codec: ReactionCodec; limits?: { client: RateBuckets; user: RateBuckets } };
+  ingest?: { producer: LogProducer; codec: ReactionCodec; limits: { client: RateBuckets; user: RateBuckets } };
   /** Present where this process serves WebSockets (roles all, fanout). */
   fanout?: { bus: FanoutBus; nodeId: string };
   /** Present where this process archives windows (roles all, archiver): the query API and replay. */
@@ -86,17 +87,16 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     version: packageVersion(),
     emojis: o.catalog.entries.map((e) => e.emoji),
     clock: o.clock,
-    ts: { pastMs: config.ingest.pastMs, futureMs: config.ingest.futureMs },
+    ts: { pastMs: config.ingest.pastMs, futureMs: config.ingest.futureMs, range: (now) => acceptedTsRange(now, config.ingest.pastMs, config.ingest.futureMs) },
+    timing: { ...config.aggregation, closeMarginMs: config.ingest.closeMarginMs },
+    components: liveMessageSchemas,
     auth: { serviceTokens: config.apiTokens.length > 0, jwt: config.jwt.secret !== '' || config.jwt.jwksFile !== '' || config.jwt.jwksUrl !== '' },
   });
   await app.register(healthRoutes, { metrics: o.metrics, checks: o.checks ?? [] });
 
   const auth = Authenticator.create({ apiTokens: config.apiTokens, jwt: config.jwt, clock: o.clock });
   if (o.ingest) {
-    const limits = o.ingest.limits ?? {
-      client: new MemoryRateBuckets({ ratePerSec: config.ingest.clientRatePerSec, burst: config.ingest.clientBurst }, o.clock),
-      user: new MemoryRateBuckets({ ratePerSec: config.ingest.userRatePerSec, burst: config.ingest.userBurst }, o.clock),
-    };
+    const limits = o.ingest.limits;
     await app.register(ingestRoutes, {
       catalog: o.catalog,
       clock: o.clock,
@@ -107,7 +107,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       topic: config.log.reactionsTopic,
       pastMs: config.ingest.pastMs,
       futureMs: config.ingest.futureMs,
-      closing: { windowMs: config.aggregation.windowMs, graceMs: config.aggregation.graceMs, tsToleranceMs: config.aggregation.tsToleranceMs, marginMs: config.ingest.closeMarginMs },
+      closing: { ...config.aggregation, closeMarginMs: config.ingest.closeMarginMs },
       retryAfterSec: config.ingest.retryAfterSec,
       maxBatch: config.ingest.maxBatch,
       bodyLimitBytes: config.ingest.bodyLimitBytes,

@@ -11,6 +11,8 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { WindowStateStore } from '../ports/window-state-store.js';
 import { PartitionRestore, type ResumeAt } from './partition-restore.js';
 import { WindowAggregator, type WindowRules } from './window-aggregator.js';
+import { DEFAULTS } from '../config/config.js';
+import { tpKey } from '../ports/log.js';
 
 export interface AggregatorRunnerOptions {
   log: Log;
@@ -76,7 +78,7 @@ export class AggregatorRunner {
 
   constructor(private readonly o: AggregatorRunnerOptions) {
     const progress = o.progress ? { progress: o.progress } : {};
-    this.#stage = new StageLoop({ stage: 'aggregator', dependency: 'kafka', giveUpMs: o.recoveryGiveUpMs ?? 60_000, logger: o.logger, ...progress });
+    this.#stage = new StageLoop({ stage: 'aggregator', dependency: 'kafka', giveUpMs: o.recoveryGiveUpMs ?? DEFAULTS.recoveryGiveUpMs, logger: o.logger, ...progress });
     this.#restore = new PartitionRestore({
       consumer: () => this.#consumer,
       fence: () => this.#session.fence(),
@@ -107,10 +109,10 @@ export class AggregatorRunner {
     });
     this.#consumer.onAssignment(({ assigned, revoked }) => {
       o.logger.info({ assigned: assigned.map((tp) => tp.partition), revoked: revoked.map((tp) => tp.partition) }, 'partitions reassigned');
-      for (const tp of revoked) this.#tasks.delete(key(tp));
-      for (const tp of assigned) this.#tasks.set(key(tp), { tp, agg: this.#newAggregator(), offset: -1, dirty: false });
+      for (const tp of revoked) this.#tasks.delete(tpKey(tp));
+      for (const tp of assigned) this.#tasks.set(tpKey(tp), { tp, agg: this.#newAggregator(), offset: -1, dirty: false });
       // Another member may have committed them meanwhile: only the changelog knows them now.
-      for (const tp of [...revoked, ...assigned]) this.#committed.delete(key(tp));
+      for (const tp of [...revoked, ...assigned]) this.#committed.delete(tpKey(tp));
       // A new partition's windows and position come back through the rewind, before anything of
       // it counts (see #rewind); the session's consumer reads it only from where that seeks it.
       this.#assignments++;
@@ -282,7 +284,7 @@ export class AggregatorRunner {
         if (rec.partition !== partition || rec.topic !== topic) {
           topic = rec.topic;
           partition = rec.partition;
-          task = this.#tasks.get(key(rec));
+          task = this.#tasks.get(tpKey(rec));
         }
         if (!task) continue; // partition revoked mid-batch: its new owner re-reads it
         task.offset = rec.offset + 1;
@@ -336,9 +338,9 @@ export class AggregatorRunner {
         // snapshot() copies the aggregator's state: what is kept here does not change with it.
         const snapshot = { ...t.agg.snapshot(), offset: t.offset };
         records.push(this.o.stateStore.record(t.tp, snapshot));
-        written.push([key(t.tp), { snapshot, offset: t.offset }]);
+        written.push([tpKey(t.tp), { snapshot, offset: t.offset }]);
       }
-      if (t.offset >= 0) offsets.set(key(t.tp), { ...t.tp, offset: t.offset });
+      if (t.offset >= 0) offsets.set(tpKey(t.tp), { ...t.tp, offset: t.offset });
       t.dirty = false;
     }
     const committedAt = Date.now() / 1000;
@@ -376,13 +378,13 @@ export class AggregatorRunner {
     const tasks = [...this.#tasks.values()];
     // Only aborted transactions since the last rewind, and every partition's committed state known
     // here: the changelog holds exactly that (nothing else of ours committed meanwhile).
-    const known = this.#abortedOnly && tasks.every((t) => this.#committed.has(key(t.tp)));
-    const points = known ? tasks.map((t) => this.#committed.get(key(t.tp))!) : await this.#restore.resumePoints(tasks.map((t) => t.tp));
+    const known = this.#abortedOnly && tasks.every((t) => this.#committed.has(tpKey(t.tp)));
+    const points = known ? tasks.map((t) => this.#committed.get(tpKey(t.tp))!) : await this.#restore.resumePoints(tasks.map((t) => t.tp));
     if (known) this.o.metrics.resumes.inc({ basis: 'memory' }, tasks.length);
     const positions: TopicPartitionOffset[] = [];
     for (const [i, t] of tasks.entries()) {
       const at = points[i]!;
-      this.#committed.set(key(t.tp), at);
+      this.#committed.set(tpKey(t.tp), at);
       const agg = this.#newAggregator();
       // A copy: the aggregator counts into the arrays it restores from.
       if (at.snapshot) agg.restore(structuredClone(at.snapshot));
@@ -405,8 +407,4 @@ interface Task {
   agg: WindowAggregator;
   offset: number;
   dirty: boolean;
-}
-
-function key(tp: TopicPartition): string {
-  return `${tp.topic}/${tp.partition}`;
 }

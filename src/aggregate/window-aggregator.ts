@@ -2,11 +2,9 @@ import type { EmojiCatalog } from '../domain/catalog.js';
 import type { Reaction, WindowAggregate } from '../domain/types.js';
 import type { AggregatorSnapshot } from '../ports/window-state-store.js';
 import { compressWindow, type CompressionRules } from './compress.js';
-import { eventTimeOf, windowStartFor } from '../domain/windows.js';
+import { eventTimeOf, windowCloseAt, windowStartFor, type WindowTiming } from '../domain/windows.js';
 
-export interface WindowRules extends CompressionRules {
-  windowMs: number;
-  graceMs: number;
+export interface WindowRules extends CompressionRules, WindowTiming {
   tsToleranceMs: number;
 }
 
@@ -54,23 +52,24 @@ export class WindowAggregator {
       this.onDrop('unknown-emoji', r);
       return;
     }
-    const { windowMs, graceMs } = this.rules;
+    const { windowMs } = this.rules;
     const at = eventTimeOf(r.ts, r.receivedAt, this.rules.tsToleranceMs);
     const start = windowStartFor(at, windowMs);
     const end = start + windowMs;
+    const closeAt = windowCloseAt(start, this.rules);
     let m = this.#matches.get(r.matchId);
     if (!m) {
       m = { open: new Map(), closedThrough: Number.NEGATIVE_INFINITY };
       this.#matches.set(r.matchId, m);
     }
-    if (end <= m.closedThrough || end + graceMs <= this.#streamTime) {
+    if (end <= m.closedThrough || closeAt <= this.#streamTime) {
       this.onDrop('late', r);
     } else {
       let counts = m.open.get(start);
       if (!counts) {
         counts = new Array<number>(this.catalog.size).fill(0);
         m.open.set(start, counts);
-        if (end + graceMs < this.#nextCloseAt) this.#nextCloseAt = end + graceMs;
+        if (closeAt < this.#nextCloseAt) this.#nextCloseAt = closeAt;
       }
       counts[entry.index]!++;
     }
@@ -97,12 +96,12 @@ export class WindowAggregator {
 
   /** Closes every window with end + grace <= time, in windowStart order per match. */
   #closeUpTo(time: number): void {
-    const { windowMs, graceMs } = this.rules;
+    const { windowMs } = this.rules;
     let next = Number.POSITIVE_INFINITY;
     for (const [matchId, m] of this.#matches) {
       const due: number[] = [];
       for (const start of m.open.keys()) {
-        const closeAt = start + windowMs + graceMs;
+        const closeAt = windowCloseAt(start, this.rules);
         if (closeAt <= time) due.push(start);
         else if (closeAt < next) next = closeAt;
       }
@@ -157,7 +156,7 @@ export class WindowAggregator {
     for (const m of s.matches) {
       this.#matches.set(m.matchId, { closedThrough: m.closedThrough ?? Number.NEGATIVE_INFINITY, open: new Map(m.open) });
       for (const [start] of m.open) {
-        const closeAt = start + this.rules.windowMs + this.rules.graceMs;
+        const closeAt = windowCloseAt(start, this.rules);
         if (closeAt < this.#nextCloseAt) this.#nextCloseAt = closeAt;
       }
     }

@@ -6,6 +6,8 @@ import type { Log, LogConsumer, TopicPartitionOffset } from '../ports/log.js';
 import type { WindowArchive } from '../ports/window-archive.js';
 import type { StageProgress } from '../stage/stage-progress.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { DEFAULTS } from '../config/config.js';
+import { tpKey } from '../ports/log.js';
 
 export interface ArchiveRunnerOptions {
   log: Log;
@@ -51,7 +53,7 @@ export class ArchiveRunner {
     });
     if (this.o.retentionMs > 0) {
       void this.sweep();
-      this.#sweep = setInterval(() => void this.sweep(), this.o.sweepIntervalMs ?? 3_600_000);
+      this.#sweep = setInterval(() => void this.sweep(), this.o.sweepIntervalMs ?? DEFAULTS.archiveSweepIntervalMs);
       this.#sweep.unref();
     }
   }
@@ -70,7 +72,7 @@ export class ArchiveRunner {
   }
 
   async #run(): Promise<void> {
-    const giveUpMs = this.o.recoveryGiveUpMs ?? 60_000;
+    const giveUpMs = this.o.recoveryGiveUpMs ?? DEFAULTS.recoveryGiveUpMs;
     let failingSince: number | undefined;
     let backoff = 100;
     while (!this.#closing) {
@@ -104,7 +106,7 @@ export class ArchiveRunner {
     const offsets = new Map<string, TopicPartitionOffset>();
     const windows: WindowAggregate[] = [];
     for (const rec of batch) {
-      offsets.set(`${rec.topic}/${rec.partition}`, { topic: rec.topic, partition: rec.partition, offset: rec.offset + 1 });
+      offsets.set(tpKey(rec), { topic: rec.topic, partition: rec.partition, offset: rec.offset + 1 });
       try {
         windows.push(await this.o.serde.decode(rec.value));
       } catch (err) {

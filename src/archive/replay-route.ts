@@ -1,12 +1,13 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
-import type { ReplayClientMessage, ReplayServerMessage } from '../../packages/sdk/src/types.js';
+import type { ReplayClientMessage, ReplayServerMessage } from '../wire/types.js';
 import { emoError, isEmoError } from '../domain/errors.js';
 import type { WindowAggregate } from '../domain/types.js';
 import { seqFor } from '../domain/windows.js';
 import type { WindowArchive } from '../ports/window-archive.js';
-import { authorizeMatch, type Authenticator } from '../http/auth.js';
+import { authorizeMatch, type Authenticator } from '../auth/auth.js';
 import { ReplayQuery } from './schemas.js';
+import { CloseCodes } from '../wire/close-codes.js';
 
 export interface ReplayRouteOptions {
   store: WindowArchive;
@@ -33,7 +34,7 @@ export async function replayRoute(app: FastifyInstance, o: ReplayRouteOptions): 
   const sockets = new Set<WebSocket>();
   const now = o.now ?? Date.now;
   app.addHook('onClose', async () => {
-    for (const s of sockets) s.close(1001, 'server shutting down');
+    for (const s of sockets) s.close(CloseCodes.GOING_AWAY, 'server shutting down');
   });
 
   const admit = async (req: FastifyRequest<{ Querystring: ReplayQuery }>) => {
@@ -68,12 +69,12 @@ export async function replayRoute(app: FastifyInstance, o: ReplayRouteOptions): 
       const speed = q.speed === undefined ? 1 : Math.min(64, Math.max(0.1, Number(q.speed)));
       const player = new Player(socket, o.store, q.matchId, o.windowMs, speed, now, (err) => {
         req.log.warn({ err, matchId: q.matchId }, 'replay failed');
-        socket.close(1011, 'replay failed');
+        socket.close(CloseCodes.INTERNAL_ERROR, 'replay failed');
       });
       socket.on('message', (data, isBinary) => {
         const msg = isBinary ? null : parseReplayMessage(data.toString());
         if (!msg) {
-          socket.close(4402, 'malformed frame');
+          socket.close(CloseCodes.MALFORMED_FRAME, 'malformed frame');
           return;
         }
         if (msg.type === 'ping') player.send({ type: 'pong' });

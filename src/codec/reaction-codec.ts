@@ -3,7 +3,20 @@ import type { Reaction, ReactionsFormat } from '../domain/types.js';
 import type { ProducerRecord } from '../ports/log.js';
 import type { SchemaRegistry } from '../ports/schema-registry.js';
 import { readSchemaId } from './confluent-frame.js';
-import type { AvroSerde } from './serde.js';
+
+
+/**
+ * What the codec needs of a record serde (serde.ts's AvroSerde is one): its schema's id, and
+ * encode/decode in Confluent framing. Named here so that this file and serde.ts, which builds a
+ * ReactionCodec, do not import each other.
+ */
+export interface RecordSerde<T> {
+  readonly schemaId: number;
+  encode(value: T): Buffer;
+  /** A record whose schema id is this serde's own. */
+  decodeKnown(buf: Buffer): T;
+  decode(buf: Buffer): Promise<T>;
+}
 
 export type { ReactionsFormat } from '../domain/types.js';
 
@@ -27,8 +40,8 @@ export class ReactionCodec {
 
   constructor(
     readonly format: ReactionsFormat,
-    private readonly single: AvroSerde<Reaction>,
-    private readonly packed: AvroSerde<ReactionBatch>,
+    private readonly single: RecordSerde<Reaction>,
+    private readonly packed: RecordSerde<ReactionBatch>,
     private readonly registry: SchemaRegistry,
   ) {
     this.#kinds.set(single.schemaId, 'single');

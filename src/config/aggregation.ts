@@ -12,13 +12,24 @@ export interface AggregationRules {
   tsToleranceMs: number;
 }
 
-export function loadAggregationDefaults(file = path.join(schemasDir(), 'aggregation.json')): AggregationRules {
-  const raw = JSON.parse(readFileSync(file, 'utf8')) as Partial<AggregationRules>;
+/** What schemas/aggregation.json holds: the rules, and the ingest's ack margin that the rules bound. */
+export interface AggregationFile extends AggregationRules {
+  /** ACK_CLOSE_MARGIN_MS's default: how long before its window closes a reaction must be in the log to be acknowledged. */
+  ackCloseMarginMs: number;
+}
+
+/**
+ * The file's values, the only statement of these defaults: a value the file lacks comes back NaN,
+ * which loadConfig reports (unless the environment sets it), rather than a second default here.
+ */
+export function loadAggregationDefaults(file = path.join(schemasDir(), 'aggregation.json')): AggregationFile {
+  const raw = JSON.parse(readFileSync(file, 'utf8')) as Partial<Record<keyof AggregationFile, unknown>>;
   return {
-    windowMs: Number(raw.windowMs ?? 2000),
-    graceMs: Number(raw.graceMs ?? 500),
-    unitScale: Number(raw.unitScale ?? 1000),
-    topN: Number(raw.topN ?? 8),
-    tsToleranceMs: Number(raw.tsToleranceMs ?? 250),
+    windowMs: Number(raw.windowMs),
+    graceMs: Number(raw.graceMs),
+    unitScale: Number(raw.unitScale),
+    topN: Number(raw.topN),
+    tsToleranceMs: Number(raw.tsToleranceMs),
+    ackCloseMarginMs: Number(raw.ackCloseMarginMs),
   };
 }

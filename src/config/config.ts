@@ -2,6 +2,7 @@ import { REACTIONS_FORMATS, type ReactionsFormat } from '../domain/types.js';
 import { emoError } from '../domain/errors.js';
 import type { KafkaOptions } from './kafka-options.js';
 import { loadAggregationDefaults, type AggregationRules } from './aggregation.js';
+import { ackTimingProblems } from '../domain/windows.js';
 
 export const ROLES = ['all', 'api', 'aggregator', 'publisher', 'fanout', 'archiver'] as const;
 export type Role = (typeof ROLES)[number];
@@ -96,6 +97,8 @@ export interface Config {
     audience: string;
     /** Clock difference tolerated on exp/nbf/iat. */
     leewaySec: number;
+    /** How long a request waits for the JWKS URL's keys before it is answered 503 EMO_ERR_NOT_READY. */
+    jwksTimeoutMs: number;
   };
   /** Wall-clock close check period for quiet matches. */
   punctuateMs: number;
@@ -126,6 +129,26 @@ export interface Config {
 }
 
 type Env = Record<string, string | undefined>;
+
+/**
+ * The defaults that components constructed outside loadConfig (tests, benches, the memory log on
+ * its own) fall back on: named once here, and loadConfig's defaults for the same settings. The
+ * window rules' defaults are in schemas/aggregation.json (loadAggregationDefaults).
+ */
+export const DEFAULTS = {
+  /** RETRY_AFTER_SEC */
+  retryAfterSec: 1,
+  /** LOG_PARTITIONS */
+  logPartitions: 12,
+  /** LOG_CAPACITY */
+  logCapacity: 1_000_000,
+  /** LOG_CAPACITY_BYTES */
+  logCapacityBytes: 256 * 1024 * 1024,
+  /** RECOVERY_GIVE_UP_MS */
+  recoveryGiveUpMs: 60_000,
+  /** ARCHIVE_SWEEP_INTERVAL_MS */
+  archiveSweepIntervalMs: 3_600_000,
+} as const;
 
 class ConfigReader {
   readonly problems: string[] = [];
@@ -175,15 +198,19 @@ class ConfigReader {
   }
 }
 
-/** Reads and validates the whole configuration once; every bad value is reported, not just the first. */
+/**
+ * Reads and validates the whole configuration once; every bad value is reported, not just the first.
+ * `overrides` (tests, benches) are merged over what the environment gives before the checks that
+ * tie settings together, so an override cannot make a configuration the environment could not.
+ */
 export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config> = {}): Config {
   const r = new ConfigReader(env);
   const agg = loadAggregationDefaults();
   const topic = /^[A-Za-z0-9._-]{1,200}$/;
   const aggFile = 'schemas/aggregation.json';
   // One Retry-After for every "the log cannot take it now" answer, whichever log adapter gives it.
-  const retryAfterSec = r.int('RETRY_AFTER_SEC', 1, 1, 3600);
-  const config: Config = {
+  const retryAfterSec = r.int('RETRY_AFTER_SEC', DEFAULTS.retryAfterSec, 1, 3600);
+  const read: Config = {
     role: r.oneOf('ROLE', 'all', ROLES),
     host: r.str('HOST', '127.0.0.1'),
     port: r.int('PORT', 8080, 0, 65535),
@@ -205,13 +232,13 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
       bodyLimitBytes: r.int('BODY_LIMIT_BYTES', 256 * 1024, 1024, 16 * 1024 * 1024),
       pastMs: r.int('TS_PAST_MS', 86_400_000, 0, 7 * 86_400_000),
       futureMs: r.int('TS_FUTURE_MS', 86_400_000, 0, 7 * 86_400_000),
-      closeMarginMs: r.int('ACK_CLOSE_MARGIN_MS', 100, 0, 600_000),
+      closeMarginMs: r.int('ACK_CLOSE_MARGIN_MS', agg.ackCloseMarginMs, 0, 600_000, aggFile),
       retryAfterSec,
     },
     log: {
-      partitions: r.int('LOG_PARTITIONS', 12, 1, 10_000),
-      capacity: r.int('LOG_CAPACITY', 1_000_000, 1, 1_000_000_000),
-      capacityBytes: r.int('LOG_CAPACITY_BYTES', 256 * 1024 * 1024, 1024, 64 * 1024 * 1024 * 1024),
+      partitions: r.int('LOG_PARTITIONS', DEFAULTS.logPartitions, 1, 10_000),
+      capacity: r.int('LOG_CAPACITY', DEFAULTS.logCapacity, 1, 1_000_000_000),
+      capacityBytes: r.int('LOG_CAPACITY_BYTES', DEFAULTS.logCapacityBytes, 1024, 64 * 1024 * 1024 * 1024),
       reactionsTopic: r.str('REACTIONS_TOPIC', 'emostream.reactions', topic),
       aggregatesTopic: r.str('AGGREGATES_TOPIC', 'emostream.aggregates', topic),
       reactionsFormat: r.oneOf('REACTIONS_FORMAT', 'packed', REACTIONS_FORMATS),
@@ -245,10 +272,11 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
       issuer: r.str('JWT_ISSUER', ''),
       audience: r.str('JWT_AUDIENCE', ''),
       leewaySec: r.int('JWT_LEEWAY_SEC', 5, 0, 300),
+      jwksTimeoutMs: r.int('JWT_JWKS_TIMEOUT_MS', 5_000, 100, 60_000),
     },
     punctuateMs: r.int('PUNCTUATE_MS', 250, 10, 60_000),
     stallTimeoutMs: r.int('STALL_TIMEOUT_MS', 30_000, 100, 3_600_000),
-    recoveryGiveUpMs: r.int('RECOVERY_GIVE_UP_MS', 60_000, 100, 86_400_000),
+    recoveryGiveUpMs: r.int('RECOVERY_GIVE_UP_MS', DEFAULTS.recoveryGiveUpMs, 100, 86_400_000),
     adapters: {
       log: r.oneOf('LOG_ADAPTER', 'memory', ['memory', 'kafka']),
       registry: r.oneOf('REGISTRY_ADAPTER', 'memory', ['memory', 'confluent']),
@@ -283,25 +311,18 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
       dir: r.str('ARCHIVE_DIR', ''),
       postgresUrl: r.str('POSTGRES_URL', 'postgres://emostream:emostream@127.0.0.1:25432/emostream', /^postgres(ql)?:\/\/\S+$/),
       retentionDays: r.int('ARCHIVE_RETENTION_DAYS', 30, 0, 36_500),
-      sweepIntervalMs: r.int('ARCHIVE_SWEEP_INTERVAL_MS', 3_600_000, 1000, 86_400_000),
+      sweepIntervalMs: r.int('ARCHIVE_SWEEP_INTERVAL_MS', DEFAULTS.archiveSweepIntervalMs, 1000, 86_400_000),
     },
     instanceId: r.str('INSTANCE_ID', `${process.pid}`, /^[A-Za-z0-9._-]{1,64}$/),
   };
+  const config = merge(read, overrides);
   if (config.ingest.userBurst < config.ingest.maxBatch) {
     r.problems.push(`USER_BURST (${config.ingest.userBurst}) must be at least MAX_BATCH (${config.ingest.maxBatch}), or a full batch from one user could never be accepted`);
   }
   if (config.ingest.clientBurst < config.ingest.maxBatch) {
     r.problems.push(`CLIENT_BURST (${config.ingest.clientBurst}) must be at least MAX_BATCH (${config.ingest.maxBatch})`);
   }
-  if (config.aggregation.tsToleranceMs > 0 && config.aggregation.tsToleranceMs >= config.aggregation.graceMs) {
-    // A ts trusted further back than grace could place a reaction in a window already closed.
-    r.problems.push(`TS_TOLERANCE_MS (${config.aggregation.tsToleranceMs}) must be smaller than GRACE_MS (${config.aggregation.graceMs})`);
-  }
-  const ackSlack = config.aggregation.tsToleranceMs + config.ingest.closeMarginMs;
-  if (ackSlack > 0 && ackSlack >= config.aggregation.graceMs) {
-    // Else a reaction could be received after its window stopped taking acknowledgements.
-    r.problems.push(`TS_TOLERANCE_MS + ACK_CLOSE_MARGIN_MS (${config.aggregation.tsToleranceMs} + ${config.ingest.closeMarginMs}) must be smaller than GRACE_MS (${config.aggregation.graceMs})`);
-  }
+  r.problems.push(...ackTimingProblems({ ...config.aggregation, closeMarginMs: config.ingest.closeMarginMs }));
   if (config.log.capacityBytes < config.ingest.bodyLimitBytes) {
     // Else one full request could be refused with 503 for ever: no amount of draining makes room.
     r.problems.push(`LOG_CAPACITY_BYTES (${config.log.capacityBytes}) must be at least BODY_LIMIT_BYTES (${config.ingest.bodyLimitBytes})`);
@@ -322,7 +343,7 @@ export function loadConfig(env: Env = process.env, overrides: DeepPartial<Config
   if (r.problems.length > 0) {
     throw emoError('CONFIG', `invalid configuration:\n  - ${r.problems.join('\n  - ')}`);
   }
-  return merge(config, overrides);
+  return config;
 }
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };

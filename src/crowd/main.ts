@@ -1,6 +1,6 @@
 // Crowd simulator CLI: `npm run crowd -- --match M --viewers 5000 --duration 60s`.
 import { WebSocket } from 'ws';
-import { EmoStreamClient, type LiveMessage } from '../../packages/sdk/src/index.js';
+import { EmoStreamClient, type LiveMessage } from '@emostream/sdk';
 import { parseCrowdArgs, USAGE, UsageError, type CrowdOptions } from './args.js';
 import { CrowdSimulator } from './simulator.js';
 import { num, renderStatus } from './stats.js';

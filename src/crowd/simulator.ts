@@ -1,5 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
-import { ReactionSender } from '../../packages/sdk/src/index.js';
+import { ReactionSender } from '@emostream/sdk';
 import { baselineSampler } from './distribution.js';
 import { ReactionPlanner } from './planner.js';
 import { seededRandom, type Random } from './rng.js';

@@ -45,7 +45,6 @@ export const ErrorCodes = Object.freeze({
   CODEC: def('EMO_ERR_CODEC', 500, 'Could not encode or decode a record'),
   UNKNOWN_SCHEMA: def('EMO_ERR_UNKNOWN_SCHEMA', 500, 'Schema id is unknown to the registry'),
   REGISTRY: def('EMO_ERR_REGISTRY', 503, 'Schema registry request failed', true),
-  CLIENT_QUEUE_FULL: def('EMO_ERR_CLIENT_QUEUE_FULL', 429, 'The client queue is full', true),
   CLOSED: def('EMO_ERR_CLOSED', 503, 'Component is closed'),
   INTERNAL: def('EMO_ERR_INTERNAL', 500, 'Internal error'),
 });

@@ -13,8 +13,9 @@ export interface Reaction {
 }
 
 // A closed window (aggregate.avsc) and the same as the fan-out delivers it (seq, prevSeq, epoch) are
-// what the client SDK's users read off the wire: defined once, in the SDK package.
-export type { LiveWindow as LiveUpdate, WindowAggregate } from '../../packages/sdk/src/types.js';
+// what the client SDK's users read off the wire: defined once, in the wire contract (src/wire), which
+// the SDK builds from too.
+export type { LiveWindow as LiveUpdate, WindowAggregate } from '../wire/types.js';
 
 /**
  * How the API writes reactions to the reactions topic: `single`, one record per reaction

@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { emoError } from '../domain/errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Clock } from '../ports/clock.js';
+import { CloseCodes } from '../wire/close-codes.js';
 
 export interface AdmissionOptions {
   maxConnections: number;
@@ -15,7 +16,7 @@ export interface AdmissionOptions {
 }
 
 /** Close code of a WebSocket refused by the connection-rate cap; the reason is the seconds to wait. */
-export const RATE_LIMITED_CLOSE_CODE = 4429;
+export const RATE_LIMITED_CLOSE_CODE = CloseCodes.RATE_LIMITED;
 
 /**
  * Who may open a live connection (WebSocket or SSE alike): the Origin allowlist, the caps on held

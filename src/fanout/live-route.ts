@@ -2,10 +2,10 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import type { WebSocket } from 'ws';
-import type { HelloMessage } from '../../packages/sdk/src/compact.js';
+import type { HelloMessage } from '../wire/compact.js';
 import { emoError } from '../domain/errors.js';
-import { LIVE_STREAM_EVENT } from '../http/server-limits.js';
-import { authorizeMatch, TOKEN_EXPIRED_CLOSE_CODE, type Authenticator } from '../http/auth.js';
+import { LIVE_STREAM_EVENT } from '../ports/live-stream.js';
+import { authorizeMatch, TOKEN_EXPIRED_CLOSE_CODE, type Authenticator } from '../auth/auth.js';
 import type { Clock } from '../ports/clock.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { ID_PATTERN } from '../domain/types.js';
@@ -203,7 +203,7 @@ export async function liveRoute(app: FastifyInstance, o: LiveRouteOptions): Prom
       socket.on('error', (err) => req.log.debug({ err }, 'websocket error'));
 
       const resume = req.query.since !== undefined && req.query.epoch !== undefined ? { since: Number(req.query.since), epoch: req.query.epoch } : undefined;
-      run(req, viewer, resume, () => socket.close(1011, 'subscription failed'));
+      run(req, viewer, resume, () => socket.close(CloseCodes.INTERNAL_ERROR, 'subscription failed'));
     },
   });
 

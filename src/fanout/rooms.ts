@@ -43,14 +43,6 @@ export class Rooms {
     this.#presenceTimer.unref();
   }
 
-  get size(): number {
-    return this.#rooms.size;
-  }
-
-  viewersOn(matchId: string): number {
-    return this.#rooms.get(matchId)?.viewers.size ?? 0;
-  }
-
   async join(matchId: string, viewer: Viewer): Promise<void> {
     let room = this.#rooms.get(matchId);
     if (!room) {

@@ -1,11 +1,11 @@
-import { encodeCompact, toBase64, type HelloMessage } from '../../packages/sdk/src/compact.js';
+import { encodeCompact, toBase64, type HelloMessage } from '../wire/compact.js';
 import type { LiveUpdate } from '../domain/types.js';
 import type { FanoutBus } from '../ports/bus.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { SharedFrame } from './frame.js';
 import type { ServerMessage } from './wire.js';
 
-/** json: the documented JSON messages (default); compact: binary updates (packages/sdk/src/compact.ts). */
+/** json: the documented JSON messages (default); compact: binary updates (src/wire/compact.ts). */
 export type LiveFormat = 'json' | 'compact';
 export const LIVE_FORMATS: readonly LiveFormat[] = ['json', 'compact'];
 

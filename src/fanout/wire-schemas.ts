@@ -39,12 +39,8 @@ export const LiveGapMessage = Type.Object(
 
 export const LivePongMessage = Type.Object({ type: Type.Literal('pong') }, { $id: 'LivePongMessage', title: 'LivePongMessage', additionalProperties: false });
 
-export const LiveErrorMessage = Type.Object(
-  { type: Type.Literal('error'), code: Type.String({ description: 'An EMO_ERR_* code' }), message: Type.String() },
-  { $id: 'LiveErrorMessage', title: 'LiveErrorMessage', additionalProperties: false },
-);
 
-export const LiveServerMessage = Type.Union([LiveUpdateMessage, LiveGapMessage, LivePongMessage, LiveErrorMessage], {
+export const LiveServerMessage = Type.Union([LiveUpdateMessage, LiveGapMessage, LivePongMessage], {
   $id: 'LiveServerMessage',
   title: 'LiveServerMessage',
   description: 'A frame the server sends on /v1/live (JSON text), told apart by `type`',
@@ -78,7 +74,7 @@ export const LiveCompactUpdate = Type.String({
     'varint seq; [varint seq-prevSeq]; [u8 length + ASCII epoch]; varint viewers; varint total; i8 round(sentiment*100); ' +
     'then to the end, one varint per emoji with units: units * emojis.length + index (index into the hello emojis), in the JSON `units` order. ' +
     'matchId, windowStart/windowEnd and counts are not sent. Gap, pong and error stay JSON text messages. ' +
-    'Decoder: packages/sdk/src/compact.ts (decodeCompact).',
+    'Decoder: src/wire/compact.ts (decodeCompact), in the SDK.',
 });
 
 const serverInSync: ServerMessage = {} as Static<typeof LiveServerMessage>;
@@ -86,4 +82,4 @@ const clientInSync: ClientMessage = {} as Static<typeof LiveClientMessage>;
 void serverInSync;
 void clientInSync;
 
-export const liveMessageSchemas = [LiveUpdateMessage, LiveGapMessage, LivePongMessage, LiveErrorMessage, LiveServerMessage, LiveClientMessage, LiveHelloMessage, LiveCompactUpdate];
+export const liveMessageSchemas = [LiveUpdateMessage, LiveGapMessage, LivePongMessage, LiveServerMessage, LiveClientMessage, LiveHelloMessage, LiveCompactUpdate];

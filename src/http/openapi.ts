@@ -2,10 +2,10 @@ import type { FastifyInstance, FastifySchema } from 'fastify';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { ErrorCodes, type ErrorName } from '../domain/errors.js';
-import { LiveServerMessage, liveMessageSchemas } from '../fanout/wire-schemas.js';
 import { ErrorBody } from './error-schema.js';
 import type { Clock } from '../ports/clock.js';
-import { acceptedTsRange } from '../ingest/schemas.js';
+import type { AckTiming } from '../domain/windows.js';
+import { CLOSE_CODE_MEANINGS } from '../wire/close-codes.js';
 
 interface RouteDoc {
   tags: string[];
@@ -40,22 +40,26 @@ const ERROR_HEADERS: Record<number, Record<string, unknown>> = {
   429: { 'Retry-After': { type: 'integer', minimum: 0, description: 'Seconds to wait before retrying' } },
   503: { 'Retry-After': { type: 'integer', minimum: 0, description: 'Seconds to wait before retrying (when retrying helps)' } },
 };
+const closeCodes = Object.entries(CLOSE_CODE_MEANINGS).map(([code, meaning]) => `${code} ${meaning}`).join('; ');
 const jsonOf = (schema: unknown) => ({ content: { 'application/json': { schema } } });
 const Readiness = { type: 'object', properties: { status: { type: 'string' }, failing: { type: 'array', items: { type: 'string' } } } };
 
 /**
  * What the document says about each route beyond its schemas: the routes themselves keep only what
  * validates and serialises, so this table is the one place to read the API from a caller's side.
+ * Numbers come from the deployment's own settings (`t`), never written here.
  */
-const ROUTE_DOCS: Record<string, RouteDoc> = {
+const routeDocs = (t: AckTiming): Record<string, RouteDoc> => ({
   'POST /v1/reactions': {
     tags: ['ingest'],
     summary: 'Send one reaction',
     auth: 'header',
     description:
       '202 once the log holds the reaction. `ts` (ms since the epoch) is accepted within ±TS_PAST_MS/TS_FUTURE_MS of the receive time ' +
-      '(to the hour: the bounds in this document hold until the hour turns) and trusted only up to 250 ms behind it. ' +
-      'Retry 429/503 after Retry-After. The body may be sent with `Content-Encoding: gzip`.',
+      `(to the hour: the bounds in this document hold until the hour turns) and trusted only up to ${t.tsToleranceMs} ms (TS_TOLERANCE_MS) behind it, ` +
+      'else the receive time places the reaction. Its window closes at its end + ' +
+      `${t.graceMs} ms (GRACE_MS); the 202 is given only while the log holds the reaction at least ${t.closeMarginMs} ms (ACK_CLOSE_MARGIN_MS) before then, ` +
+      'later the answer is a 503 to retry into an open window. Retry 429/503 after Retry-After. The body may be sent with `Content-Encoding: gzip`.',
     errors: INGEST_ERRORS,
   },
   'POST /v1/reactions/batch': {
@@ -85,11 +89,10 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
     description:
       'Upgrade to a WebSocket. The server sends `LiveServerMessage` frames: a `snapshot`, then an `update` per closed window; ' +
       'with `since` and `epoch` it replays what was missed, or sends a `gap` and the latest snapshot. The client may send ' +
-      '`LiveClientMessage` (ping). Close codes: 1001 going away, 1009 frame too big, 4400 bad request, 4401 token expired ' +
-      '(reconnect with a fresh token and resume), 4402 malformed frame. Admission limits answer before the upgrade, as HTTP errors; ' +
+      `\`LiveClientMessage\` (ping). Close codes: ${closeCodes}. Admission limits and a bad query answer before the upgrade, as HTTP errors; ` +
       'a plain GET without `Upgrade: websocket` is a 426. Browsers may pass the token as `?token=` (only here). ' +
       '`format=compact` selects the compact profile: a `LiveHelloMessage` text frame, then `LiveCompactUpdate` binary frames ' +
-      '(gap, pong and error stay JSON). New connections past WS_ADMIT_PER_SEC (node) or WS_ADMIT_PER_IP_PER_SEC (address) ' +
+      '(gap and pong stay JSON). New connections past WS_ADMIT_PER_SEC (node) or WS_ADMIT_PER_IP_PER_SEC (address) ' +
       'are closed at once with 4429, the reason being the seconds to wait before reconnecting.',
     // A ?token= far over its limit makes the request line itself too long for Node's parser: 431.
     errors: ['VALIDATION', 'ORIGIN_NOT_ALLOWED', 'TOO_MANY_CONNECTIONS', 'NODE_FULL', 'UPGRADE_REQUIRED', 'HEADERS_TOO_LARGE'],
@@ -131,7 +134,7 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
       'Upgrade to a WebSocket. The archived windows of `matchId`, paced in real time (× `speed`) from the playhead `offset` (ms since the match start) or `at` (ms since the epoch), ' +
       'as the live protocol’s `snapshot` and `update` messages (epoch `replay`), each when the playhead reaches the window’s end, plus `replay` messages ' +
       '(`matchStart`, `matchEnd`, `position`, `offsetMs`, `state`: playing | paused | ended). Client frames: `{"type":"seek","offset":MS}` or `{"type":"seek","at":EPOCH_MS}`, ' +
-      '`{"type":"pause"}`, `{"type":"play"}`, `{"type":"ping"}`. Close code 4402 for a malformed frame.',
+      '`{"type":"pause"}`, `{"type":"play"}`, `{"type":"ping"}`. Close codes as on /v1/live.',
     errors: ['VALIDATION', 'UNAUTHORIZED', 'MATCH_NOT_ARCHIVED', 'ARCHIVE_UNAVAILABLE', 'NODE_FULL', 'UPGRADE_REQUIRED', 'HEADERS_TOO_LARGE'],
     responses: { 101: { description: 'Switching Protocols; then LiveServerMessage-shaped updates and replay state messages. A plain GET without `Upgrade: websocket` is a 426.' } },
   },
@@ -156,7 +159,7 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
             // One SSE event (the fields of its lines): how Server-Sent Events are described in OpenAPI 3.1.
             schema: {
               type: 'object',
-              description: 'SSE events: id:<epoch>.<seq> + data:<LiveUpdateMessage | base64 LiveCompactUpdate>; event:hello|gap|error + data:<JSON>',
+              description: 'SSE events: id:<epoch>.<seq> + data:<LiveUpdateMessage | base64 LiveCompactUpdate>; event:hello|gap + data:<JSON>',
               properties: { id: { type: 'string' }, event: { type: 'string', enum: ['message', 'hello', 'gap', 'error'] }, data: { type: 'string' }, retry: { type: 'integer' } },
             },
           },
@@ -173,7 +176,7 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
   'GET /metrics': { tags: ['operations'], summary: 'Prometheus metrics', responses: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } },
   'GET /dashboard': { tags: ['pages'], summary: 'Dashboard page (?matchId=M)', responses: { 200: { description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } } } },
   'GET /overlay': { tags: ['pages'], summary: 'Broadcaster overlay page (?matchId=M)', responses: { 200: { description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } } } },
-};
+});
 
 /** The error responses of a route, one per status, each listing the codes it carries. */
 function errorResponses(names: ErrorName[]): Record<string, unknown> {
@@ -194,14 +197,13 @@ function errorResponses(names: ErrorName[]): Record<string, unknown> {
  * Components by name, without their $id (in OpenAPI 3.1 an $id would rebase the refs inside), the
  * live union as refs to its members rather than copies of them.
  */
-function componentSchemas(): Record<string, unknown> {
+function componentSchemas(schemas: readonly object[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const schema of [ErrorBody, ...liveMessageSchemas]) {
-    const { $id, ...rest } = schema as unknown as { $id: string } & Record<string, unknown>;
-    out[$id] = rest;
+  for (const schema of [ErrorBody, ...schemas]) {
+    const { $id, anyOf, ...rest } = schema as { $id: string; anyOf?: { $id?: string }[] } & Record<string, unknown>;
+    const named = anyOf?.every((m) => m.$id !== undefined) === true;
+    out[$id] = anyOf === undefined ? rest : { ...rest, anyOf: named ? anyOf.map((m) => ({ $ref: `#/components/schemas/${m.$id}` })) : anyOf };
   }
-  const union = out.LiveServerMessage as { anyOf: { $id: string }[] };
-  out.LiveServerMessage = { ...union, anyOf: (LiveServerMessage.anyOf as unknown as { $id: string }[]).map((m) => ({ $ref: `#/components/schemas/${m.$id}` })) };
   return out;
 }
 
@@ -219,14 +221,19 @@ export interface OpenApiOptions {
   /** The catalog's emojis: the only values `emoji` takes. */
   emojis: readonly string[];
   clock: Clock;
-  /** The accepted ts range around the receive time (TS_PAST_MS, TS_FUTURE_MS). */
-  ts: { pastMs: number; futureMs: number };
+  /** The accepted ts range around the receive time (TS_PAST_MS, TS_FUTURE_MS), and the range as of `now` (ingest's rule). */
+  ts: { pastMs: number; futureMs: number; range: (now: number) => { min: number; max: number } };
+  /** The window rules and ack margin the ingest description states (ingest acknowledges by them). */
+  timing: AckTiming;
+  /** Schemas with an $id the routes refer to by name (the live wire's messages), as components; a union of named ones is written as refs. */
+  components: readonly object[];
   /** What the deployment enforces: security is documented only where it is. */
   auth: { serviceTokens: boolean; jwt: boolean };
 }
 
 export async function registerOpenApi(app: FastifyInstance, o: OpenApiOptions): Promise<void> {
   const authOn = o.auth.serviceTokens || o.auth.jwt;
+  const docs = routeDocs(o.timing);
   const bearerDescription = [
     o.auth.jwt ? 'a viewer JWT (its `sub` is the user; an optional `matches` claim limits the matches)' : '',
     o.auth.serviceTokens ? 'one of API_TOKENS (server-to-server: the body names the user)' : '',
@@ -238,7 +245,7 @@ export async function registerOpenApi(app: FastifyInstance, o: OpenApiOptions): 
         title: 'EmoStream API',
         version: o.version,
         description:
-          'Real-time emoji reactions: ingest, 2 s windows, fan-out. Every error is an `EmoError` body with a stable code:\n\n' +
+          `Real-time emoji reactions: ingest, ${o.timing.windowMs / 1000} s windows, fan-out. ` + 'Every error is an `EmoError` body with a stable code:\n\n' +
           `| code | status | retry helps | meaning |\n| --- | --- | --- | --- |\n${codeTable}\n\n` +
           'Any unknown route answers 404 `EMO_ERR_NOT_FOUND`; a known path with another method 405 `EMO_ERR_METHOD_NOT_ALLOWED` with ' +
           '`Allow`. ' +
@@ -255,7 +262,7 @@ export async function registerOpenApi(app: FastifyInstance, o: OpenApiOptions): 
         { name: 'pages' },
       ],
       components: {
-        schemas: componentSchemas() as never,
+        schemas: componentSchemas(o.components) as never,
         ...(authOn
           ? {
               securitySchemes: {
@@ -269,7 +276,7 @@ export async function registerOpenApi(app: FastifyInstance, o: OpenApiOptions): 
     convertConstToEnum: false,
     transform: ({ schema, url, route }) => {
       const methods = Array.isArray(route.method) ? route.method : [route.method];
-      const doc = methods.map((m) => ROUTE_DOCS[`${m} ${url}`]).find((d) => d !== undefined);
+      const doc = methods.map((m) => docs[`${m} ${url}`]).find((d) => d !== undefined);
       if (!doc) return { schema, url };
       const own = (schema?.response ?? {}) as Record<string, unknown>;
       const documented: FastifySchema & Record<string, unknown> = {
@@ -288,7 +295,7 @@ export async function registerOpenApi(app: FastifyInstance, o: OpenApiOptions): 
   const emojiSchema = { type: 'string', enum: [...o.emojis], description: 'One of the catalog (GET /v1/emojis)' };
   // The document as of now: the ts bounds move with the clock, so they are filled in per request.
   const current = (base: unknown) => {
-    const { min: minimum, max: maximum } = acceptedTsRange(o.clock.now(), o.ts.pastMs, o.ts.futureMs);
+    const { min: minimum, max: maximum } = o.ts.range(o.clock.now());
     const doc = structuredClone(base) as OpenApiDoc;
     for (const path of ['/v1/reactions', '/v1/reactions/batch']) {
       const schema = doc.paths?.[path]?.post?.requestBody?.content?.['application/json']?.schema;

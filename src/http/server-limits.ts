@@ -5,6 +5,7 @@ import { emoError, type EmoError } from '../domain/errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { errorBody } from './error-handler.js';
 import type { Config } from '../config/config.js';
+import { LIVE_STREAM_EVENT } from '../ports/live-stream.js';
 
 /** A whole HTTP response for a raw socket (before or outside Fastify's request cycle). */
 export function rawResponse(e: EmoError): string {
@@ -57,13 +58,6 @@ export function serverOptions(config: ServerLimitSettings, metrics: Metrics): Pa
   };
   return options as Partial<FastifyServerOptions>;
 }
-
-/**
- * Emitted on the HTTP server by a route whose response becomes a long-lived stream (the SSE live
- * feed), with the request: like an upgraded socket, it leaves the per-address HTTP socket count
- * (WS_MAX_CONNECTIONS_PER_IP bounds live connections of both transports).
- */
-export const LIVE_STREAM_EVENT = 'emostream:live-stream';
 
 /**
  * At most `maxConnectionsPerIp` open HTTP sockets per client address: the sockets beyond are

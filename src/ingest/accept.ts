@@ -3,7 +3,7 @@ import type { EmojiCatalog } from '../domain/catalog.js';
 import type { Clock } from '../ports/clock.js';
 import { emoError, isEmoError } from '../domain/errors.js';
 import type { Reaction } from '../domain/types.js';
-import { eventTimeOf, windowStartFor } from '../domain/windows.js';
+import { ackDeadline, type AckTiming } from '../domain/windows.js';
 import type { LogProducer } from '../ports/log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { acceptedTsRange, type ReactionBody } from './schemas.js';
@@ -21,19 +21,9 @@ export interface AcceptDeps {
   topic: string;
   pastMs: number;
   futureMs: number;
-  /** The window rules, to know when each reaction's window stops taking it (see closesAt). */
-  closing: { windowMs: number; graceMs: number; tsToleranceMs: number; marginMs: number };
+  /** The window rules, to know when each reaction's window stops taking it (see ackDeadline). */
+  closing: AckTiming;
   retryAfterSec: number;
-}
-
-/**
- * When the log must hold a reaction received at `receivedAt` for it to be counted: its window
- * closes at end + grace (by stream time or by the aggregator's clock), less a margin for the log's
- * visibility lag and clock differences between nodes. A 202 given later could name a reaction
- * the aggregator has already passed by as late.
- */
-export function ackDeadline(c: AcceptDeps['closing'], ts: number, receivedAt: number): number {
-  return windowStartFor(eventTimeOf(ts, receivedAt, c.tsToleranceMs), c.windowMs) + c.windowMs + c.graceMs - c.marginMs;
 }
 
 /**

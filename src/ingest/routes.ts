@@ -1,6 +1,6 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import { authorizeReactions, clientIdentity, type Authenticator } from '../http/auth.js';
+import { authorizeReactions, clientIdentity, type Authenticator } from '../auth/auth.js';
 import { acceptReactions, type AcceptDeps } from './accept.js';
 import { Accepted, batchBody, ReactionBody } from './schemas.js';
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { LiveUpdate, WindowAggregate } from '../domain/types.js';
 
 export type UpdateListener = (update: LiveUpdate) => void;
@@ -29,6 +30,14 @@ export interface FanoutBus {
   setPresence(nodeId: string, matchId: string, viewers: number): Promise<void>;
   viewers(matchId: string): Promise<number>;
   close(): Promise<void>;
+}
+
+/**
+ * A new epoch id: a bus whose history starts afresh (first start, or its store lost the data) names
+ * it with one, so a client resuming with an older epoch is told of the gap, not replayed a mix.
+ */
+export function newEpoch(): string {
+  return randomUUID().slice(0, 8);
 }
 
 /**

@@ -4,20 +4,3 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => Date.now() };
-
-/** A clock tests drive by hand. */
-export class ManualClock implements Clock {
-  #now: number;
-  constructor(start = 0) {
-    this.#now = start;
-  }
-  now(): number {
-    return this.#now;
-  }
-  set(ms: number): void {
-    this.#now = ms;
-  }
-  advance(ms: number): void {
-    this.#now += ms;
-  }
-}

@@ -25,6 +25,14 @@ export interface TopicPartition {
   partition: number;
 }
 
+/**
+ * The one spelling of a partition as a map key and in messages: `topic/partition`. The changelog's
+ * record keys use it too (kafka-state-store), so it is part of what is on disk: do not change it.
+ */
+export function tpKey(tp: TopicPartition): string {
+  return `${tp.topic}/${tp.partition}`;
+}
+
 export interface TopicPartitionOffset extends TopicPartition {
   offset: number;
 }

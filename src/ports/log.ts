@@ -2,6 +2,7 @@ import type { WindowStateStore } from './window-state-store.js';
 import type { LogRecord, ProducerRecord, TopicPartition, TopicPartitionOffset } from './log-records.js';
 
 export type { LogRecord, ProducerRecord, TopicPartition, TopicPartitionOffset } from './log-records.js';
+export { tpKey } from './log-records.js';
 
 /**
  * The log port: what the pipeline needs of Kafka, and what the in-memory log provides in embedded

@@ -7,6 +7,8 @@ import type { Log, LogConsumer, TopicPartitionOffset } from '../ports/log.js';
 import { Backoff, sleep, StageLoop } from '../stage/stage-loop.js';
 import type { StageProgress } from '../stage/stage-progress.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { DEFAULTS } from '../config/config.js';
+import { tpKey } from '../ports/log.js';
 
 export interface PublisherRunnerOptions {
   log: Log;
@@ -38,7 +40,7 @@ export class PublisherRunner {
   readonly #stage: StageLoop;
 
   constructor(private readonly o: PublisherRunnerOptions) {
-    this.#stage = new StageLoop({ stage: 'publisher', dependency: 'kafka', giveUpMs: o.recoveryGiveUpMs ?? 60_000, logger: o.logger, ...(o.progress ? { progress: o.progress } : {}) });
+    this.#stage = new StageLoop({ stage: 'publisher', dependency: 'kafka', giveUpMs: o.recoveryGiveUpMs ?? DEFAULTS.recoveryGiveUpMs, logger: o.logger, ...(o.progress ? { progress: o.progress } : {}) });
   }
 
   async start(): Promise<void> {
@@ -78,7 +80,7 @@ export class PublisherRunner {
     }
     const offsets = new Map<string, TopicPartitionOffset>();
     for (const rec of batch) {
-      offsets.set(`${rec.topic}/${rec.partition}`, { topic: rec.topic, partition: rec.partition, offset: rec.offset + 1 });
+      offsets.set(tpKey(rec), { topic: rec.topic, partition: rec.partition, offset: rec.offset + 1 });
       let agg: WindowAggregate;
       try {
         agg = await this.o.serde.decode(rec.value);

@@ -7,6 +7,7 @@ import { createSerdes } from '../codec/serde.js';
 import type { Config, Role } from '../config/config.js';
 import { EmojiCatalog } from '../domain/catalog.js';
 import { systemClock, type Clock } from '../ports/clock.js';
+import { localRateLimits } from '../adapters/memory/memory-rate-buckets.js';
 import type { FanoutBus } from '../ports/bus.js';
 import { StageProgress, type ReadinessCheck } from '../stage/stage-progress.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
@@ -69,9 +70,9 @@ export async function startRole(config: Config, deps: { logger: Logger; clock?: 
       const producer = await log.producer();
       lifecycle.add('ingest', () => producer.close());
       checks.push({ name: 'log', ready: () => producer.ready() });
-      const limits = config.ingest.rateLimitStore === 'redis' ? await createSharedRateLimits(config, logger) : undefined;
-      if (limits) lifecycle.add('adapters', () => limits.close());
-      ingest = { producer, codec: serdes.reactions, ...(limits ? { limits } : {}) };
+      const shared = config.ingest.rateLimitStore === 'redis' ? await createSharedRateLimits(config, logger) : undefined;
+      if (shared) lifecycle.add('adapters', () => shared.close());
+      ingest = { producer, codec: serdes.reactions, limits: shared ?? localRateLimits(config.ingest, clock) };
     }
     const app = await buildApp({
       config,

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AggregatorRunner } from '../../src/aggregate/aggregator-runner.js';
 import { MemorySchemaRegistry } from '../../src/adapters/memory/memory-schema-registry.js';
 import { createSerdes, type Serdes } from '../../src/codec/serde.js';
-import { ManualClock } from '../../src/ports/clock.js';
+import { ManualClock } from '../../helpers/manual-clock.js';
 import type { WindowAggregate } from '../../src/domain/types.js';
 import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics.js';

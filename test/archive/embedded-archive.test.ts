@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
-import { ManualClock } from '../../src/ports/clock.js';
+import { ManualClock } from '../../helpers/manual-clock.js';
 import { startEmbedded, type Pipeline } from '../../src/roles/embedded.js';
 import { EmoStreamClient, type LiveMessage } from '../../packages/sdk/src/index.js';
 import { silentLogger, testConfig } from '../../helpers/fixtures.js';

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { buildApp } from '../../src/app.js';
 import { openPgliteArchive } from '../../src/adapters/postgres/pglite-window-archive.js';
-import { ManualClock } from '../../src/ports/clock.js';
+import { ManualClock } from '../../helpers/manual-clock.js';
 import type { WindowAggregate } from '../../src/domain/types.js';
 import type { WindowArchive } from '../../src/ports/window-archive.js';
 import { createMetrics } from '../../src/metrics/metrics.js';

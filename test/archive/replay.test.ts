@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { WebSocket } from 'ws';
 import { buildApp } from '../../src/app.js';
 import { openPgliteArchive } from '../../src/adapters/postgres/pglite-window-archive.js';
-import { ManualClock } from '../../src/ports/clock.js';
+import { ManualClock } from '../../helpers/manual-clock.js';
 import type { WindowArchive } from '../../src/ports/window-archive.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import { EmoStreamClient, type LiveMessage, type ReplayStateMessage } from '../../packages/sdk/src/index.js';

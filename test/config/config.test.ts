@@ -67,6 +67,8 @@ describe('loadConfig', () => {
   });
 
   it('overrides merge into the loaded config, nested objects field by field', () => {
+    // Overrides are checked with the rest: a test cannot run on a configuration no environment could give.
+    expect(() => loadConfig({}, { aggregation: { graceMs: 300 } })).toThrow(/TS_TOLERANCE_MS \+ ACK_CLOSE_MARGIN_MS \(250 \+ 100\) must be smaller than GRACE_MS \(300\)/);
     const c = loadConfig({ KAFKA_LINGER_MS: '9' }, { kafka: { reactionsPartitions: 3 }, port: 0 });
     expect(c.kafka.lingerMs).toBe(9);
     expect(c.kafka.reactionsPartitions).toBe(3);
@@ -88,15 +90,22 @@ describe('loadConfig', () => {
     };
 
     it('validates the file\'s values like set ones: a bad default is reported, not used', () => {
-      withRules({ windowMs: 5, graceMs: 500, unitScale: 1000, topN: 8, tsToleranceMs: 250 });
+      withRules({ windowMs: 5, graceMs: 500, unitScale: 1000, topN: 8, tsToleranceMs: 250, ackCloseMarginMs: 100 });
       expect(() => loadConfig({})).toThrow(/WINDOW_MS's default 5 from schemas\/aggregation.json must be an integer in \[100, 3600000\]/);
       // A value set in the environment replaces the bad default.
       expect(loadConfig({ WINDOW_MS: '1000' }).aggregation.windowMs).toBe(1000);
     });
 
     it('takes its defaults from the file', () => {
-      withRules({ windowMs: 4000, graceMs: 800, unitScale: 500, topN: 3, tsToleranceMs: 100 });
+      withRules({ windowMs: 4000, graceMs: 800, unitScale: 500, topN: 3, tsToleranceMs: 100, ackCloseMarginMs: 50 });
       expect(loadConfig({}).aggregation).toEqual({ windowMs: 4000, graceMs: 800, unitScale: 500, topN: 3, tsToleranceMs: 100 });
+      expect(loadConfig({}).ingest.closeMarginMs).toBe(50);
+    });
+
+    it('has no second default for a value the file lacks: it is reported unless the environment sets it', () => {
+      withRules({ windowMs: 2000, graceMs: 500, unitScale: 1000, topN: 8, tsToleranceMs: 250 });
+      expect(() => loadConfig({})).toThrow(/ACK_CLOSE_MARGIN_MS's default null from schemas\/aggregation.json/);
+      expect(loadConfig({ ACK_CLOSE_MARGIN_MS: '100' }).ingest.closeMarginMs).toBe(100);
     });
   });
 });

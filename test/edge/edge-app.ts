@@ -10,6 +10,7 @@ import { systemClock, type Clock } from '../../src/ports/clock.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import { catalog, silentLogger, testConfig } from '../../helpers/fixtures.js';
 import type { Logger } from 'pino';
+import { localRateLimits } from '../../src/adapters/memory/memory-rate-buckets.js';
 
 /** Every route a public node serves (ingest, live, pages) on the memory adapters, listening on loopback. */
 export async function edgeApp(opts: { config?: DeepPartial<Config>; clock?: Clock; logger?: Logger; listen?: boolean } = {}) {
@@ -26,7 +27,7 @@ export async function edgeApp(opts: { config?: DeepPartial<Config>; clock?: Cloc
     clock,
     metrics,
     logger: opts.logger ?? silentLogger,
-    ingest: { producer: await log.producer(), codec: serdes.reactions },
+    ingest: { producer: await log.producer(), codec: serdes.reactions, limits: localRateLimits(config.ingest, clock) },
     fanout: { bus, nodeId: 'edge' },
     pages: true,
   });

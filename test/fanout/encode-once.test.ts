@@ -8,9 +8,9 @@ import { systemClock } from '../../src/ports/clock.js';
 import { MemoryBus } from '../../src/adapters/memory/memory-bus.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import { catalog, silentLogger, testConfig } from '../../helpers/fixtures.js';
-import * as compact from '../../packages/sdk/src/compact.js';
+import * as compact from '../../src/wire/compact.js';
 
-vi.mock('../../packages/sdk/src/compact.js', async (importOriginal) => {
+vi.mock('../../src/wire/compact.js', async (importOriginal) => {
   const real = await importOriginal<typeof compact>();
   return { ...real, encodeCompact: vi.fn(real.encodeCompact) };
 });

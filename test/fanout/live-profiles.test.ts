@@ -11,7 +11,7 @@ import type { Config, DeepPartial } from '../../src/config/config.js';
 import { systemClock } from '../../src/ports/clock.js';
 import { MemoryBus } from '../../src/adapters/memory/memory-bus.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
-import { decodeCompact, type CompactContext, type HelloMessage } from '../../packages/sdk/src/compact.js';
+import { decodeCompact, type CompactContext, type HelloMessage } from '../../src/wire/compact.js';
 import { SseConnection } from '../../packages/sdk/src/sse.js';
 import { LiveSubscription } from '../../packages/sdk/src/live-subscription.js';
 import type { LiveMessage, WebSocketCtor, WebSocketLike } from '../../packages/sdk/src/types.js';

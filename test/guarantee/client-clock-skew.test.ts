@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import type { Config } from '../../src/config/config.js';
-import { ManualClock } from '../../src/ports/clock.js';
+import { ManualClock } from '../../helpers/manual-clock.js';
 import { startEmbedded, type Pipeline } from '../../src/roles/embedded.js';
 import { EmoStreamClient, type LiveMessage } from '../../packages/sdk/src/index.js';
 import { catalog, silentLogger, testConfig } from '../../helpers/fixtures.js';

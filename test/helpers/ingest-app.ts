@@ -3,12 +3,13 @@ import { MemorySchemaRegistry } from '../../src/adapters/memory/memory-schema-re
 import { createSerdes } from '../../src/codec/serde.js';
 import type { Reaction } from '../../src/domain/types.js';
 import type { Config, DeepPartial } from '../../src/config/config.js';
-import { ManualClock } from '../../src/ports/clock.js';
+import { ManualClock } from '../../helpers/manual-clock.js';
 import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
 import type { RateBuckets } from '../../src/ports/rate-buckets.js';
 import type { LogProducer } from '../../src/ports/log.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import { catalog, silentLogger, testConfig } from '../../helpers/fixtures.js';
+import { localRateLimits } from '../../src/adapters/memory/memory-rate-buckets.js';
 
 export const NOW = 1_800_000_000_000;
 
@@ -21,7 +22,7 @@ export async function ingestApp(opts: { config?: DeepPartial<Config>; wrap?: (p:
   const serdes = await createSerdes(new MemorySchemaRegistry(), config.log, config.log.reactionsFormat);
   const producer = opts.wrap ? opts.wrap(await log.producer()) : await log.producer();
   const metrics = createMetrics();
-  const app = await buildApp({ config, catalog, clock, metrics, logger: silentLogger, ingest: { producer, codec: serdes.reactions, ...(opts.limits ? { limits: opts.limits } : {}) }, pages: false });
+  const app = await buildApp({ config, catalog, clock, metrics, logger: silentLogger, ingest: { producer, codec: serdes.reactions, limits: opts.limits ?? localRateLimits(config.ingest, clock) }, pages: false });
   /** Every reaction the log holds, whatever the record format (one per reaction, or packed per match). */
   const stored = async () => {
     const out: Reaction[] = [];

@@ -1,6 +1,6 @@
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/ports/clock.js';
+import { ManualClock } from '../../helpers/manual-clock.js';
 import { healthRoutes } from '../../src/http/health-routes.js';
 import { StageProgress } from '../../src/stage/stage-progress.js';
 import { createMetrics } from '../../src/metrics/metrics.js';

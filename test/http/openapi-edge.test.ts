@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { ManualClock } from '../../src/ports/clock.js';
+import { ManualClock } from '../../helpers/manual-clock.js';
 import { catalog } from '../../helpers/fixtures.js';
 import { edgeApp } from '../edge/edge-app.js';
 

@@ -4,12 +4,15 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { buildApp } from '../../src/app.js';
 import { MemorySchemaRegistry } from '../../src/adapters/memory/memory-schema-registry.js';
 import { createSerdes } from '../../src/codec/serde.js';
-import { ManualClock } from '../../src/ports/clock.js';
+import { ManualClock } from '../../helpers/manual-clock.js';
 import { ErrorCodes } from '../../src/domain/errors.js';
 import { MemoryBus } from '../../src/adapters/memory/memory-bus.js';
 import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import { catalog, silentLogger, testConfig } from '../../helpers/fixtures.js';
+import { localRateLimits } from '../../src/adapters/memory/memory-rate-buckets.js';
+import { systemClock } from '../../src/ports/clock.js';
+import { CloseCodes } from '../../src/wire/close-codes.js';
 
 // Fastify has no public list of its routes; an onRoute hook added as the instance is made sees
 // every one. The module is otherwise the real one.
@@ -42,7 +45,7 @@ describe('OpenAPI document', () => {
       clock: new ManualClock(1_800_000_000_000),
       metrics: createMetrics(),
       logger: silentLogger,
-      ingest: { producer: await log.producer(), codec: serdes.reactions },
+      ingest: { producer: await log.producer(), codec: serdes.reactions, limits: localRateLimits(config.ingest, systemClock) },
       fanout: { bus: new MemoryBus({ historySize: 10 }), nodeId: 'n1' },
       pages: true,
     });
@@ -104,6 +107,13 @@ describe('OpenAPI document', () => {
     expect(doc.paths['/v1/live']!.get!.responses['101']!.content!['application/json']!.schema).toEqual({ $ref: '#/components/schemas/LiveServerMessage' });
   });
 
+  it('states the close codes the server sends, from the one table of them, and no other', () => {
+    const live = (doc.paths['/v1/live']!.get! as unknown as { description: string }).description;
+    for (const code of Object.values(CloseCodes)) expect(live).toContain(`${code} `);
+    expect(live).not.toMatch(/\b4400\b|\b4408\b/);
+    expect(Object.keys(doc.components.schemas)).not.toContain('LiveErrorMessage');
+  });
+
   it('serves the docs page and its assets locally', async () => {
     const page = await app.inject({ method: 'GET', url: '/docs/' });
     expect(page.statusCode).toBe(200);
@@ -113,3 +123,26 @@ describe('OpenAPI document', () => {
   });
 });
 
+
+describe('OpenAPI document of another deployment', () => {
+  it('states the window timing and ack margin of its own configuration, not fixed numbers', async () => {
+    const config = testConfig({ aggregation: { windowMs: 4000, graceMs: 900, tsToleranceMs: 300 }, ingest: { closeMarginMs: 150 } });
+    const log = new MemoryLog({ capacity: 100, retryAfterSec: 1 });
+    await log.ensureTopics([{ name: config.log.reactionsTopic, partitions: 1 }]);
+    const serdes = await createSerdes(new MemorySchemaRegistry(), config.log);
+    const app = await buildApp({
+      config, catalog, clock: new ManualClock(1_800_000_000_000), metrics: createMetrics(), logger: silentLogger,
+      ingest: { producer: await log.producer(), codec: serdes.reactions, limits: localRateLimits(config.ingest, systemClock) }, pages: false,
+    });
+    try {
+      const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json() as Doc & { paths: Record<string, { post?: { description?: string } }> };
+      expect(doc.info.description).toContain('ingest, 4 s windows');
+      const ingest = doc.paths['/v1/reactions']!.post!.description!;
+      expect(ingest).toContain('300 ms (TS_TOLERANCE_MS)');
+      expect(ingest).toContain('end + 900 ms (GRACE_MS)');
+      expect(ingest).toContain('150 ms (ACK_CLOSE_MARGIN_MS)');
+    } finally {
+      await app.close();
+    }
+  });
+});

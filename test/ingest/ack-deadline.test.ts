@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
-import { ackDeadline } from '../../src/ingest/accept.js';
+import { ackDeadline } from '../../src/domain/windows.js';
 import { ingestApp, NOW } from '../helpers/ingest-app.js';
 
 let app: FastifyInstance | undefined;
@@ -10,7 +10,7 @@ afterEach(async () => {
   app = undefined;
 });
 
-const closing = { windowMs: 2000, graceMs: 500, tsToleranceMs: 250, marginMs: 100 };
+const closing = { windowMs: 2000, graceMs: 500, tsToleranceMs: 250, closeMarginMs: 100 };
 const post = (a: FastifyInstance, body: unknown) => a.inject({ method: 'POST', url: '/v1/reactions', payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
 
 describe('a 202 only while the reaction\'s window still takes it', () => {

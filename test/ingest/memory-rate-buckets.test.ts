@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/ports/clock.js';
+import { ManualClock } from '../../helpers/manual-clock.js';
 import { MemoryRateBuckets } from '../../src/adapters/memory/memory-rate-buckets.js';
 import { rateBucketsContract } from './rate-buckets-suite.js';
 

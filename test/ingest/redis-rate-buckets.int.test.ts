@@ -76,7 +76,7 @@ describe('API replicas with RATE_LIMIT_STORE=redis', () => {
 
 describe('shared rate limits when ioredis gives their client up', () => {
   it('replace a client that ended, so two replicas share one bucket again instead of each limiting alone', async () => {
-    const config = testConfig({ redis: { url: process.env.REDIS_URL!, keyPrefix: `test-end-${randomUUID().slice(0, 8)}:` }, ingest: { clientRatePerSec: 1, clientBurst: 40, rateLimitStore: 'redis' } });
+    const config = testConfig({ redis: { url: process.env.REDIS_URL!, keyPrefix: `test-end-${randomUUID().slice(0, 8)}:` }, ingest: { clientRatePerSec: 1, clientBurst: 40, maxBatch: 40, rateLimitStore: 'redis' } });
     const replicas = await Promise.all([0, 1].map(() => createSharedRateLimits(config, silentLogger)));
     try {
       // What ioredis does after a connect failure inside its Sentinel connector, or when Redis is

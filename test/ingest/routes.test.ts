@@ -104,7 +104,7 @@ describe('POST /v1/reactions', () => {
   });
 
   it('429 EMO_ERR_RATE_LIMITED with Retry-After past the per-user burst; other users unaffected; refills with time', async () => {
-    const t = await ingestApp({ config: { ingest: { userRatePerSec: 2, userBurst: 3 } } });
+    const t = await ingestApp({ config: { ingest: { userRatePerSec: 2, userBurst: 3, maxBatch: 3 } } });
     app = t.app;
     for (let i = 0; i < 3; i++) expect((await post(app, '/v1/reactions', ok)).statusCode).toBe(202);
     const res = await post(app, '/v1/reactions', ok);
@@ -197,7 +197,7 @@ describe('POST /v1/reactions/batch', () => {
   });
 
   it('a batch counts against each of its users, all or nothing', async () => {
-    const t = await ingestApp({ config: { ingest: { userRatePerSec: 1, userBurst: 3 } } });
+    const t = await ingestApp({ config: { ingest: { userRatePerSec: 1, userBurst: 3, maxBatch: 3 } } });
     app = t.app;
     expect((await post(app, '/v1/reactions/batch', { reactions: [ok, ok] })).statusCode).toBe(202);
     const res = await post(app, '/v1/reactions/batch', { reactions: [ok, { ...ok, userId: 'u2' }, ok] });
@@ -291,7 +291,7 @@ describe('fair limits', () => {
   it('tokens spent on a request the log refused are refunded, so the retry is not met by a 429', async () => {
     let failNext = true;
     const t = await ingestApp({
-      config: { ingest: { userRatePerSec: 1, userBurst: 3, clientRatePerSec: 1, clientBurst: 500 } },
+      config: { ingest: { userRatePerSec: 1, userBurst: 3, maxBatch: 3, clientRatePerSec: 1, clientBurst: 500 } },
       wrap: (p) => ({ ...p, send: async (records) => {
         if (failNext) {
           failNext = false;

@@ -66,7 +66,9 @@ describe('@emostream/sdk packed and installed', () => {
   it('ships ESM, declarations and the browser bundle, and no server code', () => {
     const installed = path.join(work, 'app/node_modules/@emostream/sdk');
     const dist = readdirSync(path.join(installed, 'dist'), { recursive: true }).map(String);
-    expect(dist).toEqual(expect.arrayContaining(['index.js', 'index.d.ts', 'client.js', 'types.d.ts', path.join('browser', 'emostream-sdk.js')]));
+    // One ES module; declarations for the package and for the wire contract it is built with (src/wire).
+    const types = path.join('types', 'packages', 'sdk', 'src');
+    expect(dist).toEqual(expect.arrayContaining(['index.js', path.join(types, 'index.d.ts'), path.join(types, 'client.d.ts'), path.join('types', 'src', 'wire', 'types.d.ts'), path.join('browser', 'emostream-sdk.js')]));
     for (const f of dist.filter((x) => /\.(js|d\.ts)$/.test(x))) {
       const text = readFileSync(path.join(installed, 'dist', f), 'utf8');
       // Every import resolves inside the package or to its one dependency: no server module is reachable.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Backoff, StageLoop } from '../../src/stage/stage-loop.js';
 import { StageProgress } from '../../src/stage/stage-progress.js';
-import { ManualClock } from '../../src/ports/clock.js';
+import { ManualClock } from '../../helpers/manual-clock.js';
 import { silentLogger } from '../../helpers/fixtures.js';
 
 describe('Backoff', () => {

@@ -1,6 +1,9 @@
-// Builds @emostream/sdk: ESM + .d.ts with tsc (dist/), and one minified browser bundle with its
-// dependencies inlined (dist/browser/emostream-sdk.js). Run by `npm run build` here, by `npm pack`
-// (prepack), and by the server's scripts/build.mjs, which serves the bundle at /assets/.
+// Builds @emostream/sdk: one ESM module (dist/index.js, esbuild; eventemitter3 left to npm), its
+// declarations (tsc, dist/types/), and one minified browser bundle with its dependencies inlined
+// (dist/browser/emostream-sdk.js). The wire contract (the repository's src/wire/, which the server
+// builds from too) is compiled into all three, so the package is whole on its own. Run by
+// `npm run build` here, by `npm pack` (prepack), and by the server's scripts/build.mjs, which
+// serves the bundle at /assets/.
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -15,6 +18,17 @@ export async function buildSdk() {
   rmSync(path.join(sdkRoot, 'dist'), { recursive: true, force: true });
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   execFileSync(process.execPath, [tsc, '-p', path.join(sdkRoot, 'tsconfig.json')], { stdio: 'inherit' });
+  await build({
+    entryPoints: [path.join(sdkRoot, 'src/index.ts')],
+    outfile: path.join(sdkRoot, 'dist/index.js'),
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    sourcemap: true,
+    external: ['eventemitter3'],
+    logLevel: 'warning',
+  });
   await build({
     entryPoints: [path.join(sdkRoot, 'src/index.ts')],
     outfile: bundleFile,

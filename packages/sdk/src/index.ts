@@ -4,5 +4,5 @@ export { ReplaySubscription, type ReplayEvents } from './replay-subscription.js'
 export { ReactionSender, type SenderEvents } from './reaction-sender.js';
 export { fullJitter } from './backoff.js';
 export type { ApiErrorBody, ClientMessage, ConnectionState, GapMessage, GapReason, LiveMessage, LiveWindow, ReactionInput, ReplayClientMessage, ReplayServerMessage, ReplayStateMessage, ServerMessage, TokenProvider, TokenSource, WebSocketCtor, WebSocketLike, WindowAggregate } from './types.js';
-export { decodeCompact, encodeCompact, type CompactContext, type HelloMessage } from './compact.js';
+export { decodeCompact, encodeCompact, type CompactContext, type HelloMessage } from '../../../src/wire/compact.js';
 export { SseConnection, RATE_LIMITED_CLOSE_CODE } from './sse.js';

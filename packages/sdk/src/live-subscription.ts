@@ -1,6 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
 import { fullJitter } from './backoff.js';
-import { decodeCompact, type CompactContext, type HelloMessage } from './compact.js';
+import { decodeCompact, type CompactContext, type HelloMessage } from '../../../src/wire/compact.js';
 import { RATE_LIMITED_CLOSE_CODE, SseConnection } from './sse.js';
 import { withToken, type ConnectionState, type GapMessage, type LiveMessage, type TokenSource, type WebSocketCtor, type WebSocketLike } from './types.js';
 

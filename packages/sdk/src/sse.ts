@@ -1,9 +1,10 @@
-import { fromBase64 } from './compact.js';
+import { fromBase64 } from '../../../src/wire/compact.js';
 import { retryAfterMs } from './backoff.js';
 import type { WebSocketLike } from './types.js';
+import { CloseCodes } from '../../../src/wire/close-codes.js';
 
 /** Close code the fan-out uses for "over the connection-rate cap"; the reason is the seconds to wait. */
-export const RATE_LIMITED_CLOSE_CODE = 4429;
+export const RATE_LIMITED_CLOSE_CODE = CloseCodes.RATE_LIMITED;
 
 /**
  * GET /v1/live/events as a WebSocketLike, so one subscription drives either transport. Built on

@@ -4,6 +4,7 @@ import type { KafkaOptions } from '../../config/kafka-options.js';
 import { emoError } from '../../domain/errors.js';
 import { classifyKafkaError, kafkaError } from './kafka-errors.js';
 import { call, CALL_SLACK_MS, debugConfig, errCode, forwardDebugLog, rdkafka, type RdKafka } from './rdkafka.js';
+import { tpKey } from '../../ports/log.js';
 
 const COMMIT_RETRY_MS = 10_000;
 const TOPIC_WAIT_MS = 120_000;
@@ -218,10 +219,10 @@ export class KafkaLogConsumer implements LogConsumer {
       // batch. A stage that positions its partitions itself (start: caller) seeks them next; the
       // others restart at their committed offsets, which librdkafka fetches by itself.
       if (this.start === 'committed') this.raw.assign(this.raw.assignments().map((a) => ({ topic: a.topic, partition: a.partition })));
-      for (const a of this.raw.assignments()) this.#next.delete(`${a.topic}/${a.partition}`);
+      for (const a of this.raw.assignments()) this.#next.delete(tpKey(a));
       return [];
     }
-    for (const m of messages) this.#next.set(`${m.topic}/${m.partition}`, m.offset + 1);
+    for (const m of messages) this.#next.set(tpKey(m), m.offset + 1);
     return messages.map((m) => ({
       topic: m.topic,
       partition: m.partition,
@@ -263,7 +264,7 @@ export class KafkaLogConsumer implements LogConsumer {
   }
 
   async lag(tp: TopicPartition): Promise<number> {
-    const key = `${tp.topic}/${tp.partition}`;
+    const key = tpKey(tp);
     // Asked of the broker, not librdkafka's cache: a wrong "caught up" would close windows early.
     // (read_committed: the high offset is the last stable offset, so commit markers are no lag.)
     const wm = await call<RdKafka.WatermarkOffsets>((cb) => this.raw.queryWatermarkOffsets(tp.topic, tp.partition, 2000, (err, w) => cb(err, w)), 2000 + CALL_SLACK_MS).catch((err: unknown) => {
@@ -291,11 +292,11 @@ export class KafkaLogConsumer implements LogConsumer {
     if (partitions.length === 0) return [];
     const tps = partitions.map((p) => ({ topic: p.topic, partition: p.partition }));
     const got = await call<RdKafka.TopicPartitionOffset[]>((cb) => this.raw.committed(tps, timeoutMs, (err, r) => cb(err, r)), timeoutMs + CALL_SLACK_MS).catch((err: unknown) => {
-      throw kafkaError(`committed offsets of ${tps.map((p) => `${p.topic}/${p.partition}`).join(', ')} not known in ${timeoutMs} ms`, err);
+      throw kafkaError(`committed offsets of ${tps.map((p) => tpKey(p)).join(', ')} not known in ${timeoutMs} ms`, err);
     });
-    const byKey = new Map(got.map((tp) => [`${tp.topic}/${tp.partition}`, tp.offset]));
+    const byKey = new Map(got.map((tp) => [tpKey(tp), tp.offset]));
     return tps.map((p) => {
-      const off = byKey.get(`${p.topic}/${p.partition}`);
+      const off = byKey.get(tpKey(p));
       return { ...p, offset: off !== undefined && off >= 0 ? off : -1 };
     });
   }
@@ -316,10 +317,10 @@ export class KafkaLogConsumer implements LogConsumer {
   }
 
   async #seekAll(positions: TopicPartitionOffset[]): Promise<void> {
-    const assigned = new Set(this.raw.assignments().map((a) => `${a.topic}/${a.partition}`));
+    const assigned = new Set(this.raw.assignments().map((a) => tpKey(a)));
     const deadline = Date.now() + SEEK_BOUND_MS;
     for (const p of positions) {
-      const k = `${p.topic}/${p.partition}`;
+      const k = tpKey(p);
       if (!assigned.has(k)) continue;
       // A seek, not a new assign(): re-assigning stops every partition's fetcher and starts it
       // again, and two such removals close together trip an assertion in librdkafka 2.12 that

@@ -105,10 +105,6 @@ export class KafkaProducer implements LogProducer {
     return p;
   }
 
-  get inFlight(): number {
-    return this.#inFlight;
-  }
-
   ready(): boolean {
     return this.#connected && !this.#closed && this.#brokersUp;
   }

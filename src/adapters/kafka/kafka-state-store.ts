@@ -5,6 +5,7 @@ import type { KafkaOptions } from '../../config/kafka-options.js';
 import { emoError, isEmoError } from '../../domain/errors.js';
 import { kafkaError } from './kafka-errors.js';
 import { call, CALL_SLACK_MS, debugConfig, disconnectInBackground, forwardDebugLog, rdkafka, type RdKafka } from './rdkafka.js';
+import { tpKey } from '../../ports/log.js';
 
 const WATERMARK_TIMEOUT_MS = 3000;
 /** A load reads a few records; a whole partition (no snapshot in the tail) is bounded too. */
@@ -31,7 +32,7 @@ export class KafkaWindowStateStore implements WindowStateStore {
   ) {}
 
   record(tp: TopicPartition, snapshot: AggregatorSnapshot): ProducerRecord {
-    return { topic: this.topic, partition: tp.partition, key: `${tp.topic}/${tp.partition}`, value: Buffer.from(JSON.stringify(snapshot)) };
+    return { topic: this.topic, partition: tp.partition, key: tpKey(tp), value: Buffer.from(JSON.stringify(snapshot)) };
   }
 
   async #connectReader(): Promise<RdKafka.KafkaConsumer> {
@@ -136,7 +137,7 @@ export class KafkaWindowStateStore implements WindowStateStore {
   }
 
   async #scan(reader: RdKafka.KafkaConsumer, tp: TopicPartition, from: number): Promise<AggregatorSnapshot | null> {
-    const key = `${tp.topic}/${tp.partition}`;
+    const key = tpKey(tp);
     reader.assign([{ topic: this.topic, partition: tp.partition, offset: from }]);
     let latest: AggregatorSnapshot | null = null;
     try {

@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { LiveUpdate, WindowAggregate } from '../../domain/types.js';
-import { replayFrom, type FanoutBus, type ReplayResult, type UpdateListener } from '../../ports/bus.js';
+import { newEpoch, replayFrom, type FanoutBus, type ReplayResult, type UpdateListener } from '../../ports/bus.js';
 
 /** In-process bus: embedded mode's fan-out, with the same contract as the Redis adapter. */
 export class MemoryBus implements FanoutBus {
-  readonly #epoch = randomUUID().slice(0, 8);
+  readonly #epoch = newEpoch();
   readonly #history = new Map<string, LiveUpdate[]>();
   readonly #listeners = new Map<string, Set<UpdateListener>>();
   readonly #presence = new Map<string, Map<string, number>>();

@@ -1,5 +1,7 @@
 import { emoError } from '../../domain/errors.js';
 import { partitionFor } from './partitioner.js';
+import { DEFAULTS } from '../../config/config.js';
+import { tpKey } from '../../ports/log.js';
 import type {
   AssignmentChange,
   Log,
@@ -67,7 +69,7 @@ export class MemoryLog implements Log {
   #closed = false;
 
   constructor(opts: Partial<MemoryLogOptions> = {}) {
-    this.opts = { capacity: 1_000_000, capacityBytes: 256 * 1024 * 1024, retryAfterSec: 1, defaultPartitions: 12, ...opts };
+    this.opts = { capacity: DEFAULTS.logCapacity, capacityBytes: DEFAULTS.logCapacityBytes, retryAfterSec: DEFAULTS.retryAfterSec, defaultPartitions: DEFAULTS.logPartitions, ...opts };
   }
 
   async ensureTopics(topics: TopicSpec[]): Promise<void> {
@@ -135,7 +137,7 @@ export class MemoryLog implements Log {
     // With no group reading the topic nothing is consumed: it fills up to capacity, then refuses.
     if (groups.length === 0) return;
     topic.partitions.forEach((p, i) => {
-      const upTo = Math.min(...groups.map((g) => g.get(`${name}/${i}`) ?? 0));
+      const upTo = Math.min(...groups.map((g) => g.get(tpKey({ topic: name, partition: i })) ?? 0));
       const drop = Math.min(Math.max(0, upTo - p.base), p.records.length);
       if (drop > 0) {
         let bytes = 0;
@@ -196,13 +198,13 @@ export class MemoryLog implements Log {
 
   /** The group's committed offset, `none` (0: read from the start) where it has committed none. */
   committed(groupId: string, topic: string, partition: number, none = 0): number {
-    const offset = this.#groups.get(groupId)?.get(`${topic}/${partition}`);
+    const offset = this.#groups.get(groupId)?.get(tpKey({ topic, partition }));
     return offset === undefined || offset < 0 ? none : offset;
   }
 
   commit(groupId: string, offsets: TopicPartitionOffset[]): void {
     const group = this.#group(groupId);
-    for (const o of offsets) group.set(`${o.topic}/${o.partition}`, o.offset);
+    for (const o of offsets) group.set(tpKey(o), o.offset);
   }
 
   #group(groupId: string): Map<string, number> {
@@ -218,7 +220,7 @@ export class MemoryLog implements Log {
     const group = this.#group(groupId);
     for (const t of topics) {
       this.#topic(t).partitions.forEach((_, i) => {
-        const key = `${t}/${i}`;
+        const key = tpKey({ topic: t, partition: i });
         // Joined, nothing committed (-1): the topic keeps what this group has not read yet.
         if (!group.has(key)) group.set(key, -1);
       });
@@ -309,7 +311,7 @@ class MemoryConsumer implements LogConsumer {
     const assigned = this.topics.flatMap((topic) =>
       Array.from({ length: this.log.partitionCount(topic) }, (_, partition) => ({ topic, partition })),
     );
-    for (const tp of assigned) this.#positions.set(`${tp.topic}/${tp.partition}`, { ...tp, next: this.log.committed(this.groupId, tp.topic, tp.partition) });
+    for (const tp of assigned) this.#positions.set(tpKey(tp), { ...tp, next: this.log.committed(this.groupId, tp.topic, tp.partition) });
     this.#order = [...this.#positions.values()];
     for (const l of this.#listeners) await l({ assigned, revoked: [] });
   }
@@ -355,13 +357,13 @@ class MemoryConsumer implements LogConsumer {
   }
 
   async lag(tp: TopicPartition): Promise<number> {
-    return Math.max(0, this.log.endOffset(tp.topic, tp.partition) - (this.#positions.get(`${tp.topic}/${tp.partition}`)?.next ?? 0));
+    return Math.max(0, this.log.endOffset(tp.topic, tp.partition) - (this.#positions.get(tpKey(tp))?.next ?? 0));
   }
 
   async rewind(partitions: TopicPartition[]): Promise<TopicPartitionOffset[]> {
     return partitions.map((tp) => {
       const offset = this.log.committed(this.groupId, tp.topic, tp.partition, -1);
-      const pos = this.#positions.get(`${tp.topic}/${tp.partition}`);
+      const pos = this.#positions.get(tpKey(tp));
       if (pos) pos.next = Math.max(0, offset);
       return { ...tp, offset };
     });
@@ -376,7 +378,7 @@ class MemoryConsumer implements LogConsumer {
 
   async seek(positions: TopicPartitionOffset[]): Promise<void> {
     for (const p of positions) {
-      const pos = this.#positions.get(`${p.topic}/${p.partition}`);
+      const pos = this.#positions.get(tpKey(p));
       if (pos) pos.next = Math.max(0, p.offset);
     }
   }

@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../../ports/clock.js';
 import type { BucketCost, BucketLimits, RateBuckets } from '../../ports/rate-buckets.js';
+import type { Config } from '../../config/config.js';
 
 interface Bucket {
   tokens: number;
@@ -66,4 +67,12 @@ export class MemoryRateBuckets implements RateBuckets {
     b.at = Math.max(b.at, now);
     return b;
   }
+}
+
+/** Rate-limit buckets in this process (RATE_LIMIT_STORE=memory): per client and per user, as the config sets them. */
+export function localRateLimits(ingest: Pick<Config['ingest'], 'clientRatePerSec' | 'clientBurst' | 'userRatePerSec' | 'userBurst'>, clock: Clock): { client: RateBuckets; user: RateBuckets } {
+  return {
+    client: new MemoryRateBuckets({ ratePerSec: ingest.clientRatePerSec, burst: ingest.clientBurst }, clock),
+    user: new MemoryRateBuckets({ ratePerSec: ingest.userRatePerSec, burst: ingest.userBurst }, clock),
+  };
 }

@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { emoError } from '../../domain/errors.js';
 import type { LiveUpdate, WindowAggregate } from '../../domain/types.js';
-import { replayFrom, type FanoutBus, type ReplayResult, type UpdateListener } from '../../ports/bus.js';
+import { newEpoch, replayFrom, type FanoutBus, type ReplayResult, type UpdateListener } from '../../ports/bus.js';
 import { createRedisClient, describeRedisTarget, replaceWhenEnded, type RedisTarget } from './redis-client.js';
 
 export interface RedisBusOptions extends RedisTarget {
@@ -78,7 +77,7 @@ export class RedisBus implements FanoutBus {
       sub.disconnect();
       throw emoError('CONFIG', `cannot connect to Redis at ${describeRedisTarget(o)}`, { cause });
     }
-    await cmd.set(`${o.keyPrefix}epoch`, randomUUID().slice(0, 8), 'NX');
+    await cmd.set(`${o.keyPrefix}epoch`, newEpoch(), 'NX');
     return new RedisBus(cmd, sub, o);
   }
 
@@ -140,7 +139,7 @@ export class RedisBus implements FanoutBus {
     const e = await this.cmd.get(key);
     if (e) return e;
     // The key vanished (Redis lost its data): a new history starts under a new epoch.
-    await this.cmd.set(key, randomUUID().slice(0, 8), 'NX');
+    await this.cmd.set(key, newEpoch(), 'NX');
     return (await this.cmd.get(key))!;
   }
 
@@ -153,7 +152,7 @@ export class RedisBus implements FanoutBus {
       this.#k('ch', a.matchId),
       a.seq,
       body,
-      randomUUID().slice(0, 8),
+      newEpoch(),
       this.o.historySize,
     );
     return data ? (JSON.parse(data) as LiveUpdate) : null;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeCompact, encodeCompact, fromBase64, toBase64, type CompactContext } from '../../packages/sdk/src/compact.js';
+import { decodeCompact, encodeCompact, fromBase64, toBase64, type CompactContext } from '../../src/wire/compact.js';
 
 const emojis = ['🔥', '😂', '😍', '👏', '🎉', '❤️', '👍', '😮', '😱', '🤔', '😢', '😡', '👎', '🤦', '🏏', '⚽'];
 const index = new Map(emojis.map((e, i) => [e, i]));

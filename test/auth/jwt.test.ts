@@ -7,8 +7,9 @@ import type { FastifyInstance } from 'fastify';
 import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from 'jose';
 import { WebSocket } from 'ws';
 import { loadConfig } from '../../src/config/config.js';
-import { ManualClock, systemClock } from '../../src/ports/clock.js';
-import { TOKEN_EXPIRED_CLOSE_CODE } from '../../src/http/auth.js';
+import { systemClock } from '../../src/ports/clock.js';
+import { ManualClock } from '../../helpers/manual-clock.js';
+import { TOKEN_EXPIRED_CLOSE_CODE } from '../../src/auth/auth.js';
 import { edgeApp } from '../edge/edge-app.js';
 
 const NOW = 1_800_000_000_000;
@@ -156,6 +157,21 @@ describe('public keys (JWT_JWKS_FILE, JWT_JWKS_URL: RS256, ES256)', () => {
     }
     expect(fetches).toBe(1);
   });
+
+  it('answers 503 EMO_ERR_NOT_READY with Retry-After when the JWKS URL does not answer in JWT_JWKS_TIMEOUT_MS', async () => {
+    const rs = await generateKeyPair('RS256');
+    // Takes the request and never answers it.
+    jwks = createServer(() => {});
+    await new Promise<void>((r) => jwks!.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(jwks.address() as { port: number }).port}/jwks.json`;
+    const { post } = await jwtApp({ jwksUrl: url, jwksTimeoutMs: 200 });
+    const t = await new SignJWT({ sub: 'viewer-1' }).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setExpirationTime(NOW / 1000 + 600).sign(rs.privateKey);
+    const res = await post(t);
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['retry-after']).toBe('1');
+    expect(res.json()).toEqual({ statusCode: 503, code: 'EMO_ERR_NOT_READY', error: 'Service Unavailable', message: 'The key set could not be fetched in time' });
+    jwks.closeAllConnections();
+  });
 });
 
 describe('GET /v1/live with a viewer token', () => {
@@ -184,6 +200,6 @@ describe('JWT settings', () => {
   it('refuses a short secret and more than one key source', () => {
     expect(() => loadConfig({ JWT_SECRET: 'short' })).toThrow(/JWT_SECRET must be at least 32 characters/);
     expect(() => loadConfig({ JWT_SECRET: SECRET, JWT_JWKS_URL: 'https://id.example/jwks.json' })).toThrow(/only one of JWT_SECRET/);
-    expect(loadConfig({ JWT_SECRET: SECRET }).jwt).toEqual({ secret: SECRET, jwksFile: '', jwksUrl: '', issuer: '', audience: '', leewaySec: 5 });
+    expect(loadConfig({ JWT_SECRET: SECRET }).jwt).toEqual({ secret: SECRET, jwksFile: '', jwksUrl: '', issuer: '', audience: '', leewaySec: 5, jwksTimeoutMs: 5000 });
   });
 });

@@ -6,6 +6,7 @@ import { LRUCache } from 'lru-cache';
 import { emoError } from '../domain/errors.js';
 import type { Clock } from '../ports/clock.js';
 import type { Config } from '../config/config.js';
+import { CloseCodes } from '../wire/close-codes.js';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -28,7 +29,7 @@ export interface AuthOptions {
 }
 
 /** Close code of a live socket whose token expired (the client reconnects with a fresh token). */
-export const TOKEN_EXPIRED_CLOSE_CODE = 4401;
+export const TOKEN_EXPIRED_CLOSE_CODE = CloseCodes.TOKEN_EXPIRED;
 
 const BEARER = /^bearer[ \t]+(\S+)[ \t]*$/i;
 
@@ -58,7 +59,7 @@ export class Authenticator {
       this.#algorithms = ['RS256', 'ES256'];
     } else if (j.jwksUrl !== '') {
       // jose keeps the fetched keys and refetches on an unknown kid (at most once per cooldown).
-      this.#key = createRemoteJWKSet(new URL(j.jwksUrl), { cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000, timeoutDuration: 5_000 });
+      this.#key = createRemoteJWKSet(new URL(j.jwksUrl), { cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000, timeoutDuration: j.jwksTimeoutMs });
       this.#algorithms = ['RS256', 'ES256'];
     } else {
       this.#key = undefined;
