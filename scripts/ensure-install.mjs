@@ -2,7 +2,7 @@
 // when dist/ is older than the sources. Idempotent; shared by `npm start`, `npm test` and CI.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -130,9 +130,14 @@ export function ensureKafkaBindingFor(nodeBin) {
   rmSync(stage, { recursive: true, force: true });
   mkdirSync(path.join(stage, 'node_modules'), { recursive: true });
   cpSync(pkg(root), pkg(stage), { recursive: true, verbatimSymlinks: true });
-  // What node-rdkafka needs at build and load time, resolved from its own node_modules.
+  // Without this tree's build/: make would find the binding's objects up to date and link the ones
+  // compiled for this Node (a binding that then refuses to load: another NODE_MODULE_VERSION).
+  // librdkafka's own objects stay in deps/librdkafka, so only the binding is compiled again.
+  rmSync(path.join(pkg(stage), 'build'), { recursive: true, force: true });
+  // What node-rdkafka needs at build and load time, resolved from its own node_modules: copies, so
+  // the cached build outlives this tree (a fresh clone each CI run).
   for (const dep of ['nan', 'bindings', 'file-uri-to-path']) {
-    if (existsSync(path.join(root, 'node_modules', dep))) symlinkSync(path.join(root, 'node_modules', dep), path.join(stage, 'node_modules', dep));
+    if (existsSync(path.join(root, 'node_modules', dep))) cpSync(path.join(root, 'node_modules', dep), path.join(stage, 'node_modules', dep), { recursive: true, dereference: true });
   }
   const nodeDir = path.resolve(path.dirname(nodeBin), '..');
   const gyp = path.join(execFileSync(npm, ['root', '-g'], { encoding: 'utf8' }).trim(), 'npm/node_modules/node-gyp/bin/node-gyp.js');
