@@ -108,7 +108,7 @@ function spark(config: Config, aggregatesTopic: string, name: string, triggerMs 
     logFile: path.join(tmp, `${name}.log`),
     master: SPARK_MASTER,
     driverMemory: SPARK_MEMORY,
-    shufflePartitions: 2, // the job's default
+    shufflePartitions: 1, // the job's default
     triggerMs,
     runSeconds: 900,
     env: { WINDOW_MS: String(config.aggregation.windowMs), GRACE_MS: String(config.aggregation.graceMs) },

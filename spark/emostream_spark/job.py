@@ -64,7 +64,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         "end + grace [env SPARK_TRIGGER_MS] (default 2000)")
     p.add_argument("--trigger-seconds", type=float, default=None,
                    help="the same in seconds (older spelling; --trigger-ms wins) [env TRIGGER_SECONDS]")
-    p.add_argument("--shuffle-partitions", type=int, default=int(_env("SPARK_SHUFFLE_PARTITIONS", "2")),
+    p.add_argument("--shuffle-partitions", type=int, default=int(_env("SPARK_SHUFFLE_PARTITIONS", "1")),
                    help="spark.sql.shuffle.partitions = state store partitions; fixed once a checkpoint exists "
                         "[env SPARK_SHUFFLE_PARTITIONS] (default %(default)s)")
     p.add_argument("--driver-memory", default=_env("SPARK_DRIVER_MEMORY", "768m"),

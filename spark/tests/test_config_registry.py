@@ -61,7 +61,7 @@ def test_job_argument_defaults(monkeypatch):
     a = parse_args([])
     assert (a.bootstrap, a.reactions_topic, a.aggregates_topic, a.master, a.starting_offsets, a.trigger_ms,
             a.shuffle_partitions, a.registry_url) == (
-        "127.0.0.1:19092", "emostream.reactions", "emostream.aggregates", "local[2]", "earliest", 2000, 2, None)
+        "127.0.0.1:19092", "emostream.reactions", "emostream.aggregates", "local[2]", "earliest", 2000, 1, None)
     # the trigger: command line (ms, then seconds), then SPARK_TRIGGER_MS, then TRIGGER_SECONDS
     monkeypatch.setenv("TRIGGER_SECONDS", "1")
     assert parse_args([]).trigger_ms == 1000
