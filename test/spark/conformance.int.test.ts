@@ -173,14 +173,19 @@ describe('Spark job vs TypeScript aggregator on the same reactions topic', () =>
     // Nothing dropped as late on either side.
     const late = (await aggregator.metrics.reactionsDropped.get()).values.filter((v) => v.labels.reason === 'late').reduce((s, v) => s + v.value, 0);
     expect(late).toBe(0);
-    const progress = [...sparkProgress(firstJob.lines), ...sparkProgress(spark.lines)];
-    expect(progress.reduce((s, p) => s + p.droppedLate, 0)).toBe(0);
     // Spark's input rows are Kafka records: a packed chunk is one per match, a single chunk one per reaction.
     let records = 1; // the flush
     for (let i = 0; i < sent.length; i += 500) {
       const chunk = sent.slice(i, i + 500);
       records += (i / 500) % 2 === 0 ? new Set(chunk.map((r) => r.matchId)).size : chunk.length;
     }
+    // A batch's progress line comes after its sink wrote: wait for the lines of the batches whose
+    // windows were just consumed (the flush's batch can be the last).
+    const restarted = spark;
+    const progressNow = () => [...sparkProgress(firstJob.lines), ...sparkProgress(restarted.lines)];
+    for (const until = Date.now() + 30_000; progressNow().reduce((s, p) => s + p.input, 0) < records && Date.now() < until; ) await sleep(200);
+    const progress = progressNow();
+    expect(progress.reduce((s, p) => s + p.droppedLate, 0)).toBe(0);
     // A batch cut short by the kill runs again after the restart: its records count twice.
     expect(progress.reduce((s, p) => s + p.input, 0)).toBeGreaterThanOrEqual(records);
     expect(sparkProgress(spark.lines).some((p) => p.input > 0), 'the restarted driver reads the backlog').toBe(true);
