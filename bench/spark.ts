@@ -1,10 +1,15 @@
 // npm run bench:spark — the Spark job beside the TypeScript aggregator on the real broker, same
-// input, same run (BENCH_REACTIONS, default 200k, over BENCH_MATCHES matches).
+// input, same run (over BENCH_MATCHES matches).
 //
-// 1. live: both aggregators running and warm, the input produced in real time at BENCH_RATE/s,
-//    then a flush reaction windowMs + graceMs after the last one. Per window: latency from the
-//    moment it becomes closable (windowEnd + graceMs on the wall clock; timestamps are real time)
-//    to its aggregate being readable (read_committed) on the aggregates topic; p50/p99/max.
+// 1. live, for each Spark trigger of BENCH_SPARK_TRIGGERS_MS (default 2000,500: the job's default
+//    and a short one): both aggregators running and warm, then for each rate of BENCH_RATES
+//    (default 20000,100000 reactions/s) BENCH_LIVE_SECONDS (default 8) of input produced in real
+//    time, then a flush reaction windowMs + graceMs after the last one. Per window: latency from
+//    its end (windowEnd on the wall clock; timestamps are real time) to its aggregate being
+//    readable (read_committed) on the aggregates topic; p50/p99/max (and the same from end +
+//    grace, the earliest a window may close). The rate the producer reached is printed beside
+//    the one asked for. Then a burst: BENCH_BACKLOG_REACTIONS produced as fast as possible into
+//    the warm job, whose batches with input give the warm reactions/s per batch.
 // 2. backlog: the input (produced as fast as possible, real-time ts, + flush) already sits in a
 //    fresh topic; each aggregator is started on it, one after the other (2 cores: no sharing), and
 //    timed to its last window on the output. reactions/s from the start (Spark: including the
@@ -32,7 +37,9 @@ const N = Number(process.env.BENCH_REACTIONS ?? 200_000);
 const BACKLOG_N = Number(process.env.BENCH_BACKLOG_REACTIONS ?? N);
 /** Which cases run (live, backlog; both by default). */
 const CASES = new Set((process.env.BENCH_SPARK_CASES ?? 'live,backlog').split(',').map((c) => c.trim()));
-const RATE = Number(process.env.BENCH_RATE ?? 10_000);
+const RATES = (process.env.BENCH_RATES ?? process.env.BENCH_RATE ?? '20000,100000').split(',').map(Number).filter((r) => r > 0);
+const LIVE_SECONDS = Number(process.env.BENCH_LIVE_SECONDS ?? 8);
+const TRIGGERS = (process.env.BENCH_SPARK_TRIGGERS_MS ?? '2000,500').split(',').map(Number).filter((t) => t > 0);
 const MATCHES = Number(process.env.BENCH_MATCHES ?? 10);
 /** The reactions topic's record format (REACTIONS_FORMAT, packed by default as the API writes): packed puts each chunk's reactions of one match in one record. */
 const FORMAT = process.env.BENCH_REACTIONS_FORMAT === 'single' ? 'single' : 'packed';
@@ -91,7 +98,7 @@ async function produceInput(config: Config, serdes: Serdes, n: number, perSecond
   return { sent, firstAt, producedAt };
 }
 
-function spark(config: Config, aggregatesTopic: string, name: string): SparkJob {
+function spark(config: Config, aggregatesTopic: string, name: string, triggerMs = 2000): SparkJob {
   const job = startSparkJob({
     brokers: config.kafka.brokers,
     registryUrl: config.registryUrl,
@@ -101,8 +108,8 @@ function spark(config: Config, aggregatesTopic: string, name: string): SparkJob 
     logFile: path.join(tmp, `${name}.log`),
     master: SPARK_MASTER,
     driverMemory: SPARK_MEMORY,
-    shufflePartitions: 4, // the job's default
-    triggerSeconds: 2, // the job's default
+    shufflePartitions: 1, // the job's default
+    triggerMs,
     runSeconds: 900,
     env: { WINDOW_MS: String(config.aggregation.windowMs), GRACE_MS: String(config.aggregation.graceMs) },
     conf: SPARK_CONF,
@@ -113,48 +120,69 @@ function spark(config: Config, aggregatesTopic: string, name: string): SparkJob 
 
 const round = (x: number, d = 0) => +x.toFixed(d);
 
-async function live(): Promise<{ rows: Row[]; extra: Record<string, unknown> }> {
+async function live(triggerMs: number): Promise<{ rows: Row[]; extra: Record<string, unknown> }> {
   const config = kafkaConfig({ role: 'aggregator' });
   const sparkTopic = config.log.aggregatesTopic.replace(/\.aggregates$/, '.spark-aggregates');
   await createTopics(config);
   await createTopics({ ...config, log: { ...config.log, aggregatesTopic: sparkTopic } });
   const serdes = await createSerdes(new ConfluentSchemaRegistry(config.registryUrl), config.log, FORMAT);
-  const job = spark(config, sparkTopic, 'live');
-  const [ts] = await Promise.all([startRole(config, { logger: silentLogger }), job.waitForLine(/query started/, 180_000)]);
-  // Warm: let the query run its first (empty) micro-batch before the input starts, if it runs one.
-  await job.waitForLine(/progress batch=0 /, 15_000).catch(() => undefined);
+  const job = spark(config, sparkTopic, `live-${triggerMs}`, triggerMs);
+  const [ts] = await Promise.all([startRole(config, { logger: silentLogger }), job.waitForLine(/query started/, 300_000)]);
+  // Warm: the job ran its plan once before the query (its warm-up); let a first batch pass too.
+  await job.waitForLine(/progress batch=0 /, 60_000).catch(() => undefined);
   const w = watch(config, [config.log.aggregatesTopic, sparkTopic]);
+  const rows: Row[] = [];
+  const perRate: Record<string, unknown>[] = [];
+  const { windowMs, graceMs } = config.aggregation;
   try {
-    console.error(`[bench:spark] live: ${N} reactions at ${RATE}/s over ${MATCHES} matches, both aggregators warm`);
-    const { sent } = await produceInput(config, serdes, N, RATE);
-    const expected = expectedAggregates(config, sent);
-    const waits = await Promise.allSettled([w.until(config.log.aggregatesTopic, expected.keys(), 90_000), w.until(sparkTopic, expected.keys(), 90_000)]);
-    const dropped = (await ts.metrics.reactionsDropped.get()).values.map((v) => `${v.labels.reason}=${v.value}`).join(' ');
-    for (const r of waits) if (r.status === 'rejected') console.error(`[bench:spark] live: ${(r.reason as Error).message} (TS dropped: ${dropped || 'none'})`);
-    if (waits.every((r) => r.status === 'rejected')) throw new Error('live: neither aggregator produced every window');
-    const { windowMs, graceMs } = config.aggregation;
-    const latencies = (topic: string) =>
-      [...expected.keys()].filter((k) => w.seen.get(topic)!.has(k)).map((k) => {
-        const start = Number(k.slice(k.lastIndexOf('|') + 1));
-        return w.seen.get(topic)!.get(k)! - (start + windowMs + graceMs);
+    for (const rate of RATES) {
+      const n = Math.round(rate * LIVE_SECONDS);
+      console.error(`[bench:spark] live (trigger ${triggerMs} ms): ${n} reactions at ${rate}/s over ${MATCHES} matches, both aggregators warm`);
+      const linesBefore = job.lines.length;
+      const { sent, firstAt, producedAt } = await produceInput(config, serdes, n, rate);
+      const reached = Math.round(n / Math.max(0.001, (producedAt - firstAt) / 1000));
+      const expected = expectedAggregates(config, sent);
+      const waits = await Promise.allSettled([w.until(config.log.aggregatesTopic, expected.keys(), 120_000), w.until(sparkTopic, expected.keys(), 120_000)]);
+      const dropped = (await ts.metrics.reactionsDropped.get()).values.map((v) => `${v.labels.reason}=${v.value}`).join(' ');
+      for (const r of waits) if (r.status === 'rejected') console.error(`[bench:spark] live: ${(r.reason as Error).message} (TS dropped: ${dropped || 'none'})`);
+      const latencies = (topic: string) =>
+        [...expected.keys()].filter((k) => w.seen.get(topic)!.has(k)).map((k) => {
+          const start = Number(k.slice(k.lastIndexOf('|') + 1));
+          return w.seen.get(topic)!.get(k)! - (start + windowMs);
+        });
+      const lt = latencies(config.log.aggregatesTopic);
+      const ls = latencies(sparkTopic);
+      const row = (who: string, l: number[]): Row => ({
+        case: `live ${rate}/s (reached ${reached}/s), trigger ${triggerMs} ms: window end -> output`,
+        aggregator: who,
+        windows: `${l.length}/${expected.size}`,
+        p50Ms: l.length ? pct(l, 50) : NaN,
+        p99Ms: l.length ? pct(l, 99) : NaN,
+        maxMs: l.length ? Math.max(...l) : NaN,
+        p99FromCloseMs: l.length ? pct(l, 99) - graceMs : NaN,
       });
-    const lt = latencies(config.log.aggregatesTopic);
-    const ls = latencies(sparkTopic);
-    const row = (who: string, l: number[]): Row => ({ case: `live ${RATE}/s: window closable -> output`, aggregator: who, windows: `${l.length}/${expected.size}`, p50Ms: pct(l, 50), p99Ms: pct(l, 99), maxMs: Math.max(...l) });
-    const rows = [row('typescript', lt), row('spark', ls)];
-    rows[1]!.ratio = round(pct(ls, 50) / Math.max(1, pct(lt, 50)), 1);
-    // Spark's own figures while warm: rows per ms of micro-batch execution (batches with input).
+      const rt = row('typescript', lt);
+      const rs = row('spark', ls);
+      rs.ratio = round(pct(ls, 50) / Math.max(1, pct(lt, 50)), 1);
+      rows.push(rt, rs);
+      await sleep(500);
+      const batches = sparkProgress(job.lines.slice(linesBefore)).filter((p) => p.input > 0);
+      perRate.push({ rate, reached, windows: expected.size, sparkBatches: batches.map((p) => ({ batch: p.batch, input: p.input, durationMs: p.durationMs, removed: p.removed, phases: p.phases })) });
+    }
+    // Warm batches at full speed: a burst produced as fast as possible into the running job.
+    const linesBefore = job.lines.length;
+    console.error(`[bench:spark] live (trigger ${triggerMs} ms): burst of ${BACKLOG_N} reactions into the warm job`);
+    const { sent } = await produceInput(config, serdes, BACKLOG_N);
+    const expected = expectedAggregates(config, sent);
+    await Promise.allSettled([w.until(sparkTopic, expected.keys(), 300_000)]);
     await sleep(500);
-    const batches = sparkProgress(job.lines).filter((p) => p.input > 0);
-    const input = batches.reduce((a, p) => a + p.input, 0);
+    const batches = sparkProgress(job.lines.slice(linesBefore)).filter((p) => p.input > 0);
+    // Spark's input rows are Kafka records (a packed record holds many reactions): the burst's
+    // reactions over the time its batches took.
+    const records = batches.reduce((a, p) => a + p.input, 0);
     const busyMs = batches.reduce((a, p) => a + p.durationMs, 0);
-    rows.push({ case: 'live: warm micro-batches', aggregator: 'spark', measured: `Σ input / Σ duration of ${batches.length} batches`, reactions: input, seconds: round(busyMs / 1000, 2), reactionsPerSec: Math.round(input / (busyMs / 1000)) });
-    return {
-      rows,
-      extra: {
-        live: { windows: expected.size, windowMs, graceMs, rate: RATE, sparkBatches: batches.map((p) => ({ batch: p.batch, input: p.input, durationMs: p.durationMs, removed: p.removed, phases: p.phases })) },
-      },
-    };
+    rows.push({ case: `warm burst, trigger ${triggerMs} ms`, aggregator: 'spark', measured: `burst reactions / Σ duration of its ${batches.length} batches (${records} records)`, reactions: BACKLOG_N, seconds: round(busyMs / 1000, 2), reactionsPerSec: Math.round(BACKLOG_N / Math.max(0.001, busyMs / 1000)) });
+    return { rows, extra: { [`live-${triggerMs}`]: { windowMs, graceMs, triggerMs, rates: perRate, burst: batches.map((p) => ({ batch: p.batch, input: p.input, durationMs: p.durationMs, phases: p.phases })) } } };
   } finally {
     await w.stop();
     await job.stop();
@@ -205,12 +233,17 @@ async function backlog(): Promise<{ rows: Row[]; extra: Record<string, unknown> 
     const spCold = r('spark', 'spawn (JVM + session) -> last window', spDone - spStart);
     const spWarm = r('spark', 'first data batch start -> last window', spDone - (firstData?.startedAt ?? spStart));
     const spBatch = r('spark', `sum of ${upTo.length} batch durations`, batchMs);
+    const firstMs = Math.max(1, firstData?.durationMs ?? 0);
+    // The first data batch's share of the reactions, by its share of the Kafka records read.
+    const recordsRead = upTo.reduce((a, p) => a + p.input, 0);
+    const firstReactions = Math.round((BACKLOG_N * (firstData?.input ?? 0)) / Math.max(1, recordsRead));
+    const spFirst: Row = { case: 'backlog', aggregator: 'spark', measured: `the first (cold) data batch alone (${firstData?.input ?? 0} of ${recordsRead} records)`, reactions: firstReactions, seconds: round(firstMs / 1000, 2), reactionsPerSec: Math.round(firstReactions / (firstMs / 1000)) };
     spCold.ratio = round(Number(spCold.reactionsPerSec) / Number(tsFromStart.reactionsPerSec), 3);
     spWarm.ratio = round(Number(spWarm.reactionsPerSec) / Number(tsFromFirst.reactionsPerSec), 3);
     spBatch.ratio = round(Number(spBatch.reactionsPerSec) / Number(tsFromFirst.reactionsPerSec), 3);
     tsFromStart.ratio = 1;
     tsFromFirst.ratio = 1;
-    rows.push(tsFromStart, tsFromFirst, spCold, spWarm, spBatch);
+    rows.push(tsFromStart, tsFromFirst, spCold, spWarm, spBatch, spFirst);
     return {
       rows,
       extra: {
@@ -230,9 +263,11 @@ try {
   infra();
   ensureSparkInstalled();
   const none = { rows: [] as Row[], extra: {} };
-  const a = CASES.has('live') ? await live() : none;
+  const lives = [];
+  if (CASES.has('live')) for (const t of TRIGGERS) lives.push(await live(t));
+  const a = { rows: lives.flatMap((l) => l.rows), extra: Object.assign({}, ...lives.map((l) => l.extra)) as Record<string, unknown> };
   const b = CASES.has('backlog') ? await backlog() : none;
-  report('spark', [...a.rows, ...b.rows], { reactions: N, backlogReactions: BACKLOG_N, matches: MATCHES, format: FORMAT, sparkMaster: SPARK_MASTER, sparkDriverMemory: SPARK_MEMORY, ...a.extra, ...b.extra, note: 'ratio: Spark / TypeScript (reactions/s; for latency, p50 Spark / p50 TS)' });
+  report('spark', [...a.rows, ...b.rows], { rates: RATES, liveSeconds: LIVE_SECONDS, triggersMs: TRIGGERS, backlogReactions: BACKLOG_N, matches: MATCHES, format: FORMAT, sparkMaster: SPARK_MASTER, sparkDriverMemory: SPARK_MEMORY, ...a.extra, ...b.extra, note: 'ratio: Spark / TypeScript (reactions/s; for latency, p50 Spark / p50 TS); latency from window end (p99FromCloseMs: from end + grace)' });
 } finally {
   for (const j of sparks) await j.stop();
   rmSync(tmp, { recursive: true, force: true });

@@ -18,6 +18,9 @@ export interface SparkJobOptions {
   master?: string;
   driverMemory?: string;
   shufflePartitions?: number;
+  /** The processingTime trigger (the job's --trigger-ms, SPARK_TRIGGER_MS); default 2000. */
+  triggerMs?: number;
+  /** The same in seconds (older option; triggerMs wins). */
   triggerSeconds?: number;
   /** Hard cap on the job's life (the job stops itself); a safety net for orphans. */
   runSeconds?: number;
@@ -42,6 +45,8 @@ export interface SparkJob {
   readonly exitCode: number | null;
   /** SIGTERM (the job stops its query), then SIGKILL after `graceMs`; whole process group. */
   stop(graceMs?: number): Promise<void>;
+  /** SIGKILL to the whole process group at once (a driver crash: no query stop, no flush). */
+  kill(): Promise<void>;
 }
 
 const live = new Set<ChildProcess>();
@@ -90,7 +95,7 @@ export function startSparkJob(o: SparkJobOptions): SparkJob {
     '--master', o.master ?? 'local[2]',
     '--driver-memory', o.driverMemory ?? '1g',
     '--shuffle-partitions', String(o.shufflePartitions ?? 2),
-    '--trigger-seconds', String(o.triggerSeconds ?? 2),
+    '--trigger-ms', String(o.triggerMs ?? Math.round((o.triggerSeconds ?? 2) * 1000)),
     '--starting-offsets', 'earliest',
     '--conf', 'spark.default.parallelism=2',
     ...(o.conf ?? []).flatMap((kv) => ['--conf', kv]),
@@ -172,6 +177,11 @@ export function startSparkJob(o: SparkJobOptions): SparkJob {
       clearTimeout(timer);
       // The JVM exits with its python parent (stdin EOF); make sure nothing of the group stays.
       killGroup(child, 'SIGKILL');
+    },
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      killGroup(child, 'SIGKILL');
+      await exited;
     },
   };
 }

@@ -42,7 +42,7 @@ if [ ! -f "$VENV/$OK" ]; then
   rm -rf "$VENV"
   "$PY" -m venv "$VENV"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-input -r "$REQ" >&2
-  "$VENV/bin/python" -c 'import pyspark, pytest; print(pyspark.__version__)' >&2
+  "$VENV/bin/python" -c 'import pyspark, pytest, pandas, pyarrow, google.protobuf; print(pyspark.__version__)' >&2
   date -u +%FT%TZ >"$VENV/$OK"
 else
   log "venv ok: $VENV"

@@ -13,11 +13,12 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from . import transform as T
 from .config import REPO_ROOT, load_schemas, compact_schema
 from .confluent import register_schema
+from .windows import encode_window
 
 log = logging.getLogger("emostream_spark.job")
 
@@ -58,15 +59,19 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--starting-offsets", default=_env("STARTING_OFFSETS", "earliest"),
                    help="Kafka startingOffsets for a new checkpoint: earliest|latest|JSON [env STARTING_OFFSETS] "
                         "(default %(default)s)")
-    p.add_argument("--trigger-seconds", type=float, default=float(_env("TRIGGER_SECONDS", "2")),
-                   help="processingTime trigger interval [env TRIGGER_SECONDS] (default %(default)s)")
-    p.add_argument("--shuffle-partitions", type=int, default=int(_env("SPARK_SHUFFLE_PARTITIONS", "4")),
+    p.add_argument("--trigger-ms", type=int, default=None,
+                   help="processingTime trigger interval in ms: a window goes out at most one trigger after its "
+                        "end + grace [env SPARK_TRIGGER_MS] (default 2000)")
+    p.add_argument("--trigger-seconds", type=float, default=None,
+                   help="the same in seconds (older spelling; --trigger-ms wins) [env TRIGGER_SECONDS]")
+    p.add_argument("--shuffle-partitions", type=int, default=int(_env("SPARK_SHUFFLE_PARTITIONS", "1")),
                    help="spark.sql.shuffle.partitions = state store partitions; fixed once a checkpoint exists "
                         "[env SPARK_SHUFFLE_PARTITIONS] (default %(default)s)")
     p.add_argument("--driver-memory", default=_env("SPARK_DRIVER_MEMORY", "768m"),
                    help="[env SPARK_DRIVER_MEMORY] (default %(default)s)")
     p.add_argument("--max-offsets-per-trigger", type=int, default=_int_env("MAX_OFFSETS_PER_TRIGGER"),
-                   help="cap on records per micro-batch [env MAX_OFFSETS_PER_TRIGGER] (default: none)")
+                   help="refused: a window's timer fires in the first batch after its end + grace, and that batch "
+                        "must hold every offset available at its start [env MAX_OFFSETS_PER_TRIGGER]")
     p.add_argument("--fail-on-data-loss", action=argparse.BooleanOptionalAction,
                    default=_env("FAIL_ON_DATA_LOSS", "false").lower() == "true",
                    help="Kafka failOnDataLoss (default false: a deleted/recreated topic does not stop the job)")
@@ -78,7 +83,30 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--conf", action="append", default=[], metavar="K=V", help="extra Spark conf")
     p.add_argument("--run-seconds", type=float, default=None,
                    help="stop after this many seconds (smoke runs); default: until SIGTERM/SIGINT")
-    return p.parse_args(argv)
+    p.add_argument("--warm-up", action=argparse.BooleanOptionalAction,
+                   default=_env("SPARK_WARM_UP", "true").lower() == "true",
+                   help="run the whole plan once on a few made-up records before the query starts, so the first "
+                        "real batch does not pay for code generation and Python workers [env SPARK_WARM_UP] "
+                        "(default true)")
+    a = p.parse_args(argv)
+    # Command line first (--trigger-ms, then --trigger-seconds), then SPARK_TRIGGER_MS, TRIGGER_SECONDS.
+    if a.trigger_ms is None:
+        a.trigger_ms = int(round(a.trigger_seconds * 1000)) if a.trigger_seconds is not None else _trigger_ms_env()
+    if a.trigger_ms <= 0:
+        p.error("--trigger-ms must be > 0")
+    if a.max_offsets_per_trigger:
+        p.error("--max-offsets-per-trigger / MAX_OFFSETS_PER_TRIGGER is not supported: windows close by processing "
+                "time, and the batch that closes one must read every offset available at its start")
+    return a
+
+
+def _trigger_ms_env() -> int:
+    """SPARK_TRIGGER_MS, else TRIGGER_SECONDS (the older variable, in seconds), else 2000."""
+    v = _env("SPARK_TRIGGER_MS")
+    if v is not None:
+        return int(v)
+    sec = _env("TRIGGER_SECONDS")
+    return int(round(float(sec) * 1000)) if sec is not None else 2000
 
 
 def _int_env(name: str) -> Optional[int]:
@@ -122,18 +150,81 @@ def resolve_packed_ids(args, schemas) -> List[int]:
     return sorted(set(ids))
 
 
-def kafka_batch_writer(sink_options: dict):
-    """The foreachBatch sink: each micro-batch's aggregates go to Kafka in ONE task, sorted by
-    (windowStart, matchId) (transform.sink_order), so every match's windows land on the
-    aggregates topic in windowStart order, which the publisher's per-match seq dedupe needs.
+class KafkaOut:
+    """A Kafka producer in the driver's JVM (kafka-clients is on the driver's classpath with the
+    connector jars), for the few aggregates a micro-batch closes: the batch's rows are collected
+    to the driver (one Spark job per batch, no sink job, no single-partition coalesce) and sent
+    in (windowStart, matchId) order, then flushed; every send is checked, so a failed write fails
+    the batch and Spark runs it again after a restart. Idempotent producer (acks=all): retries
+    never reorder the partition."""
 
-    Delivery stays at-least-once with byte-identical values: a micro-batch that runs again after
-    a crash (same batch id, same offsets, same restored state) writes the same records again, in
-    the same order. The Kafka producer is idempotent by default (kafka-clients >= 3.0: acks=all,
-    enable.idempotence=true), so its retries do not reorder a partition either."""
+    def __init__(self, spark, bootstrap: str, topic: str, kafka_options: Mapping[str, str]):
+        self.topic = topic
+        jvm = spark.sparkContext._jvm
+        props = jvm.java.util.Properties()
+        props.put("bootstrap.servers", bootstrap)
+        for k, v in kafka_options.items():
+            if k.startswith("kafka."):
+                props.put(k[len("kafka."):], v)
+        ser = "org.apache.kafka.common.serialization.ByteArraySerializer"
+        for k, v in (("key.serializer", ser), ("value.serializer", ser), ("acks", "all"),
+                     ("enable.idempotence", "true"), ("linger.ms", "0")):
+            props.put(k, v)
+        self._jvm = jvm
+        self._producer = jvm.org.apache.kafka.clients.producer.KafkaProducer(props)
+
+    def send_all(self, records: Sequence[Tuple[bytes, bytes]]) -> None:
+        if not records:
+            return
+        make = self._jvm.org.apache.kafka.clients.producer.ProducerRecord
+        futures = [self._producer.send(make(self.topic, bytearray(k), bytearray(v))) for k, v in records]
+        self._producer.flush()
+        for f in futures:
+            f.get()  # raises (Py4JJavaError) if the write failed
+
+    def close(self) -> None:
+        try:
+            self._producer.close()
+        except Exception:  # noqa: BLE001 - the JVM may already be gone at exit
+            pass
+
+
+# Per batch id: (windows written, reactions dropped as late), read by the progress listener.
+BATCH_STATS: Dict[int, Tuple[int, int]] = {}
+
+
+def batch_records(rows, catalog, rules, schema_id: int) -> Tuple[List[Tuple[bytes, bytes]], int]:
+    """Collected close_windows rows -> the Kafka records in (windowStart, matchId) order, and the
+    late count. A batch can close several windows of one match (a backlog, a restart); the
+    publisher keeps per match only windows above the last one, so each match's windows must go
+    out in windowStart order; across batches windows.WindowCloser keeps it."""
+    late = 0
+    wins = []
+    for r in rows:
+        if r["late"]:
+            late += int(r["late"])
+        else:
+            wins.append((int(r["windowStartMs"]), r["matchId"], r["c"]))
+    wins.sort(key=lambda x: (x[0], x[1]))
+    return [encode_window(m, s, c, catalog, rules, schema_id) for s, m, c in wins], late
+
+
+def kafka_batch_writer(out: "KafkaOut", catalog, rules, schema_id: int):
+    """The foreachBatch sink. Delivery stays at-least-once with byte-identical values: a
+    micro-batch that runs again after a crash (same batch id, same offsets, same timestamp, same
+    restored state) closes the same windows and writes the same records in the same order."""
     def write(batch_df, batch_id: int) -> None:
-        T.sink_order(batch_df).write.format("kafka").options(**sink_options).save()
+        records, late = batch_records(batch_df.collect(), catalog, rules, schema_id)
+        out.send_all(records)
+        BATCH_STATS[batch_id] = (len(records), late)
+        for old in [b for b in BATCH_STATS if b < batch_id - 100]:
+            del BATCH_STATS[old]
     return write
+
+
+# The offset look-up must end within the API's close margin (ACK_CLOSE_MARGIN_MS, 100 ms) of the
+# batch timestamp that fires the timers (see windows.py); warn when a batch's did not.
+OFFSET_LOOKUP_WARN_MS = 100
 
 
 def _progress_listener():
@@ -148,14 +239,19 @@ def _progress_listener():
             p = event.progress
             ops = p.stateOperators or []
             d = p.durationMs or {}
-            # Where a batch's time goes (getBatch, queryPlanning, addBatch = the sink's job, walCommit...):
-            # the per-batch fixed cost, not the rows, dominates latency at a 2 s trigger.
+            written, late = BATCH_STATS.get(p.batchId, (0, 0))
+            # Where a batch's time goes (latestOffset, queryPlanning, addBatch = the plan + the sink,
+            # walCommit, commitOffsets...).
             phases = ",".join(f"{k}:{v}" for k, v in sorted(d.items()) if k != "triggerExecution")
             log.info("progress batch=%d input=%d durationMs=%s watermark=%s timestamp=%s stateRows=%d "
                      "removed=%d droppedLate=%d phases=%s", p.batchId, p.numInputRows,
                      d.get("triggerExecution", -1), (p.eventTime or {}).get("watermark", "-"),
-                     p.timestamp, sum(o.numRowsTotal for o in ops), sum(o.numRowsRemoved for o in ops),
-                     sum(o.numRowsDroppedByWatermark for o in ops), phases or "-")
+                     p.timestamp, sum(o.numRowsTotal for o in ops), written,
+                     late + sum(o.numRowsDroppedByWatermark for o in ops), phases or "-")
+            if d.get("latestOffset", 0) >= OFFSET_LOOKUP_WARN_MS:
+                log.warning("batch %d: the offset look-up took %d ms (>= %d ms): a window closed by this batch "
+                            "may miss a reaction acknowledged in its last %d ms", p.batchId, d["latestOffset"],
+                            OFFSET_LOOKUP_WARN_MS, OFFSET_LOOKUP_WARN_MS)
 
         def onQueryIdle(self, event):
             pass
@@ -166,8 +262,57 @@ def _progress_listener():
     return ProgressLog()
 
 
+def warm_up(spark, schemas, schema_id: int, packed_ids: Sequence[int] = ()) -> None:
+    """Runs the job's plan on a few made-up records as a batch and as a one-batch stream (into a
+    throwaway checkpoint), so code generation, the Arrow and state-API Python workers and the
+    RocksDB library load before the query takes traffic: the first real batch then costs about
+    what a warm one does."""
+    import shutil
+    import tempfile
+    import time
+
+    from . import avro_binary as A
+    from .confluent import frame
+
+    t0 = time.monotonic()
+    now = int(time.time() * 1000)
+    e = schemas.catalog[0].emoji
+    rec = {"matchId": "warm-up", "userId": "u", "emoji": e, "ts": now, "receivedAt": now}
+    try:
+        value = frame(1, A.encode_reaction(rec))
+    except Exception as exc:  # noqa: BLE001 - warm-up is best effort
+        log.warning("warm-up skipped: %s", exc)
+        return
+    tmp = tempfile.mkdtemp(prefix="emostream-warmup-")
+    try:
+        src = Path(tmp) / "in"
+        src.mkdir()
+        import base64
+        import json
+        (src / "0.json").write_text(json.dumps({"value": base64.b64encode(value).decode("ascii")}) + "\n")
+        from pyspark.sql import functions as F
+        stream = (spark.readStream.schema("value string").json(str(src))
+                  .select(F.unbase64("value").alias("value")))
+        out = T.build_pipeline(stream, schemas, schema_id, packed_ids=packed_ids)
+        q = (out.writeStream.foreachBatch(lambda df, _id: df.collect())
+             .option("checkpointLocation", str(Path(tmp) / "ckpt")).trigger(processingTime="200 milliseconds").start())
+        # A processing-time stateful query never runs out of batches (availableNow would not end):
+        # stop after the first one that read the record.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and q.isActive and not any(
+                p.numInputRows > 0 for p in q.recentProgress):
+            time.sleep(0.1)
+        q.stop()
+        log.info("warm-up done in %d ms", (time.monotonic() - t0) * 1000)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("warm-up failed (the query starts anyway): %s", exc)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def start_query(spark, args, schemas, schema_id: int, packed_ids: Sequence[int] = ()):
-    """Builds and starts the streaming query; returns the StreamingQuery."""
+    """Builds and starts the streaming query; returns the StreamingQuery (its Kafka producer is
+    closed by main after the query ends)."""
     rules = schemas.aggregation
     extra = _kv(args.kafka_option)
     reader = (
@@ -179,26 +324,43 @@ def start_query(spark, args, schemas, schema_id: int, packed_ids: Sequence[int] 
         .option("failOnDataLoss", str(args.fail_on_data_loss).lower())
         .option("includeHeaders", "false")
     )
-    if args.max_offsets_per_trigger:
-        reader = reader.option("maxOffsetsPerTrigger", str(args.max_offsets_per_trigger))
     for k, v in extra.items():
         reader = reader.option(k, v)
-    out = T.build_pipeline(reader.load(), schemas, schema_id, rules, order_columns=True, packed_ids=packed_ids)
+    # Only the value is read (key, topic, partition, offset, timestamp are pruned from the plan).
+    kafka_df = reader.load().select("value")
+    out = T.build_pipeline(kafka_df, schemas, schema_id, rules, packed_ids=packed_ids)
     checkpoint = args.checkpoint or str(REPO_ROOT / ".cache" / "spark-checkpoints" / args.aggregates_topic)
     if "://" not in checkpoint:
         Path(checkpoint).mkdir(parents=True, exist_ok=True)
-    sink_options = {"kafka.bootstrap.servers": args.bootstrap, "topic": args.aggregates_topic, **extra}
+    sink = KafkaOut(spark, args.bootstrap, args.aggregates_topic, extra)
     writer = (
-        out.writeStream.foreachBatch(kafka_batch_writer(sink_options))
+        out.writeStream.foreachBatch(kafka_batch_writer(sink, schemas.catalog, rules, schema_id))
         .queryName(f"emostream-aggregates-{args.aggregates_topic}")
         .option("checkpointLocation", checkpoint)
         .outputMode("append")
-        .trigger(processingTime=f"{int(round(args.trigger_seconds * 1000))} milliseconds")
+        .trigger(processingTime=f"{args.trigger_ms} milliseconds")
     )
-    log.info("starting: %s -> %s (bootstrap %s, window %d ms, grace %d ms, scale %d, top %d, schema id %d, checkpoint %s)",
-             args.reactions_topic, args.aggregates_topic, args.bootstrap, rules.window_ms, rules.grace_ms,
-             rules.unit_scale, rules.top_n, schema_id, checkpoint)
-    return writer.start()
+    log.info("starting: %s -> %s (bootstrap %s, window %d ms, grace %d ms, trigger %d ms, scale %d, top %d, "
+             "schema id %d, checkpoint %s)", args.reactions_topic, args.aggregates_topic, args.bootstrap,
+             rules.window_ms, rules.grace_ms, args.trigger_ms, rules.unit_scale, rules.top_n, schema_id, checkpoint)
+    query = writer.start()
+    query._emostream_sink = sink  # type: ignore[attr-defined]
+    return query
+
+
+def ship_package(spark) -> None:
+    """Executors outside this machine's PYTHONPATH (a standalone or Kubernetes cluster) unpickle
+    the window processor and the partial count from emostream_spark: send it with the job."""
+    import shutil
+    import tempfile
+
+    master = spark.sparkContext.master or ""
+    if master.startswith("local"):
+        return
+    pkg = Path(__file__).resolve().parent
+    d = tempfile.mkdtemp(prefix="emostream-pyfiles-")
+    z = shutil.make_archive(str(Path(d) / "emostream_spark"), "zip", root_dir=str(pkg.parent), base_dir=pkg.name)
+    spark.sparkContext.addPyFile(z)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -216,8 +378,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     spark = build_session("emostream-aggregator", master, jars=jars,
                           shuffle_partitions=args.shuffle_partitions, driver_memory=args.driver_memory,
                           conf=_kv(args.conf))
+    ship_package(spark)
+    packed_ids = resolve_packed_ids(args, schemas)
+    if args.warm_up:
+        warm_up(spark, schemas, schema_id, packed_ids)
     spark.streams.addListener(_progress_listener())
-    query = start_query(spark, args, schemas, schema_id, resolve_packed_ids(args, schemas))
+    query = start_query(spark, args, schemas, schema_id, packed_ids)
 
     def _stop(signum, _frame):
         log.info("signal %d: stopping the query", signum)
@@ -234,6 +400,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             query.awaitTermination()
     finally:
         exc = query.exception()
+        query._emostream_sink.close()
         spark.stop()
     if exc is not None:
         log.error("query failed: %s", exc)

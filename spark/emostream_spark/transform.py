@@ -1,14 +1,19 @@
-"""Pure DataFrame transformations. Every function works the same on a batch DataFrame (tests)
-and on a streaming one (the job): no actions, no Python UDFs, only Catalyst expressions.
+"""DataFrame transformations, the same on a batch DataFrame (tests) and a streaming one (the job).
 
-Pipeline (see build_pipeline):
+Streaming (the job, see build_pipeline):
   kafka rows (value: binary)            decode_reactions   -> matchId, userId, emoji, ts
   -> only catalog emojis                filter_catalog
-  -> watermark(ts, graceMs), tumbling window(windowMs) per matchId, one count column per emoji
+  -> eventTime, its window, emoji index window_rows        -> matchId, windowStartMs, idx
+  -> counted within the batch           partial_counts     -> + n (mapInArrow, before the shuffle)
+  -> per match, windows closed by a processing-time timer at end + grace
+                                        close_windows      -> matchId, windowStartMs, late, c
+  The job encodes the few closed windows on the driver (windows.encode_window).
+Batch (tests, inspection): the same decode, then one aggregation and Catalyst encoding:
+  tumbling window(windowMs) per matchId, one count column per emoji
                                         window_counts      -> matchId, windowStart, windowEnd, _c0.._cN
   -> key 'matchId|windowStartMs', value = 0x00 + id(4, BE) + Avro of aggregate.avsc
                                         encode_from_counts
-  (aggregates_from_counts gives the same record as Spark columns, for tests and inspection)
+  (aggregates_from_counts gives the same record as Spark columns)
 """
 from __future__ import annotations
 
@@ -327,31 +332,12 @@ def encode_from_counts(counts: DataFrame, catalog: Sequence[CatalogEmoji], rules
                        schema_id: int, *, order_columns: bool = False) -> DataFrame:
     """window_counts rows -> Kafka rows: key (string), value = 0x00 + schema id (4 bytes, big
     endian) + Avro binary of aggregate.avsc. With order_columns=True also _windowStartMs (long)
-    and _matchId, the sort key of sink_order (drop them before writing)."""
+    and _matchId, a sort key by (windowStart, matchId) (drop them before writing)."""
     value = F.concat(F.lit(bytearray(header(schema_id))), aggregate_avro_bytes(catalog, rules))
     cols = [aggregate_key(F.col("matchId"), F.col("windowStart")).alias("key"), value.alias("value")]
     if order_columns:
         cols += [F.unix_millis(F.col("windowStart")).alias(ORDER_COLUMNS[0]), F.col("matchId").alias(ORDER_COLUMNS[1])]
     return counts.select(*cols)
-
-
-def sink_order(batch: DataFrame) -> DataFrame:
-    """One micro-batch of build_pipeline(order_columns=True) -> key, value in ONE partition,
-    sorted by (windowStart, matchId).
-
-    Why: the main publisher keeps, per match, only aggregates whose seq (windowStart / windowMs)
-    is above the last one it published, so each match's windows must reach the (single-partition)
-    aggregates topic in windowStart order. One micro-batch can close several windows of the same
-    match (a backlog, a jump of the watermark); Spark evicts them from the state store per shuffle
-    partition, in state-store order, and the Kafka sink writes every partition from its own task,
-    concurrently. So the order within a batch is arbitrary. One partition sorted by
-    windowStart makes it ascending; across batches it already is (a window is emitted only after
-    every earlier window of its match was). The values are untouched.
-
-    coalesce(1), not repartition(1): no shuffle stage of its own in every micro-batch. The one task
-    then runs the stateful merge of every state partition in turn, which is cheap: what it merges
-    is the partial counts per (match, window), not the reactions."""
-    return batch.coalesce(1).sortWithinPartitions(*ORDER_COLUMNS).select("key", "value")
 
 
 def decode_aggregates(kafka_df: DataFrame, aggregate_avsc: str, value_col: str = "value") -> DataFrame:
@@ -361,15 +347,85 @@ def decode_aggregates(kafka_df: DataFrame, aggregate_avsc: str, value_col: str =
         from_avro(body, aggregate_avsc).alias("a")).select("a.*")
 
 
+# ---- windows closed by processing time (the streaming job) -------------------------------------
+
+PARTIAL_DDL = "matchId string, windowStartMs long, idx int, n long"
+
+
+def window_rows(reactions: DataFrame, catalog: Sequence[CatalogEmoji], rules: AggregationConfig) -> DataFrame:
+    """Catalog reactions -> matchId, windowStartMs (floor(eventTime / windowMs) * windowMs, as
+    window() computes it), idx (the emoji's catalog index)."""
+    ms = F.unix_millis(F.col("eventTime"))
+    w = F.lit(rules.window_ms).cast("long")
+    idx = (F.array_position(F.array(*[F.lit(e.emoji) for e in catalog]), F.col("emoji")) - 1).cast("int")
+    return event_time(reactions, rules).select(
+        F.col("matchId"), (ms - F.pmod(ms, w)).alias("windowStartMs"), idx.alias("idx"))
+
+
+def _partial_counts_arrow(batches):
+    """mapInArrow: one partition's (matchId, windowStartMs, idx) rows -> their counts, n. Runs
+    before the shuffle, like a hash aggregation's partial step: the stateful step then sees a
+    few rows per (match, window, emoji) instead of one per reaction."""
+    import pyarrow as pa
+
+    keys = ["matchId", "windowStartMs", "idx"]
+    parts = []
+    for b in batches:
+        if b.num_rows:
+            parts.append(pa.Table.from_batches([b]).group_by(keys).aggregate([("idx", "count")]))
+    if not parts:
+        return
+    t = pa.concat_tables(parts).group_by(keys).aggregate([("idx_count", "sum")])
+    out = pa.table({"matchId": t["matchId"], "windowStartMs": t["windowStartMs"],
+                    "idx": t["idx"].cast(pa.int32()), "n": t["idx_count_sum"].cast(pa.int64())})
+    yield from out.to_batches()
+
+
+def partial_counts(rows: DataFrame, tasks: Optional[int] = None) -> DataFrame:
+    """With tasks, the source's partitions (one per Kafka partition: 12 on the reactions topic) are
+    first merged into that many tasks (coalesce: no shuffle; the decode still runs in them): each
+    task pays a Python worker round for mapInArrow, ~0.1 s on a loaded 2-core machine, in every
+    batch."""
+    if tasks:
+        rows = rows.coalesce(tasks)
+    return rows.mapInArrow(_partial_counts_arrow, PARTIAL_DDL)
+
+
+def close_windows(partials: DataFrame, catalog: Sequence[CatalogEmoji], rules: AggregationConfig) -> DataFrame:
+    """The stateful step: per match, windows closed by a processing-time timer at end + grace
+    (windows.WindowCloser). Output: matchId, windowStartMs, late, c (counts in catalog order)."""
+    from .windows import OUTPUT_DDL, WindowCloser
+
+    return partials.groupBy("matchId").transformWithStateInPandas(
+        WindowCloser(rules.window_ms, rules.grace_ms, len(catalog)), OUTPUT_DDL, "Append", "ProcessingTime")
+
+
+def closed_to_counts(closed: DataFrame, catalog: Sequence[CatalogEmoji], rules: AggregationConfig) -> DataFrame:
+    """close_windows rows (windows only) -> window_counts' columns (for tests and inspection)."""
+    start = F.col("windowStartMs")
+    return closed.where(F.col("late") == 0).select(
+        F.col("matchId"), F.timestamp_millis(start).alias("windowStart"),
+        F.timestamp_millis(start + F.lit(rules.window_ms)).alias("windowEnd"),
+        *[F.col("c")[i].alias(_count_col(i)) for i in range(len(catalog))])
+
+
 def build_pipeline(kafka_df: DataFrame, schemas: Schemas, aggregate_schema_id: int,
                    rules: Optional[AggregationConfig] = None, *, order_columns: bool = False,
                    packed_ids: Sequence[int] = ()) -> DataFrame:
-    """Kafka source rows (value: binary) -> Kafka sink rows (key, value). Batch or streaming.
-    order_columns=True adds the sort key that sink_order uses (see encode_from_counts)."""
+    """Kafka source rows (value: binary) -> windows.
+
+    On a streaming DataFrame, windows are closed by processing time (close_windows): the rows are
+    matchId, windowStartMs, late, c, a few per batch, and the job's sink encodes them on the driver
+    (windows.encode_window, the same bytes as encode_from_counts). On a batch DataFrame every
+    window is complete: one aggregation (window_counts, no watermark) encoded by Catalyst into
+    Kafka rows key, value (plus the order columns with order_columns=True)."""
     rules = rules or schemas.aggregation
     check_aggregate_schema(schemas.aggregate_avsc)
     reactions = filter_catalog(decode_reactions(kafka_df, schemas.reaction_avsc,
                                                 reaction_batch_avsc=schemas.reaction_batch_avsc,
                                                 packed_ids=packed_ids), schemas.catalog)
-    counts = window_counts(reactions, schemas.catalog, rules)
+    if kafka_df.isStreaming:
+        tasks = kafka_df.sparkSession.sparkContext.defaultParallelism
+        return close_windows(partial_counts(window_rows(reactions, schemas.catalog, rules), tasks), schemas.catalog, rules)
+    counts = window_counts(reactions, schemas.catalog, rules, watermark=False)
     return encode_from_counts(counts, schemas.catalog, rules, aggregate_schema_id, order_columns=order_columns)

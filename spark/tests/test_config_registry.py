@@ -55,13 +55,23 @@ def test_compact_schema_is_json_stringify_of_the_file():
 
 def test_job_argument_defaults(monkeypatch):
     for k in ["KAFKA_BOOTSTRAP", "REACTIONS_TOPIC", "AGGREGATES_TOPIC", "SCHEMA_REGISTRY_URL", "SPARK_MASTER",
-              "TRIGGER_SECONDS", "STARTING_OFFSETS", "SPARK_SHUFFLE_PARTITIONS", "EMO_SCHEMAS_DIR",
+              "TRIGGER_SECONDS", "SPARK_TRIGGER_MS", "MAX_OFFSETS_PER_TRIGGER", "STARTING_OFFSETS", "SPARK_SHUFFLE_PARTITIONS", "EMO_SCHEMAS_DIR",
               "EMOSTREAM_SCHEMAS_DIR", "SPARK_CHECKPOINT", "AGGREGATES_SCHEMA_ID"]:
         monkeypatch.delenv(k, raising=False)
     a = parse_args([])
-    assert (a.bootstrap, a.reactions_topic, a.aggregates_topic, a.master, a.starting_offsets, a.trigger_seconds,
+    assert (a.bootstrap, a.reactions_topic, a.aggregates_topic, a.master, a.starting_offsets, a.trigger_ms,
             a.shuffle_partitions, a.registry_url) == (
-        "127.0.0.1:19092", "emostream.reactions", "emostream.aggregates", "local[2]", "earliest", 2.0, 4, None)
+        "127.0.0.1:19092", "emostream.reactions", "emostream.aggregates", "local[2]", "earliest", 2000, 1, None)
+    # the trigger: command line (ms, then seconds), then SPARK_TRIGGER_MS, then TRIGGER_SECONDS
+    monkeypatch.setenv("TRIGGER_SECONDS", "1")
+    assert parse_args([]).trigger_ms == 1000
+    monkeypatch.setenv("SPARK_TRIGGER_MS", "500")
+    assert parse_args([]).trigger_ms == 500
+    assert parse_args(["--trigger-seconds", "0.25"]).trigger_ms == 250
+    assert parse_args(["--trigger-ms", "100", "--trigger-seconds", "3"]).trigger_ms == 100
+    # a batch that closes a window must read every offset available at its start
+    with pytest.raises(SystemExit):
+        parse_args(["--max-offsets-per-trigger", "1000"])
     monkeypatch.setenv("AGGREGATES_TOPIC", "t2")
     assert parse_args([]).aggregates_topic == "t2"
     assert parse_args(["--aggregates-topic", "t3"]).aggregates_topic == "t3"

@@ -163,3 +163,28 @@ def test_encoder_refuses_a_changed_aggregate_schema(schemas):
 def test_avro_long_reference_encoding(n, wire):
     assert A.encode_long(n).hex() == wire
     assert A.Reader(A.encode_long(n)).long() == n
+
+
+def test_driver_side_encoder_matches_the_catalyst_encoder(spark, schemas, catalog, rules):
+    """The job encodes its closed windows on the driver (windows.encode_window); the batch path
+    encodes with Catalyst (encode_from_counts). Same key and value bytes for every count shape:
+    ties (catalog order breaks them), more emojis than top N, counts above and below the unit
+    scale, one emoji only."""
+    import random
+
+    from emostream_spark.windows import encode_window
+
+    rnd = random.Random(7)
+    n = len(catalog)
+    cases = [[0] * (n - 1) + [1], [5] * n, [rnd.choice([0, 1, 999, 1000, 1001, 2500, 7]) for _ in range(n)]]
+    cases += [[rnd.randint(0, 3000) if rnd.random() < 0.7 else 0 for _ in range(n)] for _ in range(20)]
+    cases = [c for c in cases if sum(c) > 0]
+    data = [(f"m{j}", 1_700_000_000_000 + 2000 * j, *c) for j, c in enumerate(cases)]
+    ddl = "matchId string, ws long, " + ", ".join(f"_c{i} long" for i in range(n))
+    df = (spark.createDataFrame(data, ddl)
+          .select("matchId", F.timestamp_millis("ws").alias("windowStart"),
+                  F.timestamp_millis(F.col("ws") + rules.window_ms).alias("windowEnd"), *[f"_c{i}" for i in range(n)]))
+    catalyst = {r.key: bytes(r.value) for r in T.encode_from_counts(df, catalog, rules, SCHEMA_ID).collect()}
+    driver = dict(encode_window(m, ws, c, catalog, rules, SCHEMA_ID) for m, ws, *c in data)
+    assert {k.decode(): v for k, v in driver.items()} == catalyst
+    assert len(catalyst) == len(cases)

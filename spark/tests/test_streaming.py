@@ -1,7 +1,10 @@
-"""The streaming plan: the job's own build_pipeline on a streaming source (JSON files carrying the
-Kafka `value` bytes, one file per micro-batch) into a memory sink in append mode. Checks the
-watermark rules end to end: a window is emitted once, after max(ts) - grace >= windowEnd;
-records for a closed window are dropped; the last window stays open while no newer data comes."""
+"""The streaming plan: the job's own build_pipeline (windows closed by a processing-time timer at
+end + grace, transformWithStateInPandas) on a streaming file source (JSON files carrying the Kafka
+`value` bytes) and the job's own batch encoding (job.batch_records), on the real clock. Checks
+that a window closes on an idle stream in the first batch that starts at or after its end +
+grace, that rows for a window already out are dropped and counted as late, that a batch closing
+many windows gives them in (windowStart, matchId) order, and that the state survives a restart
+from the checkpoint."""
 from __future__ import annotations
 
 import base64
@@ -12,154 +15,197 @@ import time
 from pyspark.sql import functions as F
 
 from emostream_spark import avro_binary as A
+from emostream_spark import job as J
 from emostream_spark import transform as T
-from emostream_spark.confluent import frame, unframe
+from emostream_spark.confluent import frame
 
-from helpers import emojis, kafka_values
+from helpers import emojis, kafka_values, reference_aggregates
 
 SCHEMA_ID = 9
+TRIGGER_MS = 500
 
 
-def write_batch(directory, name, values, mtime):
+def write_batch(directory, name, values):
     tmp = directory / f".{name}.tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         for v in values:
             f.write(json.dumps({"value": base64.b64encode(v).decode("ascii")}) + "\n")
-    os.utime(tmp, (mtime, mtime))
-    os.rename(tmp, directory / f"{name}.json")  # the file source lists files in mtime order
+    os.rename(tmp, directory / f"{name}.json")
 
 
-def test_streaming_append_mode_with_watermark(spark, schemas, catalog, rules, tmp_path):
-    fire, laughing, heart, clapping, party = emojis(catalog, "fire", "laughing", "heart-eyes", "clapping", "party")
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Run:
+    """A streaming query of build_pipeline into the job's batch encoding, capturing per batch id
+    the records (key, value) in write order and the late count."""
+
+    def __init__(self, spark, schemas, rules, src, ckpt):
+        self.batches = {}
+        kafka_like = (spark.readStream.schema("value string").option("maxFilesPerTrigger", 1).json(str(src))
+                      .select(F.unbase64("value").alias("value")))
+        out = T.build_pipeline(kafka_like, schemas, SCHEMA_ID, rules)
+        assert out.isStreaming
+
+        def capture(batch_df, batch_id):
+            records, late = J.batch_records(batch_df.collect(), schemas.catalog, rules, SCHEMA_ID)
+            self.batches[batch_id] = ([(k.decode(), v) for k, v in records], late)
+
+        self.query = (out.writeStream.foreachBatch(capture).outputMode("append")
+                      .option("checkpointLocation", str(ckpt))
+                      .trigger(processingTime=f"{TRIGGER_MS} milliseconds").start())
+
+    def progress(self):
+        return {p["batchId"]: p for p in self.query.recentProgress}
+
+    def wait(self, cond, timeout_s=90):
+        deadline = time.time() + timeout_s
+        while time.time() < deadline:
+            assert self.query.exception() is None, self.query.exception()
+            if cond():
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"timed out; batches: {self.batches}")
+
+    def written(self):
+        return [kv for b in sorted(self.batches) for kv in self.batches[b][0]]
+
+    def late(self):
+        return sum(late for _, late in self.batches.values())
+
+    def stop(self):
+        if self.query.isActive:
+            self.query.stop()
+
+
+def batch_time(progress) -> int:
+    from datetime import datetime
+    return int(datetime.fromisoformat(progress["timestamp"].replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def test_a_window_closes_on_an_idle_stream_within_one_trigger(spark, schemas, catalog, rules, tmp_path):
+    fire, laughing, heart = emojis(catalog, "fire", "laughing", "heart-eyes")
     src = tmp_path / "in"
     src.mkdir()
-    # Spark uses two watermarks per micro-batch k: EVICTION uses wm(k) = max ts of batches < k
-    # minus grace; the LATE-RECORD filter uses wm(k-1), the previous batch's eviction watermark.
-    batches = [
-        # b0 runs with wm 0; after it wm = 2000 - 500 = 1500
-        [("m1", fire, 100), ("m1", laughing, 1999), ("m1", fire, 2000)],
-        # b1 runs with wm 1500; after it wm = 1999
-        [("m1", clapping, 2499)],
-        # b2 runs with wm 1999: [0,2000) stays open (end 2000 > 1999); after it wm = 2000
-        [("m1", fire, 1999), ("m1", heart, 2500)],
-        # b3 evicts with wm 2000 -> [0,2000) is emitted at the END of b3; its late filter uses
-        # wm(b2) = 1999, so fire@1500 still counts in [0,2000). After it wm = 4100.
-        [("m2", laughing, 3000), ("m1", fire, 1500), ("m1", party, 4600)],
-        # b4: late filter wm 2000 drops fire@1000 ([0,2000) already emitted); eviction wm 4100
-        # closes m1|2000 and m2|2000 (the watermark is GLOBAL: m2 has no later event of its own);
-        # the unknown emoji at 9000 does not move the watermark, so m1|4000 stays open.
-        [("m1", fire, 1000), ("m1", "🦄", 9000)],
-    ]
-    now = time.time() - 100
-    for k, rows in enumerate(batches):
-        write_batch(src, f"b{k}", kafka_values(rows, schema_id=3), now + k)
-
-    kafka_like = (spark.readStream.schema("value string").option("maxFilesPerTrigger", 1).json(str(src))
-                  .select(F.unbase64("value").alias("value")))
-    out = T.build_pipeline(kafka_like, schemas, SCHEMA_ID, rules)
-    assert out.isStreaming
-    query = (out.writeStream.format("memory").queryName("emostream_stream_test").outputMode("append")
-             .option("checkpointLocation", str(tmp_path / "ckpt"))
-             .trigger(availableNow=True).start())
+    w = rules.window_ms
+    # Data for one window a few seconds ahead (ts <= receivedAt, so ts places it), then nothing:
+    # the first batch reads it long before the window closes, and the stream stays idle.
+    start = ((now_ms() + 4 * w) // w) * w
+    rows = [("m1", fire, start + 1), ("m1", laughing, start + 2), ("m2", heart, start + 3), ("m1", fire, start + 4)]
+    write_batch(src, "b0", kafka_values(rows, schema_id=3))
+    close_at = start + w + rules.grace_ms
+    run = Run(spark, schemas, rules, src, tmp_path / "ckpt")
     try:
-        assert query.awaitTermination(90), "streaming query did not finish"
-        assert query.exception() is None
-        rows = spark.table("emostream_stream_test").collect()
-        got = {r.key: bytes(r.value) for r in rows}
-        progress = query.recentProgress
+        run.wait(lambda: len(run.written()) >= 2)
+        run.wait(lambda: set(run.batches) <= set(run.progress()))  # progress comes after the sink
+        progress = run.progress()
     finally:
-        if query.isActive:
-            query.stop()
-
-    decoded = {k: A.decode_aggregate(unframe(v)[1]) for k, v in got.items()}
-    # each window exactly once (append mode), and m1|4000 still open (4100 < 6000)
-    assert sorted(r.key for r in rows) == ["m1|0", "m1|2000", "m2|2000"], decoded
-    assert decoded["m1|0"]["counts"] == [(fire, 3), (laughing, 1)]  # fire@100, @1999, @1500; not @1000
-    assert decoded["m1|2000"]["counts"] == [(fire, 1), (heart, 1), (clapping, 1)]
-    assert decoded["m2|2000"]["counts"] == [(laughing, 1)]
-    expected_m1_0 = {"matchId": "m1", "windowStart": 0, "windowEnd": 2000, "counts": {fire: 3, laughing: 1},
-                     "units": {fire: 1, laughing: 1}, "total": 4, "sentiment": (3 * 80 + 70) / 400}
-    assert got["m1|0"] == frame(SCHEMA_ID, A.encode_aggregate(expected_m1_0))
-
-    data_batches = [p for p in progress if p["numInputRows"] > 0]
-    assert [p["numInputRows"] for p in data_batches] == [3, 1, 2, 3, 2]
-    assert [p["sink"]["numOutputRows"] for p in data_batches] == [0, 0, 0, 1, 2]  # m1|0 at the end of b3
-    assert [p["eventTime"]["watermark"][11:23] for p in data_batches] == [
-        "00:00:00.000", "00:00:01.500", "00:00:01.999", "00:00:02.000", "00:00:04.100"]
-    dropped = [sum(o.get("numRowsDroppedByWatermark", 0) for o in p["stateOperators"]) for p in data_batches]
-    assert dropped == [0, 0, 0, 0, 1]
+        run.stop()
+    exp = reference_aggregates(rows, catalog, rules.window_ms, rules.unit_scale, rules.top_n)
+    want = [(f"{m}|{s}", frame(SCHEMA_ID, A.encode_aggregate(exp[(m, s)]))) for (m, s) in sorted(exp, key=lambda k: k[1:] + k[:1])]
+    assert run.written() == want
+    emitted_in = [b for b, (recs, _) in run.batches.items() if recs]
+    assert len(emitted_in) == 1, run.batches
+    b = emitted_in[0]
+    # Emitted by the first batch whose timestamp is at or past end + grace, none before it...
+    assert batch_time(progress[b]) >= close_at
+    assert all(batch_time(progress[k]) < close_at for k in progress if k < b)
+    # ...which started at most one trigger after end + grace, or right after a batch that was
+    # still running then (a shared 2-core machine can stretch one).
+    prev_end = max((batch_time(progress[k]) + progress[k]["durationMs"]["triggerExecution"] for k in progress if k < b),
+                   default=0)
+    assert batch_time(progress[b]) <= max(close_at + TRIGGER_MS, prev_end) + 250, (close_at, progress[b]["timestamp"])
+    assert progress[b]["numInputRows"] == 0  # no input moved anything: processing time closed it
+    assert run.late() == 0
 
 
-def test_sink_writes_each_batch_in_window_order(spark, schemas, catalog, rules, tmp_path):
-    """One micro-batch that closes several windows of the same match (here: 4 windows x 3
-    matches, closed together by the watermark jump of one batch) is spread over the shuffle
-    partitions, and the Kafka sink would write each partition from its own task, so the order on
-    the topic would be arbitrary. The job's foreachBatch writer (job.kafka_batch_writer) writes
-    transform.sink_order(batch): one partition, sorted by (windowStart, matchId). This drives the
-    job's own pipeline through foreachBatch and checks that order and that the values are the
-    reference bytes (sorting never changes a value)."""
-    from helpers import reference_aggregates
+def test_rows_for_a_window_already_out_are_late_and_dropped(spark, schemas, catalog, rules, tmp_path):
+    fire, laughing, clapping = emojis(catalog, "fire", "laughing", "clapping")
+    src = tmp_path / "in"
+    src.mkdir()
+    w = rules.window_ms
+    start = ((now_ms() - 2 * w) // w) * w
+    first = [("m1", fire, start + 10), ("m2", laughing, start + 20)]
+    write_batch(src, "b0", kafka_values(first, schema_id=3))
+    run = Run(spark, schemas, rules, src, tmp_path / "ckpt")
+    try:
+        run.wait(lambda: len(run.written()) >= 2)
+        # m1's window is out: its rows are late now; m1's window ahead and m3 still count.
+        nxt = ((now_ms() + 2 * w) // w) * w
+        second = [("m1", fire, start + 30), ("m1", clapping, start + 40), ("m1", laughing, nxt + 5), ("m3", fire, start + 50)]
+        write_batch(src, "b1", kafka_values(second, schema_id=3))
+        run.wait(lambda: len(run.written()) >= 3 and run.late() >= 2)
+        time.sleep((nxt + w + rules.grace_ms - now_ms()) / 1000 + 1.5)
+        run.wait(lambda: len(run.written()) >= 4)
+    finally:
+        run.stop()
+    keys = [k for k, _ in run.written()]
+    assert run.late() == 2
+    assert sorted(keys) == sorted([f"m1|{start}", f"m2|{start}", f"m1|{nxt}", f"m3|{start}"])
+    # m3 had no window out: its reaction for a past window still counts (its first batch).
+    got = dict(run.written())
+    assert A.decode_aggregate(got[f"m1|{start}"][5:])["counts"] == [(fire, 1)]
+    # every match's windows in windowStart order
+    m1 = [int(k.rpartition("|")[2]) for k in keys if k.startswith("m1|")]
+    assert m1 == sorted(m1)
 
+
+def test_one_batch_closing_many_windows_writes_them_in_order(spark, schemas, catalog, rules, tmp_path):
+    """A backlog (or a restart) closes many windows of every match in one batch; they come from
+    several state partitions, and the writer puts them in (windowStart, matchId) order."""
     fire, laughing, crying, football = emojis(catalog, "fire", "laughing", "crying", "football")
     src = tmp_path / "in"
     src.mkdir()
-    base = 1_700_000_000_000
+    base = ((now_ms() - 60_000) // rules.window_ms) * rules.window_ms
     rows = []
-    # b0: 3 matches x windows [0,2000) .. [6000,8000) of base, written newest match/window first so
-    # no accidental order helps; plus one m3 record at +8600: wm after b0 = base + 8100.
     for w in (3, 1, 0, 2):
         for m in ("m3", "m1", "m2"):
-            for j, e in enumerate((fire, laughing, crying, football, fire)):
+            for j, e in enumerate((fire, laughing, crying, football, fire, "🦄")):
                 rows.append((m, e, base + w * 2000 + 100 * j + (7 if m == "m2" else 0)))
-    rows.append(("m3", fire, base + 8600))
-    batches = [rows, [("flush", fire, base + 30_000)]]
-    now = time.time() - 100
-    for k, b in enumerate(batches):
-        write_batch(src, f"b{k}", kafka_values(b, schema_id=3), now + k)
-
-    captured = []  # (batch id, partitions of the raw batch, partitions after sink_order, rows in write order)
-
-    def capture(batch_df, batch_id):
-        ordered = T.sink_order(batch_df)
-        captured.append((batch_id, batch_df.rdd.getNumPartitions(), ordered.rdd.getNumPartitions(),
-                         [(r.key, bytes(r.value)) for r in ordered.collect()]))
-
-    kafka_like = (spark.readStream.schema("value string").option("maxFilesPerTrigger", 1).json(str(src))
-                  .select(F.unbase64("value").alias("value")))
-    out = T.build_pipeline(kafka_like, schemas, SCHEMA_ID, rules, order_columns=True)
-    query = (out.writeStream.foreachBatch(capture).outputMode("append")
-             .option("checkpointLocation", str(tmp_path / "ckpt")).trigger(availableNow=True).start())
+    write_batch(src, "b0", kafka_values(rows, schema_id=3))
+    run = Run(spark, schemas, rules, src, tmp_path / "ckpt")
     try:
-        assert query.awaitTermination(90), "streaming query did not finish"
-        assert query.exception() is None
+        run.wait(lambda: len(run.written()) >= 12)
     finally:
-        if query.isActive:
-            query.stop()
-
-    # b1 closes the 12 windows ending <= base + 8100 together; the final no-data batch (flush's
-    # watermark) closes m3|8000.
-    multi = [c for c in captured if len(c[3]) > 1]
-    assert len(multi) == 1, [(c[0], [k for k, _ in c[3]]) for c in captured]
-    _, raw_parts, ordered_parts, written = multi[0]
-    assert raw_parts > 1  # the hazard: the closed windows come from several partitions
-    assert ordered_parts == 1
+        run.stop()
+    written = run.written()
+    exp = reference_aggregates(rows, catalog, rules.window_ms, rules.unit_scale, rules.top_n)
+    assert dict(written) == {f"{m}|{s}": frame(SCHEMA_ID, A.encode_aggregate(rec)) for (m, s), rec in exp.items()}
     keys = [k for k, _ in written]
 
     def sort_key(k):
         m, _, start = k.rpartition("|")
         return int(start), m
 
-    assert keys == sorted(keys, key=sort_key)
-    assert len(keys) == 12 and len(set(keys)) == 12
-    exp = reference_aggregates(rows, catalog, rules.window_ms, rules.unit_scale, rules.top_n)
-    want = {f"{m}|{s}": frame(SCHEMA_ID, A.encode_aggregate(rec)) for (m, s), rec in exp.items()
-            if s + rules.window_ms <= base + 8100}
-    assert dict(written) == want
-    # the whole output, batch after batch: every match's windows in windowStart order, each once
-    everything = [k for c in sorted(captured) for k, _ in c[3]]
-    for m in ("m1", "m2", "m3"):
-        starts = [int(k.rpartition("|")[2]) for k in everything if k.startswith(m + "|")]
-        assert starts == [base + w * 2000 for w in range(4 if m != "m3" else 5)]
+    assert keys == sorted(keys, key=sort_key) and len(set(keys)) == 12
+    assert len([b for b, (recs, _) in run.batches.items() if recs]) == 1
+
+
+def test_open_windows_survive_a_restart_from_the_checkpoint(spark, schemas, catalog, rules, tmp_path):
+    fire, laughing = emojis(catalog, "fire", "laughing")
+    src = tmp_path / "in"
+    src.mkdir()
+    w = rules.window_ms
+    # A window that closes far enough ahead that the first run reads it and stops before.
+    start = ((now_ms() + 6 * w) // w) * w
+    rows = [("m1", fire, start + 1), ("m1", laughing, start + 2)]
+    write_batch(src, "b0", kafka_values(rows, schema_id=3))
+    run = Run(spark, schemas, rules, src, tmp_path / "ckpt")
+    try:
+        run.wait(lambda: any(p["numInputRows"] > 0 for p in run.progress().values()))
+    finally:
+        run.stop()
+    assert run.written() == []
+    write_batch(src, "b1", kafka_values([("m1", fire, start + 3)], schema_id=3))
+    run2 = Run(spark, schemas, rules, src, tmp_path / "ckpt")
+    try:
+        run2.wait(lambda: len(run2.written()) >= 1, timeout_s=120)
+    finally:
+        run2.stop()
+    all_rows = rows + [("m1", fire, start + 3)]
+    exp = reference_aggregates(all_rows, catalog, rules.window_ms, rules.unit_scale, rules.top_n)
+    assert run2.written() == [(f"m1|{start}", frame(SCHEMA_ID, A.encode_aggregate(exp[("m1", start)])))]
 
 
 def test_the_test_session_listens_on_loopback_only(spark):
