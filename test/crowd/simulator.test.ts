@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CrowdSimulator } from '../../src/crowd/simulator.js';
 
 const emojis = ['🔥', '😂', '😍', '👏', '🎉', '😱', '🤦'];
@@ -49,7 +49,8 @@ describe('crowd simulator', () => {
       seed: 2, momentEveryMs: 100_000, emojis, tickMs: 20, fetch: fakeApi().fetch,
     });
     const done = long.run();
-    await new Promise((r) => setTimeout(r, 200));
+    // Stopped once it has generated (not after a fixed wait), long before its 60 s.
+    await vi.waitFor(() => expect(long.stats.generated).toBeGreaterThan(0));
     const stopped = await long.stop();
     expect(await done).toBe(stopped);
     expect(stopped.generated).toBeGreaterThan(0);
