@@ -25,6 +25,12 @@ export class ManualClock implements TimerClock {
   get pending(): number {
     return this.#timers.length;
   }
+  /** The time of the earliest callback waiting, if any. */
+  get next(): number | undefined {
+    let at: number | undefined;
+    for (const t of this.#timers) if (at === undefined || t.at < at) at = t.at;
+    return at;
+  }
   set(ms: number): void {
     // Each due callback runs with the clock at its own time; one scheduled by a callback for no
     // later than `ms` runs too.
