@@ -46,4 +46,23 @@ export class ManualClock implements TimerClock {
   advance(ms: number): void {
     this.set(this.#now + ms);
   }
+  /**
+   * Moves the clock `stepMs` at a time, letting the event loop turn between moves, until `work`
+   * settles: what waits on this clock (backoff, pacing, ticks) runs at once in real time. Throws
+   * once `maxMs` of clock time passed with `work` still running.
+   */
+  async drive(work: Promise<unknown>, stepMs = 10, maxMs = 60_000): Promise<void> {
+    let settled = false;
+    work.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    const until = this.#now + maxMs;
+    for (;;) {
+      await new Promise((r) => setImmediate(r));
+      if (settled) return;
+      if (this.#now >= until) throw new Error(`still running after ${maxMs} ms of clock time`);
+      this.advance(stepMs);
+    }
+  }
 }

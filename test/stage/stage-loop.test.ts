@@ -17,25 +17,6 @@ describe('Backoff', () => {
   });
 });
 
-/**
- * Moves `clock` 10 ms at a time, letting the loop run between moves, until `run` settles: the
- * loop's backoff (and a step's own wait) take no real time. Fails after `maxMs` of clock time.
- */
-async function driveUntilSettled(clock: ManualClock, run: Promise<unknown>, maxMs = 60_000): Promise<void> {
-  let settled = false;
-  run.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  const until = clock.now() + maxMs;
-  for (;;) {
-    await new Promise((r) => setImmediate(r));
-    if (settled) return;
-    if (clock.now() >= until) throw new Error(`still running after ${maxMs} ms of clock time`);
-    clock.advance(10);
-  }
-}
-
 describe('StageLoop', () => {
   const T = 1_000_000;
   // Deterministic backoff: 50, 100, 200, 200... ms.
@@ -52,7 +33,7 @@ describe('StageLoop', () => {
       },
       { closing: () => false, onFailure: () => failedAt.push(clock.now() - T) },
     );
-    await driveUntilSettled(clock, run);
+    await clock.drive(run);
     await expect(run).rejects.toMatchObject({ code: 'EMO_ERR_LOG_UNAVAILABLE', message: expect.stringMatching(/^test gave up: .*broker away/) });
     // Backed off 50, 100, 200, 200 ms of the clock between attempts; the one 550 ms in is past 500.
     expect(failedAt).toEqual([0, 50, 150, 350, 550]);
@@ -71,7 +52,7 @@ describe('StageLoop', () => {
       },
       { closing: () => false },
     );
-    await driveUntilSettled(clock, run);
+    await clock.drive(run);
     await expect(run).rejects.toMatchObject({ code: 'EMO_ERR_LOG_UNAVAILABLE' });
     // Failed at 0, backed off 50, an empty step of 5 (the clock moves in 10 ms steps), failed again ~60 ms in: past 40.
     expect(steps).toBe(3);
@@ -97,7 +78,7 @@ describe('StageLoop', () => {
       },
       { closing: () => closing },
     );
-    await driveUntilSettled(clock, run);
+    await clock.drive(run);
     await run;
     expect(steps).toBe(2);
   });
