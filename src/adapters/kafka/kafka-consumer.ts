@@ -162,17 +162,29 @@ export class KafkaLogConsumer implements LogConsumer {
     this.#listeners.push(listener);
   }
 
-  /** One consume() at a time (poll or pump): two in flight would split the records between them. */
+  /**
+   * One consume() at a time (poll or pump): two in flight would split the records between them.
+   * `#consuming` is the native call's own end, not the caller's deadline: a consume given up on
+   * (call()'s ceiling) still takes records when it returns, and a seek or a consume started before
+   * then would lose the records it took (the chaos tier's frozen broker lost 5,644 reactions so,
+   * with a 3 s ceiling). The ceiling is the long default: librdkafka returns a consume by itself.
+   */
   async #consume(max: number, timeoutMs: number): Promise<RdKafka.Message[]> {
     while (this.#consuming) await this.#consuming.catch(() => {});
     this.raw.setDefaultConsumeTimeout(timeoutMs);
-    const p = call<RdKafka.Message[]>((cb) => this.raw.consume(max, (err, msgs) => cb(err, msgs)), timeoutMs + CALL_SLACK_MS);
-    this.#consuming = p;
-    try {
-      return (await p) ?? [];
-    } finally {
-      this.#consuming = undefined;
-    }
+    let ended!: () => void;
+    const native = new Promise<void>((resolve) => (ended = resolve));
+    this.#consuming = native;
+    void native.then(() => {
+      if (this.#consuming === native) this.#consuming = undefined;
+    });
+    const p = call<RdKafka.Message[]>((cb) =>
+      this.raw.consume(max, (err, msgs) => {
+        ended();
+        cb(err, msgs);
+      }),
+    );
+    return (await p) ?? [];
   }
 
   async pump(): Promise<void> {
