@@ -8,7 +8,6 @@ import type { WindowArchive } from '../ports/window-archive.js';
 import { authorizeMatch, type Authenticator } from '../auth/auth.js';
 import { ReplayQuery } from './schemas.js';
 import { CloseCodes } from '../wire/close-codes.js';
-import type { TimerClock } from '../ports/clock.js';
 
 export interface ReplayRouteOptions {
   store: WindowArchive;
@@ -16,20 +15,9 @@ export interface ReplayRouteOptions {
   maxConnections: number;
   /** The same identity as the live route: a viewer token (?token= for browsers), scoped to its matches. */
   auth?: Authenticator | undefined;
-  /** Wall clock (tests drive it); `clock.now` when not given. */
+  /** Wall clock (tests drive it). */
   now?: () => number;
-  /** Paces the replays: the playhead's time and the wait for each window's end (default: Date.now and unref'd setTimeout). */
-  clock?: TimerClock;
 }
-
-const realClock: TimerClock = {
-  now: () => Date.now(),
-  after(ms, fn) {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return () => clearTimeout(t);
-  },
-};
 
 /** Names the replay's history in the `epoch` field of its updates: never a live epoch. */
 export const REPLAY_EPOCH = 'replay';
@@ -44,8 +32,7 @@ const CHUNK = 200;
  */
 export async function replayRoute(app: FastifyInstance, o: ReplayRouteOptions): Promise<void> {
   const sockets = new Set<WebSocket>();
-  const base = o.clock ?? realClock;
-  const clock: TimerClock = o.now ? { now: o.now, after: (ms, fn) => base.after(ms, fn) } : base;
+  const now = o.now ?? Date.now;
   app.addHook('onClose', async () => {
     for (const s of sockets) s.close(CloseCodes.GOING_AWAY, 'server shutting down');
   });
@@ -80,7 +67,7 @@ export async function replayRoute(app: FastifyInstance, o: ReplayRouteOptions): 
       const q = req.query;
       // Any rate the document allows is played: the server's range bounds it (0.1..64).
       const speed = q.speed === undefined ? 1 : Math.min(64, Math.max(0.1, Number(q.speed)));
-      const player = new Player(socket, o.store, q.matchId, o.windowMs, speed, clock, (err) => {
+      const player = new Player(socket, o.store, q.matchId, o.windowMs, speed, now, (err) => {
         req.log.warn({ err, matchId: q.matchId }, 'replay failed');
         socket.close(CloseCodes.INTERNAL_ERROR, 'replay failed');
       });
@@ -128,8 +115,7 @@ export function parseReplayMessage(data: string): ReplayClientMessage | null {
  */
 class Player {
   #gen = 0;
-  /** Cancels the wait for the next window's end. */
-  #timer: (() => void) | undefined;
+  #timer: NodeJS.Timeout | undefined;
   /** Playhead (ms since the epoch) at wall time #t0. */
   #pos0 = 0;
   #t0 = 0;
@@ -147,7 +133,7 @@ class Player {
     private readonly matchId: string,
     private readonly windowMs: number,
     private readonly speed: number,
-    private readonly clock: TimerClock,
+    private readonly now: () => number,
     private readonly fail: (err: unknown) => void,
   ) {}
 
@@ -156,12 +142,12 @@ class Player {
   }
 
   position(): number {
-    return this.#paused ? this.#pos0 : this.#pos0 + (this.clock.now() - this.#t0) * this.speed;
+    return this.#paused ? this.#pos0 : this.#pos0 + (this.now() - this.#t0) * this.speed;
   }
 
   seek(to: { offset: number } | { at: number }): void {
     const gen = ++this.#gen;
-    this.#timer?.();
+    clearTimeout(this.#timer);
     void this.#seek(gen, to).catch(this.fail);
   }
 
@@ -173,7 +159,7 @@ class Player {
     const showing = await this.store.windowBefore(this.matchId, at - this.windowMs);
     if (gen !== this.#gen) return;
     this.#pos0 = at;
-    this.#t0 = this.clock.now();
+    this.#t0 = this.now();
     this.#buffer = [];
     this.#exhausted = false;
     this.#nextFrom = showing ? showing.windowStart + 1 : -Number.MAX_SAFE_INTEGER;
@@ -188,14 +174,14 @@ class Player {
     this.#pos0 = this.position();
     this.#paused = true;
     this.#gen++;
-    this.#timer?.();
+    clearTimeout(this.#timer);
     this.#state('paused');
   }
 
   play(): void {
     if (!this.#paused) return;
     this.#paused = false;
-    this.#t0 = this.clock.now();
+    this.#t0 = this.now();
     const gen = ++this.#gen;
     this.#state('playing');
     void this.#pump(gen).catch(this.fail);
@@ -204,7 +190,7 @@ class Player {
   stop(): void {
     this.#stopped = true;
     this.#gen++;
-    this.#timer?.();
+    clearTimeout(this.#timer);
   }
 
   async #matchBounds(): Promise<{ start: number; end: number }> {
@@ -246,6 +232,7 @@ class Player {
       return this.#pump(gen);
     }
     const delay = Math.max(0, (this.#buffer[0]!.windowEnd - pos) / this.speed);
-    this.#timer = this.clock.after(delay, () => void this.#pump(gen).catch(this.fail));
+    this.#timer = setTimeout(() => void this.#pump(gen).catch(this.fail), delay);
+    this.#timer.unref();
   }
 }
