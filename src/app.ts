@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { ReactionCodec } from './codec/reaction-codec.js';
 import type { Config } from './config/config.js';
 import type { EmojiCatalog } from './domain/catalog.js';
-import type { Clock } from './ports/clock.js';
+import type { Clock, TimerClock } from './ports/clock.js';
 import { repoRoot } from './domain/schemas-dir.js';
 import type { FanoutBus } from './ports/bus.js';
 import { liveRoute } from './fanout/live-route.js';
@@ -42,7 +42,11 @@ export interface AppOptions {
   /** Present where this process serves WebSockets (roles all, fanout). */
   fanout?: { bus: FanoutBus; nodeId: string };
   /** Present where this process archives windows (roles all, archiver): the query API and replay. */
-  archive?: { store: WindowArchive };
+  archive?: {
+    store: WindowArchive;
+    /** Paces replays (default: Date.now and setTimeout); tests pass a ManualClock and move it. */
+    clock?: TimerClock;
+  };
   checks?: ReadinessCheck[];
   /** Serve the pages (viewer, overlay, dashboard). */
   pages?: boolean;
@@ -162,7 +166,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
 
   if (o.archive) {
     await app.register(archiveRoutes, { store: o.archive.store, windowMs: config.aggregation.windowMs });
-    await app.register(replayRoute, { store: o.archive.store, windowMs: config.aggregation.windowMs, maxConnections: config.fanout.maxConnections, auth });
+    await app.register(replayRoute, { store: o.archive.store, windowMs: config.aggregation.windowMs, maxConnections: config.fanout.maxConnections, auth, ...(o.archive.clock ? { clock: o.archive.clock } : {}) });
   }
 
   if (o.pages !== false) await registerPages(app);

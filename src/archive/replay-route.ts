@@ -8,6 +8,7 @@ import type { WindowArchive } from '../ports/window-archive.js';
 import { authorizeMatch, type Authenticator } from '../auth/auth.js';
 import { ReplayQuery } from './schemas.js';
 import { CloseCodes } from '../wire/close-codes.js';
+import type { TimerClock } from '../ports/clock.js';
 
 export interface ReplayRouteOptions {
   store: WindowArchive;
@@ -15,9 +16,20 @@ export interface ReplayRouteOptions {
   maxConnections: number;
   /** The same identity as the live route: a viewer token (?token= for browsers), scoped to its matches. */
   auth?: Authenticator | undefined;
-  /** Wall clock (tests drive it). */
+  /** Wall clock (tests drive it); `clock.now` when not given. */
   now?: () => number;
+  /** Paces the replays: the playhead's time and the wait for each window's end (default: Date.now and unref'd setTimeout). */
+  clock?: TimerClock;
 }
+
+const realClock: TimerClock = {
+  now: () => Date.now(),
+  after(ms, fn) {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return () => clearTimeout(t);
+  },
+};
 
 /** Names the replay's history in the `epoch` field of its updates: never a live epoch. */
 export const REPLAY_EPOCH = 'replay';
@@ -32,7 +44,8 @@ const CHUNK = 200;
  */
 export async function replayRoute(app: FastifyInstance, o: ReplayRouteOptions): Promise<void> {
   const sockets = new Set<WebSocket>();
-  const now = o.now ?? Date.now;
+  const base = o.clock ?? realClock;
+  const clock: TimerClock = o.now ? { now: o.now, after: (ms, fn) => base.after(ms, fn) } : base;
   app.addHook('onClose', async () => {
     for (const s of sockets) s.close(CloseCodes.GOING_AWAY, 'server shutting down');
   });
@@ -67,7 +80,7 @@ export async function replayRoute(app: FastifyInstance, o: ReplayRouteOptions): 
       const q = req.query;
       // Any rate the document allows is played: the server's range bounds it (0.1..64).
       const speed = q.speed === undefined ? 1 : Math.min(64, Math.max(0.1, Number(q.speed)));
-      const player = new Player(socket, o.store, q.matchId, o.windowMs, speed, now, (err) => {
+      const player = new Player(socket, o.store, q.matchId, o.windowMs, speed, clock, (err) => {
         req.log.warn({ err, matchId: q.matchId }, 'replay failed');
         socket.close(CloseCodes.INTERNAL_ERROR, 'replay failed');
       });
@@ -115,7 +128,8 @@ export function parseReplayMessage(data: string): ReplayClientMessage | null {
  */
 class Player {
   #gen = 0;
-  #timer: NodeJS.Timeout | undefined;
+  /** Cancels the wait for the next window's end. */
+  #timer: (() => void) | undefined;
   /** Playhead (ms since the epoch) at wall time #t0. */
   #pos0 = 0;
   #t0 = 0;
@@ -133,7 +147,7 @@ class Player {
     private readonly matchId: string,
     private readonly windowMs: number,
     private readonly speed: number,
-    private readonly now: () => number,
+    private readonly clock: TimerClock,
     private readonly fail: (err: unknown) => void,
   ) {}
 
@@ -142,12 +156,12 @@ class Player {
   }
 
   position(): number {
-    return this.#paused ? this.#pos0 : this.#pos0 + (this.now() - this.#t0) * this.speed;
+    return this.#paused ? this.#pos0 : this.#pos0 + (this.clock.now() - this.#t0) * this.speed;
   }
 
   seek(to: { offset: number } | { at: number }): void {
     const gen = ++this.#gen;
-    clearTimeout(this.#timer);
+    this.#timer?.();
     void this.#seek(gen, to).catch(this.fail);
   }
 
@@ -159,7 +173,7 @@ class Player {
     const showing = await this.store.windowBefore(this.matchId, at - this.windowMs);
     if (gen !== this.#gen) return;
     this.#pos0 = at;
-    this.#t0 = this.now();
+    this.#t0 = this.clock.now();
     this.#buffer = [];
     this.#exhausted = false;
     this.#nextFrom = showing ? showing.windowStart + 1 : -Number.MAX_SAFE_INTEGER;
@@ -174,14 +188,14 @@ class Player {
     this.#pos0 = this.position();
     this.#paused = true;
     this.#gen++;
-    clearTimeout(this.#timer);
+    this.#timer?.();
     this.#state('paused');
   }
 
   play(): void {
     if (!this.#paused) return;
     this.#paused = false;
-    this.#t0 = this.now();
+    this.#t0 = this.clock.now();
     const gen = ++this.#gen;
     this.#state('playing');
     void this.#pump(gen).catch(this.fail);
@@ -190,7 +204,7 @@ class Player {
   stop(): void {
     this.#stopped = true;
     this.#gen++;
-    clearTimeout(this.#timer);
+    this.#timer?.();
   }
 
   async #matchBounds(): Promise<{ start: number; end: number }> {
@@ -232,7 +246,6 @@ class Player {
       return this.#pump(gen);
     }
     const delay = Math.max(0, (this.#buffer[0]!.windowEnd - pos) / this.speed);
-    this.#timer = setTimeout(() => void this.#pump(gen).catch(this.fail), delay);
-    this.#timer.unref();
+    this.#timer = this.clock.after(delay, () => void this.#pump(gen).catch(this.fail));
   }
 }

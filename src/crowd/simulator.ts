@@ -1,5 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
-import { ReactionSender } from '@emostream/sdk';
+import { ReactionSender, type SenderTimers } from '@emostream/sdk';
 import { baselineSampler } from './distribution.js';
 import { ReactionPlanner } from './planner.js';
 import { seededRandom, type Random } from './rng.js';
@@ -24,8 +24,20 @@ export interface SimulatorOptions {
   maxQueue?: number;
   flushTimeoutMs?: number;
   fetch?: typeof fetch;
+  /** Elapsed time and reaction timestamps; `clock.now` when not given. */
   now?: () => number;
+  /** Times the ticks and the senders' batching and backoff (default: Date.now and setTimeout). */
+  clock?: SenderTimers;
 }
+
+/** Date.now and setTimeout (the crowd is an SDK client: its clock is the SDK's timer type). */
+const realClock: SenderTimers = {
+  now: () => Date.now(),
+  after(ms, fn) {
+    const t = setTimeout(fn, ms);
+    return () => clearTimeout(t);
+  },
+};
 
 export interface SimulatorEvents {
   moment: (m: Moment) => void;
@@ -51,14 +63,17 @@ export class CrowdSimulator extends EventEmitter<SimulatorEvents> {
   #lastT = 0;
   #next = 0;
   #nextMoment = 0;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  readonly #clock: SenderTimers;
+  /** Cancels the next tick. */
+  #timer: (() => void) | undefined;
   #stopping: Promise<CrowdStats> | undefined;
   #resolveDone: ((s: CrowdStats) => void) | undefined;
 
   constructor(private readonly o: SimulatorOptions) {
     super();
     this.#random = seededRandom(o.seed);
-    this.#now = o.now ?? Date.now;
+    this.#clock = o.clock ?? realClock;
+    this.#now = o.now ?? (() => this.#clock.now());
     this.#runId = o.seed.toString(36);
     this.schedule = buildSchedule({ durationMs: o.durationMs, meanGapMs: o.momentEveryMs, random: this.#random, catalog: o.emojis });
     this.#planner = new ReactionPlanner({ baseRatePerSec: o.ratePerSec, schedule: this.schedule, baseline: baselineSampler(o.emojis), random: this.#random });
@@ -73,6 +88,7 @@ export class CrowdSimulator extends EventEmitter<SimulatorEvents> {
         retryBaseMs: 200,
         retryMaxMs: 5_000,
         random: Math.random,
+        ...(o.clock ? { timers: o.clock } : {}),
       });
       s.on('sent', (n) => {
         this.stats.accepted += n;
@@ -106,7 +122,12 @@ export class CrowdSimulator extends EventEmitter<SimulatorEvents> {
   run(): Promise<CrowdStats> {
     this.#startedAt = this.#now();
     const done = new Promise<CrowdStats>((resolve) => (this.#resolveDone = resolve));
-    this.#timer = setInterval(() => this.#tick(), this.o.tickMs ?? 50);
+    const every = this.o.tickMs ?? 50;
+    const tick = () => {
+      this.#timer = this.#clock.after(every, tick);
+      this.#tick();
+    };
+    this.#timer = this.#clock.after(every, tick);
     return done;
   }
 
@@ -134,7 +155,7 @@ export class CrowdSimulator extends EventEmitter<SimulatorEvents> {
   /** Stops generating, flushes what is queued (bounded by flushTimeoutMs) and resolves run(). */
   stop(): Promise<CrowdStats> {
     this.#stopping ??= (async () => {
-      if (this.#timer) clearInterval(this.#timer);
+      this.#timer?.();
       const timeout = this.o.flushTimeoutMs ?? 10_000;
       await Promise.all(this.#senders.map((s) => s.close(timeout)));
       this.stats.queued = this.#senders.reduce((s, x) => s + x.pending, 0);

@@ -4,3 +4,26 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => Date.now() };
+
+/**
+ * A clock that also calls back after a delay of its own time: what backs off or paces takes one,
+ * so a test moves the clock (helpers/manual-clock.ts) instead of waiting real time.
+ */
+export interface TimerClock extends Clock {
+  /** Calls `fn` once `ms` of this clock's time has passed; returns the function that cancels it. */
+  after(ms: number, fn: () => void): () => void;
+}
+
+/** Date.now and setTimeout. */
+export const systemTimerClock: TimerClock = {
+  now: () => Date.now(),
+  after(ms, fn) {
+    const t = setTimeout(fn, ms);
+    return () => clearTimeout(t);
+  },
+};
+
+/** Resolves once `ms` of `clock`'s time has passed. */
+export function sleepOn(clock: TimerClock, ms: number): Promise<void> {
+  return new Promise((r) => clock.after(ms, r));
+}

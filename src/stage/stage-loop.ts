@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { emoError } from '../domain/errors.js';
 import type { StageProgress } from './stage-progress.js';
+import { sleepOn, systemTimerClock, type TimerClock } from '../ports/clock.js';
 
 /**
  * Exponential backoff with jitter (half fixed, half random): members that failed together (two
@@ -43,6 +44,8 @@ export interface StageLoopOptions {
   logger: Logger;
   progress?: StageProgress;
   backoff?: Backoff;
+  /** Times the run of failures and the backoff between steps (default: Date.now and setTimeout). */
+  clock?: TimerClock;
 }
 
 /**
@@ -55,9 +58,11 @@ export interface StageLoopOptions {
 export class StageLoop {
   #failingSince: number | undefined;
   readonly #backoff: Backoff;
+  readonly #clock: TimerClock;
 
   constructor(private readonly o: StageLoopOptions) {
     this.#backoff = o.backoff ?? new Backoff(100, 2000);
+    this.#clock = o.clock ?? systemTimerClock;
   }
 
   /** In a run of failures that no healthy() has ended yet. */
@@ -82,7 +87,7 @@ export class StageLoop {
         this.#backoff.reset();
       } catch (err) {
         if (hooks.closing()) break;
-        const now = Date.now();
+        const now = this.#clock.now();
         this.#failingSince ??= now;
         this.o.progress?.down(this.o.dependency);
         hooks.onFailure?.(err);
@@ -91,7 +96,7 @@ export class StageLoop {
           throw emoError('LOG_UNAVAILABLE', `${this.o.stage} gave up: recovery kept failing for ${Math.round(failingForMs / 1000)} s (last error: ${(err as Error).message})`, { cause: err });
         }
         this.o.logger.warn({ err, failingForMs }, `${this.o.stage} step failed; recovering`);
-        await sleep(this.#backoff.next());
+        await sleepOn(this.#clock, this.#backoff.next());
       }
     }
   }

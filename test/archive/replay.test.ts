@@ -18,6 +18,8 @@ describe('replay of an archived match (GET /v1/replay)', () => {
   let app: FastifyInstance;
   let baseUrl: string;
   const clients: EmoStreamClient[] = [];
+  // The replay's pacing clock: the playhead moves, and windows go out, only when the test moves it.
+  const wall = new ManualClock(1_000_000);
   const client = () => {
     const c = new EmoStreamClient({ baseUrl, userId: 'vod', WebSocket: WebSocket as never, reconnectBaseMs: 50 });
     clients.push(c);
@@ -28,7 +30,7 @@ describe('replay of an archived match (GET /v1/replay)', () => {
     store = await openPgliteArchive({});
     // 60 windows; window 7 is missing (a quiet window: no update live either).
     await store.upsert(Array.from({ length: 60 }, (_, i) => win('vod', i, { '🔥': i + 1 })).filter((w) => w.windowStart !== T0 + 7 * 2000));
-    app = await buildApp({ config: testConfig(), catalog, clock: new ManualClock(T0), metrics: createMetrics(), logger: silentLogger, archive: { store }, pages: false });
+    app = await buildApp({ config: testConfig(), catalog, clock: new ManualClock(T0), metrics: createMetrics(), logger: silentLogger, archive: { store, clock: wall }, pages: false });
     await app.listen({ host: '127.0.0.1', port: 0 });
     baseUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
   });
@@ -39,29 +41,36 @@ describe('replay of an archived match (GET /v1/replay)', () => {
   });
 
   it('streams the windows paced from the playhead, linked by prevSeq, each when the playhead reaches its end', async () => {
-    const got: Array<LiveMessage & { arrived: number }> = [];
+    const got: LiveMessage[] = [];
     const states: ReplayStateMessage[] = [];
     // Playhead 10.5 s into the match, 10x: a 2 s window every 200 ms.
-    const sub = client().replay('vod', (m) => got.push({ ...m, arrived: Date.now() }), { offset: 10_500, speed: 10, on: { replay: (s) => states.push(s) } });
-    await vi.waitFor(() => expect(got.length).toBeGreaterThanOrEqual(6), { timeout: 5000 });
+    const sub = client().replay('vod', (m) => got.push(m), { offset: 10_500, speed: 10, on: { replay: (s) => states.push(s) } });
+    await vi.waitFor(() => expect(got).toHaveLength(1));
+    await vi.waitFor(() => expect(wall.pending).toBe(1));
+    // Window 5 ends at 12 s: 1.5 s of match after the start, 150 ms at 10x; then one every 200 ms
+    // (400 over the quiet window 7). Each goes out when the clock reaches its end, not a ms sooner.
+    const waited: number[] = [];
+    for (let i = 1; i <= 5; i++) {
+      const due = wall.next!;
+      waited.push(due - wall.now());
+      wall.set(due - 1);
+      expect(wall.next).toBe(due); // still waiting: nothing sent
+      wall.set(due);
+      await vi.waitFor(() => expect(got).toHaveLength(1 + i));
+    }
     sub.close();
+    await vi.waitFor(() => expect(wall.pending).toBe(0)); // a closed replay stops its pacing
+    expect(waited).toEqual([150, 200, 400, 200, 200]);
     expect(states[0]).toMatchObject({ type: 'replay', matchId: 'vod', matchStart: T0, matchEnd: T0 + 120_000, offsetMs: 10_500, position: T0 + 10_500, speed: 10, state: 'playing' });
     // At 10.5 s the last closed window is [8 s, 10 s): window 4.
     expect(got[0]).toMatchObject({ type: 'snapshot', seq: SEQ0 + 4, windowStart: T0 + 8000, counts: { '🔥': 5 }, epoch: 'replay' });
-    expect(got.slice(1, 5).map((m) => [m.type, m.seq, m.prevSeq, m.total])).toEqual([
+    expect(got.slice(1, 6).map((m) => [m.type, m.seq, m.prevSeq, m.total])).toEqual([
       ['update', SEQ0 + 5, SEQ0 + 4, 6],
       ['update', SEQ0 + 6, SEQ0 + 5, 7],
       ['update', SEQ0 + 8, SEQ0 + 6, 9], // window 7 was quiet: the next links over it, as live
       ['update', SEQ0 + 9, SEQ0 + 8, 10],
+      ['update', SEQ0 + 10, SEQ0 + 9, 11],
     ]);
-    // Window 5 ends at 12 s: 1.5 s of match after the start, 150 ms at 10x; then one every 200 ms (400 over the gap).
-    const gaps = got.slice(1, 6).map((m, i, a) => (i === 0 ? m.arrived - got[0]!.arrived : m.arrived - a[i - 1]!.arrived));
-    // Paced, not sent at once (bounds loose enough for a loaded CI machine).
-    expect(gaps[0]).toBeLessThan(800);
-    expect(gaps[1]).toBeGreaterThan(120);
-    expect(gaps[1]).toBeLessThan(900);
-    expect(gaps[2]).toBeGreaterThan(280);
-    expect(got.at(5)!.arrived - got[1]!.arrived).toBeGreaterThan(800); // windows 5 to 10 end 10 s of match apart: 1 s at 10x
   });
 
   it('seeks, pauses and plays on the client’s word, and says when the match ends', async () => {
@@ -69,7 +78,9 @@ describe('replay of an archived match (GET /v1/replay)', () => {
     const states: ReplayStateMessage[] = [];
     const sub = client().replay('vod', (m) => got.push(m), { offset: 0, speed: 10, on: { replay: (s) => states.push(s) } });
     await vi.waitFor(() => expect(states).toHaveLength(1));
-    // At the start nothing had closed yet: no snapshot; the first window is the match's first.
+    // At the start nothing had closed yet: no snapshot; the first window is the match's first, 200 ms on.
+    await vi.waitFor(() => expect(wall.pending).toBe(1));
+    wall.advance(200);
     await vi.waitFor(() => expect(got.length).toBeGreaterThanOrEqual(1));
     expect(got[0]).toMatchObject({ type: 'update', seq: SEQ0, prevSeq: -1 });
     sub.seek({ offset: 100_000 });
@@ -78,11 +89,17 @@ describe('replay of an archived match (GET /v1/replay)', () => {
     sub.pause();
     await vi.waitFor(() => expect(states.at(-1)!.state).toBe('paused'));
     const atPause = got.length;
-    await new Promise((r) => setTimeout(r, 500));
+    // Paused: nothing waits to be sent, however far the clock moves (the server sends only from
+    // its timer or on a client's word).
+    expect(wall.pending).toBe(0);
+    wall.advance(5000);
     expect(got.length).toBe(atPause);
     expect(sub.position).toBe(states.at(-1)!.position);
     sub.play();
-    await vi.waitFor(() => expect(states.at(-1)!.state).toBe('ended'), { timeout: 5000 });
+    await vi.waitFor(() => expect(states.at(-1)!.state).toBe('playing'));
+    await vi.waitFor(() => expect(wall.pending).toBe(1));
+    wall.advance(2000); // windows 50..59 end 20 s of match on: 2 s at 10x
+    await vi.waitFor(() => expect(states.at(-1)!.state).toBe('ended'));
     expect(got.at(-1)).toMatchObject({ seq: SEQ0 + 59, prevSeq: SEQ0 + 58 });
     // After the seek: every window from 50 on, once, in order.
     const after = got.slice(got.findIndex((m) => m.type === 'snapshot' && m.seq === SEQ0 + 49) + 1);
@@ -90,6 +107,7 @@ describe('replay of an archived match (GET /v1/replay)', () => {
     sub.seek({ at: T0 + 5000 });
     await vi.waitFor(() => expect(states.at(-1)).toMatchObject({ offsetMs: 5000, state: 'playing' }));
     sub.close();
+    await vi.waitFor(() => expect(wall.pending).toBe(0));
   });
 
   it('refuses before the upgrade, with stable codes: unknown match, bad playhead, bad speed; closes on a malformed frame', async () => {

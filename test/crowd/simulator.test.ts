@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CrowdSimulator } from '../../src/crowd/simulator.js';
+import { ManualClock } from '../../helpers/manual-clock.js';
 
 const emojis = ['🔥', '😂', '😍', '👏', '🎉', '😱', '🤦'];
 
@@ -34,24 +35,36 @@ describe('crowd simulator', () => {
   });
 
   it('is bounded by time, and stop() ends a run early with a flush', async () => {
+    // Ticks, batching and backoff on a ManualClock: 300 ms of run take no real time.
+    const clock = new ManualClock(1_000_000);
     const api = fakeApi();
     const sim = new CrowdSimulator({
       baseUrl: 'http://127.0.0.1:1', matchId: 'm2', viewers: 10, durationMs: 300, ratePerSec: 1000, maxReactions: 1e9,
-      seed: 1, momentEveryMs: 100_000, emojis, tickMs: 20, fetch: api.fetch,
+      seed: 1, momentEveryMs: 100_000, emojis, tickMs: 20, fetch: api.fetch, clock,
     });
-    const stats = await sim.run();
+    const run = sim.run();
+    await clock.drive(run);
+    const stats = await run;
     expect(stats.generated).toBeGreaterThan(200);
     expect(stats.generated).toBeLessThanOrEqual(330);
     expect(stats.accepted).toBe(stats.generated);
+    // The time bound ended it: the tick that reached 300 ms; no tick after it.
+    expect(sim.elapsedMs).toBeGreaterThanOrEqual(300);
+    expect(clock.pending).toBe(0);
 
+    const longClock = new ManualClock(1_000_000);
     const long = new CrowdSimulator({
       baseUrl: 'http://127.0.0.1:1', matchId: 'm3', viewers: 10, durationMs: 60_000, ratePerSec: 500, maxReactions: 1e9,
-      seed: 2, momentEveryMs: 100_000, emojis, tickMs: 20, fetch: fakeApi().fetch,
+      seed: 2, momentEveryMs: 100_000, emojis, tickMs: 20, fetch: fakeApi().fetch, clock: longClock,
     });
     const done = long.run();
-    await new Promise((r) => setTimeout(r, 200));
-    const stopped = await long.stop();
+    longClock.advance(200); // ten ticks
+    expect(long.stats.generated).toBeGreaterThan(0);
+    const stopping = long.stop();
+    await longClock.drive(stopping); // the flush's retries wait on the clock too
+    const stopped = await stopping;
     expect(await done).toBe(stopped);
+    expect(longClock.now() - 1_000_000).toBeLessThan(60_000);
     expect(stopped.generated).toBeGreaterThan(0);
     expect(stopped.accepted).toBe(stopped.generated);
     expect(stopped.queued).toBe(0);

@@ -29,19 +29,28 @@ async function pair(perMessageDeflate: boolean): Promise<{ server: WebSocket; cl
   return { server, client, received };
 }
 
-async function until(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+/** Resolves once `cond` holds, checked as each message reaches the clients (no polling, no fixed delay). */
+function until(clients: WebSocket[], cond: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const check = () => {
+      if (!cond()) return;
+      for (const c of clients) c.off('message', check);
+      resolve();
+    };
+    for (const c of clients) c.on('message', check);
+    check();
+  });
 }
 
 describe('SharedFrame / writeShared', () => {
   it('frames short, 16-bit and 64-bit lengths that a ws client reads, in order with ws.send', async () => {
-    const { server, received } = await pair(false);
+    const { server, client, received } = await pair(false);
     const texts = ['{"a":1}', 'x'.repeat(200), 'é'.repeat(40_000), 'y'.repeat(70_000)];
     for (const t of texts) {
       writeShared(server, SharedFrame.of(t));
       server.send(`after:${t.length}`);
     }
-    await until(() => received.length === texts.length * 2);
+    await until([client], () => received.length === texts.length * 2);
     expect(received).toEqual(texts.flatMap((t) => [t, `after:${t.length}`]));
   });
 
@@ -49,16 +58,16 @@ describe('SharedFrame / writeShared', () => {
     const pairs = await Promise.all([pair(false), pair(false), pair(false)]);
     const f = SharedFrame.of('{"type":"update","seq":7}');
     for (const p of pairs) writeShared(p.server, f);
-    await until(() => pairs.every((p) => p.received.length === 1));
+    await until(pairs.map((p) => p.client), () => pairs.every((p) => p.received.length === 1));
     for (const p of pairs) expect(p.received).toEqual(['{"type":"update","seq":7}']);
   });
 
   it('goes through ws when compression was negotiated, so a compressed message in flight is not overtaken', async () => {
-    const { server, received } = await pair(true);
+    const { server, client, received } = await pair(true);
     expect(server.extensions).toContain('permessage-deflate');
     server.send('z'.repeat(5000)); // deflated asynchronously: the Sender is busy
     writeShared(server, SharedFrame.of('second'));
-    await until(() => received.length === 2);
+    await until([client], () => received.length === 2);
     expect(received).toEqual(['z'.repeat(5000), 'second']);
   });
 

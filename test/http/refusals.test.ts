@@ -116,10 +116,13 @@ describe('every refusal is in the catalogue', () => {
     const { logger, lines } = capturedLogger();
     const e = await edgeApp({ logger });
     app = e.app;
+    const headRead = new Promise((r) => app!.server.once('request', r));
     const c = rawClient(e.port);
     await c.connected;
     c.socket.write('POST /v1/reactions/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"reac');
-    await new Promise((r) => setTimeout(r, 100));
+    // Aborted once the server has the request's head (not after a fixed delay): its body is being read.
+    await headRead;
+    await new Promise((r) => setImmediate(r));
     c.socket.destroy();
     await vi.waitFor(() => expect(lines.some((l) => l.msg === 'client aborted the request')).toBe(true));
     const ws = new WebSocket(`ws://127.0.0.1:${e.port}/v1/live?matchId=m`);

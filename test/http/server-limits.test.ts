@@ -1,5 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { FastifyInstance } from 'fastify';
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { loadConfig } from '../../src/config/config.js';
 import { edgeApp, parseRaw, rawClient } from '../edge/edge-app.js';
@@ -11,6 +13,24 @@ afterEach(async () => {
 });
 
 const reaction = JSON.stringify({ matchId: 'm', userId: 'u1', emoji: '🔥' });
+
+/**
+ * The server's side of its sockets, open now: a socket is in once the server's own handlers for
+ * its 'connection' ran (the cap counted it), out once its 'close' ones ran (the cap freed it).
+ * Waiting on these replaces fixed delays.
+ */
+function serverSockets(server: Server): { open: () => number; has: (clientPort: number) => boolean } {
+  const open = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    open.add(s);
+    s.once('close', () => open.delete(s));
+  });
+  return {
+    open: () => open.size,
+    // The server's end of a client's socket: the port the client connected from.
+    has: (clientPort: number) => [...open].some((s) => s.remotePort === clientPort),
+  };
+}
 
 describe('HTTP server limits (real sockets)', () => {
   it('defaults: every timeout is finite and at most 30 s, the parser checks them every second, 256 sockets per address', async () => {
@@ -61,10 +81,11 @@ describe('HTTP server limits (real sockets)', () => {
   it('caps open sockets per address: the one beyond gets 429 EMO_ERR_TOO_MANY_CONNECTIONS; another address is unaffected', async () => {
     const e = await edgeApp({ config: { http: { maxConnectionsPerIp: 3 } } });
     app = e.app;
+    const sockets = serverSockets(app.server);
     const held = [rawClient(e.port), rawClient(e.port), rawClient(e.port)];
     await Promise.all(held.map((h) => h.connected));
-    // The server counts a socket when it accepts it: give it the time to see all three.
-    await new Promise((r) => setTimeout(r, 100));
+    // The server counts a socket when it accepts it: wait until it has seen all three.
+    await vi.waitFor(() => expect(sockets.open()).toBe(3));
     const fourth = rawClient(e.port);
     const r = parseRaw((await fourth.closed).received);
     expect(r.status).toBe(429);
@@ -77,7 +98,7 @@ describe('HTTP server limits (real sockets)', () => {
     // A socket closed frees its place.
     held[0]!.socket.destroy();
     await held[0]!.closed;
-    await new Promise((r) => setTimeout(r, 50));
+    await vi.waitFor(() => expect(sockets.open()).toBe(2)); // the server saw it close
     const again = rawClient(e.port);
     await again.connected;
     again.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
@@ -102,13 +123,20 @@ describe('HTTP server limits (real sockets)', () => {
   it('behind TRUST_PROXY the cap counts requests in flight per forwarded address', async () => {
     const e = await edgeApp({ config: { trustProxy: true, http: { maxConnectionsPerIp: 2 } } });
     app = e.app;
+    const sockets = serverSockets(app.server);
+    let heads = 0;
+    app.server.on('request', () => heads++);
     const stall = (ip: string) => {
       const c = rawClient(e.port);
       c.socket.write(`POST /v1/reactions HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: ${ip}\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{`);
       return c;
     };
     const held = [stall('198.51.100.7'), stall('198.51.100.7')];
-    await new Promise((r) => setTimeout(r, 200));
+    // Both requests' heads read (their onRequest counts them in flight), then one turn for the hooks.
+    await vi.waitFor(() => expect(heads).toBe(2));
+    await new Promise((r) => setImmediate(r));
+    const heldPorts = held.map((h) => h.socket.localPort!);
+    expect(heldPorts.every((p) => sockets.has(p))).toBe(true);
     const res = await fetch(`${e.url}/v1/reactions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': '198.51.100.7' }, body: reaction });
     expect(res.status).toBe(429);
     expect(((await res.json()) as { code: string }).code).toBe('EMO_ERR_TOO_MANY_CONNECTIONS');
@@ -116,7 +144,9 @@ describe('HTTP server limits (real sockets)', () => {
     expect(other.status).toBe(202);
     for (const h of held) h.socket.destroy();
     await Promise.all(held.map((h) => h.closed));
-    await new Promise((r) => setTimeout(r, 50));
+    // The server saw both close (their requests left the count), then one turn for the responses' close.
+    await vi.waitFor(() => expect(heldPorts.some((p) => sockets.has(p))).toBe(false));
+    await new Promise((r) => setImmediate(r));
     const after = await fetch(`${e.url}/v1/reactions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': '198.51.100.7' }, body: reaction });
     expect(after.status).toBe(202);
   });

@@ -1,9 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { emoError } from '../../src/domain/errors.js';
 import { EmoStreamClient, fullJitter } from '../../packages/sdk/src/index.js';
 import { retryAfterMs } from '../../packages/sdk/src/backoff.js';
 import { ingestApp, NOW } from '../helpers/ingest-app.js';
+import { ManualClock } from '../../helpers/manual-clock.js';
 
 let app: FastifyInstance | undefined;
 afterEach(async () => {
@@ -45,18 +46,32 @@ describe('ReactionSender over a real server', () => {
       }),
     });
     app = t.app;
-    const client = new EmoStreamClient({ baseUrl: await listen(app), userId: 'u1', batchSize: 100, flushMs: 20, clock: () => NOW });
+    // The sender's time is a ManualClock: each retry's delay passes when the test moves it.
+    const clock = new ManualClock(NOW);
+    const postedAt: number[] = [];
+    const client = new EmoStreamClient({
+      baseUrl: await listen(app), userId: 'u1', batchSize: 100, flushMs: 20, clock: () => NOW, timers: clock,
+      fetch: (...a) => {
+        postedAt.push(clock.now());
+        return fetch(...a);
+      },
+    });
     const retries: Array<{ status: number | 'network'; delayMs: number }> = [];
     const sentBatches: number[] = [];
-    client.sender.on('retry', (r) => retries.push(r));
+    client.sender.on('retry', (r) => {
+      retries.push(r);
+      // Once the sender has scheduled the retry, move its clock by the delay it asked for.
+      setImmediate(() => clock.advance(r.delayMs));
+    });
     client.sender.on('sent', (n) => sentBatches.push(n));
-    const started = Date.now();
     for (let i = 0; i < 250; i++) expect(client.react(`m${i % 3}`, '🔥')).toBe(true);
     await client.flush(15_000);
     expect(client.sender.pending).toBe(0);
     expect(retries.map((r) => r.status)).toEqual([503, 503]);
     for (const r of retries) expect(r.delayMs).toBeGreaterThanOrEqual(1000);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+    // Each batch after a 503 went out no sooner than its Retry-After (1 s) of the sender's clock.
+    expect(postedAt[1]! - postedAt[0]!).toBeGreaterThanOrEqual(1000);
+    expect(postedAt[2]! - postedAt[1]!).toBeGreaterThanOrEqual(1000);
     expect(sentBatches).toEqual([100, 100, 50]);
     expect((await t.stored()).length).toBe(250);
     await client.close();
@@ -68,17 +83,22 @@ describe('ReactionSender over a real server', () => {
     const url = await listen(app);
     const port = Number(new URL(url).port);
     await app.close(); // server gone: connection refused
-    const client = new EmoStreamClient({ baseUrl: url, userId: 'u1', flushMs: 5, retryBaseMs: 20, retryMaxMs: 100, clock: () => NOW });
+    const clock = new ManualClock(NOW);
+    const client = new EmoStreamClient({ baseUrl: url, userId: 'u1', flushMs: 5, retryBaseMs: 20, retryMaxMs: 100, clock: () => NOW, timers: clock });
     const statuses: Array<number | 'network'> = [];
     client.sender.on('retry', (r) => statuses.push(r.status));
     for (let i = 0; i < 10; i++) client.react('m', '😂');
-    await new Promise((r) => setTimeout(r, 150));
-    expect(statuses[0]).toBe('network');
+    clock.advance(5); // the batch is due: it goes to a server that is gone
+    await vi.waitFor(() => expect(statuses).toEqual(['network']));
     expect(client.sender.pending).toBe(10);
+    expect(clock.pending).toBe(1); // the retry waits for the clock (at most retryMaxMs)
     const again = await ingestApp({ capacity: 10_000 });
     app = again.app;
     await app.listen({ host: '127.0.0.1', port });
-    await client.flush(5000);
+    const flushed = client.flush(5000);
+    clock.advance(100);
+    await flushed;
+    expect(statuses).toEqual(['network']);
     expect(client.sender.pending).toBe(0);
     expect((await again.stored()).length).toBe(10);
     await client.close();

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Backoff, StageLoop } from '../../src/stage/stage-loop.js';
 import { StageProgress } from '../../src/stage/stage-progress.js';
 import { ManualClock } from '../../helpers/manual-clock.js';
+import { sleepOn } from '../../src/ports/clock.js';
 import { silentLogger } from '../../helpers/fixtures.js';
 
 describe('Backoff', () => {
@@ -17,43 +18,54 @@ describe('Backoff', () => {
 });
 
 describe('StageLoop', () => {
-  const loopWith = (giveUpMs: number, progress?: StageProgress) =>
-    new StageLoop({ stage: 'test', dependency: 'kafka', giveUpMs, logger: silentLogger, backoff: new Backoff(1, 2), ...(progress ? { progress } : {}) });
+  const T = 1_000_000;
+  // Deterministic backoff: 50, 100, 200, 200... ms.
+  const loopWith = (clock: ManualClock, giveUpMs: number, progress?: StageProgress) =>
+    new StageLoop({ stage: 'test', dependency: 'kafka', giveUpMs, logger: silentLogger, backoff: new Backoff(100, 400, () => 0), clock, ...(progress ? { progress } : {}) });
 
   it('gives up with EMO_ERR_LOG_UNAVAILABLE, naming the stage and the last error, once failures outlast giveUpMs', async () => {
-    const loop = loopWith(30);
-    let failures = 0;
+    const clock = new ManualClock(T);
+    const loop = loopWith(clock, 500);
+    const failedAt: number[] = [];
     const run = loop.run(
       async () => {
         throw new Error('broker away');
       },
-      { closing: () => false, onFailure: () => failures++ },
+      { closing: () => false, onFailure: () => failedAt.push(clock.now() - T) },
     );
+    await clock.drive(run);
     await expect(run).rejects.toMatchObject({ code: 'EMO_ERR_LOG_UNAVAILABLE', message: expect.stringMatching(/^test gave up: .*broker away/) });
-    expect(failures).toBeGreaterThan(1);
+    // Backed off 50, 100, 200, 200 ms of the clock between attempts; the one 550 ms in is past 500.
+    expect(failedAt).toEqual([0, 50, 150, 350, 550]);
   });
 
   it('a step that stops throwing is no recovery until the stage says healthy: the run of failures goes on, and gives up', async () => {
-    const loop = loopWith(40);
+    const clock = new ManualClock(T);
+    const loop = loopWith(clock, 40);
     let steps = 0;
-    // Fails, then "succeeds" without progress (an empty poll), then fails again: still one run.
+    // Fails, then "succeeds" without progress (an empty poll taking 5 ms), then fails again: still one run.
     const run = loop.run(
       async () => {
         steps++;
         if (steps % 2 === 1) throw new Error('poll failed');
-        await new Promise((r) => setTimeout(r, 5));
+        await sleepOn(clock, 5);
       },
       { closing: () => false },
     );
+    await clock.drive(run);
     await expect(run).rejects.toMatchObject({ code: 'EMO_ERR_LOG_UNAVAILABLE' });
+    // Failed at 0, backed off 50, an empty step of 5 (the clock moves in 10 ms steps), failed again ~60 ms in: past 40.
+    expect(steps).toBe(3);
+    expect(clock.now() - T).toBeLessThan(70);
   });
 
   it('healthy() ends the run of failures and marks the dependency up for /readyz', async () => {
+    const clock = new ManualClock(T);
     const progress = new StageProgress('test', new ManualClock(0), 1000);
-    const loop = loopWith(60_000, progress);
+    const loop = loopWith(clock, 60_000, progress);
     let steps = 0;
     let closing = false;
-    await loop.run(
+    const run = loop.run(
       async () => {
         steps++;
         if (steps === 1) throw new Error('once');
@@ -66,6 +78,8 @@ describe('StageLoop', () => {
       },
       { closing: () => closing },
     );
+    await clock.drive(run);
+    await run;
     expect(steps).toBe(2);
   });
 });

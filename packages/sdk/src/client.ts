@@ -1,5 +1,5 @@
 import { LiveSubscription, type SubscriptionEvents } from './live-subscription.js';
-import { ReactionSender } from './reaction-sender.js';
+import { ReactionSender, type SenderTimers } from './reaction-sender.js';
 import { ReplaySubscription, type ReplayEvents } from './replay-subscription.js';
 import type { LiveMessage, TokenSource, WebSocketCtor } from './types.js';
 
@@ -21,6 +21,8 @@ export interface EmoStreamClientOptions {
   WebSocket?: WebSocketCtor;
   random?: () => number;
   clock?: () => number;
+  /** Times the reaction sender's batching, backoff and flush (default: Date.now and setTimeout). */
+  timers?: SenderTimers;
   headers?: Record<string, string>;
   /**
    * Token, when the deployment requires one (API_TOKENS, or a viewer JWT): a Bearer header, and
@@ -47,7 +49,7 @@ const defaults = {
 /** The EmoStream client: batched reactions in, live window updates out. Works in browsers and Node. */
 export class EmoStreamClient {
   readonly sender: ReactionSender;
-  readonly #o: Required<Omit<EmoStreamClientOptions, 'headers' | 'wsUrl' | 'WebSocket' | 'token' | 'format' | 'transport'>> & {
+  readonly #o: Required<Omit<EmoStreamClientOptions, 'timers' | 'headers' | 'wsUrl' | 'WebSocket' | 'token' | 'format' | 'transport'>> & {
     format: 'json' | 'compact';
     transport: 'ws' | 'sse';
     wsUrl: string;
@@ -82,6 +84,7 @@ export class EmoStreamClient {
       random: this.#o.random,
       ...(opts.headers ? { headers: opts.headers } : {}),
       ...(opts.token ? { token: opts.token } : {}),
+      ...(opts.timers ? { timers: opts.timers } : {}),
     });
     this.#token = opts.token;
   }

@@ -16,7 +16,24 @@ export interface SenderOptions {
   random: () => number;
   headers?: Record<string, string>;
   token?: TokenSource;
+  /** Times batching, backoff and flush deadlines (default: Date.now and setTimeout); tests move one by hand. */
+  timers?: SenderTimers;
 }
+
+/** A clock that also calls back after a delay of its own time. */
+export interface SenderTimers {
+  now(): number;
+  /** Calls `fn` once `ms` have passed; returns the function that cancels it. */
+  after(ms: number, fn: () => void): () => void;
+}
+
+const realTimers: SenderTimers = {
+  now: () => Date.now(),
+  after(ms, fn) {
+    const t = setTimeout(fn, ms);
+    return () => clearTimeout(t);
+  },
+};
 
 export interface SenderEvents {
   /** A batch the server took. */
@@ -34,7 +51,9 @@ export interface SenderEvents {
  */
 export class ReactionSender extends EventEmitter<SenderEvents> {
   readonly #queue: ReactionInput[] = [];
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Cancels the scheduled send, when one is. */
+  #timer: (() => void) | undefined;
+  readonly #t: SenderTimers;
   #inflight: Promise<void> | undefined;
   #attempt = 0;
   #retryAt = 0;
@@ -42,6 +61,7 @@ export class ReactionSender extends EventEmitter<SenderEvents> {
 
   constructor(private readonly o: SenderOptions) {
     super();
+    this.#t = o.timers ?? realTimers;
   }
 
   get pending(): number {
@@ -59,13 +79,13 @@ export class ReactionSender extends EventEmitter<SenderEvents> {
 
   #kick(delayMs: number): void {
     if (this.#inflight) return;
-    const wait = Math.max(delayMs, this.#retryAt - Date.now());
+    const wait = Math.max(delayMs, this.#retryAt - this.#t.now());
     if (this.#timer && wait > 0) return;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
+    this.#timer?.();
+    this.#timer = this.#t.after(wait, () => {
       this.#timer = undefined;
       void this.#drain();
-    }, wait);
+    });
   }
 
   #drain(): Promise<void> {
@@ -78,7 +98,7 @@ export class ReactionSender extends EventEmitter<SenderEvents> {
 
   async #sendLoop(): Promise<void> {
     while (this.#queue.length > 0) {
-      const wait = this.#retryAt - Date.now();
+      const wait = this.#retryAt - this.#t.now();
       if (wait > 0) return this.#kick(wait);
       const batch = this.#queue.slice(0, this.o.batchSize);
       const outcome = await this.#post(batch);
@@ -120,7 +140,7 @@ export class ReactionSender extends EventEmitter<SenderEvents> {
     }
     const delayMs = Math.max(retryAfter ?? 0, fullJitter(this.#attempt, this.o.retryBaseMs, this.o.retryMaxMs, this.o.random));
     this.#attempt++;
-    this.#retryAt = Date.now() + delayMs;
+    this.#retryAt = this.#t.now() + delayMs;
     this.emit('retry', { status, delayMs, attempt: this.#attempt });
     this.#kick(delayMs);
     return 'retry';
@@ -128,21 +148,22 @@ export class ReactionSender extends EventEmitter<SenderEvents> {
 
   /** Sends everything queued now; resolves when the queue is empty or `timeoutMs` passed. */
   async flush(timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.#queue.length > 0 && Date.now() < deadline) {
-      if (this.#timer && this.#retryAt <= Date.now()) {
-        clearTimeout(this.#timer);
+    const deadline = this.#t.now() + timeoutMs;
+    while (this.#queue.length > 0 && this.#t.now() < deadline) {
+      if (this.#timer && this.#retryAt <= this.#t.now()) {
+        this.#timer();
         this.#timer = undefined;
       }
       if (!this.#timer) await this.#drain();
-      else await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, this.#retryAt - Date.now()))));
+      else await new Promise<void>((r) => this.#t.after(Math.min(50, Math.max(1, this.#retryAt - this.#t.now())), r));
     }
   }
 
   async close(timeoutMs = 5000): Promise<void> {
     await this.flush(timeoutMs);
     this.#closed = true;
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer?.();
+    this.#timer = undefined;
   }
 }
 
