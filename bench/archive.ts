@@ -8,7 +8,7 @@
 // windows), BENCH_ARCHIVE_QUERIES (200 per query). PostgreSQL: POSTGRES_URL, else the one
 // scripts/infra/postgres.sh runs (started when it is not).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -102,7 +102,9 @@ async function benchStore(name: string, archive: WindowArchive): Promise<Row[]> 
 }
 
 async function postgresUrl(): Promise<string> {
-  applyInfraEnv(path.join(infraDir(), 'env'), process.env, { keepExisting: true });
+  const envFile = path.join(infraDir(), 'env');
+  // No env file yet: nothing of the infra has been started on this checkout.
+  if (existsSync(envFile)) applyInfraEnv(envFile, process.env, { keepExisting: true });
   if (!process.env.POSTGRES_URL) {
     execFileSync('bash', [path.join(repoRoot(), 'scripts/infra/up.sh'), 'postgres'], { stdio: 'inherit' });
     applyInfraEnv(path.join(infraDir(), 'env'), process.env, { keepExisting: true });

@@ -87,20 +87,22 @@ function medianAbsDeviation(sorted: readonly number[], med: number): number {
   const n = sorted.length;
   let hi = lowerBound(sorted, med); // first >= med: the right walk
   let lo = hi - 1; // the left walk
-  const take = (): number => {
-    const dl = lo >= 0 ? med - sorted[lo]! : Infinity;
-    const dr = hi < n ? sorted[hi]! - med : Infinity;
-    if (dl <= dr) {
-      lo--;
-      return dl;
-    }
-    hi++;
-    return dr;
-  };
+  // Written as one loop, not a closure per call: this runs once per window of the match.
   const m = n >> 1;
   let prev = 0;
-  for (let k = 0; k < m; k++) prev = take();
-  const cur = take();
+  let cur = 0;
+  for (let k = 0; k <= m; k++) {
+    const dl = lo >= 0 ? med - sorted[lo]! : Infinity;
+    const dr = hi < n ? sorted[hi]! - med : Infinity;
+    prev = cur;
+    if (dl <= dr) {
+      cur = dl;
+      lo--;
+    } else {
+      cur = dr;
+      hi++;
+    }
+  }
   return n % 2 === 1 ? cur : (prev + cur) / 2;
 }
 
