@@ -8,7 +8,7 @@ import type { WindowArchive } from '../ports/window-archive.js';
 import { authorizeMatch, type Authenticator } from '../auth/auth.js';
 import { ReplayQuery } from './schemas.js';
 import { CloseCodes } from '../wire/close-codes.js';
-import type { TimerClock } from '../ports/clock.js';
+import { backgroundTimerClock, type TimerClock } from '../ports/clock.js';
 
 export interface ReplayRouteOptions {
   store: WindowArchive;
@@ -21,15 +21,6 @@ export interface ReplayRouteOptions {
   /** Paces the replays: the playhead's time and the wait for each window's end (default: Date.now and unref'd setTimeout). */
   clock?: TimerClock;
 }
-
-const realClock: TimerClock = {
-  now: () => Date.now(),
-  after(ms, fn) {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return () => clearTimeout(t);
-  },
-};
 
 /** Names the replay's history in the `epoch` field of its updates: never a live epoch. */
 export const REPLAY_EPOCH = 'replay';
@@ -44,7 +35,7 @@ const CHUNK = 200;
  */
 export async function replayRoute(app: FastifyInstance, o: ReplayRouteOptions): Promise<void> {
   const sockets = new Set<WebSocket>();
-  const base = o.clock ?? realClock;
+  const base = o.clock ?? backgroundTimerClock;
   const clock: TimerClock = o.now ? { now: o.now, after: (ms, fn) => base.after(ms, fn) } : base;
   app.addHook('onClose', async () => {
     for (const s of sockets) s.close(CloseCodes.GOING_AWAY, 'server shutting down');

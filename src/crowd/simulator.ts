@@ -1,5 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
-import { ReactionSender, type SenderTimers } from '@emostream/sdk';
+// The crowd is an SDK client: its clock is the SDK's timer type.
+import { ReactionSender, systemTimers, type SenderTimers } from '@emostream/sdk';
 import { baselineSampler } from './distribution.js';
 import { ReactionPlanner } from './planner.js';
 import { seededRandom, type Random } from './rng.js';
@@ -29,15 +30,6 @@ export interface SimulatorOptions {
   /** Times the ticks and the senders' batching and backoff (default: Date.now and setTimeout). */
   clock?: SenderTimers;
 }
-
-/** Date.now and setTimeout (the crowd is an SDK client: its clock is the SDK's timer type). */
-const realClock: SenderTimers = {
-  now: () => Date.now(),
-  after(ms, fn) {
-    const t = setTimeout(fn, ms);
-    return () => clearTimeout(t);
-  },
-};
 
 export interface SimulatorEvents {
   moment: (m: Moment) => void;
@@ -72,7 +64,7 @@ export class CrowdSimulator extends EventEmitter<SimulatorEvents> {
   constructor(private readonly o: SimulatorOptions) {
     super();
     this.#random = seededRandom(o.seed);
-    this.#clock = o.clock ?? realClock;
+    this.#clock = o.clock ?? systemTimers;
     this.#now = o.now ?? (() => this.#clock.now());
     this.#runId = o.seed.toString(36);
     this.schedule = buildSchedule({ durationMs: o.durationMs, meanGapMs: o.momentEveryMs, random: this.#random, catalog: o.emojis });

@@ -23,6 +23,16 @@ export const systemTimerClock: TimerClock = {
   },
 };
 
+/** Date.now and an unref'd setTimeout: for pacing that must not keep the process alive on its own. */
+export const backgroundTimerClock: TimerClock = {
+  now: () => Date.now(),
+  after(ms, fn) {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return () => clearTimeout(t);
+  },
+};
+
 /** Resolves once `ms` of `clock`'s time has passed. */
 export function sleepOn(clock: TimerClock, ms: number): Promise<void> {
   return new Promise((r) => clock.after(ms, r));

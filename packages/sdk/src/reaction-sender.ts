@@ -27,7 +27,8 @@ export interface SenderTimers {
   after(ms: number, fn: () => void): () => void;
 }
 
-const realTimers: SenderTimers = {
+/** Date.now and setTimeout: what the sender (and any SDK client that paces itself) runs on outside tests. */
+export const systemTimers: SenderTimers = {
   now: () => Date.now(),
   after(ms, fn) {
     const t = setTimeout(fn, ms);
@@ -61,7 +62,7 @@ export class ReactionSender extends EventEmitter<SenderEvents> {
 
   constructor(private readonly o: SenderOptions) {
     super();
-    this.#t = o.timers ?? realTimers;
+    this.#t = o.timers ?? systemTimers;
   }
 
   get pending(): number {
