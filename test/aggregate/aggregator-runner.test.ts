@@ -119,6 +119,16 @@ class FailingCommitsLog extends MemoryLog {
   }
 }
 
+/** A runner on `log` with a changelog, started on a ManualClock at T0 (commit interval 10 ms). */
+async function runnerWithChangelog(log: MemoryLog) {
+  const { serdes, react } = await threeWindowsLog(log);
+  const clock = new ManualClock(T0);
+  const changelog = new LaggingChangelog(log, 'state');
+  const metrics = createMetrics();
+  await startRunner(log, serdes, clock, metrics, 10, changelog);
+  return { serdes, react, clock, changelog, metrics };
+}
+
 async function threeWindowsLog(log: MemoryLog): Promise<{ serdes: Serdes; react: (n: number, from?: number) => Promise<void> }> {
   await log.ensureTopics([
     { name: 'r', partitions: 1 },
@@ -257,11 +267,7 @@ describe('AggregatorRunner on the memory log', () => {
   });
   it('resumes from the changelog when the group offset fetch never answers: no window lost, none counted twice', async () => {
     const log = new UnstableOffsetsLog({ defaultPartitions: 1 });
-    const { serdes, react } = await threeWindowsLog(log);
-    const clock = new ManualClock(T0);
-    const changelog = new LaggingChangelog(log, 'state');
-    const metrics = createMetrics();
-    await startRunner(log, serdes, clock, metrics, 10, changelog);
+    const { serdes, react, clock, changelog, metrics } = await runnerWithChangelog(log);
     await react(2);
     await vi.waitFor(() => expect(log.committed('agg', 'r', 0)).toBe(2));
     await runner!.close();
@@ -280,11 +286,7 @@ describe('AggregatorRunner on the memory log', () => {
 
   it('after a transaction known to be aborted, rewinds from the state its last commit wrote without reading the changelog; after an unknown outcome, from the changelog: each reaction once', async () => {
     const log = new FailingCommitsLog({ defaultPartitions: 1 });
-    const { serdes, react } = await threeWindowsLog(log);
-    const clock = new ManualClock(T0);
-    const changelog = new LaggingChangelog(log, 'state');
-    const metrics = createMetrics();
-    await startRunner(log, serdes, clock, metrics, 10, changelog);
+    const { serdes, react, clock, changelog, metrics } = await runnerWithChangelog(log);
     await react(2);
     await vi.waitFor(() => expect(log.committed('agg', 'r', 0)).toBe(2));
     const loads = changelog.loads;
