@@ -20,9 +20,12 @@
 #   KAFKA_CLUSTER_PORTS="31092 31094 31096"             PLAINTEXT listeners of nodes 1..3
 #   KAFKA_CLUSTER_CONTROLLER_PORTS="31093 31095 31097"  CONTROLLER listeners of nodes 1..3
 #   KAFKA_CLUSTER_HEAP_OPTS="-Xms256m -Xmx512m"         per node
-#   KAFKA_CLUSTER_SESSION_TIMEOUT_MS=6000  broker.session.timeout.ms: how long a node that died
+#   KAFKA_CLUSTER_SESSION_TIMEOUT_MS=3000  broker.session.timeout.ms: how long a node that died
 #                                      without a word keeps leading its partitions before the
-#                                      controller fences it and moves leadership (Kafka's default 9000)
+#                                      controller fences it and moves leadership (Kafka's default 9000).
+#                                      Below the clients' consumer session (6 s): a group whose
+#                                      coordinator died finds the new one before its members'
+#                                      sessions end, so no rebalance follows a node's death
 #   KAFKA_CLUSTER_EXTRA_PROPS=""       extra server.properties lines for every node
 #   EMOSTREAM_INFRA_DIR                default <repo>/.infra/cluster; node N lives in kafka-N/
 #   and kafka.sh's own variables (KAFKA_VERSION, KAFKA_START_TIMEOUT, ...)
@@ -35,7 +38,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 read -r -a PORTS <<<"${KAFKA_CLUSTER_PORTS:-31092 31094 31096}"
 read -r -a CONTROLLER_PORTS <<<"${KAFKA_CLUSTER_CONTROLLER_PORTS:-31093 31095 31097}"
 HEAP="${KAFKA_CLUSTER_HEAP_OPTS:--Xms256m -Xmx512m}"
-SESSION_TIMEOUT_MS="${KAFKA_CLUSTER_SESSION_TIMEOUT_MS:-6000}"
+SESSION_TIMEOUT_MS="${KAFKA_CLUSTER_SESSION_TIMEOUT_MS:-3000}"
 EXTRA="${KAFKA_CLUSTER_EXTRA_PROPS:-}"
 ((${#PORTS[@]} == 3 && ${#CONTROLLER_PORTS[@]} == 3)) || die "KAFKA_CLUSTER_PORTS and KAFKA_CLUSTER_CONTROLLER_PORTS need three ports each"
 for p in "${PORTS[@]}" "${CONTROLLER_PORTS[@]}"; do valid_port "$p" KAFKA_CLUSTER_PORTS; done

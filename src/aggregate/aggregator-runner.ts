@@ -200,8 +200,11 @@ export class AggregatorRunner {
     if (batch.length < max) {
       this.#phases.enter('punctuate');
       const now = this.o.clock.now();
-      for (const t of this.#tasks.all()) {
-        if (!t.agg.hasDue(now) || !(await this.#consumer.caughtUp(t.tp))) continue;
+      // Asked side by side: against a partition leader that just died each answer can take seconds.
+      const due = this.#tasks.all().filter((t) => t.agg.hasDue(now));
+      const caughtUp = await Promise.all(due.map((t) => this.#consumer.caughtUp(t.tp)));
+      for (const [i, t] of due.entries()) {
+        if (!caughtUp[i]) continue;
         t.agg.punctuate(now);
         t.agg.evictIdle(now, 10 * 60_000);
       }
@@ -222,8 +225,10 @@ export class AggregatorRunner {
     this.#lastIdleCheck = Date.now();
     this.#phases.enter('lag');
     let waiting = false;
-    for (const t of this.#tasks.all()) {
-      const lag = await this.#consumer.lag(t.tp).catch(() => undefined);
+    const tasks = this.#tasks.all();
+    const lags = await Promise.all(tasks.map((t) => this.#consumer.lag(t.tp).catch(() => undefined)));
+    for (const [i, t] of tasks.entries()) {
+      const lag = lags[i];
       if (lag !== undefined) this.o.metrics.partitionLag.set({ partition: String(t.tp.partition) }, lag);
       if (lag !== 0) waiting = true;
     }
