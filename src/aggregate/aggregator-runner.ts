@@ -14,7 +14,7 @@ import type { WindowRules } from './window-aggregator.js';
 import { DEFAULTS } from '../config/config.js';
 import { tpKey } from '../ports/log.js';
 import { PartitionTasks } from './partition-tasks.js';
-import { PhaseWatch } from './phase-watch.js';
+import { PhaseWatch } from '../stage/phase-watch.js';
 import { collectCommit, type CarriedBatch } from './commit-batch.js';
 
 export interface AggregatorRunnerOptions {
@@ -77,7 +77,7 @@ export class AggregatorRunner {
 
   constructor(private readonly o: AggregatorRunnerOptions) {
     this.#tasks = new PartitionTasks({ catalog: o.catalog, rules: o.rules, reactions: o.serdes.reactions, metrics: o.metrics, logger: o.logger });
-    this.#phases = new PhaseWatch({ logger: o.logger, context: () => ({ needsRestore: this.#needsRewind, partitions: this.#tasks.partitions }), quiet: () => this.#closing });
+    this.#phases = new PhaseWatch({ stage: 'aggregator', logger: o.logger, context: () => ({ needsRestore: this.#needsRewind, partitions: this.#tasks.partitions, consumer: this.#session?.consumer.diagnostics?.() }), quiet: () => this.#closing });
     const progress = o.progress ? { progress: o.progress } : {};
     this.#stage = new StageLoop({ stage: 'aggregator', dependency: 'kafka', giveUpMs: o.recoveryGiveUpMs ?? DEFAULTS.recoveryGiveUpMs, logger: o.logger, ...progress });
     this.#restore = new PartitionRestore({

@@ -28,6 +28,8 @@ export interface LogConsumer {
   /** Records from the assigned partitions, in offset order per partition; [] after timeoutMs with none. */
   poll(maxRecords: number, timeoutMs: number): Promise<LogRecord[]>;
   commit(offsets: TopicPartitionOffset[]): Promise<void>;
+  /** What a stuck-phase log shows of the consumer's own state (where it waits), when the adapter can tell. */
+  diagnostics?(): Record<string, unknown>;
   /** Called before records of a newly assigned partition are returned and after a revoked one's last. */
   onAssignment(listener: (change: AssignmentChange) => void | Promise<void>): void;
   /**

@@ -8,6 +8,7 @@ import { Backoff, sleep, StageLoop } from '../stage/stage-loop.js';
 import type { StageProgress } from '../stage/stage-progress.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { DEFAULTS } from '../config/config.js';
+import { PhaseWatch } from '../stage/phase-watch.js';
 import { tpKey } from '../ports/log.js';
 
 export interface PublisherRunnerOptions {
@@ -38,8 +39,10 @@ export class PublisherRunner {
   #closing = false;
 
   readonly #stage: StageLoop;
+  readonly #phases: PhaseWatch;
 
   constructor(private readonly o: PublisherRunnerOptions) {
+    this.#phases = new PhaseWatch({ stage: 'publisher', logger: o.logger, quiet: () => this.#closing, context: () => ({ consumer: this.#consumer?.diagnostics?.() }) });
     this.#stage = new StageLoop({ stage: 'publisher', dependency: 'kafka', giveUpMs: o.recoveryGiveUpMs ?? DEFAULTS.recoveryGiveUpMs, logger: o.logger, ...(o.progress ? { progress: o.progress } : {}) });
   }
 
@@ -50,7 +53,8 @@ export class PublisherRunner {
     this.o.progress?.pending('assignment');
     this.#consumer = await this.o.log.consumer({ groupId: this.o.groupId, topics: [this.o.aggregatesTopic] });
     this.#consumer.onAssignment(() => this.o.progress?.settled('assignment'));
-    this.#loop = this.#run().catch((err) => {
+    this.#phases.start();
+    this.#loop = this.#run().finally(() => this.#phases.stop()).catch((err) => {
       this.o.logger.fatal({ err }, 'publisher loop stopped');
       this.o.onFatal?.(err);
     });
@@ -68,11 +72,18 @@ export class PublisherRunner {
         await this.#step();
         if (this.#stage.failing) this.#stage.healthy();
       },
-      { closing: () => this.#closing, onFailure: () => this.o.progress?.recovered('retry') },
+      {
+        closing: () => this.#closing,
+        onFailure: () => {
+          this.#phases.enter('backoff');
+          this.o.progress?.recovered('retry');
+        },
+      },
     );
   }
 
   async #step(): Promise<void> {
+    this.#phases.enter('poll');
     const batch = await this.#consumer.poll(1000, this.o.pollTimeoutMs ?? 250);
     if (batch.length === 0) {
       this.o.progress?.idle();
@@ -83,18 +94,21 @@ export class PublisherRunner {
       offsets.set(tpKey(rec), { topic: rec.topic, partition: rec.partition, offset: rec.offset + 1 });
       let agg: WindowAggregate;
       try {
+        this.#phases.enter('decode');
         agg = await this.o.serde.decode(rec.value);
       } catch (err) {
         this.o.metrics.recordsUndecodable.inc({ topic: rec.topic });
         this.o.logger.warn({ err, partition: rec.partition, offset: rec.offset }, 'skipping undecodable aggregate');
         continue;
       }
+      this.#phases.enter('publish');
       const published = await this.#publish({ ...agg, seq: seqFor(agg.windowStart, this.o.windowMs) });
       if (published === undefined) return; // closing: the uncommitted batch is read again by whoever runs next
       if (published) this.o.metrics.updatesPublished.inc();
       else this.o.metrics.updatesDuplicate.inc();
       this.o.progress?.progressed();
     }
+    this.#phases.enter('commit');
     await this.#consumer.commit([...offsets.values()]);
   }
 

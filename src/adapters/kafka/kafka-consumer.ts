@@ -44,6 +44,8 @@ export class KafkaLogConsumer implements LogConsumer {
   /** Next offset to read per partition, from what poll() returned; cleared on every (re)assignment. */
   readonly #next = new Map<string, number>();
   #closed = false;
+  /** Where poll() is waiting, for a stuck-phase log (see diagnostics()). */
+  #where = 'idle';
 
   private readonly brokers: string;
 
@@ -187,6 +189,17 @@ export class KafkaLogConsumer implements LogConsumer {
     return (await p) ?? [];
   }
 
+  /** What a stuck-phase log shows of this consumer: where poll() waits, and its assignment. */
+  diagnostics(): Record<string, unknown> {
+    let assignment: string[] = [];
+    try {
+      assignment = this.raw.assignments().map((a) => tpKey(a));
+    } catch {
+      // not connected
+    }
+    return { pollWaits: this.#where, consuming: this.#consuming !== undefined, generation: this.#generation, assignment };
+  }
+
   async pump(): Promise<void> {
     if (this.#closed || this.#consuming || this.#seeking > 0) return;
     const generation = this.#generation;
@@ -215,16 +228,22 @@ export class KafkaLogConsumer implements LogConsumer {
 
   async poll(maxRecords: number, timeoutMs: number): Promise<LogRecord[]> {
     if (this.#closed) return [];
+    this.#where = 'listeners';
     await this.#pending;
+    this.#where = 'previous consume';
     while (this.#consuming) await this.#consuming.catch(() => {});
+    this.#where = 'listeners';
     await this.#pending;
     const generation = this.#generation;
     const held = this.#takeHeld(maxRecords);
+    this.#where = 'consume';
     const messages = held.length > 0 ? held : await this.#consume(maxRecords, timeoutMs).catch((err: unknown) => {
       throw kafkaError('poll failed', err);
     });
     // A rebalance inside consume() may have queued listeners (state loading) for these partitions.
+    this.#where = 'listeners after consume';
     await this.#pending;
+    this.#where = 'idle';
     if (generation !== this.#generation) {
       // Records fetched before the revocation may sit in this batch beside the new assignment's:
       // counting them would count them twice once the committed offsets are read again. Drop the

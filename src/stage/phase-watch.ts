@@ -12,7 +12,7 @@ export class PhaseWatch {
   #phase = { name: 'start', since: Date.now(), told: false };
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly o: { logger: Logger; context: () => object; quiet?: () => boolean; warnAfterMs?: number }) {}
+  constructor(private readonly o: { stage: string; logger: Logger; context?: () => object; quiet?: () => boolean; warnAfterMs?: number }) {}
 
   enter(name: string): void {
     this.#phase = { name, since: Date.now(), told: false };
@@ -24,7 +24,7 @@ export class PhaseWatch {
       const p = this.#phase;
       if (this.o.quiet?.() || p.told || Date.now() - p.since < warnAfter) return;
       p.told = true;
-      this.o.logger.error({ phase: p.name, forMs: Date.now() - p.since, ...this.o.context() }, 'aggregator loop stuck in one phase');
+      this.o.logger.error({ phase: p.name, forMs: Date.now() - p.since, ...this.o.context?.() }, `${this.o.stage} loop stuck in one phase`);
     }, 5_000);
     this.#timer.unref();
   }
