@@ -9,6 +9,7 @@ import type { StageProgress } from '../stage/stage-progress.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { DEFAULTS } from '../config/config.js';
 import { PhaseWatch } from '../stage/phase-watch.js';
+import { InputWatch } from '../stage/input-watch.js';
 import { tpKey } from '../ports/log.js';
 
 export interface PublisherRunnerOptions {
@@ -26,6 +27,8 @@ export interface PublisherRunnerOptions {
   progress?: StageProgress;
   /** Kafka recovery (poll, commit) that keeps failing this long ends the loop (onFatal). Redis is waited for. */
   recoveryGiveUpMs?: number;
+  /** Records waiting this long with none arriving: the consumer is rewound, then replaced (default 10 s). */
+  starvedAfterMs?: number;
 }
 
 /**
@@ -40,8 +43,12 @@ export class PublisherRunner {
 
   readonly #stage: StageLoop;
   readonly #phases: PhaseWatch;
+  readonly #input: InputWatch;
+  /** Starvations met since records last arrived: the first rewinds, the next replaces the consumer. */
+  #starvations = 0;
 
   constructor(private readonly o: PublisherRunnerOptions) {
+    this.#input = new InputWatch({ consumer: () => this.#consumer, checkEveryMs: Math.min(1000, (o.starvedAfterMs ?? 10_000) / 4), starvedAfterMs: o.starvedAfterMs ?? 10_000 });
     this.#phases = new PhaseWatch({ stage: 'publisher', logger: o.logger, quiet: () => this.#closing, context: () => ({ consumer: this.#consumer?.diagnostics?.() }) });
     this.#stage = new StageLoop({ stage: 'publisher', dependency: 'kafka', giveUpMs: o.recoveryGiveUpMs ?? DEFAULTS.recoveryGiveUpMs, logger: o.logger, ...(o.progress ? { progress: o.progress } : {}) });
   }
@@ -51,13 +58,47 @@ export class PublisherRunner {
     // Ready once the group has given it the aggregates partition: before, a window could wait on
     // the first rebalance while /readyz already said 200.
     this.o.progress?.pending('assignment');
-    this.#consumer = await this.o.log.consumer({ groupId: this.o.groupId, topics: [this.o.aggregatesTopic] });
-    this.#consumer.onAssignment(() => this.o.progress?.settled('assignment'));
+    await this.#connect();
     this.#phases.start();
     this.#loop = this.#run().finally(() => this.#phases.stop()).catch((err) => {
       this.o.logger.fatal({ err }, 'publisher loop stopped');
       this.o.onFatal?.(err);
     });
+  }
+
+  async #connect(): Promise<void> {
+    const consumer = await this.o.log.consumer({ groupId: this.o.groupId, topics: [this.o.aggregatesTopic] });
+    consumer.onAssignment((change) => {
+      if (consumer !== this.#consumer) return;
+      this.#input.assignment(change);
+      this.o.progress?.settled('assignment');
+    });
+    this.#consumer = consumer;
+    this.#input.reset();
+  }
+
+  /**
+   * Records wait on the assigned partitions and none arrive: first the consumer is sent back to
+   * the committed offsets (a seek restarts its fetch of each partition); if that does not help,
+   * it is replaced by a new client (the old one closes in the background: its close may wait on
+   * whatever stopped it). At-least-once: what is read again, the bus drops by (matchId, seq).
+   */
+  async #unstarve(): Promise<void> {
+    this.#starvations++;
+    this.#input.reset();
+    const partitions = this.#input.partitions;
+    if (this.#starvations === 1) {
+      this.o.logger.warn({ partitions: partitions.map((p) => p.partition), consumer: this.#consumer.diagnostics?.() }, 'records wait but none arrive; back to the committed offsets');
+      this.o.progress?.recovered('starved-rewind');
+      await this.#consumer.rewind(partitions);
+      return;
+    }
+    this.o.logger.warn({ partitions: partitions.map((p) => p.partition), consumer: this.#consumer.diagnostics?.() }, 'records still wait after a rewind; replacing the Kafka consumer');
+    this.o.progress?.recovered('starved-new-consumer');
+    this.#starvations = 0;
+    const old = this.#consumer;
+    await this.#connect();
+    void old.close().catch((err: unknown) => this.o.logger.warn({ err }, 'the replaced consumer did not close'));
   }
 
   /**
@@ -86,9 +127,18 @@ export class PublisherRunner {
     this.#phases.enter('poll');
     const batch = await this.#consumer.poll(1000, this.o.pollTimeoutMs ?? 250);
     if (batch.length === 0) {
-      this.o.progress?.idle();
+      this.#phases.enter('lag');
+      const input = await this.#input.afterEmptyPoll();
+      // An empty poll is idleness only when nothing waits: else health must see the stage stalled.
+      if (input === 'idle') this.o.progress?.idle();
+      else if (input === 'starved') {
+        this.#phases.enter('unstarve');
+        await this.#unstarve();
+      }
       return;
     }
+    this.#input.received();
+    this.#starvations = 0;
     const offsets = new Map<string, TopicPartitionOffset>();
     for (const rec of batch) {
       offsets.set(tpKey(rec), { topic: rec.topic, partition: rec.partition, offset: rec.offset + 1 });

@@ -1,0 +1,63 @@
+import { tpKey, type AssignmentChange, type LogConsumer, type TopicPartition } from '../ports/log.js';
+
+export type InputState = 'idle' | 'waiting' | 'starved';
+
+/**
+ * Tells an idle stage from a starved one. An empty poll is progress only when nothing waits on the
+ * assigned partitions: a consumer whose partitions hold records it no longer fetches (seen in the
+ * chaos soak: a publisher after a frozen broker, lag 260 and growing, empty polls for minutes,
+ * /healthz 200) gives empty polls too. The log is asked at most once per `checkEveryMs`; input
+ * waiting for longer than `starvedAfterMs` with no record arriving is starvation.
+ */
+export class InputWatch {
+  readonly #assigned = new Map<string, TopicPartition>();
+  #lastCheck = Number.NEGATIVE_INFINITY;
+  #waitingSince: number | undefined;
+  #lastState: InputState = 'idle';
+
+  constructor(private readonly o: { consumer: () => LogConsumer; now?: () => number; checkEveryMs?: number; starvedAfterMs?: number }) {}
+
+  /** Follows the consumer's assignment (register with its onAssignment). */
+  assignment({ assigned, revoked }: AssignmentChange): void {
+    for (const tp of revoked) this.#assigned.delete(tpKey(tp));
+    for (const tp of assigned) this.#assigned.set(tpKey(tp), tp);
+    this.#waitingSince = undefined;
+  }
+
+  get partitions(): TopicPartition[] {
+    return [...this.#assigned.values()];
+  }
+
+  /** Records arrived: whatever waited is being read. */
+  received(): void {
+    this.#waitingSince = undefined;
+    this.#lastState = 'idle';
+  }
+
+  /** After an empty poll. A partition whose lag cannot be asked now counts as waiting. */
+  async afterEmptyPoll(): Promise<InputState> {
+    const now = (this.o.now ?? Date.now)();
+    if (now - this.#lastCheck < (this.o.checkEveryMs ?? 1000)) return this.#lastState;
+    this.#lastCheck = now;
+    const consumer = this.o.consumer();
+    const lags = await Promise.all(this.partitions.map((tp) => consumer.lag(tp).catch(() => undefined)));
+    if (lags.every((l) => l === 0)) {
+      this.#waitingSince = undefined;
+      this.#lastState = 'idle';
+    } else {
+      this.#waitingSince ??= now;
+      // Starved only when the log says records wait: a log that cannot answer is an outage, which
+      // the stage's recovery already handles, not a consumer to act on.
+      const known = lags.some((l) => l !== undefined && l > 0);
+      this.#lastState = known && now - this.#waitingSince >= (this.o.starvedAfterMs ?? 10_000) ? 'starved' : 'waiting';
+    }
+    return this.#lastState;
+  }
+
+  /** Starts the starvation clock again (after a recovery action). */
+  reset(): void {
+    this.#waitingSince = undefined;
+    this.#lastState = 'waiting';
+    this.#lastCheck = Number.NEGATIVE_INFINITY;
+  }
+}

@@ -1,0 +1,112 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { MemoryBus } from '../../src/adapters/memory/memory-bus.js';
+import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
+import { MemorySchemaRegistry } from '../../src/adapters/memory/memory-schema-registry.js';
+import { createSerdes } from '../../src/codec/serde.js';
+import type { WindowAggregate } from '../../src/domain/types.js';
+import { createMetrics } from '../../src/metrics/metrics.js';
+import type { LogConsumer } from '../../src/ports/log.js';
+import { PublisherRunner } from '../../src/publish/publisher-runner.js';
+import { StageProgress } from '../../src/stage/stage-progress.js';
+import { silentLogger } from '../../helpers/fixtures.js';
+
+const T0 = 1_800_000_000_000;
+
+/**
+ * The memory log whose consumers can stop fetching, as librdkafka's did in the chaos soak after a
+ * frozen broker: polls come back empty while the partition holds records (its lag says so).
+ * `healsOn` says what brings a consumer back: a rewind, or nothing but a new consumer.
+ */
+class StarvingLog extends MemoryLog {
+  starving = false;
+  healsOn: 'rewind' | 'new-consumer' = 'rewind';
+  consumers = 0;
+  rewinds = 0;
+  emptyPolls = 0;
+  override async consumer(opts: { groupId: string; topics: string[] }): Promise<LogConsumer> {
+    const c = await super.consumer(opts);
+    this.consumers++;
+    const fresh = this.consumers > 1;
+    let stuck = false;
+    const poll = c.poll.bind(c);
+    const rewind = c.rewind.bind(c);
+    c.poll = async (max, timeoutMs) => {
+      if (this.starving && !fresh) stuck = true;
+      if (stuck) {
+        this.emptyPolls++;
+        await new Promise((r) => setTimeout(r, Math.min(timeoutMs, 20)));
+        return [];
+      }
+      return poll(max, timeoutMs);
+    };
+    c.rewind = async (partitions) => {
+      this.rewinds++;
+      if (this.healsOn === 'rewind') {
+        stuck = false;
+        this.starving = false;
+      }
+      return rewind(partitions);
+    };
+    return c;
+  }
+}
+
+let runner: PublisherRunner | undefined;
+afterEach(async () => {
+  await runner?.close();
+  runner = undefined;
+});
+
+async function setup(log: StarvingLog) {
+  await log.ensureTopics([{ name: 'a', partitions: 1 }]);
+  const serdes = await createSerdes(new MemorySchemaRegistry(), { reactionsTopic: 'r', aggregatesTopic: 'a' });
+  const bus = new MemoryBus({ historySize: 100 });
+  const seen: number[] = [];
+  await bus.subscribe('m', (u) => void seen.push(u.seq));
+  const metrics = createMetrics();
+  const progress = new StageProgress('publisher', { now: () => Date.now() }, 30_000, metrics);
+  runner = new PublisherRunner({ log, bus, serde: serdes.aggregate, aggregatesTopic: 'a', groupId: 'pub', windowMs: 2000, metrics, logger: silentLogger, progress, pollTimeoutMs: 20, starvedAfterMs: 300 });
+  await runner.start();
+  const producer = await log.producer();
+  const publish = async (from: number, n: number) => {
+    const windows: WindowAggregate[] = Array.from({ length: n }, (_, i) => {
+      const start = T0 + (from + i) * 2000;
+      return { matchId: 'm', windowStart: start, windowEnd: start + 2000, counts: { '🔥': 1 }, units: { '🔥': 1 }, total: 1, sentiment: 1 };
+    });
+    await producer.send(windows.map((w) => ({ topic: 'a', key: `m|${w.windowStart}`, value: serdes.aggregate.encode(w) })));
+  };
+  return { seen, publish, metrics };
+}
+
+describe('publisher runner: a consumer that stops fetching', () => {
+  it('goes back to the committed offsets when records wait and none arrive, and every window reaches the bus', async () => {
+    const log = new StarvingLog({ defaultPartitions: 1 });
+    const { seen, publish, metrics } = await setup(log);
+    await publish(0, 3);
+    await vi.waitFor(() => expect(seen).toHaveLength(3));
+    log.starving = true;
+    await vi.waitFor(() => expect(log.emptyPolls).toBeGreaterThan(0));
+    await publish(3, 4);
+    await vi.waitFor(() => expect(seen).toHaveLength(7), { timeout: 5_000, interval: 50 });
+    expect(log.rewinds).toBe(1);
+    expect(log.consumers).toBe(1);
+    const recoveries = (await metrics.recoveries.get()).values.find((v) => v.labels.kind === 'starved-rewind');
+    expect(recoveries?.value).toBe(1);
+  });
+
+  it('replaces the consumer when a rewind does not bring records back', async () => {
+    const log = new StarvingLog({ defaultPartitions: 1 });
+    log.healsOn = 'new-consumer';
+    const { seen, publish } = await setup(log);
+    await publish(0, 2);
+    await vi.waitFor(() => expect(seen).toHaveLength(2));
+    log.starving = true;
+    await vi.waitFor(() => expect(log.emptyPolls).toBeGreaterThan(0));
+    await publish(2, 3);
+    await vi.waitFor(() => expect(seen).toHaveLength(5), { timeout: 8_000, interval: 50 });
+    expect(log.rewinds).toBe(1);
+    expect(log.consumers).toBe(2);
+    // In order, once each: what the new consumer read again, the bus had already.
+    expect(seen).toEqual([1, 2, 3, 4, 5].map((i) => (T0 + (i - 1) * 2000) / 2000));
+  });
+});

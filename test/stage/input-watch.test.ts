@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
+import { InputWatch } from '../../src/stage/input-watch.js';
+import { emoError } from '../../src/domain/errors.js';
+
+describe('InputWatch: an empty poll is idleness only when nothing waits', () => {
+  it('idle with nothing waiting; waiting, then starved, while records wait and none arrive; idle again once they do', async () => {
+    const log = new MemoryLog({ defaultPartitions: 1 });
+    await log.ensureTopics([{ name: 't', partitions: 1 }]);
+    const consumer = await log.consumer({ groupId: 'g', topics: ['t'] });
+    let now = 0;
+    const watch = new InputWatch({ consumer: () => consumer, now: () => now, checkEveryMs: 100, starvedAfterMs: 1000 });
+    watch.assignment({ assigned: [{ topic: 't', partition: 0 }], revoked: [] });
+    expect(await watch.afterEmptyPoll()).toBe('idle');
+    await (await log.producer()).send([{ topic: 't', key: 'k', value: Buffer.from('x') }]);
+    // Asked of the log at most every checkEveryMs: the answer before stands until then.
+    now = 50;
+    expect(await watch.afterEmptyPoll()).toBe('idle');
+    now = 200;
+    expect(await watch.afterEmptyPoll()).toBe('waiting');
+    now = 1100;
+    expect(await watch.afterEmptyPoll()).toBe('waiting');
+    now = 1250;
+    expect(await watch.afterEmptyPoll()).toBe('starved');
+    watch.received();
+    expect(await consumer.poll(10, 10)).toHaveLength(1);
+    now = 1400;
+    expect(await watch.afterEmptyPoll()).toBe('idle');
+  });
+
+  it('a log that cannot say its lag (an outage) is waiting, never starved: the stage recovery owns outages', async () => {
+    const log = new MemoryLog({ defaultPartitions: 1 });
+    await log.ensureTopics([{ name: 't', partitions: 1 }]);
+    const consumer = await log.consumer({ groupId: 'g', topics: ['t'] });
+    consumer.lag = async () => {
+      throw emoError('LOG_UNAVAILABLE', 'watermarks not known');
+    };
+    let now = 0;
+    const watch = new InputWatch({ consumer: () => consumer, now: () => now, checkEveryMs: 100, starvedAfterMs: 1000 });
+    watch.assignment({ assigned: [{ topic: 't', partition: 0 }], revoked: [] });
+    for (now = 0; now <= 5000; now += 500) expect(await watch.afterEmptyPoll()).toBe('waiting');
+  });
+});
