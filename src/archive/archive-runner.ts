@@ -1,13 +1,14 @@
 import type { Logger } from 'pino';
 import type { AvroSerde } from '../codec/serde.js';
 import type { WindowAggregate } from '../domain/types.js';
-import { emoError } from '../domain/errors.js';
-import type { Log, LogConsumer, TopicPartitionOffset } from '../ports/log.js';
+import type { Log, TopicPartitionOffset } from '../ports/log.js';
 import type { WindowArchive } from '../ports/window-archive.js';
 import type { StageProgress } from '../stage/stage-progress.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { DEFAULTS } from '../config/config.js';
 import { tpKey } from '../ports/log.js';
+import { StageLoop } from '../stage/stage-loop.js';
+import { WatchedConsumer } from '../stage/watched-consumer.js';
 
 export interface ArchiveRunnerOptions {
   log: Log;
@@ -29,6 +30,8 @@ export interface ArchiveRunnerOptions {
   /** Log failures (poll, commit) that keep failing this long end the loop (onFatal); the database is waited for. */
   recoveryGiveUpMs?: number;
   onFatal?: (err: unknown) => void;
+  /** Records waiting this long with none arriving: the consumer is rewound, then replaced (default 10 s). */
+  starvedAfterMs?: number;
 }
 
 /**
@@ -37,16 +40,20 @@ export interface ArchiveRunnerOptions {
  * archive's upsert keeps one row per (match, window) whatever is written twice.
  */
 export class ArchiveRunner {
-  #consumer!: LogConsumer;
+  readonly #input: WatchedConsumer;
+  readonly #stage: StageLoop;
   #loop: Promise<void> | undefined;
   #sweep: NodeJS.Timeout | undefined;
   #closing = false;
 
-  constructor(private readonly o: ArchiveRunnerOptions) {}
+  constructor(private readonly o: ArchiveRunnerOptions) {
+    this.#input = new WatchedConsumer({ log: o.log, groupId: o.groupId, topics: [o.aggregatesTopic], logger: o.logger, progress: o.progress, starvedAfterMs: o.starvedAfterMs });
+    this.#stage = new StageLoop({ stage: 'archive', dependency: 'kafka', giveUpMs: o.recoveryGiveUpMs ?? DEFAULTS.recoveryGiveUpMs, logger: o.logger, ...(o.progress ? { progress: o.progress } : {}) });
+  }
 
   async start(): Promise<void> {
     if (this.#loop) return;
-    this.#consumer = await this.o.log.consumer({ groupId: this.o.groupId, topics: [this.o.aggregatesTopic] });
+    await this.#input.connect();
     this.#loop = this.#run().catch((err) => {
       this.o.logger.fatal({ err }, 'archive loop stopped');
       this.o.onFatal?.(err);
@@ -71,38 +78,21 @@ export class ArchiveRunner {
     }
   }
 
+  /** Log failures (poll, commit) are retried with backoff and end the loop only past recoveryGiveUpMs (see StageLoop). */
   async #run(): Promise<void> {
-    const giveUpMs = this.o.recoveryGiveUpMs ?? DEFAULTS.recoveryGiveUpMs;
-    let failingSince: number | undefined;
-    let backoff = 100;
-    while (!this.#closing) {
-      try {
+    await this.#stage.run(
+      async () => {
         await this.#step();
-        if (failingSince !== undefined) this.o.progress?.up('kafka');
-        failingSince = undefined;
-        backoff = 100;
-      } catch (err) {
-        if (this.#closing) break;
-        const now = Date.now();
-        failingSince ??= now;
-        this.o.progress?.down('kafka');
-        if (now - failingSince > giveUpMs) {
-          throw emoError('LOG_UNAVAILABLE', `archiver gave up: log recovery kept failing for ${Math.round((now - failingSince) / 1000)} s (last error: ${(err as Error).message})`, { cause: err });
-        }
-        this.o.logger.warn({ err }, 'archive step failed; retrying');
-        this.o.progress?.recovered('retry');
-        await sleep(backoff);
-        backoff = Math.min(2000, backoff * 2);
-      }
-    }
+        if (this.#stage.failing) this.#stage.healthy();
+      },
+      { closing: () => this.#closing, onFailure: () => this.o.progress?.recovered('retry') },
+    );
   }
 
   async #step(): Promise<void> {
-    const batch = await this.#consumer.poll(this.o.maxBatch ?? 2000, this.o.pollTimeoutMs ?? 250);
-    if (batch.length === 0) {
-      this.o.progress?.idle();
-      return;
-    }
+    const batch = await this.#input.consumer.poll(this.o.maxBatch ?? 2000, this.o.pollTimeoutMs ?? 250);
+    await this.#input.afterPoll(batch.length);
+    if (batch.length === 0) return;
     const offsets = new Map<string, TopicPartitionOffset>();
     const windows: WindowAggregate[] = [];
     for (const rec of batch) {
@@ -116,7 +106,7 @@ export class ArchiveRunner {
     }
     if (!(await this.#write(windows))) return; // closing: the uncommitted batch is read again by whoever runs next
     this.o.progress?.progressed();
-    await this.#consumer.commit([...offsets.values()]);
+    await this.#input.consumer.commit([...offsets.values()]);
   }
 
   /** The database write, retried with backoff for as long as the database is away; false only when closing. */
@@ -141,7 +131,7 @@ export class ArchiveRunner {
     this.#closing = true;
     if (this.#sweep) clearInterval(this.#sweep);
     await this.#loop;
-    await this.#consumer?.close();
+    await this.#input.close();
   }
 }
 

@@ -3,13 +3,13 @@ import type { AvroSerde } from '../codec/serde.js';
 import type { WindowAggregate } from '../domain/types.js';
 import { seqFor } from '../domain/windows.js';
 import type { FanoutBus } from '../ports/bus.js';
-import type { Log, LogConsumer, TopicPartitionOffset } from '../ports/log.js';
+import type { Log, TopicPartitionOffset } from '../ports/log.js';
 import { Backoff, sleep, StageLoop } from '../stage/stage-loop.js';
 import type { StageProgress } from '../stage/stage-progress.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { DEFAULTS } from '../config/config.js';
 import { PhaseWatch } from '../stage/phase-watch.js';
-import { InputWatch } from '../stage/input-watch.js';
+import { WatchedConsumer } from '../stage/watched-consumer.js';
 import { tpKey } from '../ports/log.js';
 
 export interface PublisherRunnerOptions {
@@ -37,19 +37,16 @@ export interface PublisherRunnerOptions {
  * restart, or a duplicate from Spark's at-least-once sink, reaches no client twice.
  */
 export class PublisherRunner {
-  #consumer!: LogConsumer;
+  readonly #input: WatchedConsumer;
   #loop: Promise<void> | undefined;
   #closing = false;
 
   readonly #stage: StageLoop;
   readonly #phases: PhaseWatch;
-  readonly #input: InputWatch;
-  /** Starvations met since records last arrived: the first rewinds, the next replaces the consumer. */
-  #starvations = 0;
 
   constructor(private readonly o: PublisherRunnerOptions) {
-    this.#input = new InputWatch({ consumer: () => this.#consumer, checkEveryMs: Math.min(1000, (o.starvedAfterMs ?? 10_000) / 4), starvedAfterMs: o.starvedAfterMs ?? 10_000 });
-    this.#phases = new PhaseWatch({ stage: 'publisher', logger: o.logger, quiet: () => this.#closing, context: () => ({ consumer: this.#consumer?.diagnostics?.() }) });
+    this.#input = new WatchedConsumer({ log: o.log, groupId: o.groupId, topics: [o.aggregatesTopic], logger: o.logger, progress: o.progress, starvedAfterMs: o.starvedAfterMs });
+    this.#phases = new PhaseWatch({ stage: 'publisher', logger: o.logger, quiet: () => this.#closing, context: () => ({ consumer: this.#input.consumer?.diagnostics?.() }) });
     this.#stage = new StageLoop({ stage: 'publisher', dependency: 'kafka', giveUpMs: o.recoveryGiveUpMs ?? DEFAULTS.recoveryGiveUpMs, logger: o.logger, ...(o.progress ? { progress: o.progress } : {}) });
   }
 
@@ -58,47 +55,12 @@ export class PublisherRunner {
     // Ready once the group has given it the aggregates partition: before, a window could wait on
     // the first rebalance while /readyz already said 200.
     this.o.progress?.pending('assignment');
-    await this.#connect();
+    await this.#input.connect();
     this.#phases.start();
     this.#loop = this.#run().finally(() => this.#phases.stop()).catch((err) => {
       this.o.logger.fatal({ err }, 'publisher loop stopped');
       this.o.onFatal?.(err);
     });
-  }
-
-  async #connect(): Promise<void> {
-    const consumer = await this.o.log.consumer({ groupId: this.o.groupId, topics: [this.o.aggregatesTopic] });
-    consumer.onAssignment((change) => {
-      if (consumer !== this.#consumer) return;
-      this.#input.assignment(change);
-      this.o.progress?.settled('assignment');
-    });
-    this.#consumer = consumer;
-    this.#input.reset();
-  }
-
-  /**
-   * Records wait on the assigned partitions and none arrive: first the consumer is sent back to
-   * the committed offsets (a seek restarts its fetch of each partition); if that does not help,
-   * it is replaced by a new client (the old one closes in the background: its close may wait on
-   * whatever stopped it). At-least-once: what is read again, the bus drops by (matchId, seq).
-   */
-  async #unstarve(): Promise<void> {
-    this.#starvations++;
-    this.#input.reset();
-    const partitions = this.#input.partitions;
-    if (this.#starvations === 1) {
-      this.o.logger.warn({ partitions: partitions.map((p) => p.partition), consumer: this.#consumer.diagnostics?.() }, 'records wait but none arrive; back to the committed offsets');
-      this.o.progress?.recovered('starved-rewind');
-      await this.#consumer.rewind(partitions);
-      return;
-    }
-    this.o.logger.warn({ partitions: partitions.map((p) => p.partition), consumer: this.#consumer.diagnostics?.() }, 'records still wait after a rewind; replacing the Kafka consumer');
-    this.o.progress?.recovered('starved-new-consumer');
-    this.#starvations = 0;
-    const old = this.#consumer;
-    await this.#connect();
-    void old.close().catch((err: unknown) => this.o.logger.warn({ err }, 'the replaced consumer did not close'));
   }
 
   /**
@@ -125,20 +87,10 @@ export class PublisherRunner {
 
   async #step(): Promise<void> {
     this.#phases.enter('poll');
-    const batch = await this.#consumer.poll(1000, this.o.pollTimeoutMs ?? 250);
-    if (batch.length === 0) {
-      this.#phases.enter('lag');
-      const input = await this.#input.afterEmptyPoll();
-      // An empty poll is idleness only when nothing waits: else health must see the stage stalled.
-      if (input === 'idle') this.o.progress?.idle();
-      else if (input === 'starved') {
-        this.#phases.enter('unstarve');
-        await this.#unstarve();
-      }
-      return;
-    }
-    this.#input.received();
-    this.#starvations = 0;
+    const batch = await this.#input.consumer.poll(1000, this.o.pollTimeoutMs ?? 250);
+    this.#phases.enter('after poll');
+    await this.#input.afterPoll(batch.length);
+    if (batch.length === 0) return;
     const offsets = new Map<string, TopicPartitionOffset>();
     for (const rec of batch) {
       offsets.set(tpKey(rec), { topic: rec.topic, partition: rec.partition, offset: rec.offset + 1 });
@@ -159,7 +111,7 @@ export class PublisherRunner {
       this.o.progress?.progressed();
     }
     this.#phases.enter('commit');
-    await this.#consumer.commit([...offsets.values()]);
+    await this.#input.consumer.commit([...offsets.values()]);
   }
 
   /** The bus write, retried with backoff until it succeeds; undefined only when closing. */
@@ -182,6 +134,6 @@ export class PublisherRunner {
   async close(): Promise<void> {
     this.#closing = true;
     await this.#loop;
-    await this.#consumer?.close();
+    await this.#input.close();
   }
 }

@@ -43,7 +43,7 @@ describe('archive stage on the memory log', () => {
         value: async (opts: { groupId: string; topics: string[] }) => {
           const c = await log.consumer(opts);
           realConsumer = c;
-          return Object.assign(Object.create(c) as LogConsumer, { poll: c.poll.bind(c), commit: () => new Promise<void>(() => undefined), close: c.close.bind(c) });
+          return Object.assign(Object.create(c) as LogConsumer, { poll: c.poll.bind(c), onAssignment: c.onAssignment.bind(c), lag: c.lag.bind(c), rewind: c.rewind.bind(c), commit: () => new Promise<void>(() => undefined), close: c.close.bind(c) });
         },
       },
     });
