@@ -244,17 +244,24 @@ export class KafkaLogConsumer implements LogConsumer {
     this.#where = 'listeners after consume';
     await this.#pending;
     this.#where = 'idle';
+    let kept = messages;
     if (generation !== this.#generation) {
-      // Records fetched before the revocation may sit in this batch beside the new assignment's:
-      // counting them would count them twice once the committed offsets are read again. Drop the
-      // batch. A stage that positions its partitions itself (start: caller) seeks them next; the
-      // others restart at their committed offsets, which librdkafka fetches by itself.
-      if (this.start === 'committed') this.raw.assign(this.raw.assignments().map((a) => ({ topic: a.topic, partition: a.partition })));
-      for (const a of this.raw.assignments()) this.#next.delete(tpKey(a));
-      return [];
+      // A rebalance came while this batch was fetched: records of before it may sit beside the new
+      // assignment's. A stage that positions its partitions itself (start: caller, the exactly-once
+      // aggregator) would count them twice once it seeks: drop the batch; it seeks next.
+      this.#next.clear();
+      if (this.start === 'caller') return [];
+      // The at-least-once stages (their sinks keep a record once, whatever comes twice) keep the
+      // records of partitions they still hold, in order; librdkafka restarts each reassigned
+      // partition at its committed offset by itself. It used to be told so by an assign() here,
+      // outside the rebalance callback, which librdkafka's group state machine does not expect
+      // there: in the chaos soak a publisher whose group rebalanced after a frozen broker stayed
+      // out of its group for good (no member, lag growing, empty polls, /healthz 200).
+      const held = new Set(this.raw.assignments().map((a) => tpKey(a)));
+      kept = messages.filter((m) => held.has(tpKey(m)));
     }
-    for (const m of messages) this.#next.set(tpKey(m), m.offset + 1);
-    return messages.map((m) => ({
+    for (const m of kept) this.#next.set(tpKey(m), m.offset + 1);
+    return kept.map((m) => ({
       topic: m.topic,
       partition: m.partition,
       offset: m.offset,
