@@ -306,6 +306,26 @@ export function logContract(name: string, factory: LogFactory): void {
       expect(values(outputs)).toEqual(values(read).map((v) => `out-${v}`).sort());
     });
 
+    it('a reader at the end of a transactional topic is caught up: commit markers and aborted records are no input', async () => {
+      const log = await open();
+      const input = await topicOn(log, 'end-in');
+      const output = await topicOn(log, 'end-out');
+      await (await log.producer()).send(records(input, 6));
+      const tx = await positionedSession(log, { transactionalId: factory.name('tx'), groupId: factory.name('g'), topics: [input] });
+      const read = await readToEnd(tx.consumer, input);
+      const out = read.map((r) => ({ topic: output, key: r.key ?? '', value: Buffer.from(`out-${r.value.toString()}`) }));
+      await expect(tx.commit([...out, ...factory.refusedRecords(output)], nextOffsets(read))).rejects.toMatchObject({ code: expect.stringMatching(/^EMO_ERR_/) });
+      await tx.commit(out, nextOffsets(read));
+      await tx.close();
+      // Before, a reader's last record stayed below the end (the markers after it): never caught up,
+      // and a publisher with nothing to read looked starved once its input paused.
+      const reader = await log.consumer({ groupId: factory.name('reader'), topics: [output] });
+      const got = await readToEnd(reader, output);
+      expect(values(got)).toEqual(values(read).map((v) => `out-${v}`).sort());
+      for (let partition = 0; partition < PARTITIONS; partition++) expect(await reader.lag({ topic: output, partition })).toBe(0);
+      await reader.close();
+    });
+
     // Only where a group has more than one member; declared conditionally so no tier counts a skip.
     if (factory.rebalances) it('a member joining mid-stream takes partitions over: every input is committed exactly once', async () => {
       const log = await open();

@@ -43,6 +43,13 @@ export class KafkaLogConsumer implements LogConsumer {
   #held: { generation: number; seeks: number; messages: RdKafka.Message[] } | undefined;
   /** Next offset to read per partition, from what poll() returned; cleared on every (re)assignment. */
   readonly #next = new Map<string, number>();
+  /**
+   * Where librdkafka's fetch last reached a partition's end (its end-of-partition event), under the
+   * assignment and positions it was read under. On a transactional topic the end lies past offsets
+   * no record is returned for (commit markers, aborted transactions' records), so the last record
+   * read says "behind" for ever once input pauses: a quiet match's publisher looked starved.
+   */
+  readonly #ends = new Map<string, { offset: number; generation: number; seeks: number }>();
   #closed = false;
   /** Where poll() is waiting, for a stuck-phase log (see diagnostics()). */
   #where = 'idle';
@@ -116,6 +123,9 @@ export class KafkaLogConsumer implements LogConsumer {
       { 'auto.offset.reset': 'earliest' },
     );
     this.raw.on('event.error', (err) => logger.warn({ err, groupId }, 'kafka consumer error'));
+    this.raw.on('partition.eof', (e: { topic: string; partition: number; offset: number }) => {
+      this.#ends.set(tpKey(e), { offset: e.offset, generation: this.#generation, seeks: this.#seeks });
+    });
     forwardDebugLog(o, this.raw, logger);
   }
 
@@ -316,6 +326,10 @@ export class KafkaLogConsumer implements LogConsumer {
     } else if (next < 0) {
       next = wm.lowOffset; // sought to the start of the partition
     }
+    const end = this.#ends.get(key);
+    // Not while a pump holds records poll() has not returned yet: the end lies past them.
+    const holding = (this.#held?.messages.length ?? 0) > 0;
+    if (end && !holding && end.generation === this.#generation && end.seeks === this.#seeks && end.offset > next) next = end.offset;
     return Math.max(0, wm.highOffset - next);
   }
 
