@@ -38,7 +38,7 @@
 // first. BENCH_FANOUT_BUS=memory runs the node on the in-process bus (bench/memory-fanout-server.ts)
 // where no Redis is at hand: no pub/sub hop, the rest of the node's path is the same.
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -180,7 +180,8 @@ function fanoutTarget(bus: RedisBus, prefix: string): Target {
 const floorTarget = (format: Variant['format']): Target => ({
   label: 'bare ws (floor)',
   async start() {
-    const child = await startChild(process.execPath, [path.join(root, 'bench/bare-ws-server.mjs')], { PORT: '0' }, /listening on (\d+)/);
+    // BENCH_NODE_ARGS (e.g. --cpu-prof) as for the node: the two profiles then compare.
+    const child = await startChild(process.execPath, [...(env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(root, 'bench/bare-ws-server.mjs')], { PORT: '0' }, /listening on (\d+)/);
     return { child, url: `http://127.0.0.1:${child.match[1]}`, share: 0 };
   },
   async publish(seq, nodes) {
@@ -315,12 +316,12 @@ async function openFleet(n: number, target: Target, nodeMax: number, v: Variant)
 
 /**
  * `updates` updates, each to every client of the fleet, and the node CPU they cost per client per
- * update (user and system). The node's CPU is read from its /metrics before and after the block.
+ * update (user and system), read from /proc before and after the block (procCpu).
  * Split, because a loopback send is charged to the sender: the kernel delivers into the receiving
  * socket in the sending process's system time, which a real network would not.
  */
 async function measure(f: Fleet, updates: number): Promise<Block> {
-  const start = await Promise.all(f.nodes.map((x) => scrapeMetrics(x.url)));
+  const start = f.nodes.map((x) => procCpu(x.child.pid!));
   const b: Block = { userUs: 0, systemUs: 0, cpuUs: 0, toAll: [], toFirst: [], clientP50: [], clientP99: [], missed: 0 };
   for (let u = 0; u < updates; u++) {
     await sleep(300 + Math.random() * 200);
@@ -333,12 +334,39 @@ async function measure(f: Fleet, updates: number): Promise<Block> {
     b.clientP50.push(r.p50Ms);
     b.clientP99.push(r.p99Ms);
   }
-  const end = await Promise.all(f.nodes.map((x) => scrapeMetrics(x.url)));
-  const perClientUs = (metric: string) => ((cpu(end, metric) - cpu(start, metric)) / updates / Math.max(1, f.open)) * 1000;
-  b.userUs = perClientUs('process_cpu_user_seconds_total');
-  b.systemUs = perClientUs('process_cpu_system_seconds_total');
+  const end = f.nodes.map((x) => procCpu(x.child.pid!));
+  const per = (ms: number) => (ms / updates / Math.max(1, f.open)) * 1000;
+  for (let i = 0; i < end.length; i++) {
+    const ns = end[i]!.ns - start[i]!.ns;
+    const user = end[i]!.userTicks - start[i]!.userTicks;
+    const system = end[i]!.systemTicks - start[i]!.systemTicks;
+    const userShare = user + system > 0 ? user / (user + system) : 0;
+    b.userUs += per((ns / 1e6) * userShare);
+    b.systemUs += per((ns / 1e6) * (1 - userShare));
+  }
   b.cpuUs = b.userUs + b.systemUs;
   return b;
+}
+
+/**
+ * A process's CPU time so far, read from outside it, so that nothing runs in the node to measure
+ * it (a /metrics scrape inside a block would be counted in it, and a node's scrape costs more than
+ * the floor's: it counts 4000 descriptors and handles): the time its threads spent on a CPU in ns
+ * (/proc/PID/task/* /schedstat), and its user and system clock ticks (/proc/PID/stat), which
+ * split that time as the kernel splits it for getrusage.
+ */
+function procCpu(pid: number): { ns: number; userTicks: number; systemTicks: number } {
+  let ns = 0;
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // a thread that exited meanwhile
+    }
+  }
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { ns, userTicks: Number(fields[11]), systemTicks: Number(fields[12]) };
 }
 
 /** The fleet's row: connection figures, latency over every measured update, CPU as the median block. */
