@@ -14,7 +14,7 @@
 // are spread evenly over ceil(N / BENCH_FANOUT_NODE_MAX) nodes, as a deployment would (fanout x3).
 //
 // Env: BENCH_FANOUT_SIZES, BENCH_FANOUT_UPDATES (20 per block), BENCH_FANOUT_PAIRS (5 blocks),
-// BENCH_FANOUT_SETTLE_S (60: unmeasured updates first, while the node's heap settles),
+// BENCH_FANOUT_SETTLE_S (90: unmeasured updates first, while the node's heap settles),
 // BENCH_FANOUT_PER_LOADER (17000),
 // BENCH_FANOUT_NODE_MAX (ulimit -n - 1000, at most 50000),
 // BENCH_FANOUT_ADDRS_PER_LOADER (2), BENCH_FANOUT_CONCURRENCY (250 handshakes in flight per
@@ -58,7 +58,7 @@ const env = process.env;
 const SIZES = (env.BENCH_FANOUT_SIZES ?? '1000,10000,50000').split(',').map(Number).filter((n) => n > 0);
 const UPDATES = Number(env.BENCH_FANOUT_UPDATES ?? 20);
 const PAIRS = Number(env.BENCH_FANOUT_PAIRS ?? 5);
-const SETTLE_S = Number(env.BENCH_FANOUT_SETTLE_S ?? 60);
+const SETTLE_S = Number(env.BENCH_FANOUT_SETTLE_S ?? 90);
 const PER_LOADER = Number(env.BENCH_FANOUT_PER_LOADER ?? 17_000);
 const ADDRS_PER_LOADER = Number(env.BENCH_FANOUT_ADDRS_PER_LOADER ?? 2);
 const CONCURRENCY = Number(env.BENCH_FANOUT_CONCURRENCY ?? 250);
@@ -485,10 +485,10 @@ try {
         const floor = withFloor ? await openFleet(n, floorTarget(v.format), NODE_MAX, { format: v.format, transport: 'ws' }) : undefined;
         if (floor) fleets.push(floor);
         // Settle: a node that just took N connections has grown its heap by their state, and V8
-        // collects it in a few full GCs over the next minute (seen with a GC trace at 4000: 70-100
-        // ms pauses 35 and 57 s after the connections, where the floor's small heap barely needs
-        // one). That is the connections' cost, not the updates': unmeasured updates go to both
-        // for BENCH_FANOUT_SETTLE_S first.
+        // collects it in a few full GCs over the next minute or so (seen with a GC trace at 4000:
+        // 25-100 ms pauses 16 to 85 s after the connections, where the floor's small heap needs
+        // 3-12 ms ones). That is the connections' cost, not the updates': unmeasured updates go to
+        // both for BENCH_FANOUT_SETTLE_S first.
         for (const until = clock() + SETTLE_S * 1000; clock() < until; ) {
           await measure(node, 1);
           if (floor) await measure(floor, 1);
