@@ -15,6 +15,7 @@
 //
 // Env: BENCH_FANOUT_SIZES, BENCH_FANOUT_UPDATES (20 per block), BENCH_FANOUT_PAIRS (5 blocks),
 // BENCH_FANOUT_SETTLE_S (90: unmeasured updates first, while the node's heap settles),
+// BENCH_FANOUT_IDLE_S (4: after each block, the node's CPU with no update going out, per second),
 // BENCH_FANOUT_PER_LOADER (17000),
 // BENCH_FANOUT_NODE_MAX (ulimit -n - 1000, at most 50000),
 // BENCH_FANOUT_ADDRS_PER_LOADER (2), BENCH_FANOUT_CONCURRENCY (250 handshakes in flight per
@@ -59,6 +60,7 @@ const SIZES = (env.BENCH_FANOUT_SIZES ?? '1000,10000,50000').split(',').map(Numb
 const UPDATES = Number(env.BENCH_FANOUT_UPDATES ?? 20);
 const PAIRS = Number(env.BENCH_FANOUT_PAIRS ?? 5);
 const SETTLE_S = Number(env.BENCH_FANOUT_SETTLE_S ?? 90);
+const IDLE_S = Number(env.BENCH_FANOUT_IDLE_S ?? 4);
 const PER_LOADER = Number(env.BENCH_FANOUT_PER_LOADER ?? 17_000);
 const ADDRS_PER_LOADER = Number(env.BENCH_FANOUT_ADDRS_PER_LOADER ?? 2);
 const CONCURRENCY = Number(env.BENCH_FANOUT_CONCURRENCY ?? 250);
@@ -233,6 +235,9 @@ interface Fleet {
 
 /** One measured block: `updates` updates to every client of a fleet, the node CPU they cost. */
 interface Block {
+  /** The block's wall time and the node's CPU in it (all threads), for the idle correction. */
+  wallMs: number;
+  cpuMs: number;
   userUs: number;
   systemUs: number;
   cpuUs: number;
@@ -324,7 +329,8 @@ async function openFleet(n: number, target: Target, nodeMax: number, v: Variant)
  */
 async function measure(f: Fleet, updates: number): Promise<Block> {
   const start = f.nodes.map((x) => procCpu(x.child.pid!));
-  const b: Block = { userUs: 0, systemUs: 0, cpuUs: 0, toAll: [], toFirst: [], clientP50: [], clientP99: [], missed: 0 };
+  const t0 = clock();
+  const b: Block = { wallMs: 0, cpuMs: 0, userUs: 0, systemUs: 0, cpuUs: 0, toAll: [], toFirst: [], clientP50: [], clientP99: [], missed: 0 };
   for (let u = 0; u < updates; u++) {
     await sleep(300 + Math.random() * 200);
     const seq = ++f.seq;
@@ -337,9 +343,11 @@ async function measure(f: Fleet, updates: number): Promise<Block> {
     b.clientP99.push(r.p99Ms);
   }
   const end = f.nodes.map((x) => procCpu(x.child.pid!));
+  b.wallMs = clock() - t0;
   const per = (ms: number) => (ms / updates / Math.max(1, f.open)) * 1000;
   for (let i = 0; i < end.length; i++) {
     const ns = end[i]!.ns - start[i]!.ns;
+    b.cpuMs += ns / 1e6;
     const user = end[i]!.userTicks - start[i]!.userTicks;
     const system = end[i]!.systemTicks - start[i]!.systemTicks;
     const userShare = user + system > 0 ? user / (user + system) : 0;
@@ -349,6 +357,23 @@ async function measure(f: Fleet, updates: number): Promise<Block> {
   b.cpuUs = b.userUs + b.systemUs;
   return b;
 }
+
+/**
+ * The node's CPU per second with its clients connected and no update going out (timers, the
+ * event-loop-delay monitor, V8's background threads), over IDLE_S: a cost per node per second, not
+ * per update, which a block of updates 0.3-0.5 s apart carries too. Subtracted from a block, it
+ * leaves what the updates themselves cost (the marginal figures).
+ */
+async function idleMsPerSec(f: Fleet): Promise<number> {
+  const start = f.nodes.map((x) => procCpu(x.child.pid!));
+  const t0 = clock();
+  await sleep(IDLE_S * 1000);
+  const end = f.nodes.map((x) => procCpu(x.child.pid!));
+  return sum(end.map((e, i) => e.ns - start[i]!.ns)) / 1e6 / ((clock() - t0) / 1000);
+}
+
+/** A block's CPU per client per update less the node's idle CPU over the block's wall time. */
+const marginalUs = (f: Fleet, b: Block, idle: number) => ((b.cpuMs - (idle * b.wallMs) / 1000) / b.toAll.length / Math.max(1, f.open)) * 1000;
 
 /**
  * A process's CPU time so far, read from outside it, so that nothing runs in the node to measure
@@ -495,19 +520,25 @@ try {
         }
         const nodeBlocks: Block[] = [];
         const floorBlocks: Block[] = [];
+        const nodeIdle: number[] = [];
+        const floorIdle: number[] = [];
         for (let p = 0; p < PAIRS; p++) {
           nodeBlocks.push(await measure(node, UPDATES));
-          if (floor) floorBlocks.push(await measure(floor, UPDATES));
+          nodeIdle.push(await idleMsPerSec(node));
+          if (floor) {
+            floorBlocks.push(await measure(floor, UPDATES));
+            floorIdle.push(await idleMsPerSec(floor));
+          }
           const last = nodeBlocks.at(-1)!;
           log(`N=${n} ${v.format}/${v.transport} pair ${p + 1}/${PAIRS}: node ${round(last.userUs, 2)} + ${round(last.systemUs, 2)} µs${floor ? `, floor ${round(floorBlocks.at(-1)!.userUs, 2)} + ${round(floorBlocks.at(-1)!.systemUs, 2)} µs, ratio ${round(last.cpuUs / floorBlocks.at(-1)!.cpuUs, 3)}` : ''}`);
         }
         const nodeRow = fleetRow(node, nodeBlocks);
-        const perBlock = (bs: Block[]) => bs.map((b) => ({ userUs: round(b.userUs, 3), systemUs: round(b.systemUs, 3) }));
-        details.push({ ...node.detail, toAllMs: nodeBlocks.flatMap((b) => b.toAll.map((x) => round(x, 1))), blocks: perBlock(nodeBlocks) });
+        const perBlock = (bs: Block[], idle: number[]) => bs.map((b, i) => ({ userUs: round(b.userUs, 3), systemUs: round(b.systemUs, 3), wallMs: round(b.wallMs), cpuMs: round(b.cpuMs, 1), idleMsPerSec: round(idle[i] ?? NaN, 2) }));
+        details.push({ ...node.detail, toAllMs: nodeBlocks.flatMap((b) => b.toAll.map((x) => round(x, 1))), blocks: perBlock(nodeBlocks, nodeIdle) });
         rows.push(nodeRow);
         if (floor) {
           const floorRow: Row = { ...fleetRow(floor, floorBlocks), floorOf: `${v.format}/${v.transport}` };
-          details.push({ ...floor.detail, floorOf: `${v.format}/${v.transport}`, toAllMs: floorBlocks.flatMap((b) => b.toAll.map((x) => round(x, 1))), blocks: perBlock(floorBlocks) });
+          details.push({ ...floor.detail, floorOf: `${v.format}/${v.transport}`, toAllMs: floorBlocks.flatMap((b) => b.toAll.map((x) => round(x, 1))), blocks: perBlock(floorBlocks, floorIdle) });
           rows.push(floorRow);
           // Node CPU per update per client against the floor's, pair by pair (the blocks next to
           // each other in time): the median pair and the spread.
@@ -516,7 +547,16 @@ try {
           // And over all blocks together (sum over sum): what a median leaves out, a block that a
           // GC or a neighbour's burst made costlier, is in this one.
           const allBlocks = sum(nodeBlocks.map((b) => b.cpuUs)) / sum(floorBlocks.map((b) => b.cpuUs));
-          Object.assign(nodeRow, { cpuVsFloor: round(median(ratios), 3), cpuVsFloorMin: round(Math.min(...ratios), 3), cpuVsFloorMax: round(Math.max(...ratios), 3), cpuVsFloorAllBlocks: round(allBlocks, 3), userVsFloor: round(median(userRatios), 2) });
+          // What the updates cost, each target's idle CPU per second taken out (measured right
+          // after each block): the node's timers and background threads are a cost per second,
+          // which blocks of updates 0.3-0.5 s apart would otherwise charge to every update.
+          const nodeMarginal = nodeBlocks.map((b, i) => marginalUs(node, b, nodeIdle[i]!));
+          const floorMarginal = floorBlocks.map((b, i) => marginalUs(floor, b, floorIdle[i]!));
+          const marginalRatios = nodeMarginal.map((x, i) => x / floorMarginal[i]!);
+          Object.assign(nodeRow, { cpuVsFloor: round(median(ratios), 3), cpuVsFloorMin: round(Math.min(...ratios), 3), cpuVsFloorMax: round(Math.max(...ratios), 3), cpuVsFloorAllBlocks: round(allBlocks, 3), userVsFloor: round(median(userRatios), 2),
+            nodeIdleMsPerSec: round(median(nodeIdle), 2), floorIdleMsPerSec: round(median(floorIdle), 2),
+            nodeMarginalUsPerClient: round(median(nodeMarginal), 2), floorMarginalUsPerClient: round(median(floorMarginal), 2),
+            marginalVsFloor: round(median(marginalRatios), 3), marginalVsFloorMin: round(Math.min(...marginalRatios), 3), marginalVsFloorMax: round(Math.max(...marginalRatios), 3) });
           summary.push({
             clients: n,
             variant: `${v.format}/${v.transport}`,
@@ -528,6 +568,11 @@ try {
             min: nodeRow.cpuVsFloorMin!,
             max: nodeRow.cpuVsFloorMax!,
             allBlocks: nodeRow.cpuVsFloorAllBlocks!,
+            nodeIdleMsPerSec: nodeRow.nodeIdleMsPerSec!,
+            floorIdleMsPerSec: nodeRow.floorIdleMsPerSec!,
+            marginalVsFloor: nodeRow.marginalVsFloor!,
+            marginalMin: nodeRow.marginalVsFloorMin!,
+            marginalMax: nodeRow.marginalVsFloorMax!,
             userVsFloor: nodeRow.userVsFloor!,
             pairs: PAIRS,
           });
@@ -548,7 +593,10 @@ try {
   for (const r of summary) {
     const [format, transport] = String(r.variant).split('/');
     const ws = summary.find((w) => w.clients === r.clients && w.variant === `${format}/ws`);
-    if (transport === 'sse' && ws) r.sseVsWs = round(Number(r.nodeVsFloor) / Number(ws.nodeVsFloor), 2);
+    if (transport === 'sse' && ws) {
+      r.sseVsWs = round(Number(r.nodeVsFloor) / Number(ws.nodeVsFloor), 2);
+      r.sseVsWsMarginal = round(Number(r.marginalVsFloor) / Number(ws.marginalVsFloor), 2);
+    }
   }
 } finally {
   if (BUS !== 'memory') await dropKeys(redisUrl, `${RUN}-`);
@@ -569,7 +617,7 @@ report('fanout', rows, {
   loadavg: loadavg().map((x) => round(x, 2)),
   ...(stoppedAt ? { stoppedAt } : {}),
   details,
-  note: 'CPU: per client per update, the median of PAIRS blocks of UPDATES updates; with a floor, node and floor blocks alternate (A B A B) and nodeVsFloor is the median of the pairs\' ratios (min/max: the spread), allBlocks the ratio of the sums over every block; sseVsWs divides the two variants\' nodeVsFloor. Fan-out node(s) (ROLE=fanout, Redis bus), loaders in other processes on the same 2 cores. toAll: publish (RedisBus.publish, Lua script + PUBLISH) -> the last of the N clients received it; toFirst: -> the first; clientP50/P99: per-client latency within an update (median over updates). Keys live under the run prefix in Redis (history trimmed to 300).',
+  note: 'CPU: per client per update, the median of PAIRS blocks of UPDATES updates; with a floor, node and floor blocks alternate (A B A B) and nodeVsFloor is the median of the pairs\' ratios (min/max: the spread), allBlocks the ratio of the sums over every block; marginalVsFloor the same with each target\'s idle CPU per second (measured after each block) taken out of its blocks; sseVsWs divides the two variants\' nodeVsFloor. Fan-out node(s) (ROLE=fanout, Redis bus), loaders in other processes on the same 2 cores. toAll: publish (RedisBus.publish, Lua script + PUBLISH) -> the last of the N clients received it; toFirst: -> the first; clientP50/P99: per-client latency within an update (median over updates). Keys live under the run prefix in Redis (history trimmed to 300).',
 });
 console.table(summary);
 process.exit(0);
