@@ -23,7 +23,7 @@ export const BENCHES: BenchSpec[] = [
     script: 'bench/kafka.ts',
     smokeEnv: { BENCH_SECONDS: '1', BENCH_CONNECTIONS: '10', BENCH_PRODUCER_MESSAGES: '20000', BENCH_LINGERS: '5', BENCH_COMPRESSIONS: 'lz4', BENCH_AGG_REACTIONS: '20000' },
   },
-  { name: 'fanout', script: 'bench/fanout.ts', smokeEnv: { BENCH_FANOUT_SIZES: '200', BENCH_FANOUT_FLOOR_SIZES: '200', BENCH_FANOUT_UPDATES: '3' }, manyFiles: true },
+  { name: 'fanout', script: 'bench/fanout.ts', smokeEnv: { BENCH_FANOUT_SIZES: '200', BENCH_FANOUT_FLOOR_SIZES: '200', BENCH_FANOUT_UPDATES: '3', BENCH_FANOUT_PAIRS: '2', BENCH_FANOUT_SETTLE_S: '0', BENCH_FANOUT_IDLE_S: '1' }, manyFiles: true },
   { name: 'spark', script: 'bench/spark.ts', smokeEnv: { BENCH_REACTIONS: '5000', BENCH_RATE: '2500' } },
 ];
 

@@ -70,3 +70,20 @@ export function writeShared(socket: WebSocket, f: SharedFrame): void {
   }
   socket.send(f.payload, { binary: f.isBinary });
 }
+
+/**
+ * The raw TCP stream of a ws socket when frames may be written to it directly for the connection's
+ * whole life, else undefined. Without permessage-deflate ws's Sender writes every frame as it is
+ * sent and never queues: it queues only behind a deflate in flight or a Blob being read, and
+ * nothing here sends a Blob. So the check writeShared makes on every write (the Sender idle, no
+ * compression) holds once it held at the handshake's end, and the per-update path need not read
+ * the Sender's state for each socket (a few cache lines per connection per update, out of cache
+ * at thousands of connections). undefined too when ws's internals are not the ones expected.
+ */
+export function directStream(socket: WebSocket): Socket | undefined {
+  const w = socket as unknown as WsInternals;
+  const sender = w._sender;
+  if (w._socket === undefined || sender === undefined || sender._state !== SENDER_IDLE || !Array.isArray(sender._queue)) return undefined;
+  if (w._extensions === undefined || w._extensions['permessage-deflate'] !== undefined) return undefined;
+  return w._socket;
+}

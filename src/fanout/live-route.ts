@@ -1,7 +1,8 @@
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
-import type { WebSocket } from 'ws';
+import { WebSocket } from 'ws';
 import type { HelloMessage } from '../wire/compact.js';
 import { emoError } from '../domain/errors.js';
 import { LIVE_STREAM_EVENT } from '../ports/live-stream.js';
@@ -11,10 +12,12 @@ import type { Metrics } from '../metrics/metrics.js';
 import { ID_PATTERN } from '../domain/types.js';
 import type { FanoutBus } from '../ports/bus.js';
 import { Admission, RATE_LIMITED_CLOSE_CODE } from './admission.js';
-import { writeShared } from './frame.js';
+import { directStream, writeShared } from './frame.js';
 import type { Rooms } from './rooms.js';
-import { newViewer, parseSseId, startSession, type EncodedUpdate, type LiveFormat, type LiveSink, type Viewer } from './session.js';
+import { parseSseId, SinkViewer, startSession, type EncodedUpdate, type LiveFormat, type Viewer } from './session.js';
 import { CloseCodes, parseClientMessage, type ServerMessage } from './wire.js';
+
+const WS_OPEN = WebSocket.OPEN;
 
 const LiveQuery = Type.Object(
   {
@@ -52,32 +55,47 @@ interface Held {
   terminate(): void;
 }
 
-/** The WebSocket adapter of a live session. */
-class WsSink implements LiveSink {
+/**
+ * The WebSocket adapter of a live session, and the viewer it carries (one object per connection on
+ * the per-update path). Updates go straight to the TCP stream when ws allows it for the whole
+ * connection (directStream: no compression), read once at the handshake's end.
+ */
+class WsSink extends SinkViewer {
+  readonly #raw: Socket | undefined;
+
   constructor(
     readonly socket: WebSocket,
     readonly format: LiveFormat,
-  ) {}
-  isOpen(): boolean {
-    return this.socket.readyState === this.socket.OPEN;
+  ) {
+    super();
+    this.#raw = directStream(socket);
   }
+  isOpen(): boolean {
+    return this.socket.readyState === WS_OPEN;
+  }
+  /** ws's bufferedAmount: the stream's queue plus the Sender's, which is always empty on a direct stream. */
   buffered(): number {
-    return this.socket.bufferedAmount;
+    const raw = this.#raw;
+    return raw !== undefined ? raw.writableLength : this.socket.bufferedAmount;
   }
   control(msg: ServerMessage | HelloMessage): void {
     if (this.isOpen()) this.socket.send(JSON.stringify(msg));
   }
   update(e: EncodedUpdate, withEpoch: boolean): void {
-    writeShared(this.socket, e.wsFrame(this.format, withEpoch));
+    const raw = this.#raw;
+    if (raw !== undefined && raw.writable) raw.write(e.wsFrame(this.format, withEpoch).frame);
+    else writeShared(this.socket, e.wsFrame(this.format, withEpoch));
   }
 }
 
-/** The Server-Sent Events adapter: updates are default events (id: = epoch.seq), the rest named ones. */
-class SseSink implements LiveSink {
+/** The Server-Sent Events adapter (and its viewer): updates are default events (id: = epoch.seq), the rest named ones. */
+class SseSink extends SinkViewer {
   constructor(
     readonly res: ServerResponse,
     readonly format: LiveFormat,
-  ) {}
+  ) {
+    super();
+  }
   isOpen(): boolean {
     return !this.res.destroyed && !this.res.writableEnded;
   }
@@ -178,7 +196,7 @@ export async function liveRoute(app: FastifyInstance, o: LiveRouteOptions): Prom
       const h: Held = { alive: true, probe: () => socket.ping(), close: (c, r) => socket.close(c, r), terminate: () => socket.terminate() };
       held.add(h);
       admission.add(ip);
-      const viewer = newViewer(new WsSink(socket, req.query.format ?? 'json'));
+      const viewer = new WsSink(socket, req.query.format ?? 'json');
       // A viewer's socket lives as long as its token: at expiry it is closed, and the client
       // reconnects with a fresh one (resuming with since/epoch, so nothing is lost).
       const expiry = expiryTimer(req, () => socket.close(TOKEN_EXPIRED_CLOSE_CODE, 'token expired'));
@@ -250,7 +268,7 @@ export async function liveRoute(app: FastifyInstance, o: LiveRouteOptions): Prom
       admission.add(ip);
       // A live connection now, counted by the admission caps, no longer by the HTTP socket cap.
       app.server.emit(LIVE_STREAM_EVENT, req.raw);
-      const viewer = newViewer(new SseSink(res, req.query.format ?? 'json'));
+      const viewer = new SseSink(res, req.query.format ?? 'json');
       const expiry = expiryTimer(req, () => res.end());
       res.on('close', () => {
         clearTimeout(expiry);

@@ -170,29 +170,35 @@ export class Rooms {
     room.epoch = u.epoch;
     let encoded: EncodedUpdate | undefined;
     let sent = 0;
+    // Per viewer, only what differs by viewer is read: the update's fields and the bound are
+    // hoisted out of the loop, and with the transports' sinks (SinkViewer) viewer and sink are one
+    // object.
+    const { seq, epoch } = u;
+    const max = this.o.maxBufferedBytes;
     for (const v of room.viewers) {
-      if (v.pending) {
-        v.pending.push(u);
+      const pending = v.pending;
+      if (pending !== null) {
+        pending.push(u);
         continue;
       }
-      if (u.seq <= v.lastSeq && u.epoch === v.epoch) continue;
+      if (seq <= v.lastSeq && epoch === v.epoch) continue;
       // Serialised and framed once per update and profile, not once per connection: the same
       // bytes go to every viewer of a profile and transport.
       encoded ??= new EncodedUpdate('update', u, this.totalViewers(u.matchId), this.emojiIndex);
-      if (this.#send(v, u, encoded)) sent++;
+      if (this.#send(v, u, encoded, max)) sent++;
     }
     if (sent > 0) this.o.metrics.wsMessagesSent.inc(sent);
   }
 
   /** Sends unless the socket's queue is past the bound; a skipped client is told once it drains. */
   sendUpdate(v: Viewer, u: LiveUpdate, e: EncodedUpdate): void {
-    if (this.#send(v, u, e)) this.o.metrics.wsMessagesSent.inc();
+    if (this.#send(v, u, e, this.o.maxBufferedBytes)) this.o.metrics.wsMessagesSent.inc();
   }
 
-  #send(v: Viewer, u: LiveUpdate, e: EncodedUpdate): boolean {
-    const { sink } = v;
+  #send(v: Viewer, u: LiveUpdate, e: EncodedUpdate, maxBufferedBytes: number): boolean {
+    const sink = v.sink;
     if (!sink.isOpen()) return false;
-    if (sink.buffered() > this.o.maxBufferedBytes) {
+    if (sink.buffered() > maxBufferedBytes) {
       v.lagging = true;
       this.o.metrics.wsMessagesDropped.inc();
       return false;
@@ -204,10 +210,11 @@ export class Rooms {
       return false;
     }
     // A compact client not yet told this epoch gets the frame that carries it (built once too).
-    sink.update(e, v.wireEpoch !== u.epoch);
+    const epoch = u.epoch;
+    sink.update(e, v.wireEpoch !== epoch);
     v.lastSeq = u.seq;
-    v.epoch = u.epoch;
-    v.wireEpoch = u.epoch;
+    v.epoch = epoch;
+    v.wireEpoch = epoch;
     return true;
   }
 

@@ -41,6 +41,27 @@ export function newViewer(sink: LiveSink): Viewer {
   return { sink, lastSeq: -1, epoch: '', wireEpoch: '', pending: [], lagging: false };
 }
 
+/**
+ * A connection's sink that is its own viewer: what the rooms read and write for each connection on
+ * every update (pending, seq, epoch, lagging, and the sink's socket) is one object, not two; at
+ * thousands of connections each is a cache miss per update. The transports' sinks extend it.
+ */
+export abstract class SinkViewer implements Viewer, LiveSink {
+  lastSeq = -1;
+  epoch = '';
+  wireEpoch = '';
+  pending: LiveUpdate[] | null = [];
+  lagging = false;
+  abstract readonly format: LiveFormat;
+  get sink(): LiveSink {
+    return this;
+  }
+  abstract isOpen(): boolean;
+  abstract buffered(): number;
+  abstract control(msg: ServerMessage | HelloMessage): void;
+  abstract update(e: EncodedUpdate, withEpoch: boolean): void;
+}
+
 /** The catalogue order compact frames index into (GET /v1/emojis's order). */
 export class EmojiIndex {
   readonly map: ReadonlyMap<string, number>;

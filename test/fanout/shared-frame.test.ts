@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { SharedFrame, writeShared } from '../../src/fanout/frame.js';
+import { directStream, SharedFrame, writeShared } from '../../src/fanout/frame.js';
 
 // Real ws server and clients over loopback: the frame bytes written past ws's Sender must be what
 // a standard client parses, in order with what ws itself sends.
@@ -78,5 +78,16 @@ describe('SharedFrame / writeShared', () => {
     for (let i = 0; i < 200; i++) writeShared(server, f);
     expect(server.bufferedAmount).toBeGreaterThan(0);
     client.resume();
+  });
+
+  it('directStream: the TCP stream itself without compression (frames written there arrive in order with ws.send), none with it', async () => {
+    const plain = await pair(false);
+    const raw = directStream(plain.server);
+    expect(raw).toBeDefined();
+    raw!.write(SharedFrame.of('direct').frame);
+    plain.server.send('after');
+    await until([plain.client], () => plain.received.length === 2);
+    expect(plain.received).toEqual(['direct', 'after']);
+    expect(directStream((await pair(true)).server)).toBeUndefined();
   });
 });
