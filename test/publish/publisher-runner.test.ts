@@ -75,19 +75,23 @@ async function setup(log: StarvingLog) {
     });
     await producer.send(windows.map((w) => ({ topic: 'a', key: `m|${w.windowStart}`, value: serdes.aggregate.encode(w) })));
   };
-  return { seen, publish, metrics };
+  /** `before` windows reach the bus; then the consumer starves and `during` more are published: all must arrive. */
+  const starveWhilePublishing = async (before: number, during: number, timeout: number) => {
+    await publish(0, before);
+    await vi.waitFor(() => expect(seen).toHaveLength(before));
+    log.starving = true;
+    await vi.waitFor(() => expect(log.emptyPolls).toBeGreaterThan(0));
+    await publish(before, during);
+    await vi.waitFor(() => expect(seen).toHaveLength(before + during), { timeout, interval: 50 });
+  };
+  return { seen, metrics, starveWhilePublishing };
 }
 
 describe('publisher runner: a consumer that stops fetching', () => {
   it('goes back to the committed offsets when records wait and none arrive, and every window reaches the bus', async () => {
     const log = new StarvingLog({ defaultPartitions: 1 });
-    const { seen, publish, metrics } = await setup(log);
-    await publish(0, 3);
-    await vi.waitFor(() => expect(seen).toHaveLength(3));
-    log.starving = true;
-    await vi.waitFor(() => expect(log.emptyPolls).toBeGreaterThan(0));
-    await publish(3, 4);
-    await vi.waitFor(() => expect(seen).toHaveLength(7), { timeout: 5_000, interval: 50 });
+    const { metrics, starveWhilePublishing } = await setup(log);
+    await starveWhilePublishing(3, 4, 5_000);
     expect(log.rewinds).toBe(1);
     expect(log.consumers).toBe(1);
     const recoveries = (await metrics.recoveries.get()).values.find((v) => v.labels.kind === 'starved-rewind');
@@ -97,13 +101,8 @@ describe('publisher runner: a consumer that stops fetching', () => {
   it('replaces the consumer when a rewind does not bring records back', async () => {
     const log = new StarvingLog({ defaultPartitions: 1 });
     log.healsOn = 'new-consumer';
-    const { seen, publish } = await setup(log);
-    await publish(0, 2);
-    await vi.waitFor(() => expect(seen).toHaveLength(2));
-    log.starving = true;
-    await vi.waitFor(() => expect(log.emptyPolls).toBeGreaterThan(0));
-    await publish(2, 3);
-    await vi.waitFor(() => expect(seen).toHaveLength(5), { timeout: 8_000, interval: 50 });
+    const { seen, starveWhilePublishing } = await setup(log);
+    await starveWhilePublishing(2, 3, 8_000);
     expect(log.rewinds).toBe(1);
     expect(log.consumers).toBe(2);
     // In order, once each: what the new consumer read again, the bus had already.
