@@ -248,6 +248,7 @@ export class KafkaLogConsumer implements LogConsumer {
     const held = this.#takeHeld(maxRecords);
     this.#where = 'consume';
     const messages = held.length > 0 ? held : await this.#consume(maxRecords, timeoutMs).catch((err: unknown) => {
+      this.#where = 'idle';
       throw kafkaError('poll failed', err);
     });
     // A rebalance inside consume() may have queued listeners (state loading) for these partitions.
