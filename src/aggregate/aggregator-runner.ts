@@ -82,7 +82,7 @@ export class AggregatorRunner {
     this.#stage = new StageLoop({ stage: 'aggregator', dependency: 'kafka', giveUpMs: o.recoveryGiveUpMs ?? DEFAULTS.recoveryGiveUpMs, logger: o.logger, ...progress });
     this.#restore = new PartitionRestore({
       consumer: () => this.#consumer,
-      fence: () => this.#session.fence(),
+      fence: (target) => this.#session.fence(target),
       ...(o.stateStore ? { stateStore: o.stateStore } : {}),
       logger: o.logger,
       metrics: o.metrics,
@@ -251,7 +251,7 @@ export class AggregatorRunner {
     // Tasks replaced by an assignment the rewind has not restored yet hold no state worth a commit.
     if (this.#needsRewind) return;
     // What a refused commit left behind goes first, so windows keep their order.
-    const { records, offsets, written, emitted, open } = collectCommit(this.#tasks.all(), { aggregatesTopic: this.o.aggregatesTopic, aggregate: this.o.serdes.aggregate, stateStore: this.o.stateStore }, this.#unsent);
+    const { records, offsets, written, emitted, open } = collectCommit(this.#tasks.all(), { aggregatesTopic: this.o.aggregatesTopic, aggregate: this.o.serdes.aggregate, stateStore: this.o.stateStore, writer: this.o.transactionalId }, this.#unsent);
     const committedAt = Date.now() / 1000;
     this.#unsent = undefined;
     if (records.length > 0 || offsets.size > 0) {

@@ -35,7 +35,7 @@ export interface CarriedBatch {
  */
 export function collectCommit(
   tasks: readonly Task[],
-  o: { aggregatesTopic: string; aggregate: AvroSerde<WindowAggregate>; stateStore?: WindowStateStore | undefined },
+  o: { aggregatesTopic: string; aggregate: AvroSerde<WindowAggregate>; stateStore?: WindowStateStore | undefined; writer?: string },
   carried?: CarriedBatch,
 ): CommitBatch {
   const records: ProducerRecord[] = [...(carried?.records ?? [])];
@@ -51,7 +51,7 @@ export function collectCommit(
     if (!t.dirty && out.length === 0) continue;
     if (o.stateStore) {
       // snapshot() copies the aggregator's state: what is kept here does not change with it.
-      const snapshot = { ...t.agg.snapshot(), offset: t.offset };
+      const snapshot = { ...t.agg.snapshot(), offset: t.offset, ...(o.writer ? { writer: o.writer } : {}) };
       records.push(o.stateStore.record(t.tp, snapshot));
       written.push([tpKey(t.tp), { snapshot, offset: t.offset }]);
     }

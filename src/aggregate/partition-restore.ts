@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { emoError } from '../domain/errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { LogConsumer, TopicPartition } from '../ports/log.js';
-import type { AggregatorSnapshot, WindowStateStore } from '../ports/window-state-store.js';
+import type { AggregatorSnapshot, FenceTarget, LoadedState, WindowStateStore } from '../ports/window-state-store.js';
 import type { StageProgress } from '../stage/stage-progress.js';
 import { resumeVerdict } from './resume-point.js';
 
@@ -24,8 +24,8 @@ export interface ResumeAt {
 
 export interface PartitionRestoreOptions {
   consumer: () => LogConsumer;
-  /** Ends an open transaction of our own transactional id (TransactionalSession.fence). */
-  fence: () => Promise<void>;
+  /** Ends an open transaction on the changelog (TransactionalSession.fence). */
+  fence: (target?: FenceTarget) => Promise<void>;
   stateStore?: WindowStateStore;
   logger: Logger;
   metrics: Metrics;
@@ -38,8 +38,8 @@ export interface PartitionRestoreOptions {
  * one waiting out an open transaction does not add its wait to every other's.
  */
 export class PartitionRestore {
-  /** A fence in progress, shared by the partitions restored side by side. */
-  #fencing: Promise<void> | undefined;
+  /** Fences one at a time: two at once under our own id would replace our producer twice over. */
+  #fencing: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: PartitionRestoreOptions) {}
 
@@ -62,10 +62,10 @@ export class PartitionRestore {
   /**
    * Loads the partition's changelog until it gives a consistent resume point. While it is not
    * (the last commit's snapshot not visible yet, or a transaction open on the changelog) the load
-   * is tried again; a transaction that stays open is ended by fencing our own transactional id
-   * (the only one whose open transaction this member can end; any other the coordinator aborts
-   * after the transaction timeout), and one that outlives that fails the restore (the loop's
-   * recovery, ended by RECOVERY_GIVE_UP_MS).
+   * is tried again. A transaction still open after FENCE_AFTER_MS is not a commit in flight: it is
+   * ended by a fence of its writer (ours, or a previous owner's, which it fences), whether or not
+   * Kafka's coordinator still knows of it (see TransactionalSession.fence). One that outlives that
+   * fails the restore (the loop's recovery, ended by RECOVERY_GIVE_UP_MS).
    */
   async #resumePoint(tp: TopicPartition, committed: number | undefined): Promise<ResumeAt> {
     const store = this.o.stateStore;
@@ -84,11 +84,11 @@ export class PartitionRestore {
         return v;
       }
       const waited = Date.now() - started;
-      if (v.waitFor === 'open-transaction' && !fenced && waited >= FENCE_AFTER_MS) {
-        // Ours, if it is ours: an instance whose abort failed keeps it open until replaced.
+      // Waiting for the last commit's snapshot ('changelog-behind') is waiting for that open
+      // transaction too: the snapshot is behind it. A hanging one never ends by itself.
+      if (state.openTransaction && !fenced && waited >= FENCE_AFTER_MS) {
         fenced = true;
-        this.#fencing ??= this.#fence(tp).finally(() => (this.#fencing = undefined));
-        await this.#fencing;
+        await this.#fence(tp, state, v.waitFor);
       }
       if (waited + wait > RESUME_WAIT_MS) {
         throw emoError('LOG_UNAVAILABLE', `no consistent resume point for ${tp.topic}/${tp.partition} in ${RESUME_WAIT_MS} ms (${v.waitFor}; snapshot offset ${state.snapshot?.offset ?? 'none'}, committed ${committed ?? 'unknown'})`);
@@ -97,9 +97,13 @@ export class PartitionRestore {
     }
   }
 
-  async #fence(tp: TopicPartition): Promise<void> {
-    this.o.logger.warn({ tp }, 'changelog transaction still open: fencing our own transactional id');
-    await this.o.fence();
-    this.o.progress?.recovered('fenced');
+  #fence(tp: TopicPartition, state: LoadedState, waitFor: string): Promise<void> {
+    const run = this.#fencing.then(async () => {
+      this.o.logger.warn({ tp, waitFor, openAt: state.openAt, snapshotOffset: state.snapshot?.offset }, 'changelog transaction still open: ending it');
+      await this.o.fence(state.openAt);
+      this.o.progress?.recovered('fenced');
+    });
+    this.#fencing = run.catch(() => {});
+    return run;
   }
 }

@@ -1,4 +1,4 @@
-import type { WindowStateStore } from './window-state-store.js';
+import type { FenceTarget, WindowStateStore } from './window-state-store.js';
 import type { LogRecord, ProducerRecord, TopicPartition, TopicPartitionOffset } from './log-records.js';
 
 export type { LogRecord, ProducerRecord, TopicPartition, TopicPartitionOffset } from './log-records.js';
@@ -91,9 +91,12 @@ export interface TransactionalSession {
   /**
    * Ends whatever transaction this session's id may have left open (on Kafka a new producer
    * instance under the same transactional id, whose start aborts it), so readers that wait for it
-   * (read_committed) go on.
+   * (read_committed) go on. With a target, also the transaction left open on that partition by its
+   * writer, even one the Kafka coordinator lost track of: a producer under the writer's id writes
+   * to the partition in a transaction it aborts, and that abort marker ends the open one too. A
+   * writer that is another live member is fenced by it (its next commit fails and it rewinds).
    */
-  fence(): Promise<void>;
+  fence(target?: FenceTarget): Promise<void>;
   /** Closes the consumer, then the transactional producer. */
   close(): Promise<void>;
 }

@@ -9,6 +9,11 @@ export interface AggregatorSnapshot {
    */
   offset?: number;
   matches: Array<{ matchId: string; closedThrough: number; open: Array<[number, number[]]> }>;
+  /**
+   * The transactional id that wrote this snapshot. When its transaction hangs open on the
+   * changelog, the reader learns from it whose transaction to end (see LoadedState.openAt).
+   */
+  writer?: string;
 }
 
 /**
@@ -23,6 +28,20 @@ export interface LoadedState {
    * be about to become visible (or be aborted). A snapshot read without one is the last committed.
    */
   openTransaction: boolean;
+  /**
+   * Where the open transaction is, when the store can tell: the changelog partition, and the
+   * writer of its first record (a snapshot's `writer`). Kafka can be left with a transaction open
+   * on a partition that its coordinator no longer knows of (a "hanging transaction", seen after
+   * broker outages and freezes); only an end marker of that writer's producer id ends it.
+   */
+  openAt?: FenceTarget;
+}
+
+/** A partition whose open transaction a TransactionalSession.fence ends, and whose it is. */
+export interface FenceTarget {
+  tp: TopicPartition;
+  /** The transactional id that left it open; unknown: the fencing session's own. */
+  writer?: string | undefined;
 }
 
 export interface WindowStateStore {

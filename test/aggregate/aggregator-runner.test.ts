@@ -7,7 +7,7 @@ import type { WindowAggregate } from '../../src/domain/types.js';
 import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics.js';
 import { catalog, silentLogger } from '../../helpers/fixtures.js';
-import type { AggregatorSnapshot, LoadedState, WindowStateStore } from '../../src/ports/window-state-store.js';
+import type { AggregatorSnapshot, FenceTarget, LoadedState, WindowStateStore } from '../../src/ports/window-state-store.js';
 import { emoError } from '../../src/domain/errors.js';
 import { StageProgress } from '../../src/stage/stage-progress.js';
 import type { TopicPartition } from '../../src/ports/log.js';
@@ -52,6 +52,11 @@ class LaggingChangelog implements WindowStateStore {
   staleLoads = 0;
   /** Loads that report a transaction open on the changelog (whatever they read). */
   openLoads = 0;
+  /**
+   * A hanging transaction: the last snapshot stays behind a transaction no one ends (until a
+   * fence ends it, see FencingLog), and the load says where it is and who wrote it.
+   */
+  hanging = false;
   loads = 0;
   constructor(
     private readonly log: MemoryLog,
@@ -65,12 +70,35 @@ class LaggingChangelog implements WindowStateStore {
   async load(tp: TopicPartition): Promise<LoadedState> {
     this.loads++;
     const mine = this.log.read(this.topic, tp.partition, 0, 1_000_000).filter((r) => r.key === `${tp.topic}/${tp.partition}`);
-    const lag = this.staleLoads > 0 ? 1 : 0;
+    const lag = this.staleLoads > 0 || this.hanging ? 1 : 0;
     if (this.staleLoads > 0) this.staleLoads--;
     const open = lag > 0 || this.openLoads > 0;
     if (this.openLoads > 0) this.openLoads--;
     const r = mine[mine.length - 1 - lag];
-    return { snapshot: r ? (JSON.parse(r.value.toString()) as AggregatorSnapshot) : null, openTransaction: open };
+    const snapshot = (i: number) => (mine[i] ? (JSON.parse(mine[i].value.toString()) as AggregatorSnapshot) : null);
+    const openAt = this.hanging ? { openAt: { tp: { topic: this.topic, partition: tp.partition }, writer: snapshot(mine.length - 1)?.writer } } : {};
+    return { snapshot: r ? snapshot(mine.length - 1 - lag) : null, openTransaction: open, ...openAt };
+  }
+}
+
+/**
+ * The memory log whose session's fence ends the changelog's hanging transaction, as the Kafka
+ * session's fence does on a broker (kafka-state-store.int.test.ts). A real hanging transaction (one
+ * Kafka's coordinator lost track of) cannot be made on demand: it needs a broker that appends a
+ * producer's request after the coordinator ended its transaction.
+ */
+class FencingLog extends MemoryLog {
+  fenced: Array<FenceTarget | undefined> = [];
+  changelog: LaggingChangelog | undefined;
+  override async transactionalSession(opts: { transactionalId: string; groupId: string; topics: string[] }) {
+    const session = await super.transactionalSession(opts);
+    return {
+      ...session,
+      fence: async (target?: FenceTarget) => {
+        this.fenced.push(target);
+        if (this.changelog && target) this.changelog.hanging = false;
+      },
+    };
   }
 }
 
@@ -336,6 +364,28 @@ describe('AggregatorRunner on the memory log', () => {
     const [window] = log.read('a', 0, 0, 10).map((r) => serdes.aggregate.decodeKnown(r.value) as WindowAggregate);
     expect(window!.total).toBe(3);
     expect(log.fences).toBe(1);
+  });
+
+  it('a transaction left hanging on the changelog (the last snapshot behind it, the group offset past it) is ended by a fence of its writer, and the partition resumes exactly', async () => {
+    const log = new FencingLog({ defaultPartitions: 1 });
+    const { serdes, react, clock, changelog } = await runnerWithChangelog(log);
+    log.changelog = changelog;
+    await react(1);
+    await vi.waitFor(() => expect(log.committed('agg', 'r', 0)).toBe(1));
+    await react(2, 1);
+    await vi.waitFor(() => expect(log.committed('agg', 'r', 0)).toBe(3));
+    await runner!.close();
+    // The group says 3; the changelog shows only the 1-reaction snapshot, for good. Waiting for the
+    // commit's snapshot (the wedge the soak found) would never end; resuming from 1 counts twice.
+    changelog.hanging = true;
+    await startRunner(log, serdes, clock, createMetrics(), 10, changelog);
+    await vi.waitFor(() => expect(log.fenced).toHaveLength(1), { timeout: 5_000 });
+    // Its writer, read from the hanging snapshot: the runner that wrote it (transactional id agg-0).
+    expect(log.fenced[0]).toEqual({ tp: { topic: 'state', partition: 0 }, writer: 'agg-0' });
+    clock.set(T0 + 2000 + 500);
+    await vi.waitFor(() => expect(log.read('a', 0, 0, 10)).toHaveLength(1), { timeout: 5_000 });
+    const [window] = log.read('a', 0, 0, 10).map((r) => serdes.aggregate.decodeKnown(r.value) as WindowAggregate);
+    expect(window!.total).toBe(3);
   });
 
   it('a changelog ahead of the group offsets resumes from the changelog, counting nothing twice', async () => {

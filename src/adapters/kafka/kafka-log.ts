@@ -75,7 +75,7 @@ export class KafkaLog implements Log {
     const session: TransactionalSession = {
       consumer,
       commit: (records, offsets) => producer.commitTransaction(records, consumer, offsets),
-      fence: () => producer.fence(),
+      fence: (target) => producer.fence(target),
       close: () => (closed ??= consumer.close().finally(() => producer.close())),
     };
     this.#closers.push(() => session.close());

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { AggregatorSnapshot, LoadedState, WindowStateStore } from '../../ports/window-state-store.js';
+import type { AggregatorSnapshot, FenceTarget, LoadedState, WindowStateStore } from '../../ports/window-state-store.js';
 import type { ProducerRecord, TopicPartition } from '../../ports/log.js';
 import type { KafkaOptions } from '../../config/kafka-options.js';
 import { emoError, isEmoError } from '../../domain/errors.js';
@@ -13,6 +13,8 @@ const SCAN_BOUND_MS = 20_000;
 
 /** Offsets read back from the changelog's end: each transaction adds one snapshot and one marker per partition. */
 const TAIL_OFFSETS = 64;
+/** Reading the first record of an open transaction: one fetch from the partition's leader. */
+const OPEN_WRITER_MS = 2_000;
 
 /**
  * The aggregator's changelog: a compacted topic co-partitioned with the reactions topic. Each
@@ -124,12 +126,39 @@ export class KafkaWindowStateStore implements WindowStateStore {
     const hw = await this.#watermarks(probe, tp);
     const wm = await this.#watermarks(reader, tp);
     const openTransaction = wm.highOffset < hw.highOffset;
-    if (wm.highOffset <= wm.lowOffset) return { snapshot: null, openTransaction };
+    const open = openTransaction ? { openAt: await this.#openAt(probe, tp, wm.highOffset) } : {};
+    if (wm.highOffset <= wm.lowOffset) return { snapshot: null, openTransaction, ...open };
     const tailStart = Math.max(wm.lowOffset, wm.highOffset - TAIL_OFFSETS);
     let latest = await this.#scan(reader, tp, tailStart);
     if (latest === null && tailStart > wm.lowOffset) latest = await this.#scan(reader, tp, wm.lowOffset);
-    this.logger.debug({ tp, restored: latest !== null, openTransaction }, 'window state loaded');
-    return { snapshot: latest, openTransaction };
+    this.logger.debug({ tp, restored: latest !== null, openTransaction, ...open }, 'window state loaded');
+    return { snapshot: latest, openTransaction, ...open };
+  }
+
+  /**
+   * The open transaction's partition and writer. The last stable offset is the first offset of the
+   * oldest open transaction, so the record there (read uncommitted) is one of its snapshots, and
+   * names its writer. Not known in time (or a record without one): the fence ends our own.
+   */
+  async #openAt(probe: RdKafka.KafkaConsumer, tp: TopicPartition, stableOffset: number): Promise<FenceTarget> {
+    const at = { topic: this.topic, partition: tp.partition };
+    probe.assign([{ ...at, offset: stableOffset }]);
+    try {
+      probe.setDefaultConsumeTimeout(200);
+      const deadline = Date.now() + OPEN_WRITER_MS;
+      while (Date.now() < deadline) {
+        const msgs = await call<RdKafka.Message[]>((cb) => probe.consume(1, (err, m) => cb(err, m)), OPEN_WRITER_MS + CALL_SLACK_MS);
+        const m = msgs?.find((x) => x.partition === tp.partition && x.offset >= stableOffset);
+        if (!m) continue;
+        const writer = m.value ? (JSON.parse(m.value.toString()) as Partial<AggregatorSnapshot>).writer : undefined;
+        return { tp: at, writer: typeof writer === 'string' ? writer : undefined };
+      }
+    } catch (err) {
+      this.logger.warn({ err, tp }, 'the open transaction\'s writer could not be read');
+    } finally {
+      probe.unassign();
+    }
+    return { tp: at };
   }
 
   #watermarks(client: RdKafka.KafkaConsumer, tp: TopicPartition): Promise<{ highOffset: number; lowOffset: number }> {

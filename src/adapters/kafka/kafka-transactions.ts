@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { emoError } from '../../domain/errors.js';
-import type { ProducerRecord, TopicPartitionOffset } from '../../ports/log.js';
+import type { ProducerRecord, TopicPartition, TopicPartitionOffset } from '../../ports/log.js';
+import type { FenceTarget } from '../../ports/window-state-store.js';
 import type { KafkaOptions } from '../../config/kafka-options.js';
 import type { KafkaLogConsumer } from './kafka-consumer.js';
 import { classifyKafkaError, kafkaError, needsNewProducer } from './kafka-errors.js';
@@ -184,12 +185,51 @@ export class KafkaTransactionalProducer {
 
   /**
    * A new instance under the same transactional.id: its initTransactions aborts whatever
-   * transaction of ours is still open (a reader of the changelog would otherwise wait for the
-   * coordinator's timeout, or for ever if the coordinator lost track of it).
+   * transaction of ours the coordinator knows to be open. A target partition also gets a
+   * transaction that writes to it and aborts: the abort marker, written by the coordinator under
+   * the producer id of the open transaction, ends that one too (the partition's producer state ends
+   * a producer id's open transaction at its next marker, whatever epoch started it). That is the
+   * way out of a hanging transaction: one the coordinator lost track of, which its own tools
+   * (kafka-transactions abort) or no one else can end, and which freezes the partition's last
+   * stable offset, so read_committed readers (the aggregator's restore) never see past it.
+   * Another writer's transaction is ended by a producer of our own under its id, closed at once.
    */
-  async fence(): Promise<void> {
+  async fence(target?: FenceTarget): Promise<void> {
     if (this.#closed) throw emoError('CLOSED', 'transactional producer is closed');
+    if (target?.writer !== undefined && target.writer !== this.transactionalId) {
+      this.logger.warn({ tp: target.tp, writer: target.writer }, 'ending the transaction another member left open on the changelog');
+      const other = await KafkaTransactionalProducer.connect(this.o, target.writer, this.logger.child({ fencing: target.writer }));
+      try {
+        await other.#abortedWrite(target.tp);
+      } finally {
+        await other.close();
+      }
+      return;
+    }
     await this.#replace();
+    if (target) await this.#abortedWrite(target.tp);
+  }
+
+  /** A transaction with one record on `tp`, aborted: it leaves nothing a read_committed reader sees. */
+  async #abortedWrite(tp: TopicPartition): Promise<void> {
+    const p = this.#producer;
+    if (!p) throw emoError('CLOSED', 'transactional producer is closed');
+    const within = <T>(fn: (cb: (err: RdKafka.LibrdKafkaError | null | undefined, value?: T) => void) => void) => call<T>(this.#track(p, fn), CALL_MS + CALL_SLACK_MS);
+    try {
+      await within((cb) => p.beginTransaction((err) => cb(err)));
+      try {
+        // A key no snapshot has, and no value: were it ever read, it would restore nothing.
+        p.produce(tp.topic, tp.partition, null, 'fence', Date.now());
+        await within((cb) => p.flush(CALL_MS, (err) => cb(err)));
+      } finally {
+        await within((cb) => p.abortTransaction(CALL_MS, (err) => cb(err)));
+      }
+      this.onRecovery('hanging-transaction-ended');
+    } catch (err) {
+      // Whatever state the transaction manager is left in, the next transaction starts afresh.
+      this.#broken = true;
+      throw kafkaError(`could not end the open transaction on ${tp.topic}/${tp.partition}`, err);
+    }
   }
 
   async close(): Promise<void> {
