@@ -17,7 +17,12 @@ import type { WindowArchive } from '../ports/window-archive.js';
 /** Picks each port's adapter from the configuration: memory (embedded) or the real service. */
 export function createLog(config: Config, logger: Logger, metrics: Metrics): Log {
   if (config.adapters.log === 'kafka') {
-    return new KafkaLog(config.kafka, logger.child({ adapter: 'kafka' }), (err) => metrics.deliveryErrors.inc({ code: String((err as { code?: unknown }).code ?? 'unknown') }));
+    return new KafkaLog(
+      config.kafka,
+      logger.child({ adapter: 'kafka' }),
+      (err) => metrics.deliveryErrors.inc({ code: String((err as { code?: unknown }).code ?? 'unknown') }),
+      (kind) => metrics.recoveries.inc({ stage: 'log-producer', kind }),
+    );
   }
   return new MemoryLog({ capacity: config.log.capacity, capacityBytes: config.log.capacityBytes, retryAfterSec: config.ingest.retryAfterSec, defaultPartitions: config.log.partitions });
 }

@@ -22,6 +22,8 @@ export class KafkaLog implements Log {
     private readonly logger: Logger,
     /** Told of every record the broker did not take (after librdkafka's own retries). */
     private readonly onDeliveryError: (err: unknown) => void = () => {},
+    /** Told of each recovery a producer makes by itself (a replaced instance). */
+    private readonly onProducerRecovery: (kind: string) => void = () => {},
   ) {
     checkFeatures(o);
   }
@@ -50,7 +52,7 @@ export class KafkaLog implements Log {
   }
 
   async producer(): Promise<LogProducer & KafkaProducer> {
-    const p = await KafkaProducer.connect(this.o, this.logger.child({ client: 'producer' }), this.onDeliveryError);
+    const p = await KafkaProducer.connect(this.o, this.logger.child({ client: 'producer' }), this.onDeliveryError, this.onProducerRecovery);
     this.#closers.push(() => p.close());
     return p;
   }

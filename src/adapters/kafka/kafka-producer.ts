@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import { emoError } from '../../domain/errors.js';
 import type { LogProducer, ProducerRecord } from '../../ports/log.js';
 import type { KafkaOptions } from '../../config/kafka-options.js';
-import { call, debugConfig, forwardDebugLog, rdkafka, type RdKafka } from './rdkafka.js';
+import { call, CALL_SLACK_MS, debugConfig, disconnectInBackground, forwardDebugLog, rdkafka, type RdKafka } from './rdkafka.js';
+import { DeliveryWatch } from './delivery-watch.js';
 
 interface Pending {
   resolve(): void;
@@ -60,23 +61,32 @@ export function isAllBrokersDown(err: unknown): boolean {
  * before anything is queued: no partial batches, no silent drops.
  */
 export class KafkaProducer implements LogProducer {
-  readonly #producer: RdKafka.Producer;
+  #producer: RdKafka.Producer;
   #inFlight = 0;
   #brokersUp = false;
   /** When a send last went through while no broker was seen up (the half-open probe). */
   #lastProbe = 0;
   #connected = false;
   #closed = false;
+  readonly #deliveries: DeliveryWatch;
+  #replacing: Promise<void> | undefined;
 
   private constructor(
     private readonly o: KafkaOptions,
     private readonly logger: Logger,
     private readonly onDeliveryError: (err: unknown) => void,
+    private readonly onRecovery: (kind: string) => void,
   ) {
+    // Longer than any acknowledgement a working cluster gives (a leader's failover included).
+    this.#deliveries = new DeliveryWatch(Math.max(10_000, 2 * o.ackTimeoutMs));
+    this.#producer = this.#create();
+  }
+
+  #create(): RdKafka.Producer {
     const Kafka = rdkafka();
-    this.#producer = new Kafka.Producer(producerConfig(o) as RdKafka.ProducerGlobalConfig, {});
-    forwardDebugLog(o, this.#producer, logger);
-    this.#producer.on('delivery-report', (err, report) => {
+    const producer = new Kafka.Producer(producerConfig(this.o) as RdKafka.ProducerGlobalConfig, {});
+    forwardDebugLog(this.o, producer, this.logger);
+    producer.on('delivery-report', (err, report) => {
       this.#inFlight--;
       const pending = report.opaque as Pending | undefined;
       if (err) {
@@ -84,25 +94,30 @@ export class KafkaProducer implements LogProducer {
         this.logger.warn({ err, topic: report.topic }, 'delivery failed');
         pending?.reject(err);
       } else {
+        this.#deliveries.delivered();
         pending?.resolve();
       }
     });
-    this.#producer.on('event.stats', (stats) => {
+    producer.on('event.stats', (stats) => {
+      // A replaced instance's statistics say nothing about the one in use.
+      if (producer !== this.#producer) return;
       try {
         this.#brokersUp = anyBrokerUp(stats.message);
       } catch {
         // stats are advisory; a malformed one changes nothing
       }
+      this.#replaceIfStuck();
     });
-    this.#producer.on('event.error', (err) => {
+    producer.on('event.error', (err) => {
       // All brokers down: until the stats say otherwise, refuse fast instead of queueing.
-      if (isAllBrokersDown(err)) this.#brokersUp = false;
+      if (producer === this.#producer && isAllBrokersDown(err)) this.#brokersUp = false;
       this.logger.warn({ err }, 'kafka producer error');
     });
+    return producer;
   }
 
-  static async connect(o: KafkaOptions, logger: Logger, onDeliveryError: (err: unknown) => void = () => {}): Promise<KafkaProducer> {
-    const p = new KafkaProducer(o, logger, onDeliveryError);
+  static async connect(o: KafkaOptions, logger: Logger, onDeliveryError: (err: unknown) => void = () => {}, onRecovery: (kind: string) => void = () => {}): Promise<KafkaProducer> {
+    const p = new KafkaProducer(o, logger, onDeliveryError, onRecovery);
     await call((cb) => p.#producer.connect({ timeout: 10_000 }, (err) => cb(err)));
     p.#producer.setPollInterval(5);
     p.#connected = true;
@@ -110,12 +125,49 @@ export class KafkaProducer implements LogProducer {
     return p;
   }
 
+  /**
+   * Deliveries stopped (see DeliveryWatch): a new instance takes the sends from now on. The old one
+   * keeps its records until they are delivered or time out (their senders were told 503, or in
+   * queued mode hold a 202 whose record may still land), then is disconnected.
+   */
+  #replaceIfStuck(): void {
+    if (this.#replacing || this.#closed || !this.#deliveries.stuck()) return;
+    this.#replacing = this.#replace().finally(() => (this.#replacing = undefined));
+  }
+
+  async #replace(): Promise<void> {
+    this.logger.warn({ stuckMs: this.#deliveries.stuckMs }, 'no record delivered for too long: replacing the Kafka producer');
+    const next = this.#create();
+    try {
+      await call((cb) => next.connect({ timeout: 10_000 }, (err) => cb(err)), 10_000 + CALL_SLACK_MS);
+    } catch (err) {
+      this.logger.warn({ err }, 'the replacement Kafka producer could not connect; the old one stays');
+      disconnectInBackground(next, this.logger, 'producer');
+      this.#deliveries.restart();
+      return;
+    }
+    if (this.#closed) {
+      disconnectInBackground(next, this.logger, 'producer');
+      return;
+    }
+    const old = this.#producer;
+    next.setPollInterval(5);
+    this.#producer = next;
+    this.#brokersUp = true;
+    this.#deliveries.restart();
+    this.onRecovery('producer-recreated');
+    void call((cb) => old.flush(this.o.messageTimeoutMs, (err) => cb(err)), this.o.messageTimeoutMs + CALL_SLACK_MS)
+      .catch(() => {})
+      .finally(() => disconnectInBackground(old, this.logger, 'replaced producer'));
+  }
+
   ready(): boolean {
-    return this.#connected && !this.#closed && this.#brokersUp;
+    return this.#connected && !this.#closed && this.#brokersUp && !this.#deliveries.stuck();
   }
 
   async send(records: ProducerRecord[]): Promise<void> {
     if (this.#closed) throw emoError('LOG_UNAVAILABLE', 'producer is closed', { retryAfterSec: this.o.retryAfterSec });
+    this.#replaceIfStuck();
     if (!this.#brokersUp && !this.#probeDue()) throw emoError('LOG_UNAVAILABLE', 'no Kafka broker is reachable', { retryAfterSec: this.o.retryAfterSec });
     if (this.#inFlight + records.length > this.o.maxInFlight) {
       throw emoError('BACKPRESSURE', undefined, { retryAfterSec: this.o.retryAfterSec });
@@ -128,6 +180,7 @@ export class KafkaProducer implements LogProducer {
         if (durable) acks.push(new Promise<void>((resolve, reject) => (pending = { resolve, reject })));
         this.#producer.produce(r.topic, r.partition ?? null, r.value, r.key, Date.now(), pending);
         this.#inFlight++;
+        this.#deliveries.sent();
       }
     } catch (cause) {
       // Only if librdkafka's queue filled despite the bound above; the client retries the batch.
@@ -166,13 +219,16 @@ export class KafkaProducer implements LogProducer {
   }
 
   async flush(timeoutMs = 10_000): Promise<void> {
-    await call((cb) => this.#producer.flush(timeoutMs, (err) => cb(err)));
+    const p = this.#producer;
+    await call((cb) => p.flush(timeoutMs, (err) => cb(err)));
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#replacing;
     await this.flush().catch((err) => this.logger.warn({ err }, 'flush on close failed'));
-    await call((cb) => this.#producer.disconnect((err) => cb(err))).catch(() => {});
+    const p = this.#producer;
+    await call((cb) => p.disconnect((err) => cb(err))).catch(() => {});
   }
 }
