@@ -1,3 +1,4 @@
+import { createServer, type ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { emoError } from '../../src/domain/errors.js';
@@ -102,6 +103,46 @@ describe('ReactionSender over a real server', () => {
     expect(client.sender.pending).toBe(0);
     expect((await again.stored()).length).toBe(10);
     await client.close();
+  });
+
+  it('gives up a request that is never answered and sends its batch again: one hung request does not stop the sender', async () => {
+    const held: ServerResponse[] = [];
+    const accepted: number[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        // The first request is taken and never answered, as by a server or proxy that hung.
+        if (held.length === 0) return void held.push(res);
+        const n = (JSON.parse(body) as { reactions: unknown[] }).reactions.length;
+        accepted.push(n);
+        res.writeHead(202, { 'content-type': 'application/json' }).end(JSON.stringify({ accepted: n }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      const clock = new ManualClock(NOW);
+      const client = new EmoStreamClient({ baseUrl: url, userId: 'u1', flushMs: 5, retryBaseMs: 20, retryMaxMs: 100, requestTimeoutMs: 10_000, clock: () => NOW, timers: clock });
+      const statuses: Array<number | 'network'> = [];
+      client.sender.on('retry', (r) => statuses.push(r.status));
+      for (let i = 0; i < 10; i++) client.react('m', '😂');
+      clock.advance(5);
+      await vi.waitFor(() => expect(held).toHaveLength(1));
+      clock.advance(9_999);
+      expect(statuses).toEqual([]);
+      clock.advance(1); // the request's time is up
+      await vi.waitFor(() => expect(statuses).toEqual(['network']));
+      const flushed = client.flush(5000);
+      clock.advance(100);
+      await flushed;
+      expect(accepted).toEqual([10]);
+      expect(client.sender.pending).toBe(0);
+      await client.close();
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it('reports a batch the server refuses for good (400) instead of retrying it forever', async () => {

@@ -13,6 +13,8 @@ export interface EmoStreamClientOptions {
   maxQueue?: number;
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /** A reaction batch's POST unanswered this long is retried (ms). */
+  requestTimeoutMs?: number;
   reconnectBaseMs?: number;
   reconnectMaxMs?: number;
   pingIntervalMs?: number;
@@ -41,6 +43,7 @@ const defaults = {
   maxQueue: 50_000,
   retryBaseMs: 200,
   retryMaxMs: 10_000,
+  requestTimeoutMs: 15_000,
   reconnectBaseMs: 250,
   reconnectMaxMs: 10_000,
   pingIntervalMs: 20_000,
@@ -81,6 +84,7 @@ export class EmoStreamClient {
       maxQueue: this.#o.maxQueue,
       retryBaseMs: this.#o.retryBaseMs,
       retryMaxMs: this.#o.retryMaxMs,
+      requestTimeoutMs: this.#o.requestTimeoutMs,
       random: this.#o.random,
       ...(opts.headers ? { headers: opts.headers } : {}),
       ...(opts.token ? { token: opts.token } : {}),

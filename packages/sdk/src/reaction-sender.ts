@@ -13,6 +13,12 @@ export interface SenderOptions {
   maxQueue: number;
   retryBaseMs: number;
   retryMaxMs: number;
+  /**
+   * A POST unanswered this long is given up and retried like a network error (default 15 s): a
+   * request a server or a proxy never answers would otherwise hold the sender, and every reaction
+   * queued behind it, for good.
+   */
+  requestTimeoutMs?: number;
   random: () => number;
   headers?: Record<string, string>;
   token?: TokenSource;
@@ -112,12 +118,15 @@ export class ReactionSender extends EventEmitter<SenderEvents> {
   async #post(batch: ReactionInput[]): Promise<'done' | 'retry'> {
     let status: number | 'network' = 'network';
     let retryAfter: number | undefined;
+    const abort = new AbortController();
+    const cancelTimeout = this.#t.after(this.o.requestTimeoutMs ?? 15_000, () => abort.abort(new Error('request timed out')));
     try {
       const token = await resolveToken(this.o.token);
       const res = await this.o.fetch(`${this.o.baseUrl}/v1/reactions/batch`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...this.o.headers, ...(token ? { authorization: `Bearer ${token}` } : {}) },
         body: JSON.stringify({ reactions: batch }),
+        signal: abort.signal,
       });
       status = res.status;
       if (res.status === 202) {
@@ -138,6 +147,8 @@ export class ReactionSender extends EventEmitter<SenderEvents> {
       await res.body?.cancel().catch(() => {});
     } catch (err) {
       if (!(err instanceof TokenExpired)) status = 'network';
+    } finally {
+      cancelTimeout();
     }
     const delayMs = Math.max(retryAfter ?? 0, fullJitter(this.#attempt, this.o.retryBaseMs, this.o.retryMaxMs, this.o.random));
     this.#attempt++;
