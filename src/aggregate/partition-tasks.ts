@@ -2,6 +2,7 @@ import type { ReactionCodec } from '../codec/reaction-codec.js';
 import type { EmojiCatalog } from '../domain/catalog.js';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/metrics.js';
+import { isEmoError } from '../domain/errors.js';
 import { tpKey, type LogRecord, type TopicPartition } from '../ports/log.js';
 import type { ResumeAt } from './partition-restore.js';
 import { WindowAggregator, type WindowRules } from './window-aggregator.js';
@@ -98,6 +99,9 @@ export class PartitionTasks {
           });
           if (done) await done;
         } catch (err) {
+          // The registry away is not a poison record: the step fails and the loop rewinds to the
+          // last commit, then reads the record again (what was counted meanwhile is undone).
+          if (isEmoError(err, 'REGISTRY')) throw err;
           // A poison record must not stop the stream: count it, log it, skip it.
           this.o.metrics.recordsUndecodable.inc({ topic: rec.topic });
           this.o.logger.warn({ err, partition: rec.partition, offset: rec.offset }, 'skipping undecodable reaction record');

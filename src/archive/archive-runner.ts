@@ -1,14 +1,14 @@
 import type { Logger } from 'pino';
 import type { AvroSerde } from '../codec/serde.js';
 import type { WindowAggregate } from '../domain/types.js';
-import type { Log, TopicPartitionOffset } from '../ports/log.js';
+import type { Log } from '../ports/log.js';
 import type { WindowArchive } from '../ports/window-archive.js';
 import type { StageProgress } from '../stage/stage-progress.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { DEFAULTS } from '../config/config.js';
-import { tpKey } from '../ports/log.js';
 import { StageLoop } from '../stage/stage-loop.js';
 import { WatchedConsumer } from '../stage/watched-consumer.js';
+import { decodeBatch, writeUntilTaken } from '../stage/sink-write.js';
 
 export interface ArchiveRunnerOptions {
   log: Log;
@@ -93,38 +93,14 @@ export class ArchiveRunner {
     const batch = await this.#input.consumer.poll(this.o.maxBatch ?? 2000, this.o.pollTimeoutMs ?? 250);
     await this.#input.afterPoll(batch.length);
     if (batch.length === 0) return;
-    const offsets = new Map<string, TopicPartitionOffset>();
-    const windows: WindowAggregate[] = [];
-    for (const rec of batch) {
-      offsets.set(tpKey(rec), { topic: rec.topic, partition: rec.partition, offset: rec.offset + 1 });
-      try {
-        windows.push(await this.o.serde.decode(rec.value));
-      } catch (err) {
-        this.o.metrics.recordsUndecodable.inc({ topic: rec.topic });
-        this.o.logger.warn({ err, partition: rec.partition, offset: rec.offset }, 'skipping undecodable aggregate');
-      }
-    }
-    if (!(await this.#write(windows))) return; // closing: the uncommitted batch is read again by whoever runs next
+    const decoded = await decodeBatch(batch, { ...this.o, closing: () => this.#closing });
+    if (!decoded) return; // closing while the registry was away: the batch is read again by whoever runs next
+    const { values, offsets } = decoded;
+    const sink = { dependency: 'archive', progress: this.o.progress, logger: this.o.logger, closing: () => this.#closing };
+    const written = await writeUntilTaken(() => this.o.archive.upsert(values), sink, { windows: values.length });
+    if (!written.done) return; // closing: the uncommitted batch is read again by whoever runs next
     this.o.progress?.progressed();
-    await this.#input.consumer.commit([...offsets.values()]);
-  }
-
-  /** The database write, retried with backoff for as long as the database is away; false only when closing. */
-  async #write(windows: WindowAggregate[]): Promise<boolean> {
-    let backoff = 50;
-    for (;;) {
-      try {
-        await this.o.archive.upsert(windows);
-        this.o.progress?.up('archive');
-        return true;
-      } catch (err) {
-        if (this.#closing) return false;
-        this.o.progress?.down('archive');
-        this.o.logger.warn({ err, windows: windows.length }, 'archive write failed; retrying');
-        await sleep(backoff);
-        backoff = Math.min(2000, backoff * 2);
-      }
-    }
+    await this.#input.consumer.commit(offsets);
   }
 
   async close(): Promise<void> {
@@ -133,8 +109,4 @@ export class ArchiveRunner {
     await this.#loop;
     await this.#input.close();
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms).unref());
 }

@@ -3,14 +3,14 @@ import type { AvroSerde } from '../codec/serde.js';
 import type { WindowAggregate } from '../domain/types.js';
 import { seqFor } from '../domain/windows.js';
 import type { FanoutBus } from '../ports/bus.js';
-import type { Log, TopicPartitionOffset } from '../ports/log.js';
-import { Backoff, sleep, StageLoop } from '../stage/stage-loop.js';
+import type { Log } from '../ports/log.js';
+import { StageLoop } from '../stage/stage-loop.js';
+import { decodeBatch, writeUntilTaken, type SinkWriteOptions } from '../stage/sink-write.js';
 import type { StageProgress } from '../stage/stage-progress.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { DEFAULTS } from '../config/config.js';
 import { PhaseWatch } from '../stage/phase-watch.js';
 import { WatchedConsumer } from '../stage/watched-consumer.js';
-import { tpKey } from '../ports/log.js';
 
 export interface PublisherRunnerOptions {
   log: Log;
@@ -43,9 +43,12 @@ export class PublisherRunner {
 
   readonly #stage: StageLoop;
   readonly #phases: PhaseWatch;
+  /** The bus is waited for: an outage of Redis delays updates, the offsets wait with them. */
+  readonly #sink: SinkWriteOptions;
 
   constructor(private readonly o: PublisherRunnerOptions) {
     this.#input = new WatchedConsumer({ log: o.log, groupId: o.groupId, topics: [o.aggregatesTopic], logger: o.logger, progress: o.progress, starvedAfterMs: o.starvedAfterMs });
+    this.#sink = { dependency: 'redis', progress: o.progress, logger: o.logger, closing: () => this.#closing };
     this.#phases = new PhaseWatch({ stage: 'publisher', logger: o.logger, quiet: () => this.#closing, context: () => ({ consumer: this.#input.consumer?.diagnostics?.() }) });
     this.#stage = new StageLoop({ stage: 'publisher', dependency: 'kafka', giveUpMs: o.recoveryGiveUpMs ?? DEFAULTS.recoveryGiveUpMs, logger: o.logger, ...(o.progress ? { progress: o.progress } : {}) });
   }
@@ -91,44 +94,21 @@ export class PublisherRunner {
     this.#phases.enter('after poll');
     await this.#input.afterPoll(batch.length);
     if (batch.length === 0) return;
-    const offsets = new Map<string, TopicPartitionOffset>();
-    for (const rec of batch) {
-      offsets.set(tpKey(rec), { topic: rec.topic, partition: rec.partition, offset: rec.offset + 1 });
-      let agg: WindowAggregate;
-      try {
-        this.#phases.enter('decode');
-        agg = await this.o.serde.decode(rec.value);
-      } catch (err) {
-        this.o.metrics.recordsUndecodable.inc({ topic: rec.topic });
-        this.o.logger.warn({ err, partition: rec.partition, offset: rec.offset }, 'skipping undecodable aggregate');
-        continue;
-      }
-      this.#phases.enter('publish');
-      const published = await this.#publish({ ...agg, seq: seqFor(agg.windowStart, this.o.windowMs) });
-      if (published === undefined) return; // closing: the uncommitted batch is read again by whoever runs next
-      if (published) this.o.metrics.updatesPublished.inc();
+    this.#phases.enter('decode');
+    const decoded = await decodeBatch(batch, { ...this.o, closing: () => this.#closing });
+    if (!decoded) return; // closing while the registry was away: the batch is read again by whoever runs next
+    const { values, offsets } = decoded;
+    this.#phases.enter('publish');
+    for (const agg of values) {
+      const update = { ...agg, seq: seqFor(agg.windowStart, this.o.windowMs) };
+      const published = await writeUntilTaken(async () => (await this.o.bus.publish(update)) !== null, this.#sink, { matchId: update.matchId, seq: update.seq });
+      if (!published.done) return; // closing: the uncommitted batch is read again by whoever runs next
+      if (published.value) this.o.metrics.updatesPublished.inc();
       else this.o.metrics.updatesDuplicate.inc();
       this.o.progress?.progressed();
     }
     this.#phases.enter('commit');
-    await this.#input.consumer.commit([...offsets.values()]);
-  }
-
-  /** The bus write, retried with backoff until it succeeds; undefined only when closing. */
-  async #publish(update: WindowAggregate & { seq: number }): Promise<boolean | undefined> {
-    const backoff = new Backoff(50, 2000);
-    for (;;) {
-      try {
-        const published = (await this.o.bus.publish(update)) !== null;
-        this.o.progress?.up('redis');
-        return published;
-      } catch (err) {
-        if (this.#closing) return undefined;
-        this.o.progress?.down('redis');
-        this.o.logger.warn({ err, matchId: update.matchId, seq: update.seq }, 'bus write failed; retrying');
-        await sleep(backoff.next());
-      }
-    }
+    await this.#input.consumer.commit(offsets);
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfluentSchemaRegistry } from '../../src/adapters/confluent/confluent-registry.js';
+import { isEmoError } from '../../src/domain/errors.js';
 
 const schema = { type: 'record', name: 'Probe', namespace: 'emostream.test', fields: [{ name: 'n', type: 'int' }] };
 
@@ -15,5 +16,14 @@ describe('ConfluentSchemaRegistry on the real Apicurio registry', () => {
       expect(new Set(ids).size).toBe(1);
       expect(ids[0]).toBeGreaterThan(0);
     }
+  });
+
+  it('tells an id the registry does not know (never decodable) from a registry that does not answer (wait for it)', async () => {
+    const known = new ConfluentSchemaRegistry(process.env.SCHEMA_REGISTRY_URL!);
+    const unknown = await known.getSchema(2_000_000_000).catch((e: unknown) => e);
+    expect(isEmoError(unknown, 'UNKNOWN_SCHEMA')).toBe(true);
+    // Port 9 on loopback: nothing listens, the connection is refused.
+    const away = await new ConfluentSchemaRegistry('http://127.0.0.1:9').getSchema(1).catch((e: unknown) => e);
+    expect(isEmoError(away, 'REGISTRY')).toBe(true);
   });
 });

@@ -2,13 +2,13 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MemoryBus } from '../../src/adapters/memory/memory-bus.js';
 import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
 import { MemorySchemaRegistry } from '../../src/adapters/memory/memory-schema-registry.js';
-import { createSerdes } from '../../src/codec/serde.js';
+import { AvroSerde, createSerdes, loadAvsc } from '../../src/codec/serde.js';
 import type { WindowAggregate } from '../../src/domain/types.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import type { LogConsumer } from '../../src/ports/log.js';
 import { PublisherRunner } from '../../src/publish/publisher-runner.js';
 import { StageProgress } from '../../src/stage/stage-progress.js';
-import { silentLogger } from '../../helpers/fixtures.js';
+import { AwayRegistry, silentLogger } from '../../helpers/fixtures.js';
 
 const T0 = 1_800_000_000_000;
 
@@ -107,5 +107,31 @@ describe('publisher runner: a consumer that stops fetching', () => {
     expect(log.consumers).toBe(2);
     // In order, once each: what the new consumer read again, the bus had already.
     expect(seen).toEqual([1, 2, 3, 4, 5].map((i) => (T0 + (i - 1) * 2000) / 2000));
+  });
+});
+
+describe('publisher runner: the schema registry away', () => {
+  it('waits for the registry to learn a new writer schema instead of skipping its windows', async () => {
+    const log = new MemoryLog({ defaultPartitions: 1 });
+    await log.ensureTopics([{ name: 'a', partitions: 1 }]);
+    const registry = new AwayRegistry();
+    const serdes = await createSerdes(registry, { reactionsTopic: 'r', aggregatesTopic: 'a' });
+    // A newer writer (an extra field): its schema id is new to the publisher, which must ask the registry.
+    const v2 = loadAvsc('aggregate') as { fields: object[] };
+    const writer = await AvroSerde.create<WindowAggregate & { region: string }>(registry, 'a-v2', { ...v2, fields: [...v2.fields, { name: 'region', type: 'string', default: '' }] });
+    const bus = new MemoryBus({ historySize: 100 });
+    const seen: number[] = [];
+    await bus.subscribe('m', (u) => void seen.push(u.seq));
+    const metrics = createMetrics();
+    runner = new PublisherRunner({ log, bus, serde: serdes.aggregate, aggregatesTopic: 'a', groupId: 'pub', windowMs: 2000, metrics, logger: silentLogger, pollTimeoutMs: 20 });
+    registry.downFor = 3;
+    await runner.start();
+    const producer = await log.producer();
+    const windows = [0, 1, 2].map((i) => ({ matchId: 'm', windowStart: T0 + i * 2000, windowEnd: T0 + (i + 1) * 2000, counts: { '🔥': 1 }, units: { '🔥': 1 }, total: 1, sentiment: 1, region: 'eu' }));
+    await producer.send(windows.map((w) => ({ topic: 'a', key: `m|${w.windowStart}`, value: writer.encode(w) })));
+    await vi.waitFor(() => expect(seen).toHaveLength(3), { timeout: 5_000 });
+    expect(registry.failedCalls).toBe(3);
+    expect(seen).toEqual(windows.map((w) => w.windowStart / 2000));
+    expect((await metrics.recordsUndecodable.get()).values.reduce((n, v) => n + v.value, 0)).toBe(0);
   });
 });

@@ -44,7 +44,13 @@ export class ConfluentSchemaRegistry implements SchemaRegistry {
       const type = (await this.#client.getSchema(id)) as unknown as { schema(): object };
       return type.schema();
     } catch (cause) {
-      throw emoError('UNKNOWN_SCHEMA', `schema id ${id}: ${(cause as Error).message}`, { cause });
+      // Only the registry's "not found" says the id will never decode. Anything else (refused,
+      // timed out, a 5xx) is the registry away: a reader waits for it instead of skipping the
+      // record as undecodable (a role started while the registry was down lost every record whose
+      // schema id it had not cached yet).
+      const status = (cause as { status?: unknown }).status;
+      if (status === 404) throw emoError('UNKNOWN_SCHEMA', `schema id ${id}: ${(cause as Error).message}`, { cause });
+      throw emoError('REGISTRY', `schema id ${id} could not be fetched: ${(cause as Error).message}`, { cause });
     }
   }
 
