@@ -76,7 +76,7 @@ export class AggregatorRunner {
   readonly #restore: PartitionRestore;
 
   constructor(private readonly o: AggregatorRunnerOptions) {
-    this.#tasks = new PartitionTasks({ catalog: o.catalog, rules: o.rules, reactions: o.serdes.reactions, metrics: o.metrics, logger: o.logger });
+    this.#tasks = new PartitionTasks({ catalog: o.catalog, rules: o.rules, reactions: o.serdes.reactions, metrics: o.metrics, logger: o.logger, closing: () => this.#closing, progress: o.progress });
     this.#phases = new PhaseWatch({ stage: 'aggregator', logger: o.logger, context: () => ({ needsRestore: this.#needsRewind, partitions: this.#tasks.partitions, consumer: this.#session?.consumer.diagnostics?.() }), quiet: () => this.#closing });
     const progress = o.progress ? { progress: o.progress } : {};
     this.#stage = new StageLoop({ stage: 'aggregator', dependency: 'kafka', giveUpMs: o.recoveryGiveUpMs ?? DEFAULTS.recoveryGiveUpMs, logger: o.logger, ...progress });

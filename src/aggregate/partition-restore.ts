@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { emoError } from '../domain/errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { LogConsumer, TopicPartition } from '../ports/log.js';
-import type { AggregatorSnapshot, FenceTarget, LoadedState, WindowStateStore } from '../ports/window-state-store.js';
+import type { AggregatorSnapshot, FenceTarget, WindowStateStore } from '../ports/window-state-store.js';
 import type { StageProgress } from '../stage/stage-progress.js';
 import { resumeVerdict } from './resume-point.js';
 
@@ -88,7 +88,7 @@ export class PartitionRestore {
       // transaction too: the snapshot is behind it. A hanging one never ends by itself.
       if (state.openTransaction && !fenced && waited >= FENCE_AFTER_MS) {
         fenced = true;
-        await this.#fence(tp, state, v.waitFor);
+        await this.#fence(tp, store, v.waitFor);
       }
       if (waited + wait > RESUME_WAIT_MS) {
         throw emoError('LOG_UNAVAILABLE', `no consistent resume point for ${tp.topic}/${tp.partition} in ${RESUME_WAIT_MS} ms (${v.waitFor}; snapshot offset ${state.snapshot?.offset ?? 'none'}, committed ${committed ?? 'unknown'})`);
@@ -97,8 +97,14 @@ export class PartitionRestore {
     }
   }
 
-  #fence(tp: TopicPartition, state: LoadedState, waitFor: string): Promise<void> {
+  /**
+   * In turn with the other partitions' fences, and on a fresh load: a member killed mid-transaction
+   * leaves one open on each of its partitions, and the first fence of its id ends them all.
+   */
+  #fence(tp: TopicPartition, store: WindowStateStore, waitFor: string): Promise<void> {
     const run = this.#fencing.then(async () => {
+      const state = await store.load(tp);
+      if (!state.openTransaction) return;
       this.o.logger.warn({ tp, waitFor, openAt: state.openAt, snapshotOffset: state.snapshot?.offset }, 'changelog transaction still open: ending it');
       await this.o.fence(state.openAt);
       this.o.progress?.recovered('fenced');

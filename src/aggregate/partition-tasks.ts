@@ -2,7 +2,9 @@ import type { ReactionCodec } from '../codec/reaction-codec.js';
 import type { EmojiCatalog } from '../domain/catalog.js';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/metrics.js';
-import { isEmoError } from '../domain/errors.js';
+import { emoError, isEmoError } from '../domain/errors.js';
+import type { StageProgress } from '../stage/stage-progress.js';
+import { writeUntilTaken } from '../stage/sink-write.js';
 import { tpKey, type LogRecord, type TopicPartition } from '../ports/log.js';
 import type { ResumeAt } from './partition-restore.js';
 import { WindowAggregator, type WindowRules } from './window-aggregator.js';
@@ -21,6 +23,9 @@ export interface PartitionTasksOptions {
   reactions: ReactionCodec;
   metrics: Metrics;
   logger: Logger;
+  /** The stage is closing: a record waiting for the registry is given up (not counted, not committed). */
+  closing?: () => boolean;
+  progress?: StageProgress | undefined;
 }
 
 /**
@@ -88,28 +93,43 @@ export class PartitionTasks {
           task = this.#tasks.get(tpKey(rec));
         }
         if (!task) continue; // partition revoked mid-batch: its new owner re-reads it
-        task.offset = rec.offset + 1;
-        task.dirty = true;
         try {
           // The whole record decodes before any of it counts: a poison record counts nothing.
           const agg = task.agg;
-          const done = this.o.reactions.forEach(rec.value, (r) => {
-            agg.process(r);
-            counted++;
-          });
-          if (done) await done;
+          const count = () =>
+            this.o.reactions.forEach(rec.value, (r) => {
+              agg.process(r);
+              counted++;
+            });
+          const done = count();
+          if (done) await done.catch((err: unknown) => this.#whenRegistryBack(err, count, rec));
         } catch (err) {
-          // The registry away is not a poison record: the step fails and the loop rewinds to the
-          // last commit, then reads the record again (what was counted meanwhile is undone).
-          if (isEmoError(err, 'REGISTRY')) throw err;
+          if (isEmoError(err, 'CLOSED')) throw err;
           // A poison record must not stop the stream: count it, log it, skip it.
           this.o.metrics.recordsUndecodable.inc({ topic: rec.topic });
           this.o.logger.warn({ err, partition: rec.partition, offset: rec.offset }, 'skipping undecodable reaction record');
         }
+        // Past the record only once it counted or is known to be poison: a record given up at
+        // closing is not committed, and is read again.
+        task.offset = rec.offset + 1;
+        task.dirty = true;
       }
     } finally {
       if (counted > 0) this.o.metrics.reactionsAggregated.inc(counted);
     }
+  }
+
+  /**
+   * A record whose schema id the registry cannot give now (it is away: not a poison record) waits
+   * for it, and counts then: skipping it would lose acknowledged reactions, and failing the step
+   * would count the batch again from the last commit each time the registry is asked (and, with
+   * no changelog to rewind from, skip it after all).
+   */
+  async #whenRegistryBack(err: unknown, count: () => void | Promise<void>, rec: LogRecord): Promise<void> {
+    if (!isEmoError(err, 'REGISTRY')) throw err;
+    const wait = { dependency: 'registry', progress: this.o.progress, logger: this.o.logger, closing: this.o.closing ?? (() => false), retry: (e: unknown) => isEmoError(e, 'REGISTRY') };
+    const r = await writeUntilTaken(async () => count(), wait, { partition: rec.partition, offset: rec.offset });
+    if (!r.done) throw emoError('CLOSED', 'closing while the registry is away: the record is read again by the next owner');
   }
 
   #newAggregator(): WindowAggregator {

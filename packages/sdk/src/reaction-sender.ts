@@ -120,8 +120,11 @@ export class ReactionSender extends EventEmitter<SenderEvents> {
     let retryAfter: number | undefined;
     const abort = new AbortController();
     const cancelTimeout = this.#t.after(this.o.requestTimeoutMs ?? 15_000, () => abort.abort(new Error('request timed out')));
+    // A token provider that never answers is bounded by the same timeout as the request.
+    const aborted = new Promise<never>((_, reject) => abort.signal.addEventListener('abort', () => reject(abort.signal.reason as Error), { once: true }));
+    aborted.catch(() => {});
     try {
-      const token = await resolveToken(this.o.token);
+      const token = await Promise.race([resolveToken(this.o.token), aborted]);
       const res = await this.o.fetch(`${this.o.baseUrl}/v1/reactions/batch`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...this.o.headers, ...(token ? { authorization: `Bearer ${token}` } : {}) },

@@ -1,6 +1,7 @@
 /**
  * Whether a producer's deliveries have stopped: a record has waited longer than `stuckMs` for its
- * delivery, and no record was delivered meanwhile. Failed deliveries do not count as progress.
+ * delivery report, and no record was delivered meanwhile. A failed delivery is not progress, but a
+ * producer with nothing left waiting (every record answered, delivered or failed) is not stuck.
  *
  * librdkafka can be left that way by a broker that was frozen long enough to be fenced by its
  * controller: the partitions' leaders go to none and back within ~100 ms, and a producer that saw
@@ -11,8 +12,9 @@
  * partition stuck and others delivering is not seen as stuck.
  */
 export class DeliveryWatch {
-  /** When the oldest record sent since the last delivery was sent; undefined: none waits. */
-  #waitingSince: number | undefined;
+  #waiting = 0;
+  /** Since when records have waited with none delivered: the last delivery, or the first send after nothing waited. */
+  #since: number | undefined;
 
   constructor(
     readonly stuckMs: number,
@@ -20,19 +22,22 @@ export class DeliveryWatch {
   ) {}
 
   sent(): void {
-    this.#waitingSince ??= this.now();
+    this.#waiting++;
+    this.#since ??= this.now();
   }
 
-  delivered(): void {
-    this.#waitingSince = undefined;
+  answered(delivered: boolean): void {
+    this.#waiting = Math.max(0, this.#waiting - 1);
+    if (this.#waiting === 0) this.#since = undefined;
+    else if (delivered) this.#since = this.now();
   }
 
   stuck(): boolean {
-    return this.#waitingSince !== undefined && this.now() - this.#waitingSince > this.stuckMs;
+    return this.#waiting > 0 && this.#since !== undefined && this.now() - this.#since > this.stuckMs;
   }
 
-  /** After a replacement, or an attempt at one: judged afresh from now. */
+  /** After a replacement, or an attempt at one: what still waits is judged afresh from now. */
   restart(): void {
-    if (this.#waitingSince !== undefined) this.#waitingSince = this.now();
+    this.#since = this.#waiting > 0 ? this.now() : undefined;
   }
 }

@@ -89,12 +89,12 @@ export class KafkaProducer implements LogProducer {
     producer.on('delivery-report', (err, report) => {
       this.#inFlight--;
       const pending = report.opaque as Pending | undefined;
+      this.#deliveries.answered(!err);
       if (err) {
         this.onDeliveryError(err);
         this.logger.warn({ err, topic: report.topic }, 'delivery failed');
         pending?.reject(err);
       } else {
-        this.#deliveries.delivered();
         pending?.resolve();
       }
     });

@@ -189,16 +189,17 @@ export class KafkaTransactionalProducer {
    * transaction that writes to it and aborts: the abort marker, written by the coordinator under
    * the producer id of the open transaction, ends that one too (the partition's producer state ends
    * a producer id's open transaction at its next marker, whatever epoch started it). That is the
-   * way out of a hanging transaction: one the coordinator lost track of, which its own tools
-   * (kafka-transactions abort) or no one else can end, and which freezes the partition's last
-   * stable offset, so read_committed readers (the aggregator's restore) never see past it.
-   * Another writer's transaction is ended by a producer of our own under its id, closed at once.
+   * way out of a hanging transaction, one the coordinator lost track of, which freezes the
+   * partition's last stable offset, so read_committed readers (the aggregator's restore) never see
+   * past it. Kafka's admin abort (KIP-664, `kafka-transactions abort`) ends one too, but librdkafka
+   * does not offer it. Another writer's transaction is ended by a producer of our own under its id,
+   * closed at once.
    */
   async fence(target?: FenceTarget): Promise<void> {
     if (this.#closed) throw emoError('CLOSED', 'transactional producer is closed');
     if (target?.writer !== undefined && target.writer !== this.transactionalId) {
       this.logger.warn({ tp: target.tp, writer: target.writer }, 'ending the transaction another member left open on the changelog');
-      const other = await KafkaTransactionalProducer.connect(this.o, target.writer, this.logger.child({ fencing: target.writer }));
+      const other = await KafkaTransactionalProducer.connect(this.o, target.writer, this.logger.child({ fencing: target.writer }), this.onRecovery);
       try {
         await other.#abortedWrite(target.tp);
       } finally {
@@ -218,8 +219,9 @@ export class KafkaTransactionalProducer {
     try {
       await within((cb) => p.beginTransaction((err) => cb(err)));
       try {
-        // A key no snapshot has, and no value: were it ever read, it would restore nothing.
-        p.produce(tp.topic, tp.partition, null, 'fence', Date.now());
+        // A key no snapshot has (a reader of snapshots skips it), and the writer's name: should this
+        // transaction ever be the one left open, the next fence knows whose it is.
+        p.produce(tp.topic, tp.partition, Buffer.from(JSON.stringify({ writer: this.transactionalId })), 'fence', Date.now());
         await within((cb) => p.flush(CALL_MS, (err) => cb(err)));
       } finally {
         await within((cb) => p.abortTransaction(CALL_MS, (err) => cb(err)));
@@ -238,9 +240,11 @@ export class KafkaTransactionalProducer {
     const p = this.#producer;
     this.#producer = undefined;
     if (!p) return;
-    // A call that never answered would make the disconnect wait for ever (see #abandon).
+    // A call that never answered would make the disconnect wait for ever: disconnected in the
+    // background once it answers (see #abandon).
     if ((this.#inflight.get(p)?.n ?? 0) > 0) {
-      this.logger.warn('transactional producer left undisconnected: a call on it never answered');
+      this.logger.warn('transactional producer closed with a call on it unanswered: disconnected when it answers');
+      this.#abandon(p);
       return;
     }
     await call((cb) => p.disconnect(5_000, (err) => cb(err)), 5_000 + CALL_SLACK_MS).catch(() => {});
