@@ -17,6 +17,13 @@ const COMMIT_ATTEMPTS = 3;
  */
 const TRANSACTION_BOUND_MS = 15_000;
 const CALL_MS = 10_000;
+/**
+ * sendOffsetsToTransaction: the group coordinator answers in milliseconds, or moves (a node's
+ * death: the broker session timeout, an election and a load, ~4 s in the cluster profile). Past
+ * the bound the transaction is aborted and tried again, past the slack the producer is replaced.
+ */
+const SEND_OFFSETS_MS = 5_000;
+const SEND_OFFSETS_SLACK_MS = 1_000;
 /** initTransactions: finds the coordinator and fences the previous instance (waits out its open transaction). */
 const INIT_MS = 20_000;
 
@@ -147,8 +154,12 @@ export class KafkaTransactionalProducer {
         await within((cb) => p.flush(ms, (err) => cb(err)), ms);
       }
       if (offsets.length > 0) {
-        const ms = left();
-        await within((cb) => p.sendOffsetsToTransaction(offsets, consumer.raw, ms, (err) => cb(err)), ms);
+        // Its own shorter bound: when the coordinator it cached has died, the call does not answer
+        // before our deadline whatever its timeout (librdkafka 5456/5511), and every second of that
+        // deadline was a second without windows for this member's matches: with 10 s + 3 s, a
+        // node's death in the cluster tier cost 12.7-16.8 s without updates.
+        const ms = Math.min(left(), SEND_OFFSETS_MS);
+        await call(this.#track<void>(p, (cb) => p.sendOffsetsToTransaction(offsets, consumer.raw, ms, (err) => cb(err))), ms + SEND_OFFSETS_SLACK_MS);
       }
       for (let attempt = 1; ; attempt++) {
         try {
