@@ -28,6 +28,14 @@ export interface LogConsumer {
   /** Records from the assigned partitions, in offset order per partition; [] after timeoutMs with none. */
   poll(maxRecords: number, timeoutMs: number): Promise<LogRecord[]>;
   commit(offsets: TopicPartitionOffset[]): Promise<void>;
+  /**
+   * The whole group's position on the subscribed topics, whoever holds each partition: records not
+   * committed yet (lag), and the sum of the committed offsets (it grows while any member commits).
+   * What a member holding no partition asks to tell an idle group from one nobody reads for (a
+   * consumer left out of its group: Kafka shows no member, records pile up, and its empty polls
+   * look like idleness). Rejects when the log cannot tell now.
+   */
+  groupProgress?(): Promise<{ lag: number; committed: number }>;
   /** What a stuck-phase log shows of the consumer's own state (where it waits), when the adapter can tell. */
   diagnostics?(): Record<string, unknown>;
   /** Called before records of a newly assigned partition are returned and after a revoked one's last. */

@@ -14,6 +14,8 @@ export class InputWatch {
   #lastCheck = Number.NEGATIVE_INFINITY;
   #waitingSince: number | undefined;
   #lastState: InputState = 'idle';
+  /** The group's committed offsets (summed) when last asked, while this member holds no partition. */
+  #groupCommitted: number | undefined;
 
   constructor(private readonly o: { consumer: () => LogConsumer; now?: () => number; checkEveryMs?: number; starvedAfterMs?: number }) {}
 
@@ -22,6 +24,7 @@ export class InputWatch {
     for (const tp of revoked) this.#assigned.delete(tpKey(tp));
     for (const tp of assigned) this.#assigned.set(tpKey(tp), tp);
     this.#waitingSince = undefined;
+    this.#groupCommitted = undefined;
   }
 
   get partitions(): TopicPartition[] {
@@ -40,6 +43,7 @@ export class InputWatch {
     if (now - this.#lastCheck < (this.o.checkEveryMs ?? 1000)) return this.#lastState;
     this.#lastCheck = now;
     const consumer = this.o.consumer();
+    if (this.#assigned.size === 0 && consumer.groupProgress) return this.#unassigned(consumer.groupProgress.bind(consumer), now);
     const lags = await Promise.all(this.partitions.map((tp) => consumer.lag(tp).catch(() => undefined)));
     if (lags.every((l) => l === 0)) {
       this.#waitingSince = undefined;
@@ -54,9 +58,32 @@ export class InputWatch {
     return this.#lastState;
   }
 
+  /**
+   * Holding no partition is idleness while the group is: nothing waits, or another member commits.
+   * Records waiting that no member commits (the group's committed offsets do not move) are
+   * starvation too: a consumer left out of its group after a frozen broker sat like that, Kafka
+   * showing no member, /healthz 200, every later window missing (chaos soak, 7 Dec).
+   */
+  async #unassigned(progress: () => Promise<{ lag: number; committed: number }>, now: number): Promise<InputState> {
+    const g = await progress().catch(() => undefined);
+    const moved = g !== undefined && this.#groupCommitted !== undefined && g.committed !== this.#groupCommitted;
+    if (g) this.#groupCommitted = g.committed;
+    if (g?.lag === 0 || moved) {
+      this.#waitingSince = undefined;
+      this.#lastState = 'idle';
+    } else {
+      this.#waitingSince ??= now;
+      // Twice the bound: a member joining its group holds nothing until the group's first
+      // rebalance ends, which may wait out a dead member's session.
+      this.#lastState = g !== undefined && now - this.#waitingSince >= 2 * (this.o.starvedAfterMs ?? 10_000) ? 'starved' : 'waiting';
+    }
+    return this.#lastState;
+  }
+
   /** Starts the starvation clock again (after a recovery action). */
   reset(): void {
     this.#waitingSince = undefined;
+    this.#groupCommitted = undefined;
     this.#lastState = 'waiting';
     this.#lastCheck = Number.NEGATIVE_INFINITY;
   }

@@ -67,13 +67,14 @@ export class WatchedConsumer {
     this.#input.reset();
     const partitions = this.#input.partitions;
     const context = { partitions: partitions.map((p) => p.partition), consumer: this.#consumer.diagnostics?.() };
-    if (this.#starvations === 1) {
+    // Holding no partition, there is nothing to rewind: only a new member can join the group.
+    if (this.#starvations === 1 && partitions.length > 0) {
       this.o.logger.warn(context, 'records wait but none arrive; back to the committed offsets');
       this.o.progress?.recovered('starved-rewind');
       await this.#consumer.rewind(partitions);
       return;
     }
-    this.o.logger.warn(context, 'records still wait after a rewind; replacing the Kafka consumer');
+    this.o.logger.warn(context, partitions.length > 0 ? 'records still wait after a rewind; replacing the Kafka consumer' : 'records wait that no member of the group reads, and this one holds no partition; replacing the Kafka consumer');
     this.o.progress?.recovered('starved-new-consumer');
     this.#starvations = 0;
     const old = this.#consumer;

@@ -203,6 +203,25 @@ export function logContract(name: string, factory: LogFactory): void {
       expect(values(await readToEnd(second, topic))).toEqual(values(asRead(records(topic, 6, 100))));
     });
 
+    it("groupProgress says the whole group's lag and committed offsets, whoever holds the partitions", async () => {
+      const log = await open();
+      const topic = await topicOn(log, 'progress');
+      const groupId = factory.name('g');
+      const producer = await log.producer();
+      await producer.send(records(topic, 12));
+      const member = await log.consumer({ groupId, topics: [topic] });
+      // Nothing committed yet: everything waits.
+      expect(await member.groupProgress!()).toEqual({ lag: 12, committed: 0 });
+      const read = await readToEnd(member, topic);
+      const first = nextOffsets(read.slice(0, 5));
+      await member.commit(first);
+      const committed = first.reduce((n, o) => n + o.offset, 0);
+      expect(await member.groupProgress!()).toEqual({ lag: 12 - committed, committed });
+      await member.commit(nextOffsets(read));
+      expect(await member.groupProgress!()).toEqual({ lag: 0, committed: 12 });
+      await member.close();
+    });
+
     it('rewind goes back to the committed offsets: what was read after them is read again', async () => {
       const log = await open();
       const topic = await topicOn(log, 'rewind');

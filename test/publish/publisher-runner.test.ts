@@ -110,6 +110,47 @@ describe('publisher runner: a consumer that stops fetching', () => {
   });
 });
 
+/**
+ * The memory log whose first consumer is left out of its group, as a librdkafka consumer was after
+ * a frozen broker in the chaos soak: no partition assigned, empty polls, Kafka showing the group
+ * with no member. A later consumer (a new member) is assigned as usual.
+ */
+class LeftOutLog extends MemoryLog {
+  consumers = 0;
+  override async consumer(opts: { groupId: string; topics: string[] }): Promise<LogConsumer> {
+    const c = await super.consumer(opts);
+    if (++this.consumers === 1) {
+      c.poll = async (_max, timeoutMs) => {
+        await new Promise((r) => setTimeout(r, Math.min(timeoutMs, 20)));
+        return [];
+      };
+    }
+    return c;
+  }
+}
+
+describe('publisher runner: a consumer left out of its group', () => {
+  it('holding no partition while records wait that no member commits, it joins again with a new consumer, and every window reaches the bus', async () => {
+    const log = new LeftOutLog({ defaultPartitions: 1 });
+    await log.ensureTopics([{ name: 'a', partitions: 1 }]);
+    const serdes = await createSerdes(new MemorySchemaRegistry(), { reactionsTopic: 'r', aggregatesTopic: 'a' });
+    const bus = new MemoryBus({ historySize: 100 });
+    const seen: number[] = [];
+    await bus.subscribe('m', (u) => void seen.push(u.seq));
+    const metrics = createMetrics();
+    const progress = new StageProgress('publisher', { now: () => Date.now() }, 30_000, metrics);
+    runner = new PublisherRunner({ log, bus, serde: serdes.aggregate, aggregatesTopic: 'a', groupId: 'pub', windowMs: 2000, metrics, logger: silentLogger, progress, pollTimeoutMs: 20, starvedAfterMs: 150 });
+    await runner.start();
+    const producer = await log.producer();
+    const windows = [0, 1, 2].map((i) => ({ matchId: 'm', windowStart: T0 + i * 2000, windowEnd: T0 + (i + 1) * 2000, counts: { '🔥': 1 }, units: { '🔥': 1 }, total: 1, sentiment: 1 }));
+    await producer.send(windows.map((w) => ({ topic: 'a', key: `m|${w.windowStart}`, value: serdes.aggregate.encode(w) })));
+    await vi.waitFor(() => expect(seen).toHaveLength(3), { timeout: 5_000, interval: 50 });
+    expect(log.consumers).toBe(2);
+    const recoveries = (await metrics.recoveries.get()).values.find((v) => v.labels.kind === 'starved-new-consumer');
+    expect(recoveries?.value).toBe(1);
+  });
+});
+
 describe('publisher runner: the schema registry away', () => {
   it('waits for the registry to learn a new writer schema instead of skipping its windows', async () => {
     const log = new MemoryLog({ defaultPartitions: 1 });

@@ -40,4 +40,32 @@ describe('InputWatch: an empty poll is idleness only when nothing waits', () => 
     watch.assignment({ assigned: [{ topic: 't', partition: 0 }], revoked: [] });
     for (now = 0; now <= 5000; now += 500) expect(await watch.afterEmptyPoll()).toBe('waiting');
   });
+
+  it('holding no partition: idle while nothing waits or another member commits; starved once records wait that no member commits', async () => {
+    const log = new MemoryLog({ defaultPartitions: 1 });
+    await log.ensureTopics([{ name: 't', partitions: 1 }]);
+    const consumer = await log.consumer({ groupId: 'g', topics: ['t'] });
+    let now = 0;
+    // Nothing assigned: a member the group left out, or a standby beside the one that reads.
+    const watch = new InputWatch({ consumer: () => consumer, now: () => now, checkEveryMs: 100, starvedAfterMs: 1000 });
+    expect(await watch.afterEmptyPoll()).toBe('idle');
+    const producer = await log.producer();
+    await producer.send([1, 2, 3].map((i) => ({ topic: 't', key: 'k', value: Buffer.from(String(i)) })));
+    now = 200;
+    expect(await watch.afterEmptyPoll()).toBe('waiting');
+    // Another member reads and commits: the group moves, this one is idle.
+    now = 400;
+    log.commit('g', [{ topic: 't', partition: 0, offset: 1 }]);
+    expect(await watch.afterEmptyPoll()).toBe('idle');
+    // Then nobody commits any more, records still wait: starved after twice the bound (a join may take that long).
+    now = 500;
+    expect(await watch.afterEmptyPoll()).toBe('waiting');
+    now = 2400;
+    expect(await watch.afterEmptyPoll()).toBe('waiting');
+    now = 2600;
+    expect(await watch.afterEmptyPoll()).toBe('starved');
+    log.commit('g', [{ topic: 't', partition: 0, offset: 3 }]);
+    now = 2800;
+    expect(await watch.afterEmptyPoll()).toBe('idle');
+  });
 });

@@ -51,6 +51,8 @@ export class KafkaLogConsumer implements LogConsumer {
    */
   readonly #ends = new Map<string, { offset: number; generation: number; seeks: number }>();
   #closed = false;
+  /** The subscribed topics (groupProgress reads the whole group's position on them). */
+  #topics: string[] = [];
   /** Where poll() is waiting, for a stuck-phase log (see diagnostics()). */
   #where = 'idle';
 
@@ -134,6 +136,7 @@ export class KafkaLogConsumer implements LogConsumer {
     await call((cb) => c.raw.connect({ timeout: 10_000 }, (err) => cb(err)), 10_000 + CALL_SLACK_MS);
     await c.#awaitTopics(opts.topics, opts.topicWaitMs ?? TOPIC_WAIT_MS);
     c.raw.subscribe(opts.topics);
+    c.#topics = opts.topics;
     return c;
   }
 
@@ -332,6 +335,33 @@ export class KafkaLogConsumer implements LogConsumer {
     const holding = (this.#held?.messages.length ?? 0) > 0;
     if (end && !holding && end.generation === this.#generation && end.seeks === this.#seeks && end.offset > next) next = end.offset;
     return Math.max(0, wm.highOffset - next);
+  }
+
+  async groupProgress(): Promise<{ lag: number; committed: number }> {
+    const meta = await call<RdKafka.Metadata>((cb) => this.raw.getMetadata({ timeout: 2000 }, (err, m) => cb(err, m)), 2000 + CALL_SLACK_MS).catch((err: unknown) => {
+      throw kafkaError('metadata not known', err);
+    });
+    const tps = meta.topics.filter((t) => this.#topics.includes(t.name)).flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.id })));
+    if (tps.length === 0) return { lag: 0, committed: 0 };
+    const [committed, marks] = await Promise.all([
+      this.committed(tps, CAUGHT_UP_COMMITTED_MS),
+      Promise.all(
+        tps.map((tp) =>
+          call<RdKafka.WatermarkOffsets>((cb) => this.raw.queryWatermarkOffsets(tp.topic, tp.partition, 2000, (err, w) => cb(err, w)), 2000 + CALL_SLACK_MS).catch((err: unknown) => {
+            throw kafkaError(`watermarks of ${tpKey(tp)} not known`, err);
+          }),
+        ),
+      ),
+    ]);
+    let lag = 0;
+    let sum = 0;
+    for (const [i, c] of committed.entries()) {
+      const wm = marks[i]!;
+      const at = c.offset >= 0 ? c.offset : wm.lowOffset;
+      lag += Math.max(0, wm.highOffset - at);
+      sum += Math.max(0, at);
+    }
+    return { lag, committed: sum };
   }
 
   async rewind(partitions: TopicPartition[]): Promise<TopicPartitionOffset[]> {

@@ -306,6 +306,19 @@ class MemoryConsumer implements LogConsumer {
     this.#listeners.push(listener);
   }
 
+  async groupProgress(): Promise<{ lag: number; committed: number }> {
+    let lag = 0;
+    let committed = 0;
+    for (const topic of this.topics) {
+      for (let p = 0; p < this.log.partitionCount(topic); p++) {
+        const at = this.log.committed(this.groupId, topic, p);
+        lag += Math.max(0, this.log.endOffset(topic, p) - at);
+        committed += at;
+      }
+    }
+    return { lag, committed };
+  }
+
   async #assign(): Promise<void> {
     this.#assigned = true;
     const assigned = this.topics.flatMap((topic) =>
