@@ -15,6 +15,7 @@ import { DEFAULTS } from '../config/config.js';
 import { tpKey } from '../ports/log.js';
 import { PartitionTasks } from './partition-tasks.js';
 import { PhaseWatch } from '../stage/phase-watch.js';
+import { InputWatch } from '../stage/input-watch.js';
 import { collectCommit, type CarriedBatch } from './commit-batch.js';
 
 export interface AggregatorRunnerOptions {
@@ -56,6 +57,8 @@ export class AggregatorRunner {
   #closing = false;
   #lastCommit = 0;
   #lastIdleCheck = 0;
+  /** The group's progress, asked while this member holds no partition. */
+  readonly #unassigned = new InputWatch({ consumer: () => this.#consumer, checkEveryMs: 0 });
   /** Bumped by every assignment change: a rewind that one overtook is done again. */
   #assignments = 0;
   /** Set by a failure or a new assignment: every task is rebuilt from the changelog before going on. */
@@ -111,6 +114,7 @@ export class AggregatorRunner {
     this.#consumer.onAssignment(({ assigned, revoked }) => {
       o.logger.info({ assigned: assigned.map((tp) => tp.partition), revoked: revoked.map((tp) => tp.partition) }, 'partitions reassigned');
       this.#tasks.assign(assigned, revoked);
+      this.#unassigned.reset();
       // Another member may have committed them meanwhile: only the changelog knows them now.
       for (const tp of [...revoked, ...assigned]) this.#committed.delete(tpKey(tp));
       // A new partition's windows and position come back through the rewind, before anything of
@@ -226,6 +230,14 @@ export class AggregatorRunner {
     this.#phases.enter('lag');
     let waiting = false;
     const tasks = this.#tasks.all();
+    if (tasks.length === 0) {
+      // Holding no partition is idleness only while the group is (see InputWatch): a member left
+      // out of its group must not look healthy while nobody counts the reactions.
+      const state = await this.#unassigned.afterEmptyPoll();
+      if (state === 'idle') this.#healthy();
+      else if (state === 'starved') this.o.logger.warn('records wait that no member of the group counts, and this one holds no partition');
+      return;
+    }
     const lags = await Promise.all(tasks.map((t) => this.#consumer.lag(t.tp).catch(() => undefined)));
     for (const [i, t] of tasks.entries()) {
       const lag = lags[i];

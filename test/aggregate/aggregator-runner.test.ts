@@ -434,6 +434,41 @@ describe('AggregatorRunner on the memory log', () => {
     expect((await metrics.recordsUndecodable.get()).values.reduce((n, v) => n + v.value, 0)).toBe(0);
   });
 
+  it('a member left out of its group (no partition) is alive only while nothing waits: reactions nobody counts make it stall', async () => {
+    // Its session's consumer is never assigned anything, as a librdkafka consumer left out of its
+    // group after a frozen broker (the chaos soak met it in the publisher).
+    const log = new (class extends MemoryLog {
+      progressAsked = 0;
+      override async transactionalSession(opts: { transactionalId: string; groupId: string; topics: string[] }) {
+        const session = await super.transactionalSession(opts);
+        const c = session.consumer;
+        c.poll = async (_max, timeoutMs) => {
+          await new Promise((r) => setTimeout(r, Math.min(timeoutMs, 20)));
+          return [];
+        };
+        const progress = c.groupProgress!.bind(c);
+        c.groupProgress = () => {
+          this.progressAsked++;
+          return progress();
+        };
+        return session;
+      }
+    })({ defaultPartitions: 1 });
+    const { serdes, react } = await threeWindowsLog(log);
+    const clock = new ManualClock(T0);
+    const progress = new StageProgress('aggregator', clock, 5_000);
+    await startRunner(log, serdes, clock, createMetrics(), 10, undefined, progress);
+    // Nothing waits: idle is progress, whatever the clock says.
+    clock.advance(6_000);
+    await vi.waitFor(() => expect(progress.alive()).toBe(true));
+    await react(3);
+    clock.advance(6_000);
+    // The next check (once a second) finds records no member commits: no progress is reported.
+    const asked = log.progressAsked;
+    await vi.waitFor(() => expect(log.progressAsked).toBeGreaterThan(asked), { timeout: 3_000 });
+    expect(progress.alive()).toBe(false);
+  });
+
   it('a changelog ahead of the group offsets resumes from the changelog, counting nothing twice', async () => {
     const log = new MemoryLog({ defaultPartitions: 1 });
     const { serdes, react } = await threeWindowsLog(log);
