@@ -40,9 +40,13 @@ export interface AggregatorRunnerOptions {
   progress?: StageProgress;
   /** Recovery that keeps failing this long ends the loop (onFatal). */
   recoveryGiveUpMs?: number;
+  /** Reactions waiting this long on its partitions with none arriving: a new session (default 10 s). */
+  starvedAfterMs?: number;
 }
 
 const IDLE_CHECK_MS = 1_000;
+/** Reactions waiting this long on our partitions with none arriving: starved (see #unstarve). */
+const STARVED_AFTER_MS = 10_000;
 /** How often a busy runner lets its consumer serve the group (session.timeout.ms is 6 s). */
 const PUMP_EVERY_MS = 250;
 
@@ -57,6 +61,8 @@ export class AggregatorRunner {
   #closing = false;
   #lastCommit = 0;
   #lastIdleCheck = 0;
+  /** Since when reactions have waited on our partitions with none arriving (see #idleIfCaughtUp). */
+  #waitingSince: number | undefined;
   /** The group's progress, asked while this member holds no partition. */
   readonly #unassigned = new InputWatch({ consumer: () => this.#consumer, checkEveryMs: 0 });
   /** Bumped by every assignment change: a rewind that one overtook is done again. */
@@ -98,21 +104,21 @@ export class AggregatorRunner {
     return this.#session.consumer;
   }
 
-  /** Connects, joins the group and starts the loop; resolves once it runs. */
-  async start(): Promise<void> {
-    if (this.#loop) return;
-    const o = this.o;
-    // Ready once it holds its partitions (maybe none) and has restored them: before, a fresh deploy
-    // answered 200 while no window could come out for the first ~18 s.
-    o.progress?.pending('assignment');
-    this.#session = await o.log.transactionalSession({
-      transactionalId: o.transactionalId,
-      groupId: o.groupId,
-      topics: [o.reactionsTopic],
-      onRecovery: (kind) => o.progress?.recovered(kind),
+  /**
+   * The transactional session (consumer and producer under our transactional id), its assignment
+   * followed by the tasks. A session may be replaced (see #unstarve): the listener acts only for
+   * the session in use.
+   */
+  async #openSession(): Promise<TransactionalSession> {
+    const session = await this.o.log.transactionalSession({
+      transactionalId: this.o.transactionalId,
+      groupId: this.o.groupId,
+      topics: [this.o.reactionsTopic],
+      onRecovery: (kind) => this.o.progress?.recovered(kind),
     });
-    this.#consumer.onAssignment(({ assigned, revoked }) => {
-      o.logger.info({ assigned: assigned.map((tp) => tp.partition), revoked: revoked.map((tp) => tp.partition) }, 'partitions reassigned');
+    session.consumer.onAssignment(({ assigned, revoked }) => {
+      if (this.#session !== undefined && session !== this.#session) return;
+      this.o.logger.info({ assigned: assigned.map((tp) => tp.partition), revoked: revoked.map((tp) => tp.partition) }, 'partitions reassigned');
       this.#tasks.assign(assigned, revoked);
       this.#unassigned.reset();
       // Another member may have committed them meanwhile: only the changelog knows them now.
@@ -122,10 +128,21 @@ export class AggregatorRunner {
       this.#assignments++;
       if (assigned.length > 0) {
         this.#needsRewind = true;
-        o.progress?.pending('restore');
+        this.o.progress?.pending('restore');
       }
-      o.progress?.settled('assignment');
+      this.o.progress?.settled('assignment');
     });
+    return session;
+  }
+
+  /** Connects, joins the group and starts the loop; resolves once it runs. */
+  async start(): Promise<void> {
+    if (this.#loop) return;
+    const o = this.o;
+    // Ready once it holds its partitions (maybe none) and has restored them: before, a fresh deploy
+    // answered 200 while no window could come out for the first ~18 s.
+    o.progress?.pending('assignment');
+    this.#session = await this.#openSession();
     this.#phases.start();
     this.#loop = this.#run().finally(() => this.#phases.stop()).catch((err) => {
       this.o.logger.fatal({ err }, 'aggregator loop stopped');
@@ -196,6 +213,7 @@ export class AggregatorRunner {
     // This poll's rebalance assigned partitions (or a failure is pending): nothing may be counted
     // before the rewind restores them.
     if (this.#needsRewind) return;
+    if (batch.length > 0) this.#waitingSince = undefined;
     await this.#tasks.count(batch);
     // An assignment while the batch was counted (a record waiting for the registry) may have fed
     // old records to a new partition's fresh task: count nothing of it; the rewind reads it again.
@@ -244,7 +262,39 @@ export class AggregatorRunner {
       if (lag !== undefined) this.o.metrics.partitionLag.set({ partition: String(t.tp.partition) }, lag);
       if (lag !== 0) waiting = true;
     }
-    if (!waiting) this.#healthy();
+    if (!waiting) {
+      this.#waitingSince = undefined;
+      this.#healthy();
+      return;
+    }
+    // Starved: reactions wait on our partitions (the log says so) and none arrive. The chaos tier
+    // met it after a frozen broker: both aggregators' consumers were out of their group (Kafka
+    // showed no member, lag in the thousands), polling nothing for good.
+    if (!lags.some((l) => l !== undefined && l > 0)) return;
+    const now = Date.now();
+    this.#waitingSince ??= now;
+    if (now - this.#waitingSince >= (this.o.starvedAfterMs ?? STARVED_AFTER_MS)) {
+      this.#waitingSince = undefined;
+      await this.#unstarve();
+    }
+  }
+
+  /**
+   * A new session replaces this one: a new consumer (a new member of the group, assigned afresh,
+   * its partitions restored from the changelog) and a producer under the same transactional id,
+   * which fences the old one. The old session closes in the background. (A rewind alone, the
+   * publisher's first cure, does not bring back a consumer that left its group.)
+   */
+  async #unstarve(): Promise<void> {
+    this.o.logger.warn({ partitions: this.#tasks.partitions, consumer: this.#consumer.diagnostics?.() }, 'reactions wait but none arrive; a new session (consumer and producer) replaces this one');
+    this.o.progress?.recovered('starved-new-session');
+    const old = this.#session;
+    this.#tasks.assign([], this.#tasks.all().map((t) => t.tp));
+    this.#committed.clear();
+    this.#assignments++;
+    this.o.progress?.pending('assignment');
+    this.#session = await this.#openSession();
+    void old.close().catch((err: unknown) => this.o.logger.warn({ err }, 'the replaced session did not close'));
   }
 
   /**

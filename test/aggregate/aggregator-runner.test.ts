@@ -21,8 +21,9 @@ afterEach(async () => {
 });
 
 /** A runner on `log` reading topic r and writing topic a, 2 s windows, a commit after every poll. */
-async function startRunner(log: MemoryLog, serdes: Serdes, clock: ManualClock, metrics: Metrics, punctuateMs = 10, stateStore?: WindowStateStore, progress?: StageProgress): Promise<void> {
+async function startRunner(log: MemoryLog, serdes: Serdes, clock: ManualClock, metrics: Metrics, punctuateMs = 10, stateStore?: WindowStateStore, progress?: StageProgress, starvedAfterMs?: number): Promise<void> {
   runner = new AggregatorRunner({
+    ...(starvedAfterMs !== undefined ? { starvedAfterMs } : {}),
     ...(stateStore ? { stateStore } : {}),
     ...(progress ? { progress } : {}),
     log,
@@ -467,6 +468,45 @@ describe('AggregatorRunner on the memory log', () => {
     const asked = log.progressAsked;
     await vi.waitFor(() => expect(log.progressAsked).toBeGreaterThan(asked), { timeout: 3_000 });
     expect(progress.alive()).toBe(false);
+  });
+
+  it('a session whose consumer stops fetching while reactions wait is replaced by a new one: every reaction counted once', async () => {
+    // The first session's consumer returns nothing once `starving` is set, as a librdkafka consumer
+    // left out of its group after a frozen broker (chaos tier); a new session's consumer reads.
+    const log = new (class extends MemoryLog {
+      starving = false;
+      starvedPolls = 0;
+      sessions = 0;
+      override async transactionalSession(opts: { transactionalId: string; groupId: string; topics: string[] }) {
+        const session = await super.transactionalSession(opts);
+        if (++this.sessions === 1) {
+          const poll = session.consumer.poll.bind(session.consumer);
+          session.consumer.poll = async (max, timeoutMs) => {
+            if (!this.starving) return poll(max, timeoutMs);
+            this.starvedPolls++;
+            await new Promise((r) => setTimeout(r, Math.min(timeoutMs, 20)));
+            return [];
+          };
+        }
+        return session;
+      }
+    })({ defaultPartitions: 1 });
+    const { serdes, react } = await threeWindowsLog(log);
+    const clock = new ManualClock(T0);
+    const metrics = createMetrics();
+    await startRunner(log, serdes, clock, metrics, 10, new LaggingChangelog(log, 'state'), undefined, 300);
+    await react(1);
+    await vi.waitFor(() => expect(log.committed('agg', 'r', 0)).toBe(1));
+    log.starving = true;
+    // A poll already waiting when it starts would still return what comes: react once it starves.
+    await vi.waitFor(() => expect(log.starvedPolls).toBeGreaterThan(0));
+    await react(2, 1);
+    await vi.waitFor(() => expect(log.committed('agg', 'r', 0)).toBe(3), { timeout: 10_000 });
+    expect(log.sessions).toBe(2);
+    clock.set(T0 + 2000 + 500);
+    await vi.waitFor(() => expect(log.read('a', 0, 0, 10)).toHaveLength(1), { timeout: 5_000 });
+    const [window] = log.read('a', 0, 0, 10).map((r) => serdes.aggregate.decodeKnown(r.value) as WindowAggregate);
+    expect(window!.total).toBe(3);
   });
 
   it('a changelog ahead of the group offsets resumes from the changelog, counting nothing twice', async () => {
