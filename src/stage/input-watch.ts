@@ -71,11 +71,14 @@ export class InputWatch {
     if (g?.lag === 0 || moved) {
       this.#waitingSince = undefined;
       this.#lastState = 'idle';
+    } else if (g === undefined) {
+      // An outage: the log cannot tell. Its seconds are not starvation (a rejoin follows it).
+      this.#lastState = 'waiting';
     } else {
       this.#waitingSince ??= now;
       // Twice the bound: a member joining its group holds nothing until the group's first
       // rebalance ends, which may wait out a dead member's session.
-      this.#lastState = g !== undefined && now - this.#waitingSince >= 2 * (this.o.starvedAfterMs ?? 10_000) ? 'starved' : 'waiting';
+      this.#lastState = now - this.#waitingSince >= 2 * (this.o.starvedAfterMs ?? 10_000) ? 'starved' : 'waiting';
     }
     return this.#lastState;
   }

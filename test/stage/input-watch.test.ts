@@ -67,5 +67,21 @@ describe('InputWatch: an empty poll is idleness only when nothing waits', () => 
     log.commit('g', [{ topic: 't', partition: 0, offset: 3 }]);
     now = 2800;
     expect(await watch.afterEmptyPoll()).toBe('idle');
+    // An outage (the group's progress cannot be asked) is not starvation, however long: the clock
+    // starts once the log answers again, records waiting and nobody committing.
+    await producer.send([{ topic: 't', key: 'k', value: Buffer.from('4') }]);
+    const progress = consumer.groupProgress!.bind(consumer);
+    consumer.groupProgress = async () => {
+      throw emoError('LOG_UNAVAILABLE', 'metadata not known');
+    };
+    now = 3000;
+    expect(await watch.afterEmptyPoll()).toBe('waiting');
+    now = 9000;
+    expect(await watch.afterEmptyPoll()).toBe('waiting');
+    consumer.groupProgress = progress;
+    now = 9200;
+    expect(await watch.afterEmptyPoll()).toBe('waiting');
+    now = 11_300;
+    expect(await watch.afterEmptyPoll()).toBe('starved');
   });
 });
