@@ -88,34 +88,45 @@ class WsSink extends SinkViewer {
   }
 }
 
-/** The Server-Sent Events adapter (and its viewer): updates are default events (id: = epoch.seq), the rest named ones. */
+/**
+ * The Server-Sent Events adapter (and its viewer): updates are default events (id: = epoch.seq), the
+ * rest named ones. Like WsSink, it decides once, when the headers have gone out, whether events may
+ * be written straight to the TCP stream in the chunked coding: with the headers sent, Node writes
+ * every res.write through to that stream at once (it buffers only before the headers or once the
+ * socket is gone), so raw writes and res.write keep their order, and the per-update path reads one
+ * stream instead of the response's getters.
+ */
 class SseSink extends SinkViewer {
+  readonly #raw: Socket | undefined;
+
   constructor(
     readonly res: ServerResponse,
     readonly format: LiveFormat,
   ) {
     super();
+    const chunked = (res as ServerResponse & { chunkedEncoding?: boolean }).chunkedEncoding === true;
+    this.#raw = chunked && res.headersSent && res.socket ? res.socket : undefined;
   }
   isOpen(): boolean {
     return !this.res.destroyed && !this.res.writableEnded;
   }
+  /** The response's writableLength counts its own queue and its socket's. */
   buffered(): number {
-    return this.res.writableLength + (this.res.socket?.writableLength ?? 0);
+    const raw = this.#raw;
+    return raw !== undefined ? raw.writableLength : this.res.writableLength;
   }
   control(msg: ServerMessage | HelloMessage): void {
     if (this.isOpen()) this.res.write(`event:${msg.type}\ndata:${JSON.stringify(msg)}\n\n`);
   }
-  /**
-   * Like writeShared for a WebSocket: the event, already in the chunked coding, is written straight
-   * to the TCP stream (one write of shared bytes), when nothing of the response waits in Node's
-   * buffers and the response is chunked; otherwise through res.write, which frames it itself.
-   */
+  /** One write of bytes shared by every SSE connection of its profile (framed once per update). */
   update(e: EncodedUpdate, withEpoch: boolean): void {
     if (!this.isOpen()) return;
-    const res = this.res as ServerResponse & { chunkedEncoding?: boolean };
-    const sock = res.socket;
-    if (sock && !sock.destroyed && res.headersSent && res.chunkedEncoding === true && res.writableLength === 0) sock.write(e.sseChunk(this.format, withEpoch));
-    else res.write(e.sseEvent(this.format, withEpoch));
+    const raw = this.#raw;
+    if (raw !== undefined) {
+      if (!raw.destroyed) raw.write(e.sseChunk(this.format, withEpoch));
+    } else {
+      this.res.write(e.sseEvent(this.format, withEpoch));
+    }
   }
 }
 
@@ -254,6 +265,9 @@ export async function liveRoute(app: FastifyInstance, o: LiveRouteOptions): Prom
       });
       // The status and headers now, not with the first event (a quiet match may have none for a while).
       res.flushHeaders();
+      // The heartbeat below checks this stream from now on, as ws does for an upgraded socket: the
+      // HTTP idle timer (HTTP_CONNECTION_TIMEOUT_MS) would otherwise be re-armed by every write.
+      res.socket?.setTimeout(0);
       // Idle keep-alive comment: proxies keep the stream, and a dead peer shows up as a write error.
       const h: Held = {
         alive: true,

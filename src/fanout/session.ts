@@ -80,8 +80,10 @@ export class EncodedUpdate {
   #wsJson: SharedFrame | undefined;
   readonly #compact: Array<Uint8Array | undefined> = [undefined, undefined];
   readonly #wsCompact: Array<SharedFrame | undefined> = [undefined, undefined];
-  readonly #sse = new Map<string, Buffer>();
-  readonly #sseChunk = new Map<string, Buffer>();
+  // Indexed by sseSlot (format and epoch flag): a lookup per connection per update, so no key string
+  // is built and hashed for each write.
+  readonly #sse: Array<Buffer | undefined> = [undefined, undefined, undefined, undefined];
+  readonly #sseChunk: Array<Buffer | undefined> = [undefined, undefined, undefined, undefined];
 
   constructor(
     readonly type: 'snapshot' | 'update',
@@ -107,27 +109,29 @@ export class EncodedUpdate {
 
   /** The SSE event: `id:` is the resume position (epoch.seq, what Last-Event-ID sends back). */
   sseEvent(format: LiveFormat, withEpoch: boolean): Buffer {
-    const key = `${format}${withEpoch ? 1 : 0}`;
-    let b = this.#sse.get(key);
-    if (!b) {
+    const k = sseSlot(format, withEpoch);
+    let b = this.#sse[k];
+    if (b === undefined) {
       const data = format === 'json' ? this.json() : toBase64(this.compact(withEpoch));
-      b = Buffer.from(`id:${sseId(this.u.epoch, this.u.seq)}\ndata:${data}\n\n`);
-      this.#sse.set(key, b);
+      b = this.#sse[k] = Buffer.from(`id:${sseId(this.u.epoch, this.u.seq)}\ndata:${data}\n\n`);
     }
     return b;
   }
 
   /** sseEvent in the chunked transfer coding, for a raw write past the response (see SseSink). */
   sseChunk(format: LiveFormat, withEpoch: boolean): Buffer {
-    const key = `${format}${withEpoch ? 1 : 0}`;
-    let b = this.#sseChunk.get(key);
-    if (!b) {
+    const k = sseSlot(format, withEpoch);
+    let b = this.#sseChunk[k];
+    if (b === undefined) {
       const ev = this.sseEvent(format, withEpoch);
-      b = Buffer.concat([Buffer.from(`${ev.length.toString(16)}\r\n`), ev, Buffer.from('\r\n')]);
-      this.#sseChunk.set(key, b);
+      b = this.#sseChunk[k] = Buffer.concat([Buffer.from(`${ev.length.toString(16)}\r\n`), ev, Buffer.from('\r\n')]);
     }
     return b;
   }
+}
+
+function sseSlot(format: LiveFormat, withEpoch: boolean): number {
+  return (format === 'json' ? 0 : 2) + (withEpoch ? 1 : 0);
 }
 
 export function sseId(epoch: string, seq: number): string {

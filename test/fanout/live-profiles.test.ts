@@ -207,6 +207,20 @@ describe('Server-Sent Events specifics', () => {
     await silentClosed;
   });
 
+  it('an event stream outlives the HTTP idle timeout, like an upgraded WebSocket: the heartbeat checks it', async () => {
+    // Real time: the idle timer is Node's socket timer, which no injected clock moves.
+    const { bus, base } = await node({ http: { connectionTimeoutMs: 200 }, fanout: { pingIntervalMs: 60_000 } });
+    const sse = client(base, 'sse', 'json', 'matchId=m');
+    const ws = client(base, 'ws', 'json', 'matchId=m');
+    await vi.waitFor(async () => expect(await bus.viewers('m')).toBe(2));
+    let closed = false;
+    void sse.closed().then(() => (closed = true));
+    await new Promise((r) => setTimeout(r, 700));
+    await bus.publish(win('m', 1));
+    await vi.waitFor(() => expect([sse.updates().length, ws.updates().length]).toEqual([1, 1]));
+    expect(closed).toBe(false);
+  });
+
   it('is refused like the WebSocket: bad query 400, token required when API_TOKENS is set (?token= accepted)', async () => {
     const { base } = await node({ apiTokens: ['secret-token-1'] });
     expect((await fetch(`http://${base}/v1/live/events?matchId=m`)).status).toBe(401);
