@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/metrics.js';
 import { emoError, isEmoError } from '../domain/errors.js';
 import type { StageProgress } from '../stage/stage-progress.js';
-import { writeUntilTaken } from '../stage/sink-write.js';
+import { untilAvailable } from '../stage/sink-write.js';
 import { tpKey, type LogRecord, type TopicPartition } from '../ports/log.js';
 import type { ResumeAt } from './partition-restore.js';
 import { WindowAggregator, type WindowRules } from './window-aggregator.js';
@@ -128,7 +128,7 @@ export class PartitionTasks {
   async #whenRegistryBack(err: unknown, count: () => void | Promise<void>, rec: LogRecord): Promise<void> {
     if (!isEmoError(err, 'REGISTRY')) throw err;
     const wait = { dependency: 'registry', progress: this.o.progress, logger: this.o.logger, closing: this.o.closing ?? (() => false), retry: (e: unknown) => isEmoError(e, 'REGISTRY') };
-    const r = await writeUntilTaken(async () => count(), wait, { partition: rec.partition, offset: rec.offset });
+    const r = await untilAvailable(async () => count(), wait, { partition: rec.partition, offset: rec.offset });
     if (!r.done) throw emoError('CLOSED', 'closing while the registry is away: the record is read again by the next owner');
   }
 

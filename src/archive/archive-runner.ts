@@ -8,7 +8,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import { DEFAULTS } from '../config/config.js';
 import { StageLoop } from '../stage/stage-loop.js';
 import { WatchedConsumer } from '../stage/watched-consumer.js';
-import { decodeBatch, writeUntilTaken } from '../stage/sink-write.js';
+import { decodeBatch, untilAvailable } from '../stage/sink-write.js';
 
 export interface ArchiveRunnerOptions {
   log: Log;
@@ -97,7 +97,7 @@ export class ArchiveRunner {
     if (!decoded) return; // closing while the registry was away: the batch is read again by whoever runs next
     const { values, offsets } = decoded;
     const sink = { dependency: 'archive', progress: this.o.progress, logger: this.o.logger, closing: () => this.#closing };
-    const written = await writeUntilTaken(() => this.o.archive.upsert(values), sink, { windows: values.length });
+    const written = await untilAvailable(() => this.o.archive.upsert(values), sink, { windows: values.length });
     if (!written.done) return; // closing: the uncommitted batch is read again by whoever runs next
     this.o.progress?.progressed();
     await this.#input.consumer.commit(offsets);

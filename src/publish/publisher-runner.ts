@@ -5,7 +5,7 @@ import { seqFor } from '../domain/windows.js';
 import type { FanoutBus } from '../ports/bus.js';
 import type { Log } from '../ports/log.js';
 import { StageLoop } from '../stage/stage-loop.js';
-import { decodeBatch, writeUntilTaken, type SinkWriteOptions } from '../stage/sink-write.js';
+import { decodeBatch, untilAvailable, type SinkWriteOptions } from '../stage/sink-write.js';
 import type { StageProgress } from '../stage/stage-progress.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { DEFAULTS } from '../config/config.js';
@@ -101,7 +101,7 @@ export class PublisherRunner {
     this.#phases.enter('publish');
     for (const agg of values) {
       const update = { ...agg, seq: seqFor(agg.windowStart, this.o.windowMs) };
-      const published = await writeUntilTaken(async () => (await this.o.bus.publish(update)) !== null, this.#sink, { matchId: update.matchId, seq: update.seq });
+      const published = await untilAvailable(async () => (await this.o.bus.publish(update)) !== null, this.#sink, { matchId: update.matchId, seq: update.seq });
       if (!published.done) return; // closing: the uncommitted batch is read again by whoever runs next
       if (published.value) this.o.metrics.updatesPublished.inc();
       else this.o.metrics.updatesDuplicate.inc();

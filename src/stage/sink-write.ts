@@ -28,7 +28,7 @@ export async function decodeBatch<T>(
   for (const rec of batch) {
     offsets.set(tpKey(rec), { topic: rec.topic, partition: rec.partition, offset: rec.offset + 1 });
     try {
-      const decoded = await writeUntilTaken(() => o.serde.decode(rec.value), registry, { partition: rec.partition, offset: rec.offset });
+      const decoded = await untilAvailable(() => o.serde.decode(rec.value), registry, { partition: rec.partition, offset: rec.offset });
       if (!decoded.done) return undefined;
       values.push(decoded.value);
     } catch (err) {
@@ -51,22 +51,23 @@ export interface SinkWriteOptions {
 }
 
 /**
- * `write`, tried again with backoff (50 ms doubling to 2 s, jittered) until it succeeds; marks the
- * dependency down meanwhile. `{ done: false }` only when the stage is closing; a failure `retry`
- * does not take is thrown.
+ * A call to a dependency (a sink's write, the registry's schema lookup), tried again with backoff
+ * (50 ms doubling to 2 s, jittered) until the dependency takes it; marks the dependency down
+ * meanwhile. `{ done: false }` only when the stage is closing; a failure `retry` does not take is
+ * thrown.
  */
-export async function writeUntilTaken<T>(write: () => Promise<T>, o: SinkWriteOptions, context: Record<string, unknown>): Promise<{ done: true; value: T } | { done: false }> {
+export async function untilAvailable<T>(call: () => Promise<T>, o: SinkWriteOptions, context: Record<string, unknown>): Promise<{ done: true; value: T } | { done: false }> {
   const backoff = new Backoff(50, 2000);
   for (;;) {
     try {
-      const value = await write();
+      const value = await call();
       o.progress?.up(o.dependency);
       return { done: true, value };
     } catch (err) {
       if (o.retry && !o.retry(err)) throw err;
       if (o.closing()) return { done: false };
       o.progress?.down(o.dependency);
-      o.logger.warn({ err, ...context }, `${o.dependency} write failed; retrying`);
+      o.logger.warn({ err, ...context }, `${o.dependency} unavailable; retrying`);
       await sleep(backoff.next());
     }
   }

@@ -57,7 +57,7 @@ afterEach(async () => {
   runner = undefined;
 });
 
-async function setup(log: StarvingLog) {
+async function setup(log: MemoryLog, starvedAfterMs = 300) {
   await log.ensureTopics([{ name: 'a', partitions: 1 }]);
   const serdes = await createSerdes(new MemorySchemaRegistry(), { reactionsTopic: 'r', aggregatesTopic: 'a' });
   const bus = new MemoryBus({ historySize: 100 });
@@ -65,7 +65,7 @@ async function setup(log: StarvingLog) {
   await bus.subscribe('m', (u) => void seen.push(u.seq));
   const metrics = createMetrics();
   const progress = new StageProgress('publisher', { now: () => Date.now() }, 30_000, metrics);
-  runner = new PublisherRunner({ log, bus, serde: serdes.aggregate, aggregatesTopic: 'a', groupId: 'pub', windowMs: 2000, metrics, logger: silentLogger, progress, pollTimeoutMs: 20, starvedAfterMs: 300 });
+  runner = new PublisherRunner({ log, bus, serde: serdes.aggregate, aggregatesTopic: 'a', groupId: 'pub', windowMs: 2000, metrics, logger: silentLogger, progress, pollTimeoutMs: 20, starvedAfterMs });
   await runner.start();
   const producer = await log.producer();
   const publish = async (from: number, n: number) => {
@@ -77,6 +77,7 @@ async function setup(log: StarvingLog) {
   };
   /** `before` windows reach the bus; then the consumer starves and `during` more are published: all must arrive. */
   const starveWhilePublishing = async (before: number, during: number, timeout: number) => {
+    if (!(log instanceof StarvingLog)) throw new Error('starveWhilePublishing needs a StarvingLog');
     await publish(0, before);
     await vi.waitFor(() => expect(seen).toHaveLength(before));
     log.starving = true;
@@ -84,7 +85,7 @@ async function setup(log: StarvingLog) {
     await publish(before, during);
     await vi.waitFor(() => expect(seen).toHaveLength(before + during), { timeout, interval: 50 });
   };
-  return { seen, metrics, starveWhilePublishing };
+  return { seen, metrics, publish, starveWhilePublishing };
 }
 
 describe('publisher runner: a consumer that stops fetching', () => {
@@ -132,18 +133,8 @@ class LeftOutLog extends MemoryLog {
 describe('publisher runner: a consumer left out of its group', () => {
   it('holding no partition while records wait that no member commits, it joins again with a new consumer, and every window reaches the bus', async () => {
     const log = new LeftOutLog({ defaultPartitions: 1 });
-    await log.ensureTopics([{ name: 'a', partitions: 1 }]);
-    const serdes = await createSerdes(new MemorySchemaRegistry(), { reactionsTopic: 'r', aggregatesTopic: 'a' });
-    const bus = new MemoryBus({ historySize: 100 });
-    const seen: number[] = [];
-    await bus.subscribe('m', (u) => void seen.push(u.seq));
-    const metrics = createMetrics();
-    const progress = new StageProgress('publisher', { now: () => Date.now() }, 30_000, metrics);
-    runner = new PublisherRunner({ log, bus, serde: serdes.aggregate, aggregatesTopic: 'a', groupId: 'pub', windowMs: 2000, metrics, logger: silentLogger, progress, pollTimeoutMs: 20, starvedAfterMs: 150 });
-    await runner.start();
-    const producer = await log.producer();
-    const windows = [0, 1, 2].map((i) => ({ matchId: 'm', windowStart: T0 + i * 2000, windowEnd: T0 + (i + 1) * 2000, counts: { '🔥': 1 }, units: { '🔥': 1 }, total: 1, sentiment: 1 }));
-    await producer.send(windows.map((w) => ({ topic: 'a', key: `m|${w.windowStart}`, value: serdes.aggregate.encode(w) })));
+    const { seen, metrics, publish } = await setup(log, 150);
+    await publish(0, 3);
     await vi.waitFor(() => expect(seen).toHaveLength(3), { timeout: 5_000, interval: 50 });
     expect(log.consumers).toBe(2);
     const recoveries = (await metrics.recoveries.get()).values.find((v) => v.labels.kind === 'starved-new-consumer');
