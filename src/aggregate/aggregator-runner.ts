@@ -44,6 +44,7 @@ export interface AggregatorRunnerOptions {
   starvedAfterMs?: number;
 }
 
+/** How often a quiet runner asks the log whether input waits (InputWatch). */
 const IDLE_CHECK_MS = 1_000;
 /** Reactions waiting this long on our partitions with none arriving: starved (see #unstarve). */
 const STARVED_AFTER_MS = 10_000;
@@ -60,11 +61,8 @@ export class AggregatorRunner {
   #loop: Promise<void> | undefined;
   #closing = false;
   #lastCommit = 0;
-  #lastIdleCheck = 0;
-  /** Since when reactions have waited on our partitions with none arriving (see #idleIfCaughtUp). */
-  #waitingSince: number | undefined;
-  /** The group's progress, asked while this member holds no partition. */
-  readonly #unassigned = new InputWatch({ consumer: () => this.#consumer, checkEveryMs: 0 });
+  /** Idle or starved: the lag of the partitions the tasks hold, or the group's progress when none. */
+  readonly #input: InputWatch;
   /** Bumped by every assignment change: a rewind that one overtook is done again. */
   #assignments = 0;
   /** Set by a failure or a new assignment: every task is rebuilt from the changelog before going on. */
@@ -85,6 +83,12 @@ export class AggregatorRunner {
   readonly #restore: PartitionRestore;
 
   constructor(private readonly o: AggregatorRunnerOptions) {
+    this.#input = new InputWatch({
+      consumer: () => this.#consumer,
+      checkEveryMs: IDLE_CHECK_MS,
+      starvedAfterMs: o.starvedAfterMs ?? STARVED_AFTER_MS,
+      onLag: (tp, lag) => o.metrics.partitionLag.set({ partition: String(tp.partition) }, lag),
+    });
     this.#tasks = new PartitionTasks({ catalog: o.catalog, rules: o.rules, reactions: o.serdes.reactions, metrics: o.metrics, logger: o.logger, closing: () => this.#closing, progress: o.progress });
     this.#phases = new PhaseWatch({ stage: 'aggregator', logger: o.logger, context: () => ({ needsRestore: this.#needsRewind, partitions: this.#tasks.partitions, consumer: this.#session?.consumer.diagnostics?.() }), quiet: () => this.#closing });
     const progress = o.progress ? { progress: o.progress } : {};
@@ -120,7 +124,7 @@ export class AggregatorRunner {
       if (this.#session !== undefined && session !== this.#session) return;
       this.o.logger.info({ assigned: assigned.map((tp) => tp.partition), revoked: revoked.map((tp) => tp.partition) }, 'partitions reassigned');
       this.#tasks.assign(assigned, revoked);
-      this.#unassigned.reset();
+      this.#input.assignment({ assigned, revoked });
       // Another member may have committed them meanwhile: only the changelog knows them now.
       for (const tp of [...revoked, ...assigned]) this.#committed.delete(tpKey(tp));
       // A new partition's windows and position come back through the rewind, before anything of
@@ -213,7 +217,7 @@ export class AggregatorRunner {
     // This poll's rebalance assigned partitions (or a failure is pending): nothing may be counted
     // before the rewind restores them.
     if (this.#needsRewind) return;
-    if (batch.length > 0) this.#waitingSince = undefined;
+    if (batch.length > 0) this.#input.received();
     await this.#tasks.count(batch);
     // An assignment while the batch was counted (a record waiting for the registry) may have fed
     // old records to a new partition's fresh task: count nothing of it; the rewind reads it again.
@@ -239,44 +243,17 @@ export class AggregatorRunner {
 
   /**
    * A quiet poll is progress only when no input is waiting: a partition that cannot be read (its
-   * fetch stuck, its broker away) gives empty polls too, and health must see it stalled.
-   * Asked of the log at most once a second, which also refreshes the per-partition lag gauge.
+   * fetch stuck, its broker away) gives empty polls too, and health must see it stalled. Starved
+   * (reactions the log says wait, none arriving; or, holding no partition, reactions no member of
+   * the group commits) is cured by a new session. The chaos tier met both after a frozen broker:
+   * consumers out of their group, Kafka showing no member, lag in the thousands, polling nothing
+   * for good.
    */
   async #idleIfCaughtUp(): Promise<void> {
-    if (Date.now() - this.#lastIdleCheck < IDLE_CHECK_MS) return;
-    this.#lastIdleCheck = Date.now();
     this.#phases.enter('lag');
-    let waiting = false;
-    const tasks = this.#tasks.all();
-    if (tasks.length === 0) {
-      // Holding no partition is idleness only while the group is (see InputWatch): a member left
-      // out of its group must not look healthy while nobody counts the reactions.
-      const state = await this.#unassigned.afterEmptyPoll();
-      if (state === 'idle') this.#healthy();
-      else if (state === 'starved') this.o.logger.warn('records wait that no member of the group counts, and this one holds no partition');
-      return;
-    }
-    const lags = await Promise.all(tasks.map((t) => this.#consumer.lag(t.tp).catch(() => undefined)));
-    for (const [i, t] of tasks.entries()) {
-      const lag = lags[i];
-      if (lag !== undefined) this.o.metrics.partitionLag.set({ partition: String(t.tp.partition) }, lag);
-      if (lag !== 0) waiting = true;
-    }
-    if (!waiting) {
-      this.#waitingSince = undefined;
-      this.#healthy();
-      return;
-    }
-    // Starved: reactions wait on our partitions (the log says so) and none arrive. The chaos tier
-    // met it after a frozen broker: both aggregators' consumers were out of their group (Kafka
-    // showed no member, lag in the thousands), polling nothing for good.
-    if (!lags.some((l) => l !== undefined && l > 0)) return;
-    const now = Date.now();
-    this.#waitingSince ??= now;
-    if (now - this.#waitingSince >= (this.o.starvedAfterMs ?? STARVED_AFTER_MS)) {
-      this.#waitingSince = undefined;
-      await this.#unstarve();
-    }
+    const state = await this.#input.afterEmptyPoll();
+    if (state === 'idle') this.#healthy();
+    else if (state === 'starved') await this.#unstarve();
   }
 
   /**
@@ -286,10 +263,13 @@ export class AggregatorRunner {
    * publisher's first cure, does not bring back a consumer that left its group.)
    */
   async #unstarve(): Promise<void> {
-    this.o.logger.warn({ partitions: this.#tasks.partitions, consumer: this.#consumer.diagnostics?.() }, 'reactions wait but none arrive; a new session (consumer and producer) replaces this one');
+    const held = this.#tasks.all().map((t) => t.tp);
+    const why = held.length > 0 ? 'reactions wait but none arrive' : 'reactions wait that no member of the group counts, and this one holds no partition';
+    this.o.logger.warn({ partitions: this.#tasks.partitions, consumer: this.#consumer.diagnostics?.() }, `${why}; a new session (consumer and producer) replaces this one`);
     this.o.progress?.recovered('starved-new-session');
     const old = this.#session;
-    this.#tasks.assign([], this.#tasks.all().map((t) => t.tp));
+    this.#tasks.assign([], held);
+    this.#input.assignment({ assigned: [], revoked: held });
     this.#committed.clear();
     this.#assignments++;
     this.o.progress?.pending('assignment');

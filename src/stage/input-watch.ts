@@ -17,7 +17,16 @@ export class InputWatch {
   /** The group's committed offsets (summed) when last asked, while this member holds no partition. */
   #groupCommitted: number | undefined;
 
-  constructor(private readonly o: { consumer: () => LogConsumer; now?: () => number; checkEveryMs?: number; starvedAfterMs?: number }) {}
+  constructor(
+    private readonly o: {
+      consumer: () => LogConsumer;
+      now?: () => number;
+      checkEveryMs?: number;
+      starvedAfterMs?: number;
+      /** Each assigned partition's lag as the log told it (a per-partition gauge). */
+      onLag?: (tp: TopicPartition, lag: number) => void;
+    },
+  ) {}
 
   /** Follows the consumer's assignment (register with its onAssignment). */
   assignment({ assigned, revoked }: AssignmentChange): void {
@@ -37,23 +46,34 @@ export class InputWatch {
     this.#lastState = 'idle';
   }
 
-  /** After an empty poll. A partition whose lag cannot be asked now counts as waiting. */
+  /**
+   * After an empty poll. A partition whose lag cannot be asked now counts as waiting, but only
+   * records the log says wait start the starvation clock: a log that cannot answer is an outage,
+   * which the stage's recovery already handles, not a consumer to act on (and its seconds must not
+   * make the first answer after it look like starvation).
+   */
   async afterEmptyPoll(): Promise<InputState> {
     const now = (this.o.now ?? Date.now)();
     if (now - this.#lastCheck < (this.o.checkEveryMs ?? 1000)) return this.#lastState;
     this.#lastCheck = now;
     const consumer = this.o.consumer();
     if (this.#assigned.size === 0 && consumer.groupProgress) return this.#unassigned(consumer.groupProgress.bind(consumer), now);
-    const lags = await Promise.all(this.partitions.map((tp) => consumer.lag(tp).catch(() => undefined)));
+    const partitions = this.partitions;
+    const lags = await Promise.all(partitions.map((tp) => consumer.lag(tp).catch(() => undefined)));
+    let known = false;
+    for (const [i, lag] of lags.entries()) {
+      if (lag === undefined) continue;
+      this.o.onLag?.(partitions[i]!, lag);
+      if (lag > 0) known = true;
+    }
     if (lags.every((l) => l === 0)) {
       this.#waitingSince = undefined;
       this.#lastState = 'idle';
+    } else if (!known) {
+      this.#lastState = 'waiting';
     } else {
       this.#waitingSince ??= now;
-      // Starved only when the log says records wait: a log that cannot answer is an outage, which
-      // the stage's recovery already handles, not a consumer to act on.
-      const known = lags.some((l) => l !== undefined && l > 0);
-      this.#lastState = known && now - this.#waitingSince >= (this.o.starvedAfterMs ?? 10_000) ? 'starved' : 'waiting';
+      this.#lastState = now - this.#waitingSince >= (this.o.starvedAfterMs ?? 10_000) ? 'starved' : 'waiting';
     }
     return this.#lastState;
   }

@@ -435,13 +435,15 @@ describe('AggregatorRunner on the memory log', () => {
     expect((await metrics.recordsUndecodable.get()).values.reduce((n, v) => n + v.value, 0)).toBe(0);
   });
 
-  it('a member left out of its group (no partition) is alive only while nothing waits: reactions nobody counts make it stall', async () => {
-    // Its session's consumer is never assigned anything, as a librdkafka consumer left out of its
-    // group after a frozen broker (the chaos soak met it in the publisher).
+  it('a member left out of its group (no partition) is alive only while nothing waits; reactions nobody counts make it stall, then join again with a new session', async () => {
+    // Its first session's consumer is never assigned anything, as a librdkafka consumer left out of
+    // its group after a frozen broker (the chaos soak met it in the publisher); a new session's is.
     const log = new (class extends MemoryLog {
       progressAsked = 0;
+      sessions = 0;
       override async transactionalSession(opts: { transactionalId: string; groupId: string; topics: string[] }) {
         const session = await super.transactionalSession(opts);
+        if (++this.sessions > 1) return session;
         const c = session.consumer;
         c.poll = async (_max, timeoutMs) => {
           await new Promise((r) => setTimeout(r, Math.min(timeoutMs, 20)));
@@ -457,17 +459,26 @@ describe('AggregatorRunner on the memory log', () => {
     })({ defaultPartitions: 1 });
     const { serdes, react } = await threeWindowsLog(log);
     const clock = new ManualClock(T0);
-    const progress = new StageProgress('aggregator', clock, 5_000);
-    await startRunner(log, serdes, clock, createMetrics(), 10, undefined, progress);
+    const metrics = createMetrics();
+    const progress = new StageProgress('aggregator', clock, 5_000, metrics);
+    // Starved after twice 1.5 s of wall time with records waiting that no member commits.
+    await startRunner(log, serdes, clock, metrics, 10, undefined, progress, 1_500);
     // Nothing waits: idle is progress, whatever the clock says.
     clock.advance(6_000);
     await vi.waitFor(() => expect(progress.alive()).toBe(true));
     await react(3);
-    clock.advance(6_000);
-    // The next check (once a second) finds records no member commits: no progress is reported.
+    // The next check (once a second) finds records no member commits: no progress is reported
+    // from then on.
     const asked = log.progressAsked;
     await vi.waitFor(() => expect(log.progressAsked).toBeGreaterThan(asked), { timeout: 3_000 });
+    clock.advance(6_000);
     expect(progress.alive()).toBe(false);
+    expect(log.sessions).toBe(1);
+    // Still nobody commits: a new session joins the group, is assigned the partition and counts.
+    await vi.waitFor(() => expect(log.committed('agg', 'r', 0)).toBe(3), { timeout: 10_000, interval: 50 });
+    expect(log.sessions).toBe(2);
+    const recoveries = (await metrics.recoveries.get()).values.find((v) => v.labels.kind === 'starved-new-session');
+    expect(recoveries?.value).toBe(1);
   });
 
   it('a session whose consumer stops fetching while reactions wait is replaced by a new one: every reaction counted once', async () => {

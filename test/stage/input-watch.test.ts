@@ -32,13 +32,26 @@ describe('InputWatch: an empty poll is idleness only when nothing waits', () => 
     const log = new MemoryLog({ defaultPartitions: 1 });
     await log.ensureTopics([{ name: 't', partitions: 1 }]);
     const consumer = await log.consumer({ groupId: 'g', topics: ['t'] });
-    consumer.lag = async () => {
-      throw emoError('LOG_UNAVAILABLE', 'watermarks not known');
+    const lag = consumer.lag.bind(consumer);
+    let away = true;
+    consumer.lag = async (tp) => {
+      if (away) throw emoError('LOG_UNAVAILABLE', 'watermarks not known');
+      return lag(tp);
     };
     let now = 0;
-    const watch = new InputWatch({ consumer: () => consumer, now: () => now, checkEveryMs: 100, starvedAfterMs: 1000 });
+    const told: number[] = [];
+    const watch = new InputWatch({ consumer: () => consumer, now: () => now, checkEveryMs: 100, starvedAfterMs: 1000, onLag: (_tp, l) => void told.push(l) });
     watch.assignment({ assigned: [{ topic: 't', partition: 0 }], revoked: [] });
+    await (await log.producer()).send([{ topic: 't', key: 'k', value: Buffer.from('x') }]);
     for (now = 0; now <= 5000; now += 500) expect(await watch.afterEmptyPoll()).toBe('waiting');
+    expect(told).toEqual([]);
+    // The log answers again, records waiting: the outage's seconds did not count, the clock starts now.
+    away = false;
+    now = 5500;
+    expect(await watch.afterEmptyPoll()).toBe('waiting');
+    expect(told).toEqual([1]);
+    now = 6600;
+    expect(await watch.afterEmptyPoll()).toBe('starved');
   });
 
   it('holding no partition: idle while nothing waits or another member commits; starved once records wait that no member commits', async () => {
