@@ -240,16 +240,25 @@ export class Viewers {
 
   /** Longest time any client went without an update between `from` and `to` (ms). */
   longestSilence(from: number, to: number): number {
-    let worst = 0;
-    for (const list of this.got.values()) {
+    return this.silence(from, to).ms;
+  }
+
+  /**
+   * The longest silence, with where it was: the client (node/match), when it began and the window
+   * of the update that ended it, so a long one can be told apart (the node's death, or its return).
+   */
+  silence(from: number, to: number): { ms: number; client: string; from: number; endedBy: number | undefined } {
+    let worst = { ms: 0, client: '', from, endedBy: undefined as number | undefined };
+    for (const [client, list] of this.got) {
       let prev = from;
       for (const r of list) {
         if (r.at < from) continue;
         if (r.at > to) break;
-        worst = Math.max(worst, r.at - prev);
+        if (r.at - prev > worst.ms) worst = { ms: r.at - prev, client, from: prev, endedBy: r.msg.type === 'update' ? r.msg.windowStart : undefined };
         prev = r.at;
       }
-      worst = Math.max(worst, Math.min(to, Date.now()) - prev);
+      const tail = Math.min(to, Date.now()) - prev;
+      if (tail > worst.ms) worst = { ms: tail, client, from: prev, endedBy: undefined };
     }
     return worst;
   }

@@ -72,6 +72,10 @@ describe('cluster: a Kafka node dies (3 nodes, replication 3, min.insync.replica
       windows: verdict.windowsChecked,
     };
     printRow(row);
+    // Where the longest silence was, on the kill's clock: the node's death, or its return.
+    const quiet = viewers.silence(killedAt - 1000, restartedAt + 5000);
+    const at = (t: number) => `${((t - killedAt) / 1000).toFixed(1)} s`;
+    console.log(`[cluster] longest silence ${(quiet.ms / 1000).toFixed(1)} s at ${quiet.client}: from ${at(quiet.from)} after the kill (restart at ${at(restartedAt)}), ended by the window starting ${quiet.endedBy !== undefined ? at(quiet.endedBy) : '(none)'}`);
     console.log(`[cluster] answers by status: ${JSON.stringify(load.statuses())} ${JSON.stringify(load.errors())}; windows emitted by the aggregators while the node was down: ${during.map((d, i) => d - before[i]!).join(', ')}`);
     printMemory({ api: pipeline.api, 'aggregator agg-0': pipeline.aggregators[0]!, 'aggregator agg-1': pipeline.aggregators[1]!, publisher: pipeline.publisher, 'fanout 0': pipeline.fanouts[0]!, 'fanout 1': pipeline.fanouts[1]! });
     const emitted = during.map((d, i) => d - before[i]!);
