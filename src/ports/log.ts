@@ -33,9 +33,11 @@ export interface LogConsumer {
    * committed yet (lag), and the sum of the committed offsets (it grows while any member commits).
    * What a member holding no partition asks to tell an idle group from one nobody reads for (a
    * consumer left out of its group: Kafka shows no member, records pile up, and its empty polls
-   * look like idleness). Rejects when the log cannot tell now.
+   * look like idleness). Rejects when the log cannot tell now. `committed` is undefined when the
+   * log answers (its partitions' ends) but this consumer cannot read the group's offsets: its own
+   * group client is stuck, not the log away (lag then counts from each partition's start).
    */
-  groupProgress?(): Promise<{ lag: number; committed: number }>;
+  groupProgress?(): Promise<{ lag: number; committed: number | undefined }>;
   /** What a stuck-phase log shows of the consumer's own state (where it waits), when the adapter can tell. */
   diagnostics?(): Record<string, unknown>;
   /** Called before records of a newly assigned partition are returned and after a revoked one's last. */

@@ -16,6 +16,8 @@ export class InputWatch {
   #lastState: InputState = 'idle';
   /** The group's committed offsets (summed) when last asked, while this member holds no partition. */
   #groupCommitted: number | undefined;
+  /** Whether the last answer held the group's offsets (see #unassigned). */
+  #groupAnswered = true;
 
   constructor(
     private readonly o: {
@@ -82,18 +84,26 @@ export class InputWatch {
    * Holding no partition is idleness while the group is: nothing waits, or another member commits.
    * Records waiting that no member commits (the group's committed offsets do not move) are
    * starvation too: a consumer left out of its group after a frozen broker sat like that, Kafka
-   * showing no member, /healthz 200, every later window missing (chaos soak, 7 Dec).
+   * showing no member, /healthz 200, every later window missing (chaos soak, 7 Dec). So is a
+   * consumer whose own group client does not answer while the log does (committed undefined): it
+   * was one that never joined again (chaos soak, 7 Dec, later). Its clock is its own: once the
+   * group's offsets answer again, the clock starts afresh.
    */
-  async #unassigned(progress: () => Promise<{ lag: number; committed: number }>, now: number): Promise<InputState> {
+  async #unassigned(progress: () => Promise<{ lag: number; committed: number | undefined }>, now: number): Promise<InputState> {
     const g = await progress().catch(() => undefined);
-    const moved = g !== undefined && this.#groupCommitted !== undefined && g.committed !== this.#groupCommitted;
-    if (g) this.#groupCommitted = g.committed;
-    if (g?.lag === 0 || moved) {
-      this.#waitingSince = undefined;
-      this.#lastState = 'idle';
-    } else if (g === undefined) {
+    if (g === undefined) {
       // An outage: the log cannot tell. Its seconds are not starvation (a rejoin follows it).
       this.#lastState = 'waiting';
+      return this.#lastState;
+    }
+    const groupAnswered = g.committed !== undefined;
+    if (groupAnswered !== this.#groupAnswered) this.#waitingSince = undefined;
+    this.#groupAnswered = groupAnswered;
+    const moved = g.committed !== undefined && this.#groupCommitted !== undefined && g.committed !== this.#groupCommitted;
+    if (g.committed !== undefined) this.#groupCommitted = g.committed;
+    if (g.lag === 0 || moved) {
+      this.#waitingSince = undefined;
+      this.#lastState = 'idle';
     } else {
       this.#waitingSince ??= now;
       // Twice the bound: a member joining its group holds nothing until the group's first
@@ -107,6 +117,7 @@ export class InputWatch {
   reset(): void {
     this.#waitingSince = undefined;
     this.#groupCommitted = undefined;
+    this.#groupAnswered = true;
     this.#lastState = 'waiting';
     this.#lastCheck = Number.NEGATIVE_INFINITY;
   }

@@ -97,4 +97,32 @@ describe('InputWatch: an empty poll is idleness only when nothing waits', () => 
     now = 11_300;
     expect(await watch.afterEmptyPoll()).toBe('starved');
   });
+
+  it('holding no partition: a consumer whose group client does not answer while the log does is starved, on a clock of its own', async () => {
+    const log = new MemoryLog({ defaultPartitions: 1 });
+    await log.ensureTopics([{ name: 't', partitions: 1 }]);
+    const consumer = await log.consumer({ groupId: 'g', topics: ['t'] });
+    await (await log.producer()).send([1, 2, 3].map((i) => ({ topic: 't', key: 'k', value: Buffer.from(String(i)) })));
+    const progress = consumer.groupProgress!.bind(consumer);
+    // The partitions' ends answer, the group's offsets do not (a consumer that never joined again).
+    consumer.groupProgress = async () => ({ ...(await progress()), committed: undefined });
+    let now = 0;
+    const watch = new InputWatch({ consumer: () => consumer, now: () => now, checkEveryMs: 100, starvedAfterMs: 1000 });
+    expect(await watch.afterEmptyPoll()).toBe('waiting');
+    now = 1900;
+    expect(await watch.afterEmptyPoll()).toBe('waiting');
+    now = 2100;
+    expect(await watch.afterEmptyPoll()).toBe('starved');
+    // The group's offsets answer again (a coordinator that moved, back): the clock starts afresh.
+    watch.reset();
+    now = 2200;
+    expect(await watch.afterEmptyPoll()).toBe('waiting');
+    consumer.groupProgress = progress;
+    now = 3000;
+    expect(await watch.afterEmptyPoll()).toBe('waiting');
+    now = 4500;
+    expect(await watch.afterEmptyPoll()).toBe('waiting');
+    now = 5100;
+    expect(await watch.afterEmptyPoll()).toBe('starved');
+  });
 });

@@ -337,31 +337,40 @@ export class KafkaLogConsumer implements LogConsumer {
     return Math.max(0, wm.highOffset - next);
   }
 
-  async groupProgress(): Promise<{ lag: number; committed: number }> {
+  /**
+   * The log's side first (metadata, every partition's watermarks): when that fails the log is away.
+   * The group's committed offsets are asked after it: a failure there, with the log answering, is
+   * this client's group machinery stuck. The chaos soak met it: after a frozen broker and a
+   * coordinator reload, a publisher's consumer never joined its group again (Kafka showing no
+   * member for minutes, through a broker restart), and its committed() never answered, which read
+   * as an outage, so the consumer was never replaced.
+   */
+  async groupProgress(): Promise<{ lag: number; committed: number | undefined }> {
     const meta = await call<RdKafka.Metadata>((cb) => this.raw.getMetadata({ timeout: 2000 }, (err, m) => cb(err, m)), 2000 + CALL_SLACK_MS).catch((err: unknown) => {
       throw kafkaError('metadata not known', err);
     });
     const tps = meta.topics.filter((t) => this.#topics.includes(t.name)).flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.id })));
     if (tps.length === 0) return { lag: 0, committed: 0 };
-    const [committed, marks] = await Promise.all([
-      this.committed(tps, CAUGHT_UP_COMMITTED_MS),
-      Promise.all(
-        tps.map((tp) =>
-          call<RdKafka.WatermarkOffsets>((cb) => this.raw.queryWatermarkOffsets(tp.topic, tp.partition, 2000, (err, w) => cb(err, w)), 2000 + CALL_SLACK_MS).catch((err: unknown) => {
-            throw kafkaError(`watermarks of ${tpKey(tp)} not known`, err);
-          }),
-        ),
+    const marks = await Promise.all(
+      tps.map((tp) =>
+        call<RdKafka.WatermarkOffsets>((cb) => this.raw.queryWatermarkOffsets(tp.topic, tp.partition, 2000, (err, w) => cb(err, w)), 2000 + CALL_SLACK_MS).catch((err: unknown) => {
+          throw kafkaError(`watermarks of ${tpKey(tp)} not known`, err);
+        }),
       ),
-    ]);
+    );
+    const committed = await this.committed(tps, CAUGHT_UP_COMMITTED_MS).catch((err: unknown) => {
+      this.logger.warn({ err }, 'the group\'s committed offsets not known while the log answers');
+      return undefined;
+    });
     let lag = 0;
     let sum = 0;
-    for (const [i, c] of committed.entries()) {
-      const wm = marks[i]!;
-      const at = c.offset >= 0 ? c.offset : wm.lowOffset;
+    for (const [i, wm] of marks.entries()) {
+      const c = committed?.[i];
+      const at = c !== undefined && c.offset >= 0 ? c.offset : wm.lowOffset;
       lag += Math.max(0, wm.highOffset - at);
       sum += Math.max(0, at);
     }
-    return { lag, committed: sum };
+    return { lag, committed: committed === undefined ? undefined : sum };
   }
 
   async rewind(partitions: TopicPartition[]): Promise<TopicPartitionOffset[]> {

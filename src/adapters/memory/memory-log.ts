@@ -306,7 +306,7 @@ class MemoryConsumer implements LogConsumer {
     this.#listeners.push(listener);
   }
 
-  async groupProgress(): Promise<{ lag: number; committed: number }> {
+  async groupProgress(): Promise<{ lag: number; committed: number | undefined }> {
     let lag = 0;
     let committed = 0;
     for (const topic of this.topics) {
