@@ -88,45 +88,37 @@ class WsSink extends SinkViewer {
   }
 }
 
-/**
- * The Server-Sent Events adapter (and its viewer): updates are default events (id: = epoch.seq), the
- * rest named ones. Like WsSink, it decides once, when the headers have gone out, whether events may
- * be written straight to the TCP stream in the chunked coding: with the headers sent, Node writes
- * every res.write through to that stream at once (it buffers only before the headers or once the
- * socket is gone), so raw writes and res.write keep their order, and the per-update path reads one
- * stream instead of the response's getters.
- */
+/** The Server-Sent Events adapter (and its viewer): updates are default events (id: = epoch.seq), the rest named ones. */
 class SseSink extends SinkViewer {
-  readonly #raw: Socket | undefined;
-
   constructor(
     readonly res: ServerResponse,
     readonly format: LiveFormat,
   ) {
     super();
-    const chunked = (res as ServerResponse & { chunkedEncoding?: boolean }).chunkedEncoding === true;
-    this.#raw = chunked && res.headersSent && res.socket ? res.socket : undefined;
   }
   isOpen(): boolean {
     return !this.res.destroyed && !this.res.writableEnded;
   }
-  /** The response's writableLength counts its own queue and its socket's. */
+  /** The response's queue and its socket's (Node's writableLength counts the socket's on some versions, not on others). */
   buffered(): number {
-    const raw = this.#raw;
-    return raw !== undefined ? raw.writableLength : this.res.writableLength;
+    return Math.max(this.res.writableLength, this.res.socket?.writableLength ?? 0);
   }
   control(msg: ServerMessage | HelloMessage): void {
     if (this.isOpen()) this.res.write(`event:${msg.type}\ndata:${JSON.stringify(msg)}\n\n`);
   }
-  /** One write of bytes shared by every SSE connection of its profile (framed once per update). */
+  /**
+   * Like writeShared for a WebSocket: the event, already in the chunked coding, is written straight
+   * to the TCP stream (one write of shared bytes), when nothing of the response waits in Node's
+   * buffers and the response is chunked; otherwise through res.write, which frames it itself. Asked
+   * on every write, not once: Node 24 holds a res.write in the response's own buffer where Node 20
+   * passed it through, and a raw write then overtook it (the hello behind the first update).
+   */
   update(e: EncodedUpdate, withEpoch: boolean): void {
     if (!this.isOpen()) return;
-    const raw = this.#raw;
-    if (raw !== undefined) {
-      if (!raw.destroyed) raw.write(e.sseChunk(this.format, withEpoch));
-    } else {
-      this.res.write(e.sseEvent(this.format, withEpoch));
-    }
+    const res = this.res as ServerResponse & { chunkedEncoding?: boolean };
+    const sock = res.socket;
+    if (sock && !sock.destroyed && res.headersSent && res.chunkedEncoding === true && res.writableLength === 0) sock.write(e.sseChunk(this.format, withEpoch));
+    else res.write(e.sseEvent(this.format, withEpoch));
   }
 }
 
