@@ -3,11 +3,16 @@ import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
 import { InputWatch } from '../../src/stage/input-watch.js';
 import { emoError } from '../../src/domain/errors.js';
 
+/** A memory log with topic t (one partition) and a consumer of group g on it. */
+async function oneTopic() {
+  const log = new MemoryLog({ defaultPartitions: 1 });
+  await log.ensureTopics([{ name: 't', partitions: 1 }]);
+  return { log, consumer: await log.consumer({ groupId: 'g', topics: ['t'] }) };
+}
+
 describe('InputWatch: an empty poll is idleness only when nothing waits', () => {
   it('idle with nothing waiting; waiting, then starved, while records wait and none arrive; idle again once they do', async () => {
-    const log = new MemoryLog({ defaultPartitions: 1 });
-    await log.ensureTopics([{ name: 't', partitions: 1 }]);
-    const consumer = await log.consumer({ groupId: 'g', topics: ['t'] });
+    const { log, consumer } = await oneTopic();
     let now = 0;
     const watch = new InputWatch({ consumer: () => consumer, now: () => now, checkEveryMs: 100, starvedAfterMs: 1000 });
     watch.assignment({ assigned: [{ topic: 't', partition: 0 }], revoked: [] });
@@ -29,9 +34,7 @@ describe('InputWatch: an empty poll is idleness only when nothing waits', () => 
   });
 
   it('a log that cannot say its lag (an outage) is waiting, never starved: the stage recovery owns outages', async () => {
-    const log = new MemoryLog({ defaultPartitions: 1 });
-    await log.ensureTopics([{ name: 't', partitions: 1 }]);
-    const consumer = await log.consumer({ groupId: 'g', topics: ['t'] });
+    const { log, consumer } = await oneTopic();
     const lag = consumer.lag.bind(consumer);
     let away = true;
     consumer.lag = async (tp) => {
@@ -55,9 +58,7 @@ describe('InputWatch: an empty poll is idleness only when nothing waits', () => 
   });
 
   it('holding no partition: idle while nothing waits or another member commits; starved once records wait that no member commits', async () => {
-    const log = new MemoryLog({ defaultPartitions: 1 });
-    await log.ensureTopics([{ name: 't', partitions: 1 }]);
-    const consumer = await log.consumer({ groupId: 'g', topics: ['t'] });
+    const { log, consumer } = await oneTopic();
     let now = 0;
     // Nothing assigned: a member the group left out, or a standby beside the one that reads.
     const watch = new InputWatch({ consumer: () => consumer, now: () => now, checkEveryMs: 100, starvedAfterMs: 1000 });
@@ -99,9 +100,7 @@ describe('InputWatch: an empty poll is idleness only when nothing waits', () => 
   });
 
   it('holding no partition: a consumer whose group client does not answer while the log does is starved, on a clock of its own', async () => {
-    const log = new MemoryLog({ defaultPartitions: 1 });
-    await log.ensureTopics([{ name: 't', partitions: 1 }]);
-    const consumer = await log.consumer({ groupId: 'g', topics: ['t'] });
+    const { log, consumer } = await oneTopic();
     await (await log.producer()).send([1, 2, 3].map((i) => ({ topic: 't', key: 'k', value: Buffer.from(String(i)) })));
     const progress = consumer.groupProgress!.bind(consumer);
     // The partitions' ends answer, the group's offsets do not (a consumer that never joined again).
