@@ -24,6 +24,17 @@ export interface LogProducer {
   close(): Promise<void>;
 }
 
+/** See LogConsumer.groupProgress. */
+export interface GroupProgress {
+  lag: number;
+  committed: number | undefined;
+  /**
+   * This consumer's own client could not reach the log; the answer came from a fresh client (the
+   * Kafka adapter): the log is there, the consumer's client is not.
+   */
+  ownClientAway?: boolean;
+}
+
 export interface LogConsumer {
   /** Records from the assigned partitions, in offset order per partition; [] after timeoutMs with none. */
   poll(maxRecords: number, timeoutMs: number): Promise<LogRecord[]>;
@@ -37,7 +48,7 @@ export interface LogConsumer {
    * log answers (its partitions' ends) but this consumer cannot read the group's offsets: its own
    * group client is stuck, not the log away (lag then counts from each partition's start).
    */
-  groupProgress?(): Promise<{ lag: number; committed: number | undefined }>;
+  groupProgress?(): Promise<GroupProgress>;
   /** What a stuck-phase log shows of the consumer's own state (where it waits), when the adapter can tell. */
   diagnostics?(): Record<string, unknown>;
   /** Called before records of a newly assigned partition are returned and after a revoked one's last. */

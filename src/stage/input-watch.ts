@@ -1,6 +1,9 @@
-import { tpKey, type AssignmentChange, type LogConsumer, type TopicPartition } from '../ports/log.js';
+import { tpKey, type AssignmentChange, type GroupProgress, type LogConsumer, type TopicPartition } from '../ports/log.js';
 
 export type InputState = 'idle' | 'waiting' | 'starved';
+
+/** What the starvation clock measures: the assigned partitions' lag, or the group's view (see #byGroup). */
+type Clock = 'lags' | 'group' | 'group-unanswered' | 'client-away';
 
 /**
  * Tells an idle stage from a starved one. An empty poll is progress only when nothing waits on the
@@ -14,10 +17,10 @@ export class InputWatch {
   #lastCheck = Number.NEGATIVE_INFINITY;
   #waitingSince: number | undefined;
   #lastState: InputState = 'idle';
-  /** The group's committed offsets (summed) when last asked, while this member holds no partition. */
+  /** The group's committed offsets (summed) when last asked (see #byGroup). */
   #groupCommitted: number | undefined;
-  /** Whether the last answer held the group's offsets (see #unassigned). */
-  #groupAnswered = true;
+  /** Which clock #waitingSince runs on (see #judge). */
+  #clock: Clock = 'lags';
 
   constructor(
     private readonly o: {
@@ -52,72 +55,84 @@ export class InputWatch {
    * After an empty poll. A partition whose lag cannot be asked now counts as waiting, but only
    * records the log says wait start the starvation clock: a log that cannot answer is an outage,
    * which the stage's recovery already handles, not a consumer to act on (and its seconds must not
-   * make the first answer after it look like starvation).
+   * make the first answer after it look like starvation). When no partition's lag answers, the
+   * group's view decides (see #byGroup): the consumer's own client may be the one that cannot reach
+   * the log, while the log is there.
    */
   async afterEmptyPoll(): Promise<InputState> {
     const now = (this.o.now ?? Date.now)();
     if (now - this.#lastCheck < (this.o.checkEveryMs ?? 1000)) return this.#lastState;
     this.#lastCheck = now;
     const consumer = this.o.consumer();
-    if (this.#assigned.size === 0 && consumer.groupProgress) return this.#unassigned(consumer.groupProgress.bind(consumer), now);
+    const progress = consumer.groupProgress?.bind(consumer);
     const partitions = this.partitions;
+    if (partitions.length === 0) return progress ? this.#byGroup(progress, now) : this.#judge('lags', 0, now);
     const lags = await Promise.all(partitions.map((tp) => consumer.lag(tp).catch(() => undefined)));
+    if (progress && lags.every((l) => l === undefined)) return this.#byGroup(progress, now);
     let known = false;
     for (const [i, lag] of lags.entries()) {
       if (lag === undefined) continue;
       this.o.onLag?.(partitions[i]!, lag);
       if (lag > 0) known = true;
     }
-    if (lags.every((l) => l === 0)) {
+    if (lags.every((l) => l === 0)) return this.#judge('lags', 0, now);
+    if (!known) {
+      this.#lastState = 'waiting';
+      return this.#lastState;
+    }
+    return this.#judge('lags', 1, now);
+  }
+
+  /**
+   * Idle when nothing waits; otherwise waiting, then starved once input has waited past the bound
+   * on this clock. The lag clock and the group clock (#byGroup) are separate: a consumer moving from
+   * one to the other starts afresh.
+   */
+  #judge(clock: Clock, waiting: number, now: number): InputState {
+    if (clock !== this.#clock) this.#waitingSince = undefined;
+    this.#clock = clock;
+    if (waiting === 0) {
       this.#waitingSince = undefined;
       this.#lastState = 'idle';
-    } else if (!known) {
-      this.#lastState = 'waiting';
-    } else {
-      this.#waitingSince ??= now;
-      this.#lastState = now - this.#waitingSince >= (this.o.starvedAfterMs ?? 10_000) ? 'starved' : 'waiting';
+      return this.#lastState;
     }
+    this.#waitingSince ??= now;
+    // On the group's clocks, twice the bound: a member joining its group holds nothing until the
+    // group's first rebalance ends, which may wait out a dead member's session. A client that cannot
+    // reach the log while a fresh one can is not joining anything: the bound.
+    const bound = (this.o.starvedAfterMs ?? 10_000) * (clock === 'lags' || clock === 'client-away' ? 1 : 2);
+    this.#lastState = now - this.#waitingSince >= bound ? 'starved' : 'waiting';
     return this.#lastState;
   }
 
   /**
-   * Holding no partition is idleness while the group is: nothing waits, or another member commits.
-   * Records waiting that no member commits (the group's committed offsets do not move) are
-   * starvation too: a consumer left out of its group after a frozen broker sat like that, Kafka
-   * showing no member, /healthz 200, every later window missing (chaos soak, 7 Dec). So is a
-   * consumer whose own group client does not answer while the log does (committed undefined): it
-   * was one that never joined again (chaos soak, 7 Dec, later). Its clock is its own: once the
-   * group's offsets answer again, the clock starts afresh.
+   * The group's view: idleness while nothing waits, or while another member commits. Records
+   * waiting that no member commits (the group's committed offsets do not move) are starvation: a
+   * consumer left out of its group after a frozen broker sat like that, Kafka showing no member,
+   * /healthz 200, every later window missing (chaos soak, 7 Dec). So is a consumer whose group
+   * offsets do not answer while the log does (committed undefined), on a clock of its own: one
+   * that never joined again. The Kafka adapter answers through a fresh client when the consumer's
+   * own cannot reach the log (ownClientAway), so a client that never reconnects (chaos soak and CI,
+   * 7 Dec: its every call failing while every other client of the broker was fine) reads as what it
+   * is, not as an outage, on a clock of its own too. An outage is only when nobody can ask.
    */
-  async #unassigned(progress: () => Promise<{ lag: number; committed: number | undefined }>, now: number): Promise<InputState> {
+  async #byGroup(progress: () => Promise<GroupProgress>, now: number): Promise<InputState> {
     const g = await progress().catch(() => undefined);
     if (g === undefined) {
       // An outage: the log cannot tell. Its seconds are not starvation (a rejoin follows it).
       this.#lastState = 'waiting';
       return this.#lastState;
     }
-    const groupAnswered = g.committed !== undefined;
-    if (groupAnswered !== this.#groupAnswered) this.#waitingSince = undefined;
-    this.#groupAnswered = groupAnswered;
     const moved = g.committed !== undefined && this.#groupCommitted !== undefined && g.committed !== this.#groupCommitted;
     if (g.committed !== undefined) this.#groupCommitted = g.committed;
-    if (g.lag === 0 || moved) {
-      this.#waitingSince = undefined;
-      this.#lastState = 'idle';
-    } else {
-      this.#waitingSince ??= now;
-      // Twice the bound: a member joining its group holds nothing until the group's first
-      // rebalance ends, which may wait out a dead member's session.
-      this.#lastState = now - this.#waitingSince >= 2 * (this.o.starvedAfterMs ?? 10_000) ? 'starved' : 'waiting';
-    }
-    return this.#lastState;
+    const clock = g.ownClientAway ? 'client-away' : g.committed === undefined ? 'group-unanswered' : 'group';
+    return this.#judge(clock, g.lag === 0 || moved ? 0 : g.lag, now);
   }
 
   /** Starts the starvation clock again (after a recovery action). */
   reset(): void {
     this.#waitingSince = undefined;
     this.#groupCommitted = undefined;
-    this.#groupAnswered = true;
     this.#lastState = 'waiting';
     this.#lastCheck = Number.NEGATIVE_INFINITY;
   }

@@ -71,8 +71,13 @@ export class WatchedConsumer {
     if (this.#starvations === 1 && partitions.length > 0) {
       this.o.logger.warn(context, 'records wait but none arrive; back to the committed offsets');
       this.o.progress?.recovered('starved-rewind');
-      await this.#consumer.rewind(partitions);
-      return;
+      // A rewind that fails is a client that cannot reach the log while the log is there (it was
+      // judged by the group's view): no use waiting another bound for it.
+      const rewound = await this.#consumer.rewind(partitions).then(
+        () => true,
+        (err: unknown) => (this.o.logger.warn({ err }, 'the rewind failed'), false),
+      );
+      if (rewound) return;
     }
     this.o.logger.warn(context, partitions.length > 0 ? 'records still wait after a rewind; replacing the Kafka consumer' : 'records wait that no member of the group reads, and this one holds no partition; replacing the Kafka consumer');
     this.o.progress?.recovered('starved-new-consumer');

@@ -8,6 +8,7 @@ import { createMetrics } from '../../src/metrics/metrics.js';
 import type { LogConsumer } from '../../src/ports/log.js';
 import { PublisherRunner } from '../../src/publish/publisher-runner.js';
 import { StageProgress } from '../../src/stage/stage-progress.js';
+import { emoError } from '../../src/domain/errors.js';
 import { AwayRegistry, silentLogger } from '../../helpers/fixtures.js';
 
 const T0 = 1_800_000_000_000;
@@ -108,6 +109,60 @@ describe('publisher runner: a consumer that stops fetching', () => {
     expect(log.consumers).toBe(2);
     // In order, once each: what the new consumer read again, the bus had already.
     expect(seen).toEqual([1, 2, 3, 4, 5].map((i) => (T0 + (i - 1) * 2000) / 2000));
+  });
+});
+
+/**
+ * The memory log whose first consumer's client cannot reach the log once `dead` is set, as a
+ * librdkafka consumer could not after a frozen broker (chaos soak and CI, 7 Dec): empty polls, and
+ * every call that asks the broker (lag, rewind) fails, while the group's view (a fresh client in
+ * the Kafka adapter) answers.
+ */
+class DeadClientLog extends MemoryLog {
+  dead = false;
+  consumers = 0;
+  failedRewinds = 0;
+  emptyPolls = 0;
+  override async consumer(opts: { groupId: string; topics: string[] }): Promise<LogConsumer> {
+    const c = await super.consumer(opts);
+    if (++this.consumers > 1) return c;
+    const poll = c.poll.bind(c);
+    const lag = c.lag.bind(c);
+    const rewind = c.rewind.bind(c);
+    const unreachable = () => emoError('LOG_UNAVAILABLE', 'all broker connections are down');
+    c.poll = async (max, timeoutMs) => {
+      if (!this.dead) return poll(max, timeoutMs);
+      this.emptyPolls++;
+      await new Promise((r) => setTimeout(r, Math.min(timeoutMs, 20)));
+      return [];
+    };
+    c.lag = async (tp) => {
+      if (this.dead) throw unreachable();
+      return lag(tp);
+    };
+    c.rewind = async (partitions) => {
+      if (!this.dead) return rewind(partitions);
+      this.failedRewinds++;
+      throw unreachable();
+    };
+    return c;
+  }
+}
+
+describe('publisher runner: a consumer whose client cannot reach the log while the log is there', () => {
+  it('is replaced once its rewind fails, and every window reaches the bus once, in order', async () => {
+    const log = new DeadClientLog({ defaultPartitions: 1 });
+    const { seen, metrics, publish } = await setup(log, 150);
+    await publish(0, 2);
+    await vi.waitFor(() => expect(seen).toHaveLength(2), { timeout: 5_000, interval: 50 });
+    log.dead = true;
+    await vi.waitFor(() => expect(log.emptyPolls).toBeGreaterThan(0));
+    await publish(2, 3);
+    await vi.waitFor(() => expect(seen).toHaveLength(5), { timeout: 5_000, interval: 50 });
+    expect({ failedRewinds: log.failedRewinds, consumers: log.consumers }).toEqual({ failedRewinds: 1, consumers: 2 });
+    expect(seen).toEqual([1, 2, 3, 4, 5].map((i) => (T0 + (i - 1) * 2000) / 2000));
+    const recoveries = (await metrics.recoveries.get()).values.find((v) => v.labels.kind === 'starved-new-consumer');
+    expect(recoveries?.value).toBe(1);
   });
 });
 

@@ -36,10 +36,16 @@ describe('InputWatch: an empty poll is idleness only when nothing waits', () => 
   it('a log that cannot say its lag (an outage) is waiting, never starved: the stage recovery owns outages', async () => {
     const { log, consumer } = await oneTopic();
     const lag = consumer.lag.bind(consumer);
+    const progress = consumer.groupProgress!.bind(consumer);
     let away = true;
     consumer.lag = async (tp) => {
       if (away) throw emoError('LOG_UNAVAILABLE', 'watermarks not known');
       return lag(tp);
+    };
+    // Nobody reaches the log: not this consumer, nor the group's view (a fresh client, in Kafka).
+    consumer.groupProgress = async () => {
+      if (away) throw emoError('LOG_UNAVAILABLE', 'metadata not known');
+      return progress();
     };
     let now = 0;
     const told: number[] = [];
@@ -55,6 +61,57 @@ describe('InputWatch: an empty poll is idleness only when nothing waits', () => 
     expect(told).toEqual([1]);
     now = 6600;
     expect(await watch.afterEmptyPoll()).toBe('starved');
+  });
+
+  it("holding partitions whose lag this client cannot ask while the group's view answers (a client that never reconnected): the group decides", async () => {
+    const { log, consumer } = await oneTopic();
+    consumer.lag = async () => {
+      throw emoError('LOG_UNAVAILABLE', 'watermarks not known');
+    };
+    let now = 0;
+    const told: number[] = [];
+    const watch = new InputWatch({ consumer: () => consumer, now: () => now, checkEveryMs: 100, starvedAfterMs: 1000, onLag: (_tp, l) => void told.push(l) });
+    watch.assignment({ assigned: [{ topic: 't', partition: 0 }], revoked: [] });
+    // Nothing waits in the group's view: idle.
+    expect(await watch.afterEmptyPoll()).toBe('idle');
+    await (await log.producer()).send([1, 2, 3].map((i) => ({ topic: 't', key: 'k', value: Buffer.from(String(i)) })));
+    now = 200;
+    expect(await watch.afterEmptyPoll()).toBe('waiting');
+    // The group commits (this member's commits still reach the coordinator): not starved.
+    log.commit('g', [{ topic: 't', partition: 0, offset: 1 }]);
+    now = 1500;
+    expect(await watch.afterEmptyPoll()).toBe('idle');
+    // Then nothing moves while records wait: starved after twice the bound.
+    now = 1600;
+    expect(await watch.afterEmptyPoll()).toBe('waiting');
+    now = 3500;
+    expect(await watch.afterEmptyPoll()).toBe('waiting');
+    now = 3700;
+    expect(await watch.afterEmptyPoll()).toBe('starved');
+    expect(told).toEqual([]);
+  });
+
+  it("a client that cannot reach the log while a fresh one can (ownClientAway): starved after the bound, between the fresh client's answers too", async () => {
+    const { log, consumer } = await oneTopic();
+    await (await log.producer()).send([1, 2, 3].map((i) => ({ topic: 't', key: 'k', value: Buffer.from(String(i)) })));
+    const progress = consumer.groupProgress!.bind(consumer);
+    consumer.lag = async () => {
+      throw emoError('LOG_UNAVAILABLE', 'all broker connections are down');
+    };
+    // As the Kafka adapter does: a fresh client answers at most every few checks, the own client's
+    // failure stands in between.
+    let asked = 0;
+    consumer.groupProgress = async () => {
+      if (asked++ % 3 !== 0) throw emoError('LOG_UNAVAILABLE', 'all broker connections are down');
+      return { ...(await progress()), ownClientAway: true };
+    };
+    let now = 0;
+    const watch = new InputWatch({ consumer: () => consumer, now: () => now, checkEveryMs: 100, starvedAfterMs: 1000 });
+    watch.assignment({ assigned: [{ topic: 't', partition: 0 }], revoked: [] });
+    const states: string[] = [];
+    for (now = 0; now <= 1200; now += 200) states.push(await watch.afterEmptyPoll());
+    // Fresh answers at 0, 600 and 1200 ms: starved at the first one past the bound, not twice it.
+    expect(states).toEqual(['waiting', 'waiting', 'waiting', 'waiting', 'waiting', 'waiting', 'starved']);
   });
 
   it('holding no partition: idle while nothing waits or another member commits; starved once records wait that no member commits', async () => {

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import type { AssignmentChange, LogConsumer, LogRecord, TopicPartition, TopicPartitionOffset } from '../../ports/log.js';
+import type { AssignmentChange, GroupProgress, LogConsumer, LogRecord, TopicPartition, TopicPartitionOffset } from '../../ports/log.js';
 import type { KafkaOptions } from '../../config/kafka-options.js';
 import { emoError } from '../../domain/errors.js';
 import { classifyKafkaError, kafkaError } from './kafka-errors.js';
-import { call, CALL_SLACK_MS, debugConfig, errCode, forwardDebugLog, rdkafka, type RdKafka } from './rdkafka.js';
+import { call, CALL_SLACK_MS, debugConfig, disconnectInBackground, errCode, forwardDebugLog, rdkafka, type RdKafka } from './rdkafka.js';
 import { tpKey } from '../../ports/log.js';
 
 const COMMIT_RETRY_MS = 10_000;
@@ -19,6 +19,9 @@ const OFFSET_END = -1;
 const OFFSET_BEGINNING = -2;
 const ERR_STATE = -172;
 const ERR_PREV_IN_PROGRESS = -177;
+/** A fresh client asks for the group's progress when the consumer's own cannot, at most this often. */
+const PROBE_EVERY_MS = 5_000;
+const PROBE_CONNECT_MS = 5_000;
 /** A pump's consume(): short, so the stage's own poll never waits long behind it. */
 const PUMP_WAIT_MS = 10;
 const PUMP_MAX_RECORDS = 1000;
@@ -53,10 +56,13 @@ export class KafkaLogConsumer implements LogConsumer {
   #closed = false;
   /** The subscribed topics (groupProgress reads the whole group's position on them). */
   #topics: string[] = [];
+  /** When a fresh client last asked for the group's progress (see groupProgress). */
+  #lastProbe = Number.NEGATIVE_INFINITY;
   /** Where poll() is waiting, for a stuck-phase log (see diagnostics()). */
   #where = 'idle';
 
   private readonly brokers: string;
+  private readonly clientId: string;
 
   private constructor(
     o: KafkaOptions,
@@ -73,6 +79,7 @@ export class KafkaLogConsumer implements LogConsumer {
     private readonly start: 'committed' | 'caller' = 'committed',
   ) {
     this.brokers = o.brokers;
+    this.clientId = o.clientId;
     const Kafka = rdkafka();
     const self = this;
     this.raw = new Kafka.KafkaConsumer(
@@ -338,27 +345,70 @@ export class KafkaLogConsumer implements LogConsumer {
   }
 
   /**
-   * The log's side first (metadata, every partition's watermarks): when that fails the log is away.
-   * The group's committed offsets are asked after it: a failure there, with the log answering, is
-   * this client's group machinery stuck. The chaos soak met it: after a frozen broker and a
-   * coordinator reload, a publisher's consumer never joined its group again (Kafka showing no
-   * member for minutes, through a broker restart), and its committed() never answered, which read
-   * as an outage, so the consumer was never replaced.
+   * The whole group's lag and committed offsets on the subscribed topics, asked of this consumer's
+   * own client and, when that cannot reach the log, of a fresh one (at most every PROBE_EVERY_MS).
+   * The chaos soak and the CI met a consumer whose client never reconnected after a frozen broker
+   * and a coordinator reload: every call of it failing for minutes (Kafka showing the group empty)
+   * while every other client of the broker was fine. Asked of that client only, that read as an
+   * outage and the consumer was never replaced. A fresh client that answers says the log is there.
    */
-  async groupProgress(): Promise<{ lag: number; committed: number | undefined }> {
-    const meta = await call<RdKafka.Metadata>((cb) => this.raw.getMetadata({ timeout: 2000 }, (err, m) => cb(err, m)), 2000 + CALL_SLACK_MS).catch((err: unknown) => {
+  async groupProgress(): Promise<GroupProgress> {
+    try {
+      return await this.#progressOf(this.raw);
+    } catch (own) {
+      if (this.#closed || Date.now() - this.#lastProbe < PROBE_EVERY_MS) throw own;
+      this.#lastProbe = Date.now();
+      const fresh = await this.#probe();
+      if (!fresh) throw own;
+      this.logger.warn({ err: own, groupId: this.groupId, lag: fresh.lag }, 'this consumer\'s client cannot reach the log, a fresh client can');
+      return { ...fresh, ownClientAway: true };
+    }
+  }
+
+  /** A short-lived client of the same group that never joins it (committed offsets are the coordinator's). */
+  async #probe(): Promise<GroupProgress | undefined> {
+    const Kafka = rdkafka();
+    const probe = new Kafka.KafkaConsumer(
+      {
+        'bootstrap.servers': this.brokers,
+        'client.id': `${this.clientId}-${this.groupId}-probe`,
+        'group.id': this.groupId,
+        'enable.auto.commit': false,
+        'isolation.level': 'read_committed',
+      } as RdKafka.ConsumerGlobalConfig,
+      {},
+    );
+    probe.on('event.error', () => {}); // its errors are the answer (undefined), not news
+    try {
+      await call((cb) => probe.connect({ timeout: PROBE_CONNECT_MS }, (err) => cb(err)), PROBE_CONNECT_MS + CALL_SLACK_MS);
+      return await this.#progressOf(probe);
+    } catch (err) {
+      this.logger.debug({ err, groupId: this.groupId }, 'a fresh client cannot reach the log either');
+      return undefined;
+    } finally {
+      disconnectInBackground(probe, this.logger, `${this.groupId} probe`);
+    }
+  }
+
+  /**
+   * The log's side first (metadata, every partition's watermarks): when that fails the log is away
+   * for this client. The group's committed offsets are asked after it: a failure there, with the
+   * log answering, is the group's machinery stuck (committed: undefined; see InputWatch).
+   */
+  async #progressOf(client: RdKafka.KafkaConsumer): Promise<GroupProgress> {
+    const meta = await call<RdKafka.Metadata>((cb) => client.getMetadata({ timeout: 2000 }, (err, m) => cb(err, m)), 2000 + CALL_SLACK_MS).catch((err: unknown) => {
       throw kafkaError('metadata not known', err);
     });
     const tps = meta.topics.filter((t) => this.#topics.includes(t.name)).flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.id })));
     if (tps.length === 0) return { lag: 0, committed: 0 };
     const marks = await Promise.all(
       tps.map((tp) =>
-        call<RdKafka.WatermarkOffsets>((cb) => this.raw.queryWatermarkOffsets(tp.topic, tp.partition, 2000, (err, w) => cb(err, w)), 2000 + CALL_SLACK_MS).catch((err: unknown) => {
+        call<RdKafka.WatermarkOffsets>((cb) => client.queryWatermarkOffsets(tp.topic, tp.partition, 2000, (err, w) => cb(err, w)), 2000 + CALL_SLACK_MS).catch((err: unknown) => {
           throw kafkaError(`watermarks of ${tpKey(tp)} not known`, err);
         }),
       ),
     );
-    const committed = await this.committed(tps, CAUGHT_UP_COMMITTED_MS).catch((err: unknown) => {
+    const committed = await this.#committedOf(client, tps, CAUGHT_UP_COMMITTED_MS).catch((err: unknown) => {
       this.logger.warn({ err }, 'the group\'s committed offsets not known while the log answers');
       return undefined;
     });
@@ -380,10 +430,14 @@ export class KafkaLogConsumer implements LogConsumer {
     return at;
   }
 
-  async committed(partitions: TopicPartition[], timeoutMs: number): Promise<TopicPartitionOffset[]> {
+  committed(partitions: TopicPartition[], timeoutMs: number): Promise<TopicPartitionOffset[]> {
+    return this.#committedOf(this.raw, partitions, timeoutMs);
+  }
+
+  async #committedOf(client: RdKafka.KafkaConsumer, partitions: TopicPartition[], timeoutMs: number): Promise<TopicPartitionOffset[]> {
     if (partitions.length === 0) return [];
     const tps = partitions.map((p) => ({ topic: p.topic, partition: p.partition }));
-    const got = await call<RdKafka.TopicPartitionOffset[]>((cb) => this.raw.committed(tps, timeoutMs, (err, r) => cb(err, r)), timeoutMs + CALL_SLACK_MS).catch((err: unknown) => {
+    const got = await call<RdKafka.TopicPartitionOffset[]>((cb) => client.committed(tps, timeoutMs, (err, r) => cb(err, r)), timeoutMs + CALL_SLACK_MS).catch((err: unknown) => {
       throw kafkaError(`committed offsets of ${tps.map((p) => tpKey(p)).join(', ')} not known in ${timeoutMs} ms`, err);
     });
     const byKey = new Map(got.map((tp) => [tpKey(tp), tp.offset]));

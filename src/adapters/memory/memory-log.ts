@@ -4,6 +4,7 @@ import { DEFAULTS } from '../../config/config.js';
 import { tpKey } from '../../ports/log.js';
 import type {
   AssignmentChange,
+  GroupProgress,
   Log,
   LogConsumer,
   LogProducer,
@@ -306,7 +307,7 @@ class MemoryConsumer implements LogConsumer {
     this.#listeners.push(listener);
   }
 
-  async groupProgress(): Promise<{ lag: number; committed: number | undefined }> {
+  async groupProgress(): Promise<GroupProgress> {
     let lag = 0;
     let committed = 0;
     for (const topic of this.topics) {
