@@ -6,6 +6,8 @@
 #   jars : ${EMOSTREAM_CACHE:-$HOME/.cache/emostream}/spark-jars-<pyspark version>
 #          spark-sql-kafka-0-10_2.13, spark-avro_2.13 and their runtime deps (kafka-clients,
 #          spark-token-provider-kafka-0-10, commons-pool2, ...) minus what pyspark already ships.
+#   jvm  : ${EMOSTREAM_CACHE:-$HOME/.cache/emostream}/spark-jvm-<hash(spark/jvm sources, spark version)>
+#          emostream-spark-jvm.jar, the job's own JVM code, compiled with javac against pyspark's jars.
 #
 # stdout: shell lines to eval, e.g.  eval "$(spark/install.sh)"
 #   EMOSTREAM_SPARK_PYTHON=<venv python>  EMOSTREAM_SPARK_JARS=<comma-separated jar paths>
@@ -86,7 +88,33 @@ else
   log "jars ok: $JARS_DIR"
 fi
 
-JARS=$(ls "$JARS_DIR"/*.jar | sort | paste -sd, -)
+# ---- the job's own JVM code (spark/jvm: PartialCounts) -----------------------------------------
+# Compiled against the jars of the pyspark installed above, so it always matches the Spark that
+# runs it; no Maven and no network (every class it needs is in pyspark/jars). Cached by a hash of
+# the sources and the Spark version (session.jvm_jar computes the same).
+JVM_SRC=$HERE/jvm/src/main/java
+JVM_HASH=$( { echo "spark=$SPARK_VERSION"; (cd "$JVM_SRC" && find . -name '*.java' | LC_ALL=C sort | xargs cat); } | sha256sum | cut -c1-12)
+JVM_DIR=$CACHE/spark-jvm-$JVM_HASH
+JVM_JAR=$JVM_DIR/emostream-spark-jvm.jar
+if [ ! -f "$JVM_DIR/$OK" ]; then
+  command -v javac >/dev/null && command -v jar >/dev/null || { log "javac/jar not found (a JDK 17 is needed)"; exit 1; }
+  log "building $JVM_JAR"
+  TMP=$(mktemp -d "$CACHE/.spark-jvm-XXXXXX")
+  trap 'rm -rf "$TMP"' EXIT
+  find "$JVM_SRC" -name '*.java' | LC_ALL=C sort >"$TMP/sources"
+  javac --release 17 -Xlint:-options -cp "$PYSPARK_JARS/*" -d "$TMP/classes" @"$TMP/sources" >&2
+  jar --create --file "$TMP/emostream-spark-jvm.jar" -C "$TMP/classes" .
+  rm -rf "$JVM_DIR"
+  mkdir -p "$JVM_DIR"
+  mv "$TMP/emostream-spark-jvm.jar" "$JVM_JAR"
+  date -u +%FT%TZ >"$JVM_DIR/$OK"
+  rm -rf "$TMP"
+  trap - EXIT
+else
+  log "jvm jar ok: $JVM_JAR"
+fi
+
+JARS=$( { ls "$JARS_DIR"/*.jar; echo "$JVM_JAR"; } | sort | paste -sd, -)
 {
   echo "export EMOSTREAM_SPARK_PYTHON='$VENV/bin/python'"
   echo "export EMOSTREAM_SPARK_JARS='$JARS'"

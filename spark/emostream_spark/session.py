@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 from pathlib import Path
 from typing import Iterable, List, Mapping, Optional
@@ -18,21 +19,35 @@ def cache_dir() -> Path:
     return Path(os.environ.get("EMOSTREAM_CACHE") or Path.home() / ".cache" / "emostream")
 
 
+JVM_JAR = "emostream-spark-jvm.jar"
+JVM_SOURCES = Path(__file__).resolve().parent.parent / "jvm" / "src" / "main" / "java"
+
+
+def jvm_jar(spark_version: str) -> Path:
+    """Where install.sh builds the job's own JVM code for these sources and this Spark: the same
+    hash as install.sh's (the Spark version, then every .java file in path order)."""
+    h = hashlib.sha256(f"spark={spark_version}\n".encode())
+    for f in sorted(JVM_SOURCES.rglob("*.java"), key=lambda p: "./" + p.relative_to(JVM_SOURCES).as_posix()):
+        h.update(f.read_bytes())
+    return cache_dir() / f"spark-jvm-{h.hexdigest()[:12]}" / JVM_JAR
+
+
 def connector_jars(jars: Optional[str] = None) -> List[str]:
     """Comma-separated EMOSTREAM_SPARK_JARS (written by install.sh), else every jar in
-    <cache>/spark-jars-<pyspark version>. Raises when the connectors are missing: nothing is
-    downloaded at run time (run spark/install.sh)."""
+    <cache>/spark-jars-<pyspark version> and the job's own (jvm_jar). Raises when one is missing:
+    nothing is downloaded or built at run time (run spark/install.sh)."""
     import pyspark
 
     raw = jars if jars is not None else os.environ.get("EMOSTREAM_SPARK_JARS", "")
     paths = [p for p in (x.strip() for x in raw.split(",")) if p]
     if not paths:
         d = cache_dir() / f"spark-jars-{pyspark.__version__}"
-        paths = sorted(glob.glob(str(d / "*.jar")))
+        paths = sorted(glob.glob(str(d / "*.jar"))) + [str(jvm_jar(pyspark.__version__))]
     missing = [a for a in CONNECTOR_JARS if not any(Path(p).name.startswith(a + "-") for p in paths)]
+    missing += [] if any(Path(p).name == JVM_JAR for p in paths) else [JVM_JAR]
     if missing:
         raise FileNotFoundError(
-            f"Spark connector jars missing ({', '.join(missing)}); run spark/install.sh "
+            f"Spark jars missing ({', '.join(missing)}); run spark/install.sh "
             f"(looked at EMOSTREAM_SPARK_JARS and {cache_dir()}/spark-jars-{pyspark.__version__})")
     for p in paths:
         if not Path(p).is_file():

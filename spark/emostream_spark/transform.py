@@ -1,10 +1,10 @@
 """DataFrame transformations, the same on a batch DataFrame (tests) and a streaming one (the job).
 
 Streaming (the job, see build_pipeline):
-  kafka rows (value: binary)            decode_reactions   -> matchId, userId, emoji, ts
-  -> only catalog emojis                filter_catalog
-  -> eventTime, its window, emoji index window_rows        -> matchId, windowStartMs, idx
-  -> counted within the batch           partial_counts     -> + n (mapInArrow, before the shuffle)
+  kafka rows (value: binary), decoded, only catalog emojis, each one's window and emoji index,
+  counted within the batch's partition  partial_counts_jvm -> matchId, windowStartMs, idx, n
+    (spark/jvm PartialCounts; the same rows as decode_reactions, filter_catalog, window_rows and
+    partial_counts, the SQL and Arrow reference the tests compare it with)
   -> per match, windows closed by a processing-time timer at end + grace
                                         close_windows      -> matchId, windowStartMs, late, c
   The job encodes the few closed windows on the driver (windows.encode_window).
@@ -381,6 +381,55 @@ def _partial_counts_arrow(batches):
     yield from out.to_batches()
 
 
+EXPECTED_REACTION_FIELDS = "{matchId:string,userId:string,emoji:string,ts:long,receivedAt:long}"
+EXPECTED_REACTION_BATCH_FIELDS = "{matchId:string,receivedAt:long,reactions:array<{userId:string,emoji:string,ts:long}>}"
+
+
+def _shape(t) -> str:
+    """An Avro type as a short string of its layout (records by field names, logical types by
+    their underlying type)."""
+    if isinstance(t, str):
+        return t
+    if isinstance(t, list):
+        return "union<" + ",".join(_shape(x) for x in t) + ">"
+    kind = t.get("type")
+    if kind == "record":
+        return "{" + ",".join(f"{f['name']}:{_shape(f['type'])}" for f in t["fields"]) + "}"
+    if kind == "array":
+        return f"array<{_shape(t['items'])}>"
+    if kind == "map":
+        return f"map<{_shape(t['values'])}>"
+    return _shape(kind)
+
+
+def check_reaction_schemas(reaction_avsc: str, reaction_batch_avsc: Optional[str]) -> None:
+    """PartialCounts (spark/jvm) reads both layouts field by field: fail loudly if a schema
+    changes shape instead of counting garbage."""
+    got = _shape(json.loads(reaction_avsc))
+    if got != EXPECTED_REACTION_FIELDS:
+        raise ValueError(f"reaction.avsc is {got}, PartialCounts reads {EXPECTED_REACTION_FIELDS}; update spark/jvm")
+    if reaction_batch_avsc is not None:
+        got = _shape(json.loads(reaction_batch_avsc))
+        if got != EXPECTED_REACTION_BATCH_FIELDS:
+            raise ValueError(f"reaction-batch.avsc is {got}, PartialCounts reads {EXPECTED_REACTION_BATCH_FIELDS}; update spark/jvm")
+
+
+def partial_counts_jvm(kafka_df: DataFrame, catalog: Sequence[CatalogEmoji], rules: AggregationConfig,
+                       packed_ids: Sequence[int] = ()) -> DataFrame:
+    """Kafka rows (value: binary) -> PARTIAL_DDL rows, decoded and counted per partition on the JVM
+    (spark/jvm PartialCounts, built by install.sh): the rows of decode_reactions, filter_catalog,
+    window_rows and partial_counts, without a row per reaction, a Python worker or an Arrow copy.
+    Needs classic PySpark (py4j), which the job runs."""
+    from pyspark.sql.classic.dataframe import DataFrame as ClassicDataFrame
+
+    spark = kafka_df.sparkSession
+    jvm = spark.sparkContext._jvm
+    jdf = jvm.io.emostream.spark.PartialCounts.apply(
+        kafka_df._jdf, "\n".join(e.emoji for e in catalog), rules.window_ms, rules.ts_tolerance_ms,
+        ",".join(str(i) for i in packed_ids))
+    return ClassicDataFrame(jdf, spark)
+
+
 def partial_counts(rows: DataFrame, tasks: Optional[int] = None) -> DataFrame:
     """With tasks, the source's partitions (one per Kafka partition: 12 on the reactions topic) are
     first merged into that many tasks (coalesce: no shuffle; the decode still runs in them): each
@@ -421,11 +470,11 @@ def build_pipeline(kafka_df: DataFrame, schemas: Schemas, aggregate_schema_id: i
     Kafka rows key, value (plus the order columns with order_columns=True)."""
     rules = rules or schemas.aggregation
     check_aggregate_schema(schemas.aggregate_avsc)
+    if kafka_df.isStreaming:
+        check_reaction_schemas(schemas.reaction_avsc, schemas.reaction_batch_avsc)
+        return close_windows(partial_counts_jvm(kafka_df, schemas.catalog, rules, packed_ids), schemas.catalog, rules)
     reactions = filter_catalog(decode_reactions(kafka_df, schemas.reaction_avsc,
                                                 reaction_batch_avsc=schemas.reaction_batch_avsc,
                                                 packed_ids=packed_ids), schemas.catalog)
-    if kafka_df.isStreaming:
-        tasks = kafka_df.sparkSession.sparkContext.defaultParallelism
-        return close_windows(partial_counts(window_rows(reactions, schemas.catalog, rules), tasks), schemas.catalog, rules)
     counts = window_counts(reactions, schemas.catalog, rules, watermark=False)
     return encode_from_counts(counts, schemas.catalog, rules, aggregate_schema_id, order_columns=order_columns)
