@@ -86,7 +86,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--warm-up", action=argparse.BooleanOptionalAction,
                    default=_env("SPARK_WARM_UP", "true").lower() == "true",
                    help="run the whole plan once on a few made-up records before the query starts, so the first "
-                        "real batch does not pay for code generation and Python workers [env SPARK_WARM_UP] "
+                        "real batch does not pay for code generation and class loading [env SPARK_WARM_UP] "
                         "(default true)")
     a = p.parse_args(argv)
     # Command line first (--trigger-ms, then --trigger-seconds), then SPARK_TRIGGER_MS, TRIGGER_SECONDS.
@@ -264,8 +264,8 @@ def _progress_listener():
 
 def warm_up(spark, schemas, schema_id: int, packed_ids: Sequence[int] = ()) -> None:
     """Runs the job's plan on a few made-up records as a batch and as a one-batch stream (into a
-    throwaway checkpoint), so code generation, the Arrow and state-API Python workers and the
-    RocksDB library load before the query takes traffic: the first real batch then costs about
+    throwaway checkpoint), so code generation, the job's JVM classes and the RocksDB library load
+    before the query takes traffic: the first real batch then costs about
     what a warm one does."""
     import shutil
     import tempfile

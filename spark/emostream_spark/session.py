@@ -74,7 +74,7 @@ def build_session(app_name: str, master: Optional[str] = "local[2]", *, jars: Op
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
-        # transformWithStateInPandas (windows.py) needs the RocksDB state store. Changelog
+        # transformWithState (spark/jvm WindowCloser) needs the RocksDB state store. Changelog
         # checkpointing uploads each batch's changes rather than a snapshot of the whole store.
         "spark.sql.streaming.stateStore.providerClass":
             "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider",
@@ -95,17 +95,4 @@ def build_session(app_name: str, master: Optional[str] = "local[2]", *, jars: Op
         b = b.config(k, v)
     spark = b.getOrCreate()
     spark.sparkContext.setLogLevel(os.environ.get("EMOSTREAM_SPARK_LOG_LEVEL", "WARN"))
-    quiet_state_server(spark)
     return spark
-
-
-def quiet_state_server(spark: SparkSession) -> None:
-    """The state API server logs a WARN for every read of a state that is not set yet (each new
-    window, each match's first batch): normal for windows.WindowCloser, so only errors."""
-    jvm = spark.sparkContext._jvm
-    try:
-        jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(
-            "org.apache.spark.sql.execution.python.streaming.TransformWithStateInPySparkStateServer",
-            jvm.org.apache.logging.log4j.Level.ERROR)
-    except Exception:  # noqa: BLE001 - logging only
-        pass

@@ -441,12 +441,15 @@ def partial_counts(rows: DataFrame, tasks: Optional[int] = None) -> DataFrame:
 
 
 def close_windows(partials: DataFrame, catalog: Sequence[CatalogEmoji], rules: AggregationConfig) -> DataFrame:
-    """The stateful step: per match, windows closed by a processing-time timer at end + grace
-    (windows.WindowCloser). Output: matchId, windowStartMs, late, c (counts in catalog order)."""
-    from .windows import OUTPUT_DDL, WindowCloser
+    """The stateful step: per match, windows closed by a processing-time timer at end + grace, on
+    the JVM (spark/jvm WindowCloser, transformWithState; the rules are in windows.py's docstring).
+    Output: matchId, windowStartMs, late, c (counts in catalog order)."""
+    from pyspark.sql.classic.dataframe import DataFrame as ClassicDataFrame
 
-    return partials.groupBy("matchId").transformWithStateInPandas(
-        WindowCloser(rules.window_ms, rules.grace_ms, len(catalog)), OUTPUT_DDL, "Append", "ProcessingTime")
+    spark = partials.sparkSession
+    jdf = spark.sparkContext._jvm.io.emostream.spark.WindowCloser.apply(
+        partials._jdf, rules.window_ms, rules.grace_ms, len(catalog))
+    return ClassicDataFrame(jdf, spark)
 
 
 def closed_to_counts(closed: DataFrame, catalog: Sequence[CatalogEmoji], rules: AggregationConfig) -> DataFrame:
