@@ -414,29 +414,28 @@ def check_reaction_schemas(reaction_avsc: str, reaction_batch_avsc: Optional[str
             raise ValueError(f"reaction-batch.avsc is {got}, PartialCounts reads {EXPECTED_REACTION_BATCH_FIELDS}; update spark/jvm")
 
 
-def partial_counts_jvm(kafka_df: DataFrame, catalog: Sequence[CatalogEmoji], rules: AggregationConfig,
-                       packed_ids: Sequence[int] = ()) -> DataFrame:
-    """Kafka rows (value: binary) -> PARTIAL_DDL rows, decoded and counted per partition on the JVM
-    (spark/jvm PartialCounts, built by install.sh): the rows of decode_reactions, filter_catalog,
-    window_rows and partial_counts, without a row per reaction, a Python worker or an Arrow copy.
+def _jvm_apply(df: DataFrame, cls: str, *args) -> DataFrame:
+    """DataFrame -> io.emostream.spark.<cls>.apply(df, *args) (spark/jvm, built by install.sh).
     Needs classic PySpark (py4j), which the job runs."""
     from pyspark.sql.classic.dataframe import DataFrame as ClassicDataFrame
 
-    spark = kafka_df.sparkSession
-    jvm = spark.sparkContext._jvm
-    jdf = jvm.io.emostream.spark.PartialCounts.apply(
-        kafka_df._jdf, "\n".join(e.emoji for e in catalog), rules.window_ms, rules.ts_tolerance_ms,
-        ",".join(str(i) for i in packed_ids))
+    spark = df.sparkSession
+    jdf = getattr(spark.sparkContext._jvm.io.emostream.spark, cls).apply(df._jdf, *args)
     return ClassicDataFrame(jdf, spark)
 
 
-def partial_counts(rows: DataFrame, tasks: Optional[int] = None) -> DataFrame:
-    """With tasks, the source's partitions (one per Kafka partition: 12 on the reactions topic) are
-    first merged into that many tasks (coalesce: no shuffle; the decode still runs in them): each
-    task pays a Python worker round for mapInArrow, ~0.1 s on a loaded 2-core machine, in every
-    batch."""
-    if tasks:
-        rows = rows.coalesce(tasks)
+def partial_counts_jvm(kafka_df: DataFrame, catalog: Sequence[CatalogEmoji], rules: AggregationConfig,
+                       packed_ids: Sequence[int] = ()) -> DataFrame:
+    """Kafka rows (value: binary) -> PARTIAL_DDL rows, decoded and counted per partition on the JVM
+    (spark/jvm PartialCounts): the rows of decode_reactions, filter_catalog, window_rows and
+    partial_counts, without a row per reaction, a Python worker or an Arrow copy."""
+    return _jvm_apply(kafka_df, "PartialCounts", "\n".join(e.emoji for e in catalog), rules.window_ms,
+                      rules.ts_tolerance_ms, ",".join(str(i) for i in packed_ids))
+
+
+def partial_counts(rows: DataFrame) -> DataFrame:
+    """window_rows -> PARTIAL_DDL rows, counted per partition in Arrow: the reference that
+    partial_counts_jvm is tested against."""
     return rows.mapInArrow(_partial_counts_arrow, PARTIAL_DDL)
 
 
@@ -444,12 +443,7 @@ def close_windows(partials: DataFrame, catalog: Sequence[CatalogEmoji], rules: A
     """The stateful step: per match, windows closed by a processing-time timer at end + grace, on
     the JVM (spark/jvm WindowCloser, transformWithState; the rules are in windows.py's docstring).
     Output: matchId, windowStartMs, late, c (counts in catalog order)."""
-    from pyspark.sql.classic.dataframe import DataFrame as ClassicDataFrame
-
-    spark = partials.sparkSession
-    jdf = spark.sparkContext._jvm.io.emostream.spark.WindowCloser.apply(
-        partials._jdf, rules.window_ms, rules.grace_ms, len(catalog))
-    return ClassicDataFrame(jdf, spark)
+    return _jvm_apply(partials, "WindowCloser", rules.window_ms, rules.grace_ms, len(catalog))
 
 
 def closed_to_counts(closed: DataFrame, catalog: Sequence[CatalogEmoji], rules: AggregationConfig) -> DataFrame:
