@@ -66,7 +66,7 @@ export class InputWatch {
     const consumer = this.o.consumer();
     const progress = consumer.groupProgress?.bind(consumer);
     const partitions = this.partitions;
-    if (partitions.length === 0) return progress ? this.#byGroup(progress, now) : this.#judge('lags', 0, now);
+    if (partitions.length === 0) return progress ? this.#byGroup(progress, now) : this.#judge('lags', false, now);
     const lags = await Promise.all(partitions.map((tp) => consumer.lag(tp).catch(() => undefined)));
     if (progress && lags.every((l) => l === undefined)) return this.#byGroup(progress, now);
     let known = false;
@@ -75,12 +75,12 @@ export class InputWatch {
       this.o.onLag?.(partitions[i]!, lag);
       if (lag > 0) known = true;
     }
-    if (lags.every((l) => l === 0)) return this.#judge('lags', 0, now);
+    if (lags.every((l) => l === 0)) return this.#judge('lags', false, now);
     if (!known) {
       this.#lastState = 'waiting';
       return this.#lastState;
     }
-    return this.#judge('lags', 1, now);
+    return this.#judge('lags', true, now);
   }
 
   /**
@@ -88,10 +88,10 @@ export class InputWatch {
    * on this clock. The lag clock and the group clock (#byGroup) are separate: a consumer moving from
    * one to the other starts afresh.
    */
-  #judge(clock: Clock, waiting: number, now: number): InputState {
+  #judge(clock: Clock, waiting: boolean, now: number): InputState {
     if (clock !== this.#clock) this.#waitingSince = undefined;
     this.#clock = clock;
-    if (waiting === 0) {
+    if (!waiting) {
       this.#waitingSince = undefined;
       this.#lastState = 'idle';
       return this.#lastState;
@@ -126,7 +126,7 @@ export class InputWatch {
     const moved = g.committed !== undefined && this.#groupCommitted !== undefined && g.committed !== this.#groupCommitted;
     if (g.committed !== undefined) this.#groupCommitted = g.committed;
     const clock = g.ownClientAway ? 'client-away' : g.committed === undefined ? 'group-unanswered' : 'group';
-    return this.#judge(clock, g.lag === 0 || moved ? 0 : g.lag, now);
+    return this.#judge(clock, g.lag !== 0 && !moved, now);
   }
 
   /** Starts the starvation clock again (after a recovery action). */
