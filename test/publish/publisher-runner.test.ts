@@ -13,6 +13,17 @@ import { AwayRegistry, silentLogger } from '../../helpers/fixtures.js';
 
 const T0 = 1_800_000_000_000;
 
+/** An empty poll as a stuck consumer gives one: it waits (at most 20 ms), then returns nothing. */
+async function idlePoll(timeoutMs: number): Promise<[]> {
+  await new Promise((r) => setTimeout(r, Math.min(timeoutMs, 20)));
+  return [];
+}
+
+/** The recoveries counter's value for one kind (undefined when it never counted). */
+async function recoveries(metrics: ReturnType<typeof createMetrics>, kind: string): Promise<number | undefined> {
+  return (await metrics.recoveries.get()).values.find((v) => v.labels.kind === kind)?.value;
+}
+
 /**
  * The memory log whose consumers can stop fetching, as librdkafka's did in the chaos soak after a
  * frozen broker: polls come back empty while the partition holds records (its lag says so).
@@ -35,8 +46,7 @@ class StarvingLog extends MemoryLog {
       if (this.starving && !fresh) stuck = true;
       if (stuck) {
         this.emptyPolls++;
-        await new Promise((r) => setTimeout(r, Math.min(timeoutMs, 20)));
-        return [];
+        return idlePoll(timeoutMs);
       }
       return poll(max, timeoutMs);
     };
@@ -96,8 +106,7 @@ describe('publisher runner: a consumer that stops fetching', () => {
     await starveWhilePublishing(3, 4, 5_000);
     expect(log.rewinds).toBe(1);
     expect(log.consumers).toBe(1);
-    const recoveries = (await metrics.recoveries.get()).values.find((v) => v.labels.kind === 'starved-rewind');
-    expect(recoveries?.value).toBe(1);
+    expect(await recoveries(metrics, 'starved-rewind')).toBe(1);
   });
 
   it('replaces the consumer when a rewind does not bring records back', async () => {
@@ -133,8 +142,7 @@ class DeadClientLog extends MemoryLog {
     c.poll = async (max, timeoutMs) => {
       if (!this.dead) return poll(max, timeoutMs);
       this.emptyPolls++;
-      await new Promise((r) => setTimeout(r, Math.min(timeoutMs, 20)));
-      return [];
+      return idlePoll(timeoutMs);
     };
     c.lag = async (tp) => {
       if (this.dead) throw unreachable();
@@ -161,8 +169,7 @@ describe('publisher runner: a consumer whose client cannot reach the log while t
     await vi.waitFor(() => expect(seen).toHaveLength(5), { timeout: 5_000, interval: 50 });
     expect({ failedRewinds: log.failedRewinds, consumers: log.consumers }).toEqual({ failedRewinds: 1, consumers: 2 });
     expect(seen).toEqual([1, 2, 3, 4, 5].map((i) => (T0 + (i - 1) * 2000) / 2000));
-    const recoveries = (await metrics.recoveries.get()).values.find((v) => v.labels.kind === 'starved-new-consumer');
-    expect(recoveries?.value).toBe(1);
+    expect(await recoveries(metrics, 'starved-new-consumer')).toBe(1);
   });
 });
 
@@ -176,10 +183,7 @@ class LeftOutLog extends MemoryLog {
   override async consumer(opts: { groupId: string; topics: string[] }): Promise<LogConsumer> {
     const c = await super.consumer(opts);
     if (++this.consumers === 1) {
-      c.poll = async (_max, timeoutMs) => {
-        await new Promise((r) => setTimeout(r, Math.min(timeoutMs, 20)));
-        return [];
-      };
+      c.poll = async (_max, timeoutMs) => idlePoll(timeoutMs);
     }
     return c;
   }
@@ -192,8 +196,7 @@ describe('publisher runner: a consumer left out of its group', () => {
     await publish(0, 3);
     await vi.waitFor(() => expect(seen).toHaveLength(3), { timeout: 5_000, interval: 50 });
     expect(log.consumers).toBe(2);
-    const recoveries = (await metrics.recoveries.get()).values.find((v) => v.labels.kind === 'starved-new-consumer');
-    expect(recoveries?.value).toBe(1);
+    expect(await recoveries(metrics, 'starved-new-consumer')).toBe(1);
   });
 });
 

@@ -3,21 +3,24 @@ import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
 import { InputWatch } from '../../src/stage/input-watch.js';
 import { emoError } from '../../src/domain/errors.js';
 
-/** A memory log with topic t (one partition) and a consumer of group g on it. */
+/** A memory log with topic t (one partition), a consumer of group g on it, and send(n): n records to t. */
 async function oneTopic() {
   const log = new MemoryLog({ defaultPartitions: 1 });
   await log.ensureTopics([{ name: 't', partitions: 1 }]);
-  return { log, consumer: await log.consumer({ groupId: 'g', topics: ['t'] }) };
+  const producer = await log.producer();
+  let sent = 0;
+  const send = (n: number) => producer.send(Array.from({ length: n }, () => ({ topic: 't', key: 'k', value: Buffer.from(String(++sent)) })));
+  return { log, consumer: await log.consumer({ groupId: 'g', topics: ['t'] }), send };
 }
 
 describe('InputWatch: an empty poll is idleness only when nothing waits', () => {
   it('idle with nothing waiting; waiting, then starved, while records wait and none arrive; idle again once they do', async () => {
-    const { log, consumer } = await oneTopic();
+    const { consumer, send } = await oneTopic();
     let now = 0;
     const watch = new InputWatch({ consumer: () => consumer, now: () => now, checkEveryMs: 100, starvedAfterMs: 1000 });
     watch.assignment({ assigned: [{ topic: 't', partition: 0 }], revoked: [] });
     expect(await watch.afterEmptyPoll()).toBe('idle');
-    await (await log.producer()).send([{ topic: 't', key: 'k', value: Buffer.from('x') }]);
+    await send(1);
     // Asked of the log at most every checkEveryMs: the answer before stands until then.
     now = 50;
     expect(await watch.afterEmptyPoll()).toBe('idle');
@@ -34,7 +37,7 @@ describe('InputWatch: an empty poll is idleness only when nothing waits', () => 
   });
 
   it('a log that cannot say its lag (an outage) is waiting, never starved: the stage recovery owns outages', async () => {
-    const { log, consumer } = await oneTopic();
+    const { consumer, send } = await oneTopic();
     const lag = consumer.lag.bind(consumer);
     const progress = consumer.groupProgress!.bind(consumer);
     let away = true;
@@ -51,7 +54,7 @@ describe('InputWatch: an empty poll is idleness only when nothing waits', () => 
     const told: number[] = [];
     const watch = new InputWatch({ consumer: () => consumer, now: () => now, checkEveryMs: 100, starvedAfterMs: 1000, onLag: (_tp, l) => void told.push(l) });
     watch.assignment({ assigned: [{ topic: 't', partition: 0 }], revoked: [] });
-    await (await log.producer()).send([{ topic: 't', key: 'k', value: Buffer.from('x') }]);
+    await send(1);
     for (now = 0; now <= 5000; now += 500) expect(await watch.afterEmptyPoll()).toBe('waiting');
     expect(told).toEqual([]);
     // The log answers again, records waiting: the outage's seconds did not count, the clock starts now.
@@ -64,7 +67,7 @@ describe('InputWatch: an empty poll is idleness only when nothing waits', () => 
   });
 
   it("holding partitions whose lag this client cannot ask while the group's view answers (a client that never reconnected): the group decides", async () => {
-    const { log, consumer } = await oneTopic();
+    const { log, consumer, send } = await oneTopic();
     consumer.lag = async () => {
       throw emoError('LOG_UNAVAILABLE', 'watermarks not known');
     };
@@ -74,7 +77,7 @@ describe('InputWatch: an empty poll is idleness only when nothing waits', () => 
     watch.assignment({ assigned: [{ topic: 't', partition: 0 }], revoked: [] });
     // Nothing waits in the group's view: idle.
     expect(await watch.afterEmptyPoll()).toBe('idle');
-    await (await log.producer()).send([1, 2, 3].map((i) => ({ topic: 't', key: 'k', value: Buffer.from(String(i)) })));
+    await send(3);
     now = 200;
     expect(await watch.afterEmptyPoll()).toBe('waiting');
     // The group commits (this member's commits still reach the coordinator): not starved.
@@ -92,8 +95,8 @@ describe('InputWatch: an empty poll is idleness only when nothing waits', () => 
   });
 
   it("a client that cannot reach the log while a fresh one can (ownClientAway): starved after the bound, between the fresh client's answers too", async () => {
-    const { log, consumer } = await oneTopic();
-    await (await log.producer()).send([1, 2, 3].map((i) => ({ topic: 't', key: 'k', value: Buffer.from(String(i)) })));
+    const { consumer, send } = await oneTopic();
+    await send(3);
     const progress = consumer.groupProgress!.bind(consumer);
     consumer.lag = async () => {
       throw emoError('LOG_UNAVAILABLE', 'all broker connections are down');
@@ -115,13 +118,12 @@ describe('InputWatch: an empty poll is idleness only when nothing waits', () => 
   });
 
   it('holding no partition: idle while nothing waits or another member commits; starved once records wait that no member commits', async () => {
-    const { log, consumer } = await oneTopic();
+    const { log, consumer, send } = await oneTopic();
     let now = 0;
     // Nothing assigned: a member the group left out, or a standby beside the one that reads.
     const watch = new InputWatch({ consumer: () => consumer, now: () => now, checkEveryMs: 100, starvedAfterMs: 1000 });
     expect(await watch.afterEmptyPoll()).toBe('idle');
-    const producer = await log.producer();
-    await producer.send([1, 2, 3].map((i) => ({ topic: 't', key: 'k', value: Buffer.from(String(i)) })));
+    await send(3);
     now = 200;
     expect(await watch.afterEmptyPoll()).toBe('waiting');
     // Another member reads and commits: the group moves, this one is idle.
@@ -140,7 +142,7 @@ describe('InputWatch: an empty poll is idleness only when nothing waits', () => 
     expect(await watch.afterEmptyPoll()).toBe('idle');
     // An outage (the group's progress cannot be asked) is not starvation, however long: the clock
     // starts once the log answers again, records waiting and nobody committing.
-    await producer.send([{ topic: 't', key: 'k', value: Buffer.from('4') }]);
+    await send(1);
     const progress = consumer.groupProgress!.bind(consumer);
     consumer.groupProgress = async () => {
       throw emoError('LOG_UNAVAILABLE', 'metadata not known');
@@ -157,8 +159,8 @@ describe('InputWatch: an empty poll is idleness only when nothing waits', () => 
   });
 
   it('holding no partition: a consumer whose group client does not answer while the log does is starved, on a clock of its own', async () => {
-    const { log, consumer } = await oneTopic();
-    await (await log.producer()).send([1, 2, 3].map((i) => ({ topic: 't', key: 'k', value: Buffer.from(String(i)) })));
+    const { consumer, send } = await oneTopic();
+    await send(3);
     const progress = consumer.groupProgress!.bind(consumer);
     // The partitions' ends answer, the group's offsets do not (a consumer that never joined again).
     consumer.groupProgress = async () => ({ ...(await progress()), committed: undefined });
