@@ -11,6 +11,21 @@ const TOPIC_WAIT_MS = 120_000;
 /** Bounds of the group coordinator's answers (a stable fetch can wait on a pending commit for ever). */
 const REWIND_COMMITTED_MS = 10_000;
 const CAUGHT_UP_COMMITTED_MS = 5_000;
+/**
+ * What every client of a consumer group here shares (the consumer and its fresh-client probe):
+ * commits are the stage's own, and only committed transactions are read.
+ */
+function groupClientConfig(o: KafkaOptions, groupId: string, suffix: string): Record<string, string | number | boolean> {
+  return {
+    'bootstrap.servers': o.brokers,
+    'client.id': `${o.clientId}-${groupId}${suffix}`,
+    'group.id': groupId,
+    'enable.auto.commit': false,
+    'isolation.level': 'read_committed',
+    ...debugConfig(o),
+  };
+}
+
 /** A seek waits for the partition's fetcher to start after an assignment; both are local to librdkafka. */
 const SEEK_BOUND_MS = 10_000;
 const SEEK_CALL_MS = 1_000;
@@ -62,7 +77,7 @@ export class KafkaLogConsumer implements LogConsumer {
   #where = 'idle';
 
   private readonly brokers: string;
-  private readonly clientId: string;
+  private readonly options: KafkaOptions;
 
   private constructor(
     o: KafkaOptions,
@@ -79,17 +94,13 @@ export class KafkaLogConsumer implements LogConsumer {
     private readonly start: 'committed' | 'caller' = 'committed',
   ) {
     this.brokers = o.brokers;
-    this.clientId = o.clientId;
+    this.options = o;
     const Kafka = rdkafka();
     const self = this;
     this.raw = new Kafka.KafkaConsumer(
       {
-        'bootstrap.servers': o.brokers,
-        'client.id': `${o.clientId}-${groupId}`,
-        'group.id': groupId,
-        'enable.auto.commit': false,
+        ...groupClientConfig(o, groupId, ''),
         'enable.auto.offset.store': false,
-        'isolation.level': 'read_committed',
         // A killed member's partitions move on after this long; heartbeats keep live ones.
         'session.timeout.ms': sessionTimeoutMs,
         'heartbeat.interval.ms': Math.max(100, Math.floor(sessionTimeoutMs / 6)),
@@ -101,7 +112,6 @@ export class KafkaLogConsumer implements LogConsumer {
         // collecting until n records arrive: the chaos tier's aggregators sat 40 s on a 5000 batch
         // while every window closed late. With them it returns what is ready once caught up.
         'enable.partition.eof': true,
-        ...debugConfig(o),
         rebalance_cb(this: RdKafka.KafkaConsumer, err: RdKafka.LibrdKafkaError, assignment: RdKafka.Assignment[]) {
           const tps = assignment.map((a) => ({ topic: a.topic, partition: a.partition }));
           self.#generation++;
@@ -368,17 +378,9 @@ export class KafkaLogConsumer implements LogConsumer {
   /** A short-lived client of the same group that never joins it (committed offsets are the coordinator's). */
   async #probe(): Promise<GroupProgress | undefined> {
     const Kafka = rdkafka();
-    const probe = new Kafka.KafkaConsumer(
-      {
-        'bootstrap.servers': this.brokers,
-        'client.id': `${this.clientId}-${this.groupId}-probe`,
-        'group.id': this.groupId,
-        'enable.auto.commit': false,
-        'isolation.level': 'read_committed',
-      } as RdKafka.ConsumerGlobalConfig,
-      {},
-    );
+    const probe = new Kafka.KafkaConsumer(groupClientConfig(this.options, this.groupId, '-probe') as RdKafka.ConsumerGlobalConfig, {});
     probe.on('event.error', () => {}); // its errors are the answer (undefined), not news
+    forwardDebugLog(this.options, probe, this.logger);
     try {
       await call((cb) => probe.connect({ timeout: PROBE_CONNECT_MS }, (err) => cb(err)), PROBE_CONNECT_MS + CALL_SLACK_MS);
       return await this.#progressOf(probe);
