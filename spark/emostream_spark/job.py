@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -62,6 +63,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--trigger-ms", type=int, default=None,
                    help="processingTime trigger interval in ms: a window goes out at most one trigger after its "
                         "end + grace [env SPARK_TRIGGER_MS] (default 2000)")
+    p.add_argument("--trigger-phase-ms", type=int, default=_int_env("SPARK_TRIGGER_PHASE_MS"),
+                   help="run the batches this long after the multiples of the trigger interval (Spark alone runs "
+                        "them at the multiples): a window closes graceMs after a multiple of windowMs, so the "
+                        "default, graceMs mod the trigger, runs a batch as each window closes "
+                        "[env SPARK_TRIGGER_PHASE_MS] (default graceMs mod trigger)")
     p.add_argument("--trigger-seconds", type=float, default=None,
                    help="the same in seconds (older spelling; --trigger-ms wins) [env TRIGGER_SECONDS]")
     p.add_argument("--shuffle-partitions", type=int, default=int(_env("SPARK_SHUFFLE_PARTITIONS", "1")),
@@ -94,6 +100,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         a.trigger_ms = int(round(a.trigger_seconds * 1000)) if a.trigger_seconds is not None else _trigger_ms_env()
     if a.trigger_ms <= 0:
         p.error("--trigger-ms must be > 0")
+    if a.trigger_phase_ms is not None and not 0 <= a.trigger_phase_ms < a.trigger_ms:
+        p.error("--trigger-phase-ms must be in [0, trigger)")
     if a.max_offsets_per_trigger:
         p.error("--max-offsets-per-trigger / MAX_OFFSETS_PER_TRIGGER is not supported: windows close by processing "
                 "time, and the batch that closes one must read every offset available at its start")
@@ -189,8 +197,9 @@ class KafkaOut:
             pass
 
 
-# Per batch id: (windows written, reactions dropped as late), read by the progress listener.
-BATCH_STATS: Dict[int, Tuple[int, int]] = {}
+# Per batch id: (windows written, reactions dropped as late, sink phases in ms), read by the
+# progress listener.
+BATCH_STATS: Dict[int, Tuple[int, int, Dict[str, int]]] = {}
 
 
 def batch_records(rows, catalog, rules, schema_id: int) -> Tuple[List[Tuple[bytes, bytes]], int]:
@@ -214,9 +223,15 @@ def kafka_batch_writer(out: "KafkaOut", catalog, rules, schema_id: int):
     micro-batch that runs again after a crash (same batch id, same offsets, same timestamp, same
     restored state) closes the same windows and writes the same records in the same order."""
     def write(batch_df, batch_id: int) -> None:
-        records, late = batch_records(batch_df.collect(), catalog, rules, schema_id)
+        t0 = time.monotonic()
+        rows = batch_df.collect()  # runs the batch's plan: read, count, state
+        t1 = time.monotonic()
+        records, late = batch_records(rows, catalog, rules, schema_id)
+        t2 = time.monotonic()
         out.send_all(records)
-        BATCH_STATS[batch_id] = (len(records), late)
+        t3 = time.monotonic()
+        BATCH_STATS[batch_id] = (len(records), late, {
+            "sinkPlan": int((t1 - t0) * 1000), "sinkEncode": int((t2 - t1) * 1000), "sinkSend": int((t3 - t2) * 1000)})
         for old in [b for b in BATCH_STATS if b < batch_id - 100]:
             del BATCH_STATS[old]
     return write
@@ -239,10 +254,10 @@ def _progress_listener():
             p = event.progress
             ops = p.stateOperators or []
             d = p.durationMs or {}
-            written, late = BATCH_STATS.get(p.batchId, (0, 0))
-            # Where a batch's time goes (latestOffset, queryPlanning, addBatch = the plan + the sink,
-            # walCommit, commitOffsets...).
-            phases = ",".join(f"{k}:{v}" for k, v in sorted(d.items()) if k != "triggerExecution")
+            written, late, sink = BATCH_STATS.get(p.batchId, (0, 0, {}))
+            # Where a batch's time goes (latestOffset, queryPlanning, addBatch = the sink's
+            # sinkPlan + sinkEncode + sinkSend, walCommit, commitOffsets...).
+            phases = ",".join(f"{k}:{v}" for k, v in sorted({**d, **sink}.items()) if k != "triggerExecution")
             log.info("progress batch=%d input=%d durationMs=%s watermark=%s timestamp=%s stateRows=%d "
                      "removed=%d droppedLate=%d phases=%s", p.batchId, p.numInputRows,
                      d.get("triggerExecution", -1), (p.eventTime or {}).get("watermark", "-"),
@@ -310,6 +325,22 @@ def warm_up(spark, schemas, schema_id: int, packed_ids: Sequence[int] = ()) -> N
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def start_phased(df, write, name: str, checkpoint: str, trigger_ms: int, phase_ms: int):
+    """df.writeStream.foreachBatch(write) in append mode, its processing-time batches at phase_ms
+    past the multiples of trigger_ms (spark/jvm PhasedStart: Spark's own trigger runs them at the
+    multiples)."""
+    from pyspark.java_gateway import ensure_callback_server_started
+    from pyspark.sql.streaming.query import StreamingQuery
+    from pyspark.sql.utils import ForeachBatchFunction
+
+    spark = df.sparkSession
+    fn = ForeachBatchFunction(spark, write)
+    # The query's thread calls back into Python from its first batch on.
+    ensure_callback_server_started(spark.sparkContext._gateway)
+    jq = spark.sparkContext._jvm.io.emostream.spark.PhasedStart.start(df._jdf, fn, name, checkpoint, trigger_ms, phase_ms)
+    return StreamingQuery(jq)
+
+
 def start_query(spark, args, schemas, schema_id: int, packed_ids: Sequence[int] = ()):
     """Builds and starts the streaming query; returns the StreamingQuery (its Kafka producer is
     closed by main after the query ends)."""
@@ -333,17 +364,13 @@ def start_query(spark, args, schemas, schema_id: int, packed_ids: Sequence[int] 
     if "://" not in checkpoint:
         Path(checkpoint).mkdir(parents=True, exist_ok=True)
     sink = KafkaOut(spark, args.bootstrap, args.aggregates_topic, extra)
-    writer = (
-        out.writeStream.foreachBatch(kafka_batch_writer(sink, schemas.catalog, rules, schema_id))
-        .queryName(f"emostream-aggregates-{args.aggregates_topic}")
-        .option("checkpointLocation", checkpoint)
-        .outputMode("append")
-        .trigger(processingTime=f"{args.trigger_ms} milliseconds")
-    )
-    log.info("starting: %s -> %s (bootstrap %s, window %d ms, grace %d ms, trigger %d ms, scale %d, top %d, "
-             "schema id %d, checkpoint %s)", args.reactions_topic, args.aggregates_topic, args.bootstrap,
-             rules.window_ms, rules.grace_ms, args.trigger_ms, rules.unit_scale, rules.top_n, schema_id, checkpoint)
-    query = writer.start()
+    phase_ms = args.trigger_phase_ms if args.trigger_phase_ms is not None else rules.grace_ms % args.trigger_ms
+    log.info("starting: %s -> %s (bootstrap %s, window %d ms, grace %d ms, trigger %d ms + %d ms, scale %d, "
+             "top %d, schema id %d, checkpoint %s)", args.reactions_topic, args.aggregates_topic, args.bootstrap,
+             rules.window_ms, rules.grace_ms, args.trigger_ms, phase_ms, rules.unit_scale, rules.top_n, schema_id,
+             checkpoint)
+    query = start_phased(out, kafka_batch_writer(sink, schemas.catalog, rules, schema_id),
+                         f"emostream-aggregates-{args.aggregates_topic}", checkpoint, args.trigger_ms, phase_ms)
     query._emostream_sink = sink  # type: ignore[attr-defined]
     return query
 

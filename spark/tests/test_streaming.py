@@ -1,5 +1,5 @@
 """The streaming plan: the job's own build_pipeline (windows closed by a processing-time timer at
-end + grace, transformWithStateInPandas) on a streaming file source (JSON files carrying the Kafka
+end + grace, spark/jvm WindowCloser) started as the job starts it (PhasedStart) on a streaming file source (JSON files carrying the Kafka
 `value` bytes) and the job's own batch encoding (job.batch_records), on the real clock. Checks
 that a window closes on an idle stream in the first batch that starts at or after its end +
 grace, that rows for a window already out are dropped and counted as late, that a batch closing
@@ -52,9 +52,8 @@ class Run:
             records, late = J.batch_records(batch_df.collect(), schemas.catalog, rules, SCHEMA_ID)
             self.batches[batch_id] = ([(k.decode(), v) for k, v in records], late)
 
-        self.query = (out.writeStream.foreachBatch(capture).outputMode("append")
-                      .option("checkpointLocation", str(ckpt))
-                      .trigger(processingTime=f"{TRIGGER_MS} milliseconds").start())
+        # The job's own start (PhasedStart); at this trigger the phase (grace mod trigger) is 0.
+        self.query = J.start_phased(out, capture, None, str(ckpt), TRIGGER_MS, rules.grace_ms % TRIGGER_MS)
 
     def progress(self):
         return {p["batchId"]: p for p in self.query.recentProgress}
@@ -206,6 +205,33 @@ def test_open_windows_survive_a_restart_from_the_checkpoint(spark, schemas, cata
     all_rows = rows + [("m1", fire, start + 3)]
     exp = reference_aggregates(all_rows, catalog, rules.window_ms, rules.unit_scale, rules.top_n)
     assert run2.written() == [(f"m1|{start}", frame(SCHEMA_ID, A.encode_aggregate(exp[("m1", start)])))]
+
+
+def test_a_phased_trigger_runs_its_batches_past_the_multiples_of_its_interval(spark, tmp_path):
+    """The job's start (PhasedStart) moves the processing-time trigger: with a 1000 ms interval and
+    a 600 ms phase, batches start 600 ms past each second (Spark alone starts them on the second),
+    and their timestamps (what fires the window timers) are the real time."""
+    from datetime import datetime
+
+    stream = spark.readStream.format("rate").option("rowsPerSecond", 5).load()
+    called = []
+    q = J.start_phased(stream, lambda df, batch_id: called.append((batch_id, now_ms())), "phase-test",
+                       str(tmp_path / "ckpt"), 1000, 600)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and len(q.recentProgress) < 5:
+            assert q.exception() is None, q.exception()
+            time.sleep(0.1)
+    finally:
+        q.stop()
+    # The first batch runs at once; the later ones on the phased grid.
+    starts = [int(datetime.fromisoformat(p["timestamp"].replace("Z", "+00:00")).timestamp() * 1000)
+              for p in q.recentProgress[1:]]
+    assert len(starts) >= 4, q.recentProgress
+    assert [t % 1000 for t in starts if not 600 <= t % 1000 < 1000] == []
+    assert {b for b, _ in called} >= {1, 2, 3}
+    # A batch's callback runs after its timestamp, within its trigger.
+    assert all(0 <= at - t < 1000 for (_, at), t in zip(sorted(called)[1:], starts))
 
 
 def test_the_test_session_listens_on_loopback_only(spark):
