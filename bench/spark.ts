@@ -48,6 +48,7 @@ const SPARK_MEMORY = process.env.BENCH_SPARK_MEMORY ?? '1g';
 /** Extra Spark conf for the job, comma-separated K=V (e.g. spark.eventLog.enabled=true,spark.eventLog.dir=/tmp/ev). */
 const SPARK_CONF = (process.env.BENCH_SPARK_CONF ?? '').split(',').filter((kv) => kv.includes('='));
 const FLUSH = 'bench-flush';
+// BENCH_KEEP_TMP=1 keeps the jobs' logs and checkpoints (their directory is printed at the end).
 const root = repoRoot();
 const tmp = mkdtempSync(path.join(tmpdir(), 'emostream-bench-spark-'));
 const sparks: SparkJob[] = [];
@@ -270,6 +271,7 @@ try {
   report('spark', [...a.rows, ...b.rows], { rates: RATES, liveSeconds: LIVE_SECONDS, triggersMs: TRIGGERS, backlogReactions: BACKLOG_N, matches: MATCHES, format: FORMAT, sparkMaster: SPARK_MASTER, sparkDriverMemory: SPARK_MEMORY, ...a.extra, ...b.extra, note: 'ratio: Spark / TypeScript (reactions/s; for latency, p50 Spark / p50 TS); latency from window end (p99FromCloseMs: from end + grace)' });
 } finally {
   for (const j of sparks) await j.stop();
-  rmSync(tmp, { recursive: true, force: true });
+  if (process.env.BENCH_KEEP_TMP === '1') console.error(`[bench:spark] kept the jobs' logs and checkpoints in ${tmp}`);
+  else rmSync(tmp, { recursive: true, force: true });
 }
 process.exit(0);
