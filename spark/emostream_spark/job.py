@@ -73,6 +73,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--shuffle-partitions", type=int, default=int(_env("SPARK_SHUFFLE_PARTITIONS", "1")),
                    help="spark.sql.shuffle.partitions = state store partitions; fixed once a checkpoint exists "
                         "[env SPARK_SHUFFLE_PARTITIONS] (default %(default)s)")
+    p.add_argument("--source-tasks", type=int, default=_int_env("SPARK_SOURCE_TASKS"),
+                   help="read a batch's Kafka partitions in this many tasks (coalesce; the decode and count run in "
+                        "them): every task costs its scheduling in every batch, data or not [env SPARK_SOURCE_TASKS] "
+                        "(default: the cores Spark has, spark.default.parallelism)")
     p.add_argument("--driver-memory", default=_env("SPARK_DRIVER_MEMORY", "768m"),
                    help="[env SPARK_DRIVER_MEMORY] (default %(default)s)")
     p.add_argument("--max-offsets-per-trigger", type=int, default=_int_env("MAX_OFFSETS_PER_TRIGGER"),
@@ -277,11 +281,14 @@ def _progress_listener():
     return ProgressLog()
 
 
+WARM_UP_RECORDS = 200
+WARM_UP_PER_RECORD = 100
+
+
 def warm_up(spark, schemas, schema_id: int, packed_ids: Sequence[int] = ()) -> None:
-    """Runs the job's plan on a few made-up records as a batch and as a one-batch stream (into a
-    throwaway checkpoint), so code generation, the job's JVM classes and the RocksDB library load
-    before the query takes traffic: the first real batch then costs about
-    what a warm one does."""
+    """Runs the job's plan on made-up reactions (WARM_UP_RECORDS records) as a one-batch stream (into
+    a throwaway checkpoint), so code generation, the job's JVM classes, the RocksDB library and the
+    JIT's work on the decode loop happen before the query takes traffic."""
     import shutil
     import tempfile
     import time
@@ -291,10 +298,19 @@ def warm_up(spark, schemas, schema_id: int, packed_ids: Sequence[int] = ()) -> N
 
     t0 = time.monotonic()
     now = int(time.time() * 1000)
-    e = schemas.catalog[0].emoji
-    rec = {"matchId": "warm-up", "userId": "u", "emoji": e, "ts": now, "receivedAt": now}
+    emojis = [c.emoji for c in schemas.catalog]
+    # Enough reactions that the JIT compiles the decode and count loops (thousands of turns), in
+    # the layout the topic carries: packed records when their schema ids are known.
     try:
-        value = frame(1, A.encode_reaction(rec))
+        if packed_ids:
+            values = [frame(packed_ids[0], A.encode_reaction_batch({
+                "matchId": f"warm-up-{m}", "receivedAt": now,
+                "reactions": [{"userId": f"u{i}", "emoji": emojis[i % len(emojis)], "ts": now} for i in range(WARM_UP_PER_RECORD)]}))
+                for m in range(WARM_UP_RECORDS)]
+        else:
+            values = [frame(1, A.encode_reaction({"matchId": f"warm-up-{m % 10}", "userId": f"u{m}",
+                                                  "emoji": emojis[m % len(emojis)], "ts": now, "receivedAt": now}))
+                      for m in range(WARM_UP_RECORDS * 10)]
     except Exception as exc:  # noqa: BLE001 - warm-up is best effort
         log.warning("warm-up skipped: %s", exc)
         return
@@ -304,7 +320,8 @@ def warm_up(spark, schemas, schema_id: int, packed_ids: Sequence[int] = ()) -> N
         src.mkdir()
         import base64
         import json
-        (src / "0.json").write_text(json.dumps({"value": base64.b64encode(value).decode("ascii")}) + "\n")
+        (src / "0.json").write_text("".join(json.dumps({"value": base64.b64encode(v).decode("ascii")}) + "\n"
+                                            for v in values))
         from pyspark.sql import functions as F
         stream = (spark.readStream.schema("value string").json(str(src))
                   .select(F.unbase64("value").alias("value")))
@@ -312,7 +329,7 @@ def warm_up(spark, schemas, schema_id: int, packed_ids: Sequence[int] = ()) -> N
         q = (out.writeStream.foreachBatch(lambda df, _id: df.collect())
              .option("checkpointLocation", str(Path(tmp) / "ckpt")).trigger(processingTime="200 milliseconds").start())
         # A processing-time stateful query never runs out of batches (availableNow would not end):
-        # stop after the first one that read the record.
+        # stop after the first one that read the records.
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and q.isActive and not any(
                 p.numInputRows > 0 for p in q.recentProgress):
@@ -359,14 +376,16 @@ def start_query(spark, args, schemas, schema_id: int, packed_ids: Sequence[int] 
         reader = reader.option(k, v)
     # Only the value is read (key, topic, partition, offset, timestamp are pruned from the plan).
     kafka_df = reader.load().select("value")
+    tasks = args.source_tasks or spark.sparkContext.defaultParallelism
+    kafka_df = kafka_df.coalesce(tasks)
     out = T.build_pipeline(kafka_df, schemas, schema_id, rules, packed_ids=packed_ids)
     checkpoint = args.checkpoint or str(REPO_ROOT / ".cache" / "spark-checkpoints" / args.aggregates_topic)
     if "://" not in checkpoint:
         Path(checkpoint).mkdir(parents=True, exist_ok=True)
     sink = KafkaOut(spark, args.bootstrap, args.aggregates_topic, extra)
     phase_ms = args.trigger_phase_ms if args.trigger_phase_ms is not None else rules.grace_ms % args.trigger_ms
-    log.info("starting: %s -> %s (bootstrap %s, window %d ms, grace %d ms, trigger %d ms + %d ms, scale %d, "
-             "top %d, schema id %d, checkpoint %s)", args.reactions_topic, args.aggregates_topic, args.bootstrap,
+    log.info("starting: %s -> %s (bootstrap %s, %d source tasks, window %d ms, grace %d ms, trigger %d ms + %d ms, scale %d, "
+             "top %d, schema id %d, checkpoint %s)", args.reactions_topic, args.aggregates_topic, args.bootstrap, tasks,
              rules.window_ms, rules.grace_ms, args.trigger_ms, phase_ms, rules.unit_scale, rules.top_n, schema_id,
              checkpoint)
     query = start_phased(out, kafka_batch_writer(sink, schemas.catalog, rules, schema_id),

@@ -234,6 +234,17 @@ def test_a_phased_trigger_runs_its_batches_past_the_multiples_of_its_interval(sp
     assert all(0 <= at - t < 1000 for (_, at), t in zip(sorted(called)[1:], starts))
 
 
+def test_the_warm_up_runs_the_plan_on_packed_records_without_failing(spark, schemas, caplog):
+    """The job's warm-up (made-up packed reactions through build_pipeline) is best effort: it logs
+    and goes on when it fails, so check here that it does not."""
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="emostream_spark.job"):
+        J.warm_up(spark, schemas, SCHEMA_ID, packed_ids=[7])
+    text = caplog.text
+    assert "warm-up done" in text and "warm-up failed" not in text and "warm-up skipped" not in text, text
+
+
 def test_the_test_session_listens_on_loopback_only(spark):
     """The driver (RPC, block manager) binds where SPARK_LOCAL_IP says, loopback by default: a
     session started here must not listen on the machine's external interface."""
