@@ -401,21 +401,6 @@ def start_query(spark, args, schemas, schema_id: int, packed_ids: Sequence[int] 
     return query
 
 
-def ship_package(spark) -> None:
-    """Executors outside this machine's PYTHONPATH (a standalone or Kubernetes cluster) unpickle
-    the window processor and the partial count from emostream_spark: send it with the job."""
-    import shutil
-    import tempfile
-
-    master = spark.sparkContext.master or ""
-    if master.startswith("local"):
-        return
-    pkg = Path(__file__).resolve().parent
-    d = tempfile.mkdtemp(prefix="emostream-pyfiles-")
-    z = shutil.make_archive(str(Path(d) / "emostream_spark"), "zip", root_dir=str(pkg.parent), base_dir=pkg.name)
-    spark.sparkContext.addPyFile(z)
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
@@ -431,7 +416,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     spark = build_session("emostream-aggregator", master, jars=jars,
                           shuffle_partitions=args.shuffle_partitions, driver_memory=args.driver_memory,
                           conf=_kv(args.conf))
-    ship_package(spark)
     packed_ids = resolve_packed_ids(args, schemas)
     if args.warm_up:
         warm_up(spark, schemas, schema_id, packed_ids)
