@@ -88,9 +88,10 @@ else
   log "jars ok: $JARS_DIR"
 fi
 
-# ---- the job's own JVM code (spark/jvm: PartialCounts) -----------------------------------------
+# ---- the job's own JVM code (spark/jvm), against pyspark's jars and the connectors (kafka-clients) --
 # Compiled against the jars of the pyspark installed above, so it always matches the Spark that
-# runs it; no Maven and no network (every class it needs is in pyspark/jars). Cached by a hash of
+# runs it; no Maven and no network (every class it needs is in pyspark/jars or the connector jars
+# above). Cached by a hash of
 # the sources and the Spark version (session.jvm_jar computes the same).
 JVM_SRC=$HERE/jvm/src/main/java
 JVM_HASH=$( { echo "spark=$SPARK_VERSION"; (cd "$JVM_SRC" && find . -name '*.java' | LC_ALL=C sort | xargs cat); } | sha256sum | cut -c1-12)
@@ -102,7 +103,7 @@ if [ ! -f "$JVM_DIR/$OK" ]; then
   TMP=$(mktemp -d "$CACHE/.spark-jvm-XXXXXX")
   trap 'rm -rf "$TMP"' EXIT
   find "$JVM_SRC" -name '*.java' | LC_ALL=C sort >"$TMP/sources"
-  javac --release 17 -Xlint:-options -cp "$PYSPARK_JARS/*" -d "$TMP/classes" @"$TMP/sources" >&2
+  javac --release 17 -Xlint:-options -cp "$PYSPARK_JARS/*:$JARS_DIR/*" -d "$TMP/classes" @"$TMP/sources" >&2
   jar --create --file "$TMP/emostream-spark-jvm.jar" -C "$TMP/classes" .
   rm -rf "$JVM_DIR"
   mkdir -p "$JVM_DIR"

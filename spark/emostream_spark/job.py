@@ -164,11 +164,11 @@ def resolve_packed_ids(args, schemas) -> List[int]:
 
 class KafkaOut:
     """A Kafka producer in the driver's JVM (kafka-clients is on the driver's classpath with the
-    connector jars), for the few aggregates a micro-batch closes: the batch's rows are collected
-    to the driver (one Spark job per batch, no sink job, no single-partition coalesce) and sent
-    in (windowStart, matchId) order, then flushed; every send is checked, so a failed write fails
-    the batch and Spark runs it again after a restart. Idempotent producer (acks=all): retries
-    never reorder the partition."""
+    connector jars; spark/jvm RecordSender), for the few aggregates a micro-batch closes: the
+    batch's rows are collected to the driver (one Spark job per batch, no sink job, no
+    single-partition coalesce) and sent in (windowStart, matchId) order in one py4j call, then
+    flushed; every send is checked, so a failed write fails the batch and Spark runs it again after
+    a restart. Idempotent producer (acks=all): retries never reorder the partition."""
 
     def __init__(self, spark, bootstrap: str, topic: str, kafka_options: Mapping[str, str]):
         self.topic = topic
@@ -178,25 +178,19 @@ class KafkaOut:
         for k, v in kafka_options.items():
             if k.startswith("kafka."):
                 props.put(k[len("kafka."):], v)
-        ser = "org.apache.kafka.common.serialization.ByteArraySerializer"
-        for k, v in (("key.serializer", ser), ("value.serializer", ser), ("acks", "all"),
-                     ("enable.idempotence", "true"), ("linger.ms", "0")):
+        for k, v in (("acks", "all"), ("enable.idempotence", "true"), ("linger.ms", "0")):
             props.put(k, v)
-        self._jvm = jvm
-        self._producer = jvm.org.apache.kafka.clients.producer.KafkaProducer(props)
+        self._sender = jvm.io.emostream.spark.RecordSender(props, topic)
 
     def send_all(self, records: Sequence[Tuple[bytes, bytes]]) -> None:
         if not records:
             return
-        make = self._jvm.org.apache.kafka.clients.producer.ProducerRecord
-        futures = [self._producer.send(make(self.topic, bytearray(k), bytearray(v))) for k, v in records]
-        self._producer.flush()
-        for f in futures:
-            f.get()  # raises (Py4JJavaError) if the write failed
+        packed = b"".join(len(k).to_bytes(4, "big") + k + len(v).to_bytes(4, "big") + v for k, v in records)
+        self._sender.sendAll(bytearray(packed))  # raises (Py4JJavaError) if a write failed
 
     def close(self) -> None:
         try:
-            self._producer.close()
+            self._sender.close()
         except Exception:  # noqa: BLE001 - the JVM may already be gone at exit
             pass
 
