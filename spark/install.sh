@@ -91,8 +91,7 @@ fi
 # ---- the job's own JVM code (spark/jvm), against pyspark's jars and the connectors (kafka-clients) --
 # Compiled against the jars of the pyspark installed above, so it always matches the Spark that
 # runs it; no Maven and no network (every class it needs is in pyspark/jars or the connector jars
-# above). Cached by a hash of
-# the sources and the Spark version (session.jvm_jar computes the same).
+# above). Cached by a hash of the sources and the Spark version (session.jvm_jar computes the same).
 JVM_SRC=$HERE/jvm/src/main/java
 JVM_HASH=$( { echo "spark=$SPARK_VERSION"; (cd "$JVM_SRC" && find . -name '*.java' | LC_ALL=C sort | xargs cat); } | sha256sum | cut -c1-12)
 JVM_DIR=$CACHE/spark-jvm-$JVM_HASH
