@@ -55,7 +55,7 @@ function orderProblems(keys: string[]): string[] {
 }
 
 describe('Spark job vs TypeScript aggregator on the same reactions topic', () => {
-  it(`writes identical window aggregates (bytes included) for ${REACTIONS} reactions over ${MATCHES} matches, across a driver kill -9 and a restart on a backlog`, async () => {
+  it(`writes identical window aggregates (bytes included) for ${REACTIONS} reactions over ${MATCHES} matches, across a driver kill -9 and a restart on a backlog, Spark's windows closing on an idle stream`, async () => {
     const t0 = Date.now();
     const configA = kafkaConfig({ role: 'aggregator', aggregation: { graceMs: GRACE_MS } });
     const topicB = configA.log.aggregatesTopic.replace(/\.aggregates$/, '.spark-aggregates');
@@ -107,15 +107,6 @@ describe('Spark job vs TypeScript aggregator on the same reactions topic', () =>
     spark = startSparkJob(jobOptions(2));
     expect(sent.filter((r) => Math.abs(r.ts - r.receivedAt) > 60_000).length).toBeGreaterThan(REACTIONS / 4);
     const lastTs = Math.max(...sent.map((r) => r.receivedAt));
-    // A newer reaction, in its own match, windowMs + graceMs after the last real one: the
-    // TypeScript aggregator's stream time passes every window with it (Spark closes windows by
-    // processing time and needs none; its own window is left out of the comparison).
-    await sleep(Math.max(0, lastTs + windowMs + graceMs + 100 - Date.now()));
-    const flushTs = Date.now();
-    await produceFlush(configA, serdes.reaction, FLUSH_MATCH, flushTs);
-    expect(flushTs - lastTs).toBeGreaterThanOrEqual(windowMs + graceMs);
-    const tProduced = Date.now();
-
     const expected = expectedAggregates(configA, sent);
     expect(expected.size).toBeGreaterThanOrEqual(MATCHES * 3);
     const isFlush = (key: string) => key.startsWith(`${FLUSH_MATCH}|`);
@@ -124,7 +115,19 @@ describe('Spark job vs TypeScript aggregator on the same reactions topic', () =>
       for (const k of expected.keys()) if (!keys.has(k)) return false;
       return true;
     };
-    const [recA, recB] = await Promise.all([consumeUntil(configA, configA.log.aggregatesTopic, allSeen, 90_000), consumeUntil(configB, topicB, allSeen, 90_000)]);
+    // Spark first, on an idle stream: nothing newer than the last reaction is in the topic, and
+    // every window must still close (by processing time, in the batch that starts at end + grace).
+    const recB = await consumeUntil(configB, topicB, allSeen, 90_000);
+    const tSparkIdle = Date.now();
+    // Then a newer reaction, in its own match, windowMs + graceMs after the last real one: the
+    // TypeScript aggregator's stream time passes every window with it (its own window is left out
+    // of the comparison).
+    await sleep(Math.max(0, lastTs + windowMs + graceMs + 100 - Date.now()));
+    const flushTs = Date.now();
+    await produceFlush(configA, serdes.reaction, FLUSH_MATCH, flushTs);
+    expect(flushTs - lastTs).toBeGreaterThanOrEqual(windowMs + graceMs);
+    const tProduced = Date.now();
+    const recA = await consumeUntil(configA, configA.log.aggregatesTopic, allSeen, 90_000);
     const tConsumed = Date.now();
 
     // ---- Spark output: at-least-once, so dedupe by key; a duplicate must be byte-identical ----
@@ -192,7 +195,7 @@ describe('Spark job vs TypeScript aggregator on the same reactions topic', () =>
 
     console.log(
       `[conformance] ${REACTIONS} reactions, ${expected.size} windows, ${MATCHES} matches; Spark duplicates: ${duplicates.length}; ` +
-        `setup+ready ${tReady - t0} ms, produce+flush ${tProduced - tReady} ms, outputs complete after ${tConsumed - tProduced} ms; ` +
+        `setup+ready ${tReady - t0} ms, Spark's windows all out (idle stream) ${tSparkIdle - tReady} ms, TS's ${tConsumed - tProduced} ms after the flush; ` +
         `schema ids TS ${serdes.aggregate.schemaId} / Spark ${sparkSubjectId}`,
     );
     // Two Spark session starts (before and after the kill) on a shared 2-core machine.
