@@ -141,7 +141,10 @@ export function ensureKafkaBindingFor(nodeBin) {
   }
   const nodeDir = path.resolve(path.dirname(nodeBin), '..');
   const gyp = path.join(execFileSync(npm, ['root', '-g'], { encoding: 'utf8' }).trim(), 'npm/node_modules/node-gyp/bin/node-gyp.js');
-  const env = { ...process.env, PATH: `${path.dirname(nodeBin)}${path.delimiter}${process.env.PATH}` };
+  // node-gyp lets npm_config_* variables override its own flags: under `npm test`, npm exports the
+  // user's nodedir (e.g. /usr, the first Node's headers), which built a binding for the wrong ABI.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_config_nodedir$/i.test(k)));
+  Object.assign(env, { npm_config_nodedir: nodeDir, PATH: `${path.dirname(nodeBin)}${path.delimiter}${process.env.PATH}` });
   for (const step of ['configure', 'build']) execFileSync(nodeBin, [gyp, step, `--nodedir=${nodeDir}`, '--jobs=2'], { cwd: pkg(stage), stdio: 'inherit', env });
   if (!complete(stage)) throw new Error(`[emostream] node-rdkafka's binding for Node ${version} does not load or lacks a feature (${KAFKA_FEATURES.join(', ')})`);
   rmSync(home, { recursive: true, force: true });
