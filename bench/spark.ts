@@ -17,7 +17,7 @@
 //    start of the first micro-batch with data), plus Spark's own batch time.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfluentSchemaRegistry } from '../src/adapters/confluent/confluent-registry.js';
 import { createSerdes, type Serdes } from '../src/codec/serde.js';
@@ -204,6 +204,22 @@ async function live(triggerMs: number): Promise<{ rows: Row[]; extra: Record<str
 }
 
 /**
+ * The cores the job's tasks run on: N of local[N]; on a standalone master (spark://host:port), the
+ * cores its web UI's JSON says the job's application holds (BENCH_SPARK_MASTER_UI, default the
+ * master's host, port 31080 as in the cluster profile).
+ */
+async function sparkCores(): Promise<number | undefined> {
+  const local = /^local\[(\d+|\*)\]$/.exec(SPARK_MASTER);
+  if (local) return local[1] === '*' ? cpus().length : Number(local[1]);
+  const standalone = /^spark:\/\/([^:/,]+)/.exec(SPARK_MASTER);
+  if (!standalone) return undefined;
+  const ui = process.env.BENCH_SPARK_MASTER_UI ?? `http://${standalone[1]}:31080`;
+  const state = (await (await fetch(`${ui}/json/`)).json()) as { activeapps?: { name: string; cores: number }[] };
+  const apps = (state.activeapps ?? []).filter((a) => a.name === 'emostream-aggregator');
+  return apps.length ? apps.reduce((n, a) => n + a.cores, 0) : undefined;
+}
+
+/**
  * A warm batch on a backlog: the job (past its cold backlog) is paused with SIGSTOP on its process
  * group while WARM_BACKLOG_N more reactions are produced, then resumed: its next batch reads them
  * all at once, in a JVM that has run the plan before.
@@ -263,6 +279,7 @@ async function backlog(): Promise<{ rows: Row[]; extra: Record<string, unknown> 
     const spDone = await w.until(sparkTopic, expected.keys(), 300_000);
     await job.waitForLine(/progress batch=\d+ .* removed=[1-9]/, 10_000).catch(() => undefined); // the emitting batch's line
     const progress = sparkProgress(job.lines);
+    const cores = await sparkCores().catch((e: unknown) => void console.error(`[bench:spark] cores unknown: ${String(e)}`));
     const warm = WARM_BACKLOG_N > 0 ? await warmBacklog(config, serdes, job, w, sparkTopic) : undefined;
     await job.stop();
     const firstData = progress.find((p) => p.input > 0);
@@ -286,11 +303,14 @@ async function backlog(): Promise<{ rows: Row[]; extra: Record<string, unknown> 
     tsFromStart.ratio = 1;
     tsFromFirst.ratio = 1;
     rows.push(tsFromStart, tsFromFirst, spCold, spWarm, spBatch, spFirst);
+    // Spark's throughput per core its tasks ran on (the TS aggregator is one event loop).
+    if (cores) spFirst.perCore = Math.round(Number(spFirst.reactionsPerSec) / cores);
     if (warm) {
       const warmRow: Row = { case: 'backlog', aggregator: 'spark', measured: `a warm batch: ${warm.reactions} reactions produced while the job was paused, read in one batch (${warm.records} records)`, reactions: warm.reactions, seconds: round(warm.durationMs / 1000, 2), reactionsPerSec: Math.round(warm.reactions / (warm.durationMs / 1000)) };
       warmRow.ratio = round(Number(warmRow.reactionsPerSec) / Number(tsFromFirst.reactionsPerSec), 3);
       // The issue's bound: the cold batch no slower than 3x a warm one (per reaction).
       spFirst.coldOverWarm = round(Number(warmRow.reactionsPerSec) / Math.max(1, Number(spFirst.reactionsPerSec)), 2);
+      if (cores) warmRow.perCore = Math.round(Number(warmRow.reactionsPerSec) / cores);
       rows.push(warmRow);
     }
     return {
@@ -298,6 +318,7 @@ async function backlog(): Promise<{ rows: Row[]; extra: Record<string, unknown> 
       extra: {
         backlog: {
           produceSeconds: round((producedAt - firstAt) / 1000, 2),
+          sparkCores: cores ?? null,
           sparkSessionStartMs: firstData ? firstData.startedAt - spStart : null,
           sparkBatches: upTo.map((p) => ({ batch: p.batch, input: p.input, durationMs: p.durationMs, removed: p.removed, phases: p.phases })),
           warmBatch: warm ?? null,
