@@ -15,6 +15,10 @@ CONNECTOR_JARS = (
 )
 
 
+CHECKPOINT_FILE_MANAGER_CONF = "spark.sql.streaming.checkpointFileManagerClass"
+LOCAL_CHECKPOINT_FILE_MANAGER = "io.emostream.spark.LocalCheckpointFileManager"
+
+
 def cache_dir() -> Path:
     return Path(os.environ.get("EMOSTREAM_CACHE") or Path.home() / ".cache" / "emostream")
 
@@ -80,6 +84,10 @@ def build_session(app_name: str, master: Optional[str] = "local[2]", *, jars: Op
             "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider",
         "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
         "spark.sql.streaming.minBatchesToRetain": "20",
+        # The offset log, the commit log and the state changelog are written through java.nio on a
+        # local checkpoint: Hadoop's local file system forks chmod and readlink for each file
+        # without its native library, 18 forks a batch (spark/jvm LocalCheckpointFileManager).
+        CHECKPOINT_FILE_MANAGER_CONF: LOCAL_CHECKPOINT_FILE_MANAGER,
         # AQE does not apply to stateful streaming anyway; off keeps batch tests' plans small.
         "spark.sql.adaptive.enabled": "false",
     })
