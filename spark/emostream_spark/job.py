@@ -19,7 +19,6 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 from . import transform as T
 from .config import REPO_ROOT, load_schemas, compact_schema
 from .confluent import register_schema
-from .windows import encode_window
 
 log = logging.getLogger("emostream_spark.job")
 
@@ -162,82 +161,40 @@ def resolve_packed_ids(args, schemas) -> List[int]:
     return sorted(set(ids))
 
 
-class KafkaOut:
-    """A Kafka producer in the driver's JVM (kafka-clients is on the driver's classpath with the
-    connector jars; spark/jvm RecordSender), for the few aggregates a micro-batch closes: the
-    batch's rows are collected to the driver (one Spark job per batch, no sink job, no
-    single-partition coalesce) and sent in (windowStart, matchId) order in one py4j call, then
-    flushed; every send is checked, so a failed write fails the batch and Spark runs it again after
-    a restart. Idempotent producer (acks=all): retries never reorder the partition."""
-
-    def __init__(self, spark, bootstrap: str, topic: str, kafka_options: Mapping[str, str]):
-        self.topic = topic
-        jvm = spark.sparkContext._jvm
-        props = jvm.java.util.Properties()
-        props.put("bootstrap.servers", bootstrap)
-        for k, v in kafka_options.items():
-            if k.startswith("kafka."):
-                props.put(k[len("kafka."):], v)
-        for k, v in (("acks", "all"), ("enable.idempotence", "true"), ("linger.ms", "0")):
-            props.put(k, v)
-        self._sender = jvm.io.emostream.spark.RecordSender(props, topic)
-
-    def send_all(self, records: Sequence[Tuple[bytes, bytes]]) -> None:
-        if not records:
-            return
-        packed = b"".join(len(k).to_bytes(4, "big") + k + len(v).to_bytes(4, "big") + v for k, v in records)
-        self._sender.sendAll(bytearray(packed))  # raises (Py4JJavaError) if a write failed
-
-    def close(self) -> None:
-        try:
-            self._sender.close()
-        except Exception:  # noqa: BLE001 - the JVM may already be gone at exit
-            pass
+def kafka_out(spark, bootstrap: str, topic: str, kafka_options: Mapping[str, str]):
+    """The job's Kafka producer, in the driver's JVM (spark/jvm RecordSender; kafka-clients is on
+    the driver's classpath with the connector jars): a batch's few aggregates go out in one flush,
+    every send checked, so a failed write fails the batch and Spark runs it again after a restart.
+    The kafka.-prefixed --kafka-options first, then acks=all and idempotence (retries never reorder
+    the partition), which they cannot turn off."""
+    jvm = spark.sparkContext._jvm
+    props = jvm.java.util.Properties()
+    props.put("bootstrap.servers", bootstrap)
+    for k, v in kafka_options.items():
+        if k.startswith("kafka."):
+            props.put(k[len("kafka."):], v)
+    for k, v in (("acks", "all"), ("enable.idempotence", "true"), ("linger.ms", "0")):
+        props.put(k, v)
+    return jvm.io.emostream.spark.RecordSender(props, topic)
 
 
-# Per batch id: (windows written, reactions dropped as late, sink phases in ms), read by the
-# progress listener.
-BATCH_STATS: Dict[int, Tuple[int, int, Dict[str, int]]] = {}
-
-
-def batch_records(rows, catalog, rules, schema_id: int) -> Tuple[List[Tuple[bytes, bytes]], int]:
-    """Collected close_windows rows -> the Kafka records in (windowStart, matchId) order, and the
-    late count. A batch can close several windows of one match (a backlog, a restart); the
-    publisher keeps per match only windows above the last one, so each match's windows must go
-    out in windowStart order; across batches windows.WindowCloser keeps it."""
-    late = 0
-    wins = []
-    for r in rows:
-        if r["late"]:
-            late += int(r["late"])
-        else:
-            wins.append((int(r["windowStartMs"]), r["matchId"], r["c"]))
-    wins.sort(key=lambda x: (x[0], x[1]))
-    return [encode_window(m, s, c, catalog, rules, schema_id) for s, m, c in wins], late
-
-
-def kafka_batch_writer(out: "KafkaOut", catalog, rules, schema_id: int):
-    """The foreachBatch sink. Delivery stays at-least-once with byte-identical values: a
-    micro-batch that runs again after a crash (same batch id, same offsets, same timestamp, same
-    restored state) closes the same windows and writes the same records in the same order."""
-    def write(batch_df, batch_id: int) -> None:
-        t0 = time.monotonic()
-        rows = batch_df.collect()  # runs the batch's plan: read, count, state
-        t1 = time.monotonic()
-        records, late = batch_records(rows, catalog, rules, schema_id)
-        t2 = time.monotonic()
-        out.send_all(records)
-        t3 = time.monotonic()
-        BATCH_STATS[batch_id] = (len(records), late, {
-            "sinkPlan": int((t1 - t0) * 1000), "sinkEncode": int((t2 - t1) * 1000), "sinkSend": int((t3 - t2) * 1000)})
-        for old in [b for b in BATCH_STATS if b < batch_id - 100]:
-            del BATCH_STATS[old]
-    return write
+# The sinks of the running queries by query id (spark/jvm AggregateSink), for the progress line.
+SINKS: Dict[str, object] = {}
 
 
 # The offset look-up must end within the API's close margin (ACK_CLOSE_MARGIN_MS, 100 ms) of the
 # batch timestamp that fires the timers (see windows.py); warn when a batch's did not.
 OFFSET_LOOKUP_WARN_MS = 100
+
+
+def sink_stats(sink, batch_id: int) -> Tuple[int, int, Dict[str, int]]:
+    """(windows written, reactions dropped as late, the sink's phases in ms) of a batch, from its
+    AggregateSink (zeros if it has none)."""
+    st = sink.stats(batch_id) if sink is not None else None
+    if st is None:
+        return 0, 0, {}
+    written, late, plan, encode, send = list(st)
+    return written, late, {"sinkPlan": plan, "sinkEncode": encode, "sinkSend": send}
 
 
 def _progress_listener():
@@ -252,7 +209,7 @@ def _progress_listener():
             p = event.progress
             ops = p.stateOperators or []
             d = p.durationMs or {}
-            written, late, sink = BATCH_STATS.get(p.batchId, (0, 0, {}))
+            written, late, sink = sink_stats(SINKS.get(str(p.id)), p.batchId)
             # Where a batch's time goes (latestOffset, queryPlanning, addBatch = the sink's
             # sinkPlan + sinkEncode + sinkSend, walCommit, commitOffsets...).
             phases = ",".join(f"{k}:{v}" for k, v in sorted({**d, **sink}.items()) if k != "triggerExecution")
@@ -271,6 +228,7 @@ def _progress_listener():
 
         def onQueryTerminated(self, event):
             log.info("query terminated: id=%s exception=%s", event.id, event.exception)
+            SINKS.pop(str(event.id), None)
 
     return ProgressLog()
 
@@ -320,8 +278,10 @@ def warm_up(spark, schemas, schema_id: int, packed_ids: Sequence[int] = ()) -> N
         stream = (spark.readStream.schema("value string").json(str(src))
                   .select(F.unbase64("value").alias("value")))
         out = T.build_pipeline(stream, schemas, schema_id, packed_ids=packed_ids)
-        q = (out.writeStream.foreachBatch(lambda df, _id: df.collect())
-             .option("checkpointLocation", str(Path(tmp) / "ckpt")).trigger(processingTime="200 milliseconds").start())
+        # Started the job's way, into the job's sink, whose records stay in memory.
+        capture = spark.sparkContext._jvm.io.emostream.spark.RecordCapture(1)
+        q, _ = start_phased(out, aggregate_encoder(spark, schemas.catalog, schemas.aggregation, schema_id), capture,
+                            "emostream-warm-up", str(Path(tmp) / "ckpt"), 200, 0)
         # A processing-time stateful query never runs out of batches (availableNow would not end):
         # stop after the first one that read the records.
         deadline = time.monotonic() + 120
@@ -329,6 +289,7 @@ def warm_up(spark, schemas, schema_id: int, packed_ids: Sequence[int] = ()) -> N
                 p.numInputRows > 0 for p in q.recentProgress):
             time.sleep(0.1)
         q.stop()
+        capture.close()
         log.info("warm-up done in %d ms", (time.monotonic() - t0) * 1000)
     except Exception as exc:  # noqa: BLE001
         log.warning("warm-up failed (the query starts anyway): %s", exc)
@@ -336,20 +297,25 @@ def warm_up(spark, schemas, schema_id: int, packed_ids: Sequence[int] = ()) -> N
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def start_phased(df, write, name: str, checkpoint: str, trigger_ms: int, phase_ms: int):
-    """df.writeStream.foreachBatch(write) in append mode, its processing-time batches at phase_ms
-    past the multiples of trigger_ms (spark/jvm PhasedStart: Spark's own trigger runs them at the
-    multiples)."""
-    from pyspark.java_gateway import ensure_callback_server_started
-    from pyspark.sql.streaming.query import StreamingQuery
-    from pyspark.sql.utils import ForeachBatchFunction
+def aggregate_encoder(spark, catalog, rules, schema_id: int):
+    """The sink's window encoder (spark/jvm AggregateEncoder) for this catalog and these rules."""
+    return spark.sparkContext._jvm.io.emostream.spark.AggregateEncoder(
+        [e.emoji for e in catalog], [e.valence_centi for e in catalog], rules.window_ms, rules.unit_scale,
+        rules.top_n, schema_id)
 
-    spark = df.sparkSession
-    fn = ForeachBatchFunction(spark, write)
-    # The query's thread calls back into Python from its first batch on.
-    ensure_callback_server_started(spark.sparkContext._gateway)
-    jq = spark.sparkContext._jvm.io.emostream.spark.PhasedStart.start(df._jdf, fn, name, checkpoint, trigger_ms, phase_ms)
-    return StreamingQuery(jq)
+
+def start_phased(df, encoder, out, name: Optional[str], checkpoint: str, trigger_ms: int, phase_ms: int):
+    """close_windows' rows (df) encoded and written into out (a spark/jvm RecordOut) by an
+    AggregateSink in append mode, processing-time batches at phase_ms past the multiples of
+    trigger_ms (spark/jvm PhasedStart: Spark's own trigger runs them at the multiples). Query and
+    sink are on the JVM: no Python runs in a batch. Returns (StreamingQuery, the AggregateSink)."""
+    from pyspark.sql.streaming.query import StreamingQuery
+
+    jvm = df.sparkSession.sparkContext._jvm
+    sink = jvm.io.emostream.spark.AggregateSink(encoder, out)
+    query = StreamingQuery(jvm.io.emostream.spark.PhasedStart.start(df._jdf, sink, name, checkpoint, trigger_ms, phase_ms))
+    SINKS[str(query.id)] = sink
+    return query, sink
 
 
 FETCH_MAX_WAIT_MS = 10
@@ -379,19 +345,19 @@ def start_query(spark, args, schemas, schema_id: int, packed_ids: Sequence[int] 
     kafka_df = reader.load().select("value")
     tasks = args.source_tasks or spark.sparkContext.defaultParallelism
     kafka_df = kafka_df.coalesce(tasks)
-    out = T.build_pipeline(kafka_df, schemas, schema_id, rules, packed_ids=packed_ids)
+    windows = T.build_pipeline(kafka_df, schemas, schema_id, rules, packed_ids=packed_ids)
     checkpoint = args.checkpoint or str(REPO_ROOT / ".cache" / "spark-checkpoints" / args.aggregates_topic)
     if "://" not in checkpoint:
         Path(checkpoint).mkdir(parents=True, exist_ok=True)
-    sink = KafkaOut(spark, args.bootstrap, args.aggregates_topic, extra)
+    out = kafka_out(spark, args.bootstrap, args.aggregates_topic, extra)
     phase_ms = args.trigger_phase_ms if args.trigger_phase_ms is not None else rules.grace_ms % args.trigger_ms
     log.info("starting: %s -> %s (bootstrap %s, %d source tasks, window %d ms, grace %d ms, trigger %d ms + %d ms, scale %d, "
              "top %d, schema id %d, checkpoint %s)", args.reactions_topic, args.aggregates_topic, args.bootstrap, tasks,
              rules.window_ms, rules.grace_ms, args.trigger_ms, phase_ms, rules.unit_scale, rules.top_n, schema_id,
              checkpoint)
-    query = start_phased(out, kafka_batch_writer(sink, schemas.catalog, rules, schema_id),
-                         f"emostream-aggregates-{args.aggregates_topic}", checkpoint, args.trigger_ms, phase_ms)
-    query._emostream_sink = sink  # type: ignore[attr-defined]
+    query, _ = start_phased(windows, aggregate_encoder(spark, schemas.catalog, rules, schema_id), out,
+                            f"emostream-aggregates-{args.aggregates_topic}", checkpoint, args.trigger_ms, phase_ms)
+    query._emostream_out = out  # type: ignore[attr-defined]
     return query
 
 
@@ -431,7 +397,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             query.awaitTermination()
     finally:
         exc = query.exception()
-        query._emostream_sink.close()
+        query._emostream_out.close()
         spark.stop()
     if exc is not None:
         log.error("query failed: %s", exc)

@@ -7,7 +7,8 @@ Streaming (the job, see build_pipeline):
     partial_counts, the SQL and Arrow reference the tests compare it with)
   -> per match, windows closed by a processing-time timer at end + grace
                                         close_windows      -> matchId, windowStartMs, late, c
-  The job encodes the few closed windows on the driver (windows.encode_window).
+  encoded (the same bytes as encode_from_counts) and written in order by the job's sink on the
+  JVM (spark/jvm AggregateSink, AggregateEncoder).
 Batch (tests, inspection): the same decode, then one aggregation and Catalyst encoding:
   tumbling window(windowMs) per matchId, one count column per emoji
                                         window_counts      -> matchId, windowStart, windowEnd, _c0.._cN
@@ -446,25 +447,16 @@ def close_windows(partials: DataFrame, catalog: Sequence[CatalogEmoji], rules: A
     return _jvm_apply(partials, "WindowCloser", rules.window_ms, rules.grace_ms, len(catalog))
 
 
-def closed_to_counts(closed: DataFrame, catalog: Sequence[CatalogEmoji], rules: AggregationConfig) -> DataFrame:
-    """close_windows rows (windows only) -> window_counts' columns (for tests and inspection)."""
-    start = F.col("windowStartMs")
-    return closed.where(F.col("late") == 0).select(
-        F.col("matchId"), F.timestamp_millis(start).alias("windowStart"),
-        F.timestamp_millis(start + F.lit(rules.window_ms)).alias("windowEnd"),
-        *[F.col("c")[i].alias(_count_col(i)) for i in range(len(catalog))])
-
-
 def build_pipeline(kafka_df: DataFrame, schemas: Schemas, aggregate_schema_id: int,
                    rules: Optional[AggregationConfig] = None, *, order_columns: bool = False,
                    packed_ids: Sequence[int] = ()) -> DataFrame:
     """Kafka source rows (value: binary) -> windows.
 
     On a streaming DataFrame, windows are closed by processing time (close_windows): the rows are
-    matchId, windowStartMs, late, c, a few per batch, and the job's sink encodes them on the driver
-    (windows.encode_window, the same bytes as encode_from_counts). On a batch DataFrame every
-    window is complete: one aggregation (window_counts, no watermark) encoded by Catalyst into
-    Kafka rows key, value (plus the order columns with order_columns=True)."""
+    matchId, windowStartMs, late, c, a few per batch, and the job's sink encodes and writes them
+    (spark/jvm AggregateSink, AggregateEncoder: the same bytes as encode_from_counts). On a batch
+    DataFrame every window is complete: one aggregation (window_counts, no watermark) encoded by
+    Catalyst into Kafka rows key, value (plus the order columns with order_columns=True)."""
     rules = rules or schemas.aggregation
     check_aggregate_schema(schemas.aggregate_avsc)
     if kafka_df.isStreaming:

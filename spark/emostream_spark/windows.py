@@ -1,5 +1,4 @@
-"""Windows closed by processing time: the job's one stateful step, and the driver-side encoder of
-the windows it closes.
+"""Windows closed by processing time: the job's one stateful step.
 
 The step runs on the JVM: spark/jvm WindowCloser (transformWithState, keyed by matchId; called by
 transform.close_windows). It was a transformWithStateInPandas processor in this file; the rules
@@ -34,32 +33,6 @@ Input rows (PartialCounts, transform.PARTIAL_DDL): matchId, windowStartMs, idx (
 n (how many). The per-batch pre-count makes n large and the rows few.
 Output rows (OUTPUT_DDL): matchId, windowStartMs, late, c (counts per catalog emoji, in
 catalog order); a window row has late = 0, a late-drop row has windowStartMs = -1 and c all zeros.
+They are encoded in the plan (transform.encode_closed) and written by spark/jvm AggregateSink.
 """
-from __future__ import annotations
-
-from typing import Sequence, Tuple
-
 OUTPUT_DDL = "matchId string, windowStartMs long, late long, c array<long>"
-
-
-def encode_window(match_id: str, start_ms: int, counts: Sequence[int], catalog, rules, schema_id: int) -> Tuple[bytes, bytes]:
-    """One closed window -> its Kafka key and value, on the driver: the same rules and bytes as
-    transform.encode_from_counts (Catalyst) and the TypeScript aggregator: counts in catalog
-    order (count > 0), units for the top N by count desc then catalog index, ceil(c / scale),
-    sentiment = double(sum(c * valenceCenti)) / double(100 * total), Avro maps as one block."""
-    from .avro_binary import encode_aggregate
-    from .confluent import frame
-
-    c = [int(x) for x in counts]
-    present = [i for i in range(len(catalog)) if c[i] > 0]
-    ranked = sorted(present, key=lambda i: (-c[i], i))[:rules.top_n]
-    total = sum(c)
-    num = sum(c[i] * catalog[i].valence_centi for i in present)
-    rec = {
-        "matchId": match_id, "windowStart": start_ms, "windowEnd": start_ms + rules.window_ms,
-        "counts": {catalog[i].emoji: c[i] for i in present},
-        "units": {catalog[i].emoji: -(-c[i] // rules.unit_scale) for i in ranked},
-        "total": total,
-        "sentiment": float(num) / float(100 * total),
-    }
-    return f"{match_id}|{start_ms}".encode("utf-8"), frame(schema_id, encode_aggregate(rec))

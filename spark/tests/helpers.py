@@ -39,20 +39,24 @@ def reference_aggregates(rows: Iterable[Tuple[str, str, int]], catalog, window_m
         if e not in index:
             continue
         acc[(m, (ts // window_ms) * window_ms)][index[e]] += 1
-    out = {}
-    for (m, start), c in acc.items():
-        present = [i for i in range(len(catalog)) if c[i] > 0]
-        ranked = sorted(present, key=lambda i: (-c[i], i))[:top_n]
-        total = sum(c)
-        num = sum(c[i] * catalog[i].valence_centi for i in range(len(catalog)))
-        out[(m, start)] = {
-            "matchId": m, "windowStart": start, "windowEnd": start + window_ms,
-            "counts": {catalog[i].emoji: c[i] for i in present},
-            "units": {catalog[i].emoji: -(-c[i] // unit_scale) for i in ranked},
-            "total": total,
-            "sentiment": num / (100 * total),  # Python int/int: correctly rounded, like double/double
-        }
-    return out
+    return {(m, start): reference_aggregate(m, start, c, catalog, window_ms, unit_scale, top_n)
+            for (m, start), c in acc.items()}
+
+
+def reference_aggregate(m: str, start: int, c: Sequence[int], catalog, window_ms: int, unit_scale: int,
+                        top_n: int) -> dict:
+    """One window's aggregate from its counts in catalog order (see reference_aggregates)."""
+    present = [i for i in range(len(catalog)) if c[i] > 0]
+    ranked = sorted(present, key=lambda i: (-c[i], i))[:top_n]
+    total = sum(c)
+    num = sum(c[i] * catalog[i].valence_centi for i in range(len(catalog)))
+    return {
+        "matchId": m, "windowStart": start, "windowEnd": start + window_ms,
+        "counts": {catalog[i].emoji: c[i] for i in present},
+        "units": {catalog[i].emoji: -(-c[i] // unit_scale) for i in ranked},
+        "total": total,
+        "sentiment": num / (100 * total),  # Python int/int: correctly rounded, like double/double
+    }
 
 
 def collect_aggregates(df: DataFrame) -> Dict[Tuple[str, int], dict]:

@@ -165,26 +165,32 @@ def test_avro_long_reference_encoding(n, wire):
     assert A.Reader(A.encode_long(n)).long() == n
 
 
-def test_driver_side_encoder_matches_the_catalyst_encoder(spark, schemas, catalog, rules):
-    """The job encodes its closed windows on the driver (windows.encode_window); the batch path
-    encodes with Catalyst (encode_from_counts). Same key and value bytes for every count shape:
-    ties (catalog order breaks them), more emojis than top N, counts above and below the unit
-    scale, one emoji only."""
+def test_the_sinks_encoder_matches_the_reference_and_catalyst(spark, schemas, catalog, rules):
+    """The job's sink encodes the windows it closes on the JVM (spark/jvm AggregateEncoder); the
+    batch path encodes with Catalyst (encode_from_counts). Both give the plain-Python spec's key
+    and value bytes for every count shape: ties (catalog order breaks them), more emojis than top
+    N, counts above and below the unit scale, one emoji only, a match id outside ASCII."""
     import random
 
-    from emostream_spark.windows import encode_window
+    from emostream_spark.job import aggregate_encoder
+    from helpers import reference_aggregate
 
     rnd = random.Random(7)
     n = len(catalog)
     cases = [[0] * (n - 1) + [1], [5] * n, [rnd.choice([0, 1, 999, 1000, 1001, 2500, 7]) for _ in range(n)]]
     cases += [[rnd.randint(0, 3000) if rnd.random() < 0.7 else 0 for _ in range(n)] for _ in range(20)]
     cases = [c for c in cases if sum(c) > 0]
-    data = [(f"m{j}", 1_700_000_000_000 + 2000 * j, *c) for j, c in enumerate(cases)]
+    data = [(f"m{j}" if j else "méx-🦄", 1_700_000_000_000 + 2000 * j, *c) for j, c in enumerate(cases)]
+    want = {f"{m}|{ws}": frame(SCHEMA_ID, A.encode_aggregate(
+        reference_aggregate(m, ws, c, catalog, rules.window_ms, rules.unit_scale, rules.top_n)))
+        for m, ws, *c in data}
+    enc = aggregate_encoder(spark, catalog, rules, SCHEMA_ID)
+    jvm = {bytes(r.key()).decode(): bytes(r.value()) for r in (enc.encode(m, ws, c) for m, ws, *c in data)}
     ddl = "matchId string, ws long, " + ", ".join(f"_c{i} long" for i in range(n))
     df = (spark.createDataFrame(data, ddl)
           .select("matchId", F.timestamp_millis("ws").alias("windowStart"),
                   F.timestamp_millis(F.col("ws") + rules.window_ms).alias("windowEnd"), *[f"_c{i}" for i in range(n)]))
     catalyst = {r.key: bytes(r.value) for r in T.encode_from_counts(df, catalog, rules, SCHEMA_ID).collect()}
-    driver = dict(encode_window(m, ws, c, catalog, rules, SCHEMA_ID) for m, ws, *c in data)
-    assert {k.decode(): v for k, v in driver.items()} == catalyst
-    assert len(catalyst) == len(cases)
+    assert jvm == want
+    assert catalyst == want
+    assert len(want) == len(cases)

@@ -93,7 +93,7 @@ def test_job_query_on_kafka(spark, schemas, catalog, rules, tmp_path):
                 time.sleep(1)
         finally:
             query.stop()
-            query._emostream_sink.close()
+            query._emostream_out.close()
         # 3 matches x windows [0,2000) [2000,4000) [4000,6000) of BASE, and match-0's last one: all
         # long past, so the first batch closes every one of them (by processing time).
         assert len(want) == 10

@@ -3,14 +3,12 @@ package io.emostream.spark;
 import java.util.concurrent.TimeoutException;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.execution.streaming.sources.ForeachBatchSink;
-import org.apache.spark.sql.execution.streaming.sources.PythonForeachBatchFunction;
+import org.apache.spark.sql.execution.streaming.Sink;
 import org.apache.spark.sql.streaming.OutputMode;
 import org.apache.spark.sql.streaming.StreamingQuery;
 import org.apache.spark.sql.streaming.Trigger;
 import org.apache.spark.util.SystemClock;
 import scala.Option;
-import scala.runtime.BoxedUnit;
 
 /**
  * Starts the job's foreachBatch query with its processing-time trigger moved by a phase.
@@ -25,7 +23,7 @@ import scala.runtime.BoxedUnit;
  *
  * <p>DataStreamWriter has no way to give the query a clock; StreamingQueryManager.startQuery does
  * (Scala private[sql], public in the bytecode), so this calls it as DataStreamWriter.start() does
- * for foreachBatch. It is Spark-version specific: built against the running Spark by install.sh.
+ * for a sink. It is Spark-version specific: built against the running Spark by install.sh.
  */
 public final class PhasedStart {
   private PhasedStart() {}
@@ -46,23 +44,20 @@ public final class PhasedStart {
   }
 
   /**
-   * From PySpark: the query of df.writeStream.foreachBatch(fn).queryName(name)
-   * .option("checkpointLocation", checkpoint).outputMode("append").trigger(processingTime=triggerMs)
-   * .start(), its batches at phaseMs past the multiples of triggerMs.
+   * From PySpark: the query of df written to sink (AggregateSink) in append mode, as
+   * df.writeStream.queryName(name).option("checkpointLocation", checkpoint)
+   * .trigger(processingTime=triggerMs).start() would with a sink of the job's own, its batches at
+   * phaseMs past the multiples of triggerMs.
    */
-  public static StreamingQuery start(Dataset<Row> df, PythonForeachBatchFunction fn, String name, String checkpoint,
-      long triggerMs, long phaseMs) throws TimeoutException {
+  public static StreamingQuery start(Dataset<Row> df, Sink sink, String name, String checkpoint, long triggerMs,
+      long phaseMs) throws TimeoutException {
     if (phaseMs < 0 || phaseMs >= triggerMs) {
       throw new IllegalArgumentException("phaseMs must be in [0, triggerMs): " + phaseMs);
     }
     org.apache.spark.sql.classic.Dataset<Row> ds = (org.apache.spark.sql.classic.Dataset<Row>) df;
-    scala.Function2<Dataset<Row>, Object, BoxedUnit> write = (batch, id) -> {
-      fn.call(batch, (Long) id);
-      return BoxedUnit.UNIT;
-    };
     return ds.sparkSession().sessionState().streamingQueryManager().startQuery(
         Option.apply(name), Option.empty(), Option.apply(checkpoint), ds,
-        scala.collection.immutable.Map$.MODULE$.empty(), new ForeachBatchSink<>(write, ds.exprEnc()),
+        scala.collection.immutable.Map$.MODULE$.empty(), sink,
         OutputMode.Append(), false, true, Trigger.ProcessingTime(triggerMs), new PhasedClock(phaseMs),
         Option.empty(), Option.empty());
   }
