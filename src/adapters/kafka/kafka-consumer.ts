@@ -76,7 +76,6 @@ export class KafkaLogConsumer implements LogConsumer {
   /** Where poll() is waiting, for a stuck-phase log (see diagnostics()). */
   #where = 'idle';
 
-  private readonly brokers: string;
   private readonly options: KafkaOptions;
 
   private constructor(
@@ -93,7 +92,6 @@ export class KafkaLogConsumer implements LogConsumer {
      */
     private readonly start: 'committed' | 'caller' = 'committed',
   ) {
-    this.brokers = o.brokers;
     this.options = o;
     const Kafka = rdkafka();
     const self = this;
@@ -178,7 +176,7 @@ export class KafkaLogConsumer implements LogConsumer {
       this.logger.info({ missing }, 'waiting for topics to be created');
       await new Promise((r) => setTimeout(r, delay));
     }
-    throw emoError('LOG_UNAVAILABLE', `topics ${missing.join(', ')} do not exist on ${this.brokers} after ${waitMs} ms (created by the api or aggregator role at start)`);
+    throw emoError('LOG_UNAVAILABLE', `topics ${missing.join(', ')} do not exist on ${this.options.brokers} after ${waitMs} ms (created by the api or aggregator role at start)`);
   }
 
   #notify(change: AssignmentChange): void {
