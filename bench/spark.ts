@@ -87,6 +87,11 @@ function watch(config: Config, topics: string[]) {
         await sleep(20);
       }
     },
+    /** Settles once every window of `sent` is on each of `topics` (a topic that misses one by timeoutMs rejects its entry). */
+    windowsOf(config: Config, sent: Reaction[], topics: string[], timeoutMs: number) {
+      const keys = [...expectedAggregates(config, sent).keys()];
+      return Promise.allSettled(topics.map((t) => this.until(t, keys, timeoutMs)));
+    },
     stop: () => watcher.stop(),
   };
 }
@@ -141,8 +146,7 @@ async function live(triggerMs: number): Promise<{ rows: Row[]; extra: Record<str
     const rate = RATES[0] ?? 20_000;
     console.error(`[bench:spark] live (trigger ${triggerMs} ms): warming both aggregators with ${WARM_SECONDS} s at ${rate}/s`);
     const { sent } = await produceInput(config, serdes, Math.round(rate * WARM_SECONDS), rate);
-    const keys = [...expectedAggregates(config, sent).keys()];
-    await Promise.allSettled([w.until(config.log.aggregatesTopic, keys, 120_000), w.until(sparkTopic, keys, 120_000)]);
+    await w.windowsOf(config, sent, [config.log.aggregatesTopic, sparkTopic], 120_000);
   }
   const rows: Row[] = [];
   const perRate: Record<string, unknown>[] = [];
@@ -186,8 +190,7 @@ async function live(triggerMs: number): Promise<{ rows: Row[]; extra: Record<str
     const linesBefore = job.lines.length;
     console.error(`[bench:spark] live (trigger ${triggerMs} ms): burst of ${WARM_BACKLOG_N} reactions into the warm job`);
     const { sent } = await produceInput(config, serdes, WARM_BACKLOG_N);
-    const expected = expectedAggregates(config, sent);
-    await Promise.allSettled([w.until(sparkTopic, expected.keys(), 300_000)]);
+    await w.windowsOf(config, sent, [sparkTopic], 300_000);
     await sleep(500);
     const batches = sparkProgress(job.lines.slice(linesBefore)).filter((p) => p.input > 0);
     // Spark's input rows are Kafka records (a packed record holds many reactions): the burst's
@@ -234,7 +237,8 @@ async function warmBacklog(config: Config, serdes: Serdes, job: SparkJob, w: Ret
   } finally {
     process.kill(-job.pid, 'SIGCONT');
   }
-  await w.until(sparkTopic, expectedAggregates(config, sent).keys(), 300_000);
+  const [out] = await w.windowsOf(config, sent, [sparkTopic], 300_000);
+  if (out?.status === 'rejected') throw out.reason;
   // The batch's progress line follows its output.
   const readIt = () => sparkProgress(job.lines.slice(linesBefore)).find((p) => p.input > 0);
   for (const until = Date.now() + 10_000; !readIt() && Date.now() < until; ) await sleep(100);
