@@ -235,6 +235,7 @@ def _progress_listener():
 
 WARM_UP_RECORDS = 200
 WARM_UP_PER_RECORD = 100
+WARM_UP_TRIGGER_MS = 600_000
 
 
 def warm_up(spark, schemas, schema_id: int, packed_ids: Sequence[int] = ()) -> None:
@@ -280,10 +281,12 @@ def warm_up(spark, schemas, schema_id: int, packed_ids: Sequence[int] = ()) -> N
         out = T.build_pipeline(stream, schemas, schema_id, packed_ids=packed_ids)
         # Started the job's way, into the job's sink, whose records stay in memory.
         capture = spark.sparkContext._jvm.io.emostream.spark.RecordCapture(1)
+        # A processing-time stateful query never runs out of batches (availableNow would not end),
+        # and stopping one mid-batch logs errors: its first batch runs at once and reads the
+        # records, the next is due WARM_UP_TRIGGER_MS / 2 later, and it is stopped in between.
+        phase = (now + WARM_UP_TRIGGER_MS // 2) % WARM_UP_TRIGGER_MS
         q, _ = start_phased(out, aggregate_encoder(spark, schemas.catalog, schemas.aggregation, schema_id), capture,
-                            "emostream-warm-up", str(Path(tmp) / "ckpt"), 200, 0)
-        # A processing-time stateful query never runs out of batches (availableNow would not end):
-        # stop after the first one that read the records.
+                            "emostream-warm-up", str(Path(tmp) / "ckpt"), WARM_UP_TRIGGER_MS, phase)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and q.isActive and not any(
                 p.numInputRows > 0 for p in q.recentProgress):
@@ -361,6 +364,10 @@ def start_query(spark, args, schemas, schema_id: int, packed_ids: Sequence[int] 
     return query
 
 
+# How often the main thread looks for a stop signal or the end of --run-seconds.
+STOP_POLL_S = 0.5
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
@@ -382,19 +389,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     spark.streams.addListener(_progress_listener())
     query = start_query(spark, args, schemas, schema_id, packed_ids)
 
-    def _stop(signum, _frame):
-        log.info("signal %d: stopping the query", signum)
-        query.stop()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    # The handler only takes note: the main thread is inside a py4j call (awaitTermination) when a
+    # signal comes, and a py4j call from the handler would reuse that connection ("reentrant
+    # call"), as would logging while the main thread holds the logging lock.
+    signalled: List[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, _frame: signalled.append(signum))
+    signal.signal(signal.SIGINT, lambda signum, _frame: signalled.append(signum))
+    until = None if args.run_seconds is None else time.monotonic() + args.run_seconds
     try:
-        if args.run_seconds is not None:
-            query.awaitTermination(args.run_seconds)
-            if query.isActive:
-                query.stop()
-        else:
-            query.awaitTermination()
+        while not signalled and (until is None or time.monotonic() < until):
+            if query.awaitTermination(STOP_POLL_S):
+                break
+        if signalled:
+            log.info("signal %d: stopping the query", signalled[0])
+        if query.isActive:
+            query.stop()
     finally:
         exc = query.exception()
         query._emostream_out.close()
