@@ -47,6 +47,8 @@ const TRIGGERS = (process.env.BENCH_SPARK_TRIGGERS_MS ?? '2000,500').split(',').
 const MATCHES = Number(process.env.BENCH_MATCHES ?? 10);
 /** The reactions topic's record format (REACTIONS_FORMAT, packed by default as the API writes): packed puts each chunk's reactions of one match in one record. */
 const FORMAT = process.env.BENCH_REACTIONS_FORMAT === 'single' ? 'single' : 'packed';
+/** Chunks of 500 reactions the input producer has in flight: one at a time reached only ~45k/s here. */
+const PRODUCE_IN_FLIGHT = Number(process.env.BENCH_PRODUCE_IN_FLIGHT ?? 8);
 const SPARK_MASTER = process.env.BENCH_SPARK_MASTER ?? 'local[2]';
 const SPARK_MEMORY = process.env.BENCH_SPARK_MEMORY ?? '1g';
 /** Extra Spark conf for the job, comma-separated K=V (e.g. spark.eventLog.enabled=true,spark.eventLog.dir=/tmp/ev). */
@@ -99,7 +101,7 @@ function watch(config: Config, topics: string[]) {
 /** Produces the input (rate-limited or as fast as possible), then the flush windowMs + graceMs after its last ts. */
 async function produceInput(config: Config, serdes: Serdes, n: number, perSecond?: number): Promise<{ sent: Reaction[]; firstAt: number; producedAt: number }> {
   const firstAt = Date.now();
-  const sent = await produceReactions(config, FORMAT === 'packed' ? [serdes.reactions] : serdes.reaction, n, { matches: MATCHES, ...(perSecond ? { perSecond } : {}) });
+  const sent = await produceReactions(config, FORMAT === 'packed' ? [serdes.reactions] : serdes.reaction, n, { matches: MATCHES, inFlight: PRODUCE_IN_FLIGHT, ...(perSecond ? { perSecond } : {}) });
   const producedAt = Date.now();
   const lastTs = sent.reduce((m, r) => Math.max(m, r.ts), 0);
   const { windowMs, graceMs } = config.aggregation;
