@@ -100,7 +100,7 @@ def test_job_query_on_kafka(spark, schemas, catalog, rules, tmp_path):
         assert sorted(r.key for r in got) == sorted(want)  # each window once
         assert {r.key: bytes(r.value) for r in got} == want
         # The job started after the input was written, so one micro-batch closed all 10 windows;
-        # the foreachBatch writer still puts every match's windows on the topic in order.
+        # the sink (AggregateSink) still puts every match's windows on the topic in order.
         for m in ("match-0", "match-1", "match-2"):
             starts = [int(r.key.rpartition("|")[2]) for r in got if r.key.startswith(m + "|")]
             assert starts == sorted(starts), (m, [r.key for r in got])
