@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import List, Mapping, Optional, Sequence
 
 from . import transform as T
 from .config import REPO_ROOT, load_schemas, compact_schema
@@ -178,59 +178,22 @@ def kafka_out(spark, bootstrap: str, topic: str, kafka_options: Mapping[str, str
     return jvm.io.emostream.spark.RecordSender(props, topic)
 
 
-# The sinks of the running queries by query id (spark/jvm AggregateSink), for the progress line.
-SINKS: Dict[str, object] = {}
+# The offset look-up must end within the API's close margin (ACK_CLOSE_MARGIN_MS in
+# src/domain, 100 ms) of the batch timestamp that fires the timers (see windows.py); warn when a
+# batch's did not.
+ACK_CLOSE_MARGIN_MS = 100
+OFFSET_LOOKUP_WARN_MS = ACK_CLOSE_MARGIN_MS
 
 
-# The offset look-up must end within the API's close margin (ACK_CLOSE_MARGIN_MS, 100 ms) of the
-# batch timestamp that fires the timers (see windows.py); warn when a batch's did not.
-OFFSET_LOOKUP_WARN_MS = 100
-
-
-def sink_stats(sink, batch_id: int) -> Tuple[int, int, Dict[str, int]]:
-    """(windows written, reactions dropped as late, the sink's phases in ms) of a batch, from its
-    AggregateSink (zeros if it has none)."""
-    st = sink.stats(batch_id) if sink is not None else None
-    if st is None:
-        return 0, 0, {}
-    written, late, plan, encode, send = list(st)
-    return written, late, {"sinkPlan": plan, "sinkEncode": encode, "sinkSend": send}
-
-
-def _progress_listener():
-    """Logs one line per micro-batch (the bench and tests read these), on the driver only."""
-    from pyspark.sql.streaming import StreamingQueryListener
-
-    class ProgressLog(StreamingQueryListener):
-        def onQueryStarted(self, event):
-            log.info("query started: id=%s runId=%s name=%s", event.id, event.runId, event.name)
-
-        def onQueryProgress(self, event):
-            p = event.progress
-            ops = p.stateOperators or []
-            d = p.durationMs or {}
-            written, late, sink = sink_stats(SINKS.get(str(p.id)), p.batchId)
-            # Where a batch's time goes (latestOffset, queryPlanning, addBatch = the sink's
-            # sinkPlan + sinkEncode + sinkSend, walCommit, commitOffsets...).
-            phases = ",".join(f"{k}:{v}" for k, v in sorted({**d, **sink}.items()) if k != "triggerExecution")
-            log.info("progress batch=%d input=%d durationMs=%s watermark=%s timestamp=%s stateRows=%d "
-                     "removed=%d droppedLate=%d phases=%s", p.batchId, p.numInputRows,
-                     d.get("triggerExecution", -1), (p.eventTime or {}).get("watermark", "-"),
-                     p.timestamp, sum(o.numRowsTotal for o in ops), written,
-                     late + sum(o.numRowsDroppedByWatermark for o in ops), phases or "-")
-            if d.get("latestOffset", 0) >= OFFSET_LOOKUP_WARN_MS:
-                log.warning("batch %d: the offset look-up took %d ms (>= %d ms): a window closed by this batch "
-                            "may miss a reaction acknowledged in its last %d ms", p.batchId, d["latestOffset"],
-                            OFFSET_LOOKUP_WARN_MS, OFFSET_LOOKUP_WARN_MS)
-
-        def onQueryIdle(self, event):
-            pass
-
-        def onQueryTerminated(self, event):
-            log.info("query terminated: id=%s exception=%s", event.id, event.exception)
-            SINKS.pop(str(event.id), None)
-
-    return ProgressLog()
+def progress_log(spark):
+    """Adds the job's progress line (spark/jvm ProgressLog: one line per micro-batch, which the
+    bench and tests read, and the offset look-up warning) to the session's queries; returns it
+    (start_phased tells it each query's sink)."""
+    jvm = spark.sparkContext._jvm
+    progress = jvm.io.emostream.spark.ProgressLog(log.isEnabledFor(logging.INFO), OFFSET_LOOKUP_WARN_MS,
+                                                  ACK_CLOSE_MARGIN_MS)
+    spark._jsparkSession.streams().addListener(progress)
+    return progress
 
 
 WARM_UP_RECORDS = 200
@@ -307,7 +270,8 @@ def aggregate_encoder(spark, catalog, rules, schema_id: int):
         rules.top_n, schema_id)
 
 
-def start_phased(df, encoder, out, name: Optional[str], checkpoint: str, trigger_ms: int, phase_ms: int):
+def start_phased(df, encoder, out, name: Optional[str], checkpoint: str, trigger_ms: int, phase_ms: int,
+                 progress=None):
     """close_windows' rows (df) encoded and written into out (a spark/jvm RecordOut) by an
     AggregateSink in append mode, processing-time batches at phase_ms past the multiples of
     trigger_ms (spark/jvm PhasedStart: Spark's own trigger runs them at the multiples). Query and
@@ -316,15 +280,16 @@ def start_phased(df, encoder, out, name: Optional[str], checkpoint: str, trigger
 
     jvm = df.sparkSession.sparkContext._jvm
     sink = jvm.io.emostream.spark.AggregateSink(encoder, out)
+    if progress is not None:
+        progress.watch(sink)
     query = StreamingQuery(jvm.io.emostream.spark.PhasedStart.start(df._jdf, sink, name, checkpoint, trigger_ms, phase_ms))
-    SINKS[str(query.id)] = sink
     return query, sink
 
 
 FETCH_MAX_WAIT_MS = 10
 
 
-def start_query(spark, args, schemas, schema_id: int, packed_ids: Sequence[int] = ()):
+def start_query(spark, args, schemas, schema_id: int, packed_ids: Sequence[int] = (), progress=None):
     """Builds and starts the streaming query; returns the StreamingQuery (its Kafka producer is
     closed by main after the query ends)."""
     rules = schemas.aggregation
@@ -359,7 +324,8 @@ def start_query(spark, args, schemas, schema_id: int, packed_ids: Sequence[int] 
              rules.window_ms, rules.grace_ms, args.trigger_ms, phase_ms, rules.unit_scale, rules.top_n, schema_id,
              checkpoint)
     query, _ = start_phased(windows, aggregate_encoder(spark, schemas.catalog, rules, schema_id), out,
-                            f"emostream-aggregates-{args.aggregates_topic}", checkpoint, args.trigger_ms, phase_ms)
+                            f"emostream-aggregates-{args.aggregates_topic}", checkpoint, args.trigger_ms, phase_ms,
+                            progress)
     query._emostream_out = out  # type: ignore[attr-defined]
     return query
 
@@ -386,8 +352,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     packed_ids = resolve_packed_ids(args, schemas)
     if args.warm_up:
         warm_up(spark, schemas, schema_id, packed_ids)
-    spark.streams.addListener(_progress_listener())
-    query = start_query(spark, args, schemas, schema_id, packed_ids)
+    query = start_query(spark, args, schemas, schema_id, packed_ids, progress_log(spark))
 
     # The handler only takes note: the main thread is inside a py4j call (awaitTermination) when a
     # signal comes, and a py4j call from the handler would reuse that connection ("reentrant

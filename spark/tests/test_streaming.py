@@ -58,7 +58,8 @@ class Run:
         """Per batch id the sink saw: (records (key, value) in write order, late count)."""
         out = {}
         for b in self.progress():
-            written, late, _ = J.sink_stats(self.sink, b)
+            st = self.sink.stats(b)  # windows written, late, sink phases; None for a batch it did not see
+            written, late = (st[0], st[1]) if st is not None else (0, 0)
             out[b] = ([(bytes(k).decode(), bytes(v)) for k, v in zip(self.capture.keys(b), self.capture.values(b))], late)
             assert len(out[b][0]) == written
         return out

@@ -38,6 +38,9 @@ public final class AggregateSink implements Sink {
 
   private record Window(long start, byte[] match, RecordOut.KeyValue record) {}
 
+  private static final java.util.concurrent.atomic.AtomicLong NEXT_ID = new java.util.concurrent.atomic.AtomicLong();
+
+  private final long id = NEXT_ID.incrementAndGet();
   private final AggregateEncoder encoder;
   private final RecordOut out;
   private final ConcurrentHashMap<Long, long[]> stats = new ConcurrentHashMap<>();
@@ -95,8 +98,9 @@ public final class AggregateSink implements Sink {
     return stats.get(batchId);
   }
 
+  /** Unique per instance: the query's progress names its sink by this (ProgressLog). */
   @Override
   public String toString() {
-    return "AggregateSink";
+    return "AggregateSink-" + id;
   }
 }
