@@ -371,7 +371,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             query.stop()
     finally:
         exc = query.exception()
-        query._emostream_out.close()
+        try:
+            query._emostream_out.close()
+        except Exception as close_exc:  # noqa: BLE001 - the JVM may already be gone
+            log.warning("closing the Kafka producer failed: %s", close_exc)
         spark.stop()
     if exc is not None:
         log.error("query failed: %s", exc)
