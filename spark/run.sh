@@ -20,9 +20,12 @@ if [ "${SPARK_SUBMIT:-0}" = 1 ]; then
   # spark-submit decides master/jars/memory: SPARK_MASTER (default local[2]) and SPARK_SUBMIT_OPTS_EXTRA
   # (extra spark-submit options, word-split). The job gets "--master none" so it keeps them.
   SUBMIT=$(dirname "$EMOSTREAM_SPARK_PYTHON")/spark-submit
+  # The driver's JVM options the job would set itself (session.DRIVER_JAVA_OPTIONS): spark-submit
+  # starts that JVM here. A --driver-java-options in SPARK_SUBMIT_OPTS_EXTRA replaces them.
+  DRIVER_OPTS=$("$EMOSTREAM_SPARK_PYTHON" -c 'from emostream_spark.session import DRIVER_JAVA_OPTIONS as o; print(o)')
   # shellcheck disable=SC2086
   exec "$SUBMIT" --master "${SPARK_MASTER:-local[2]}" --jars "$EMOSTREAM_SPARK_JARS" \
-    --driver-memory "${SPARK_DRIVER_MEMORY:-768m}" ${SPARK_SUBMIT_OPTS_EXTRA:-} \
+    --driver-memory "${SPARK_DRIVER_MEMORY:-768m}" --driver-java-options "$DRIVER_OPTS" ${SPARK_SUBMIT_OPTS_EXTRA:-} \
     "$HERE/main.py" --master none "${BIND[@]}" "$@"
 fi
 exec "$EMOSTREAM_SPARK_PYTHON" -m emostream_spark.job "${BIND[@]}" "$@"

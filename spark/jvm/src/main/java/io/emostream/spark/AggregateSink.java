@@ -1,6 +1,5 @@
 package io.emostream.spark;
 
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -10,6 +9,7 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.execution.streaming.Sink;
+import org.apache.spark.unsafe.types.UTF8String;
 
 /**
  * The streaming job's sink, on the JVM: no Python runs in a batch. It runs the batch's plan (read,
@@ -70,10 +70,9 @@ public final class AggregateSink implements Sink {
         late += r.getLong(2);
         continue;
       }
-      String match = r.getUTF8String(0).toString();
+      UTF8String match = r.getUTF8String(0);
       long start = r.getLong(1);
-      windows.add(new Window(start, match.getBytes(StandardCharsets.UTF_8),
-          encoder.encode(match, start, r.getArray(3).toLongArray())));
+      windows.add(new Window(start, match.getBytes(), encoder.encode(match.toString(), start, r.getArray(3).toLongArray())));
     }
     windows.sort(ORDER);
     List<RecordOut.KeyValue> records = new ArrayList<>(windows.size());
