@@ -6,7 +6,9 @@
 //    (default 20000,100000 reactions/s) BENCH_LIVE_SECONDS (default 8) of input produced in real
 //    time, then a flush reaction windowMs + graceMs after the last one. Per window: latency from
 //    its end (windowEnd on the wall clock; timestamps are real time) to its aggregate being
-//    readable (read_committed) on the aggregates topic; p50/p99/max (and the same from end +
+//    readable (read_committed) on the aggregates topic, and to its update reaching a viewer (per
+//    aggregator a publisher and a fan-out role in this process, joined by Redis, and a WebSocket
+//    client per match; BENCH_SPARK_CLIENTS=0 leaves them out); p50/p99/max (and the same from end +
 //    grace, the earliest a window may close). The rate the producer reached is printed beside
 //    the one asked for. Then a burst: BENCH_BACKLOG_REACTIONS produced as fast as possible into
 //    the warm job, whose batches with input give the warm reactions/s per batch.
@@ -31,6 +33,9 @@ import { createTopics, expectedAggregates, kafkaConfig, produceFlush, produceRea
 import { ensureSparkInstalled, sparkProgress, startSparkJob, type SparkJob } from '../helpers/spark-job.js';
 import { pct, report, sleep, type Row } from './lib.js';
 import { applyInfraEnv, infraDir } from '../helpers/infra-env.js';
+import { WebSocket } from 'ws';
+import { EmoStreamClient } from '../packages/sdk/src/index.js';
+import type { WebSocketCtor } from '../packages/sdk/src/types.js';
 
 const N = Number(process.env.BENCH_REACTIONS ?? 200_000);
 /** The backlog case's input: larger than the live case's so fixed per-batch costs do not hide the rate. */
@@ -53,6 +58,12 @@ const SPARK_MASTER = process.env.BENCH_SPARK_MASTER ?? 'local[2]';
 const SPARK_MEMORY = process.env.BENCH_SPARK_MEMORY ?? '1g';
 /** Extra Spark conf for the job, comma-separated K=V (e.g. spark.eventLog.enabled=true,spark.eventLog.dir=/tmp/ev). */
 const SPARK_CONF = (process.env.BENCH_SPARK_CONF ?? '').split(',').filter((kv) => kv.includes('='));
+/**
+ * The live case also times each window to a viewer: per aggregator, a publisher and a fan-out node
+ * (in this process, joined by Redis as in production) and a WebSocket client per match on it
+ * (BENCH_SPARK_CLIENTS=0: to the output topic only, no Redis).
+ */
+const CLIENTS = process.env.BENCH_SPARK_CLIENTS !== '0';
 const FLUSH = 'bench-flush';
 // BENCH_KEEP_TMP=1 keeps the jobs' logs and checkpoints (their directory is printed at the end).
 const root = repoRoot();
@@ -60,7 +71,8 @@ const tmp = mkdtempSync(path.join(tmpdir(), 'emostream-bench-spark-'));
 const sparks: SparkJob[] = [];
 
 function infra(): void {
-  if (process.env.EMO_SKIP_INFRA_UP !== '1') execFileSync('bash', [path.join(root, 'scripts/infra/up.sh'), 'kafka', 'registry'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const services = ['kafka', 'registry', ...(CLIENTS && CASES.has('live') ? ['redis'] : [])];
+  if (process.env.EMO_SKIP_INFRA_UP !== '1') execFileSync('bash', [path.join(root, 'scripts/infra/up.sh'), ...services], { stdio: ['ignore', 'ignore', 'inherit'] });
   const envFile = path.join(infraDir(), 'env');
   applyInfraEnv(envFile, process.env);
 }
@@ -132,6 +144,49 @@ function spark(config: Config, aggregatesTopic: string, name: string, triggerMs 
 
 const round = (x: number, d = 0) => +x.toFixed(d);
 
+/**
+ * What a viewer of `topic`'s windows sees: a publisher role reading it and a fan-out role, joined by
+ * Redis under a key prefix of their own, and one live client per match on the fan-out node.
+ * `arrivals` has each window's (matchId|windowStart) first arrival at a client.
+ */
+async function viewersOf(config: Config, topic: string, tag: string) {
+  const base: Config = { ...config, log: { ...config.log, aggregatesTopic: topic }, redis: { ...config.redis, keyPrefix: `${config.redis.keyPrefix}${tag}:` } };
+  const publisher = await startRole({ ...base, role: 'publisher' }, { logger: silentLogger });
+  const fanout = await startRole({ ...base, role: 'fanout' }, { logger: silentLogger }).catch(async (err) => {
+    await publisher.close();
+    throw err;
+  });
+  const url = await fanout.app.listen({ host: '127.0.0.1', port: 0 });
+  const arrivals = new Map<string, number>();
+  const clients = Array.from({ length: MATCHES }, (_, i) => {
+    const matchId = `match-${i}`;
+    const c = new EmoStreamClient({ baseUrl: url, userId: `bench-viewer-${tag}-${i}`, WebSocket: WebSocket as unknown as WebSocketCtor });
+    const sub = c.subscribe(matchId, (msg) => {
+      if (msg.type !== 'update') return;
+      const key = `${matchId}|${msg.windowStart}`;
+      if (!arrivals.has(key)) arrivals.set(key, Date.now());
+    });
+    return { c, sub };
+  });
+  for (const until = Date.now() + 30_000; clients.some(({ sub }) => sub.state !== 'connected'); ) {
+    if (Date.now() > until) throw new Error(`viewers of ${topic}: not connected after 30 s`);
+    await sleep(50);
+  }
+  return {
+    arrivals,
+    /** Resolves once every key has reached a client (or timeoutMs passed: the caller counts the missing). */
+    async until(keys: Iterable<string>, timeoutMs: number): Promise<void> {
+      const want = [...keys];
+      for (const deadline = Date.now() + timeoutMs; !want.every((k) => arrivals.has(k)) && Date.now() < deadline; ) await sleep(20);
+    },
+    async close() {
+      await Promise.all(clients.map(({ c }) => c.close(500)));
+      await fanout.close();
+      await publisher.close();
+    },
+  };
+}
+
 async function live(triggerMs: number): Promise<{ rows: Row[]; extra: Record<string, unknown> }> {
   const config = kafkaConfig({ role: 'aggregator' });
   const sparkTopic = config.log.aggregatesTopic.replace(/\.aggregates$/, '.spark-aggregates');
@@ -144,6 +199,17 @@ async function live(triggerMs: number): Promise<{ rows: Row[]; extra: Record<str
   // WARM_SECONDS of traffic through both aggregators, waited out to its last window, unmeasured.
   await job.waitForLine(/progress batch=0 /, 60_000).catch(() => undefined);
   const w = watch(config, [config.log.aggregatesTopic, sparkTopic]);
+  const viewers: Awaited<ReturnType<typeof viewersOf>>[] = [];
+  if (CLIENTS) {
+    try {
+      viewers.push(await viewersOf(config, config.log.aggregatesTopic, 'ts'));
+      viewers.push(await viewersOf(config, sparkTopic, 'spark'));
+    } catch (err) {
+      for (const v of viewers) await v.close();
+      await Promise.all([w.stop(), job.stop(), ts.close()]);
+      throw err;
+    }
+  }
   if (WARM_SECONDS > 0) {
     const rate = RATES[0] ?? 20_000;
     console.error(`[bench:spark] live (trigger ${triggerMs} ms): warming both aggregators with ${WARM_SECONDS} s at ${rate}/s`);
@@ -164,15 +230,15 @@ async function live(triggerMs: number): Promise<{ rows: Row[]; extra: Record<str
       const waits = await Promise.allSettled([w.until(config.log.aggregatesTopic, expected.keys(), 120_000), w.until(sparkTopic, expected.keys(), 120_000)]);
       const dropped = (await ts.metrics.reactionsDropped.get()).values.map((v) => `${v.labels.reason}=${v.value}`).join(' ');
       for (const r of waits) if (r.status === 'rejected') console.error(`[bench:spark] live: ${(r.reason as Error).message} (TS dropped: ${dropped || 'none'})`);
-      const latencies = (topic: string) =>
-        [...expected.keys()].filter((k) => w.seen.get(topic)!.has(k)).map((k) => {
+      // A window at a viewer comes after it is on the topic: a short wait for the last ones.
+      await Promise.all(viewers.map((v) => v.until(expected.keys(), 10_000)));
+      const latencies = (arrivals: Map<string, number>) =>
+        [...expected.keys()].filter((k) => arrivals.has(k)).map((k) => {
           const start = Number(k.slice(k.lastIndexOf('|') + 1));
-          return w.seen.get(topic)!.get(k)! - (start + windowMs);
+          return arrivals.get(k)! - (start + windowMs);
         });
-      const lt = latencies(config.log.aggregatesTopic);
-      const ls = latencies(sparkTopic);
-      const row = (who: string, l: number[]): Row => ({
-        case: `live ${rate}/s (reached ${reached}/s), trigger ${triggerMs} ms: window end -> output`,
+      const row = (who: string, to: string, l: number[]): Row => ({
+        case: `live ${rate}/s (reached ${reached}/s), trigger ${triggerMs} ms: window end -> ${to}`,
         aggregator: who,
         windows: `${l.length}/${expected.size}`,
         p50Ms: l.length ? pct(l, 50) : NaN,
@@ -180,10 +246,13 @@ async function live(triggerMs: number): Promise<{ rows: Row[]; extra: Record<str
         maxMs: l.length ? Math.max(...l) : NaN,
         p99FromCloseMs: l.length ? pct(l, 99) - graceMs : NaN,
       });
-      const rt = row('typescript', lt);
-      const rs = row('spark', ls);
-      rs.ratio = round(pct(ls, 50) / Math.max(1, pct(lt, 50)), 1);
-      rows.push(rt, rs);
+      const pair = (to: string, lt: number[], ls: number[]) => {
+        const rs = row('spark', to, ls);
+        rs.ratio = round(pct(ls, 50) / Math.max(1, pct(lt, 50)), 1);
+        rows.push(row('typescript', to, lt), rs);
+      };
+      pair('output', latencies(w.seen.get(config.log.aggregatesTopic)!), latencies(w.seen.get(sparkTopic)!));
+      if (viewers.length) pair('viewer', latencies(viewers[0]!.arrivals), latencies(viewers[1]!.arrivals));
       await sleep(500);
       const batches = sparkProgress(job.lines.slice(linesBefore)).filter((p) => p.input > 0);
       perRate.push({ rate, reached, windows: expected.size, sparkBatches: batches.map((p) => ({ batch: p.batch, input: p.input, durationMs: p.durationMs, removed: p.removed, phases: p.phases })) });
@@ -202,6 +271,7 @@ async function live(triggerMs: number): Promise<{ rows: Row[]; extra: Record<str
     rows.push({ case: `warm burst, trigger ${triggerMs} ms`, aggregator: 'spark', measured: `burst reactions / Σ duration of its ${batches.length} batches (${records} records)`, reactions: WARM_BACKLOG_N, seconds: round(busyMs / 1000, 2), reactionsPerSec: Math.round(WARM_BACKLOG_N / Math.max(0.001, busyMs / 1000)) });
     return { rows, extra: { [`live-${triggerMs}`]: { windowMs, graceMs, triggerMs, rates: perRate, burst: batches.map((p) => ({ batch: p.batch, input: p.input, durationMs: p.durationMs, phases: p.phases })) } } };
   } finally {
+    for (const v of viewers) await v.close();
     await w.stop();
     await job.stop();
     await ts.close();
