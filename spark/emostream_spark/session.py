@@ -23,8 +23,8 @@ LOCAL_CHECKPOINT_FILE_MANAGER = "io.emostream.spark.LocalCheckpointFileManager"
 # planner, a large body of code, a few times a second, and C2 kept compiling it for over a minute
 # after the start (JFR: 1.1-1.3 compiler-thread seconds per second for 50 s; bench:spark at 100k
 # reactions/s on 2 cores) on the cores the batches wait for. 500 ms trigger, 100k/s: batches of
-# 320-360 ms instead of 540-660 (mean), window end -> output p99 0.94-1.08 s instead of 1.46-2.09;
-# the cold backlog batch is faster too. Later flags win: "-XX:TieredStopAtLevel=4
+# 320-360 ms instead of 540-660 (mean), window end -> output p99 0.93-1.16 s in eight runs instead
+# of 1.46 and 2.09 in two; the cold backlog batch is faster too. Later flags win: "-XX:TieredStopAtLevel=4
 # -XX:CICompilerCount=2" in spark.driver.extraJavaOptions brings C2 back (C2 needs 2 threads).
 DRIVER_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:CICompilerCount=1"
 DRIVER_JAVA_OPTIONS_CONF = "spark.driver.extraJavaOptions"
