@@ -29,7 +29,7 @@ import type { Reaction } from '../src/domain/types.js';
 import { KafkaLog } from '../src/adapters/kafka/kafka-log.js';
 import { startRole } from '../src/roles/start.js';
 import { silentLogger } from '../helpers/fixtures.js';
-import { createTopics, expectedAggregates, kafkaConfig, produceFlush, produceReactions, watchTopics } from '../helpers/kafka.js';
+import { createTopics, expectedAggregates, kafkaConfig, matchIdOf, produceFlush, produceReactions, watchTopics } from '../helpers/kafka.js';
 import { ensureSparkInstalled, sparkProgress, startSparkJob, type SparkJob } from '../helpers/spark-job.js';
 import { pct, report, sleep, type Row } from './lib.js';
 import { applyInfraEnv, infraDir } from '../helpers/infra-env.js';
@@ -159,7 +159,7 @@ async function viewersOf(config: Config, topic: string, tag: string) {
   const url = await fanout.app.listen({ host: '127.0.0.1', port: 0 });
   const arrivals = new Map<string, number>();
   const clients = Array.from({ length: MATCHES }, (_, i) => {
-    const matchId = `match-${i}`;
+    const matchId = matchIdOf(i);
     const c = new EmoStreamClient({ baseUrl: url, userId: `bench-viewer-${tag}-${i}`, WebSocket: WebSocket as unknown as WebSocketCtor });
     const sub = c.subscribe(matchId, (msg) => {
       if (msg.type !== 'update') return;
@@ -168,8 +168,16 @@ async function viewersOf(config: Config, topic: string, tag: string) {
     });
     return { c, sub };
   });
+  const close = async () => {
+    await Promise.all(clients.map(({ c }) => c.close(500)));
+    await fanout.close();
+    await publisher.close();
+  };
   for (const until = Date.now() + 30_000; clients.some(({ sub }) => sub.state !== 'connected'); ) {
-    if (Date.now() > until) throw new Error(`viewers of ${topic}: not connected after 30 s`);
+    if (Date.now() > until) {
+      await close();
+      throw new Error(`viewers of ${topic}: not connected after 30 s`);
+    }
     await sleep(50);
   }
   return {
@@ -179,11 +187,7 @@ async function viewersOf(config: Config, topic: string, tag: string) {
       const want = [...keys];
       for (const deadline = Date.now() + timeoutMs; !want.every((k) => arrivals.has(k)) && Date.now() < deadline; ) await sleep(20);
     },
-    async close() {
-      await Promise.all(clients.map(({ c }) => c.close(500)));
-      await fanout.close();
-      await publisher.close();
-    },
+    close,
   };
 }
 

@@ -59,6 +59,9 @@ export async function createTopics(config: Config): Promise<void> {
   await log.close();
 }
 
+/** The match id produceReactions gives its m-th match (0 <= m < matches). */
+export const matchIdOf = (m: number): string => `match-${m}`;
+
 /**
  * Produces reactions straight to the reactions topic (acks=all), with real-time timestamps, in
  * order. Returns what was acknowledged: the expected input of every aggregate check.
@@ -96,7 +99,7 @@ export async function produceReactions(
       for (let j = i; j < Math.min(count, i + chunk); j++) {
         // A skewed mix so top-N and ties matter: emoji k appears with weight ~ 1/(k+1).
         const k = Math.floor(emojis.length * Math.random() ** 2);
-        batch.push({ matchId: `match-${j % opts.matches}`, userId: `u${j}`, emoji: emojis[k]!, ts: opts.clientTs?.(now, j) ?? now, receivedAt: now });
+        batch.push({ matchId: matchIdOf(j % opts.matches), userId: `u${j}`, emoji: emojis[k]!, ts: opts.clientTs?.(now, j) ?? now, receivedAt: now });
       }
       const topic = config.log.reactionsTopic;
       pending.push(producer.send(Array.isArray(serde) ? serde[(i / chunk) % serde.length]!.records(topic, batch) : batch.map((r) => ({ topic, key: r.matchId, value: serde.encode(r) }))));
